@@ -1,0 +1,52 @@
+// Feature sources: a user's file (.npy / .safetensors) or the seeded synthetic generator.
+//
+// The synthetic generator mimics what ViT patch features look like to a compressor:
+//  - spatial correlation: each channel mixes a few smooth random fields over the h×w token
+//    grid (sums of low-frequency plane waves), plus per-token noise;
+//  - heavy-tailed channel scales (|Student-t, 3 dof|), and per-channel offsets;
+//  - `outlier_channels` channels with a large offset and scale ("massive activations").
+// It depends only on the seed and the options, through bcfeat's own RNG, so the same
+// config gives bit-identical features on every machine.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "bcfeat/framework/params.h"
+
+namespace bcfeat {
+
+struct FeatureOptions {
+  std::string source = "synthetic";   // synthetic | file
+  std::string path;                   // file: .npy or .safetensors
+  std::string key;                    // file: safetensors tensor name (optional with one tensor)
+  int batch = 4;                      // synthetic: images
+  std::vector<int> tokens_hw = {16, 16};  // synthetic: token grid h, w
+  int dim = 384;                      // synthetic: channels
+  int outlier_channels = 4;           // synthetic: channels with massive activations
+  double outlier_scale = 30.0;        // synthetic: their scale relative to a typical channel
+
+  void declare(ParamSet& params, const std::string& prefix = "features");
+};
+
+// Deterministic 64-bit generator (SplitMix64) with uniform and normal draws.
+class SeededRandom {
+ public:
+  explicit SeededRandom(uint64_t seed) : state_(seed) {}
+  uint64_t next();
+  double uniform();  // [0, 1)
+  double normal();   // N(0, 1), Box–Muller
+ private:
+  uint64_t state_;
+};
+
+// [B, N, D] float32 features from the synthetic generator.
+torch::Tensor synthetic_features(const FeatureOptions& options, uint64_t seed);
+
+// The features a run asks for: validated (finite, 2-D/3-D) and shaped [B, N, D].
+torch::Tensor load_features(const FeatureOptions& options, uint64_t seed);
+
+}  // namespace bcfeat

@@ -1,0 +1,145 @@
+#include "cli.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "bcfeat/framework/error.h"
+#include "bcfeat/framework/results.h"
+
+namespace bcfeat {
+
+Args::Args(std::vector<std::string> arguments, std::string command)
+    : arguments_(std::move(arguments)), used_(arguments_.size(), false), command_(std::move(command)) {}
+
+bool Args::has_positional() const {
+  for (size_t i = 0; i < arguments_.size(); ++i) {
+    if (used_[i]) continue;
+    if (arguments_[i].rfind("--", 0) == 0) return false;
+    return true;
+  }
+  return false;
+}
+
+std::string Args::positional(const std::string& name) {
+  for (size_t i = 0; i < arguments_.size(); ++i) {
+    if (used_[i]) continue;
+    if (arguments_[i].rfind("--", 0) == 0) break;
+    used_[i] = true;
+    return arguments_[i];
+  }
+  throw_input_error("{}: missing argument {}", command_, name);
+}
+
+std::string Args::option(const std::string& name, const std::string& fallback) {
+  for (size_t i = 0; i < arguments_.size(); ++i) {
+    if (used_[i]) continue;
+    if (arguments_[i] == name) {
+      if (i + 1 >= arguments_.size()) throw_input_error("{}: option {} needs a value", command_, name);
+      used_[i] = used_[i + 1] = true;
+      return arguments_[i + 1];
+    }
+    if (arguments_[i].rfind(name + "=", 0) == 0) {
+      used_[i] = true;
+      return arguments_[i].substr(name.size() + 1);
+    }
+  }
+  return fallback;
+}
+
+int Args::int_option(const std::string& name, int fallback, int low, int high) {
+  const std::string text = option(name, "");
+  if (text.empty()) return fallback;
+  size_t used = 0;
+  int value = 0;
+  try {
+    value = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || value < low || value > high) {
+    throw_input_error("{}: {} must be an integer in [{}, {}], got '{}'", command_, name, low, high, text);
+  }
+  return value;
+}
+
+bool Args::flag(const std::string& name) {
+  for (size_t i = 0; i < arguments_.size(); ++i) {
+    if (!used_[i] && arguments_[i] == name) {
+      used_[i] = true;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Args::finish() const {
+  for (size_t i = 0; i < arguments_.size(); ++i) {
+    if (!used_[i]) throw_input_error("{}: unexpected argument '{}'", command_, arguments_[i]);
+  }
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) items.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+namespace {
+std::string cell_text(const nlohmann::ordered_json& value) {
+  if (value.is_null()) return "";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float()) return fmt::format("{:.5g}", value.get<double>());
+  return value.dump();
+}
+}  // namespace
+
+std::string format_report(const nlohmann::ordered_json& rows, const std::vector<std::string>& requested,
+                          const std::string& format) {
+  std::vector<std::string> available;
+  for (const auto& row : rows) {
+    for (auto it = row.begin(); it != row.end(); ++it) {
+      if (std::find(available.begin(), available.end(), it.key()) == available.end()) available.push_back(it.key());
+    }
+  }
+  std::vector<std::string> columns = requested;
+  if (columns.empty()) {
+    // Swept key paths (they contain a dot), status, then the headline metrics present.
+    static const std::vector<std::string> kHeadline = {
+        "bits_per_value", "compression_ratio", "psnr_db", "rel_l2", "cosine_mean", "cosine_p01", "max_abs_err",
+        "vqa_accuracy", "vqa_accuracy_drop", "alignment"};
+    for (const auto& key : available) {
+      if (key.find('.') != std::string::npos) columns.push_back(key);
+    }
+    columns.push_back("status");
+    for (const auto& key : kHeadline) {
+      if (std::find(available.begin(), available.end(), key) != available.end()) columns.push_back(key);
+    }
+  }
+  for (const auto& column : columns) {
+    if (std::find(available.begin(), available.end(), column) == available.end()) {
+      throw_input_error("report: no column '{}'{}; available: {}", column, did_you_mean(column, available),
+                        join(available));
+    }
+  }
+  if (format == "csv") return records_to_csv(rows, columns);
+  if (rows.empty()) return "(no runs)\n";
+  std::string out = "| " + join(columns, " | ") + " |\n|";
+  for (size_t c = 0; c < columns.size(); ++c) out += "---|";
+  out += "\n";
+  for (const auto& row : rows) {
+    out += "|";
+    for (const auto& column : columns) out += " " + (row.contains(column) ? cell_text(row[column]) : "") + " |";
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace bcfeat

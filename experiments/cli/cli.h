@@ -1,0 +1,37 @@
+// Helpers shared by the `bcfeat` subcommands: argument parsing and report tables.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace bcfeat {
+
+// Arguments of one subcommand: positionals in order, `--name value` options, `--flag`s.
+// Every option and flag must be consumed before `finish()`, which rejects leftovers.
+class Args {
+ public:
+  Args(std::vector<std::string> arguments, std::string command);
+  bool has_positional() const;
+  std::string positional(const std::string& name);
+  std::string option(const std::string& name, const std::string& fallback);
+  int int_option(const std::string& name, int fallback, int low, int high);
+  bool flag(const std::string& name);
+  void finish() const;
+
+ private:
+  std::vector<std::string> arguments_;
+  std::vector<bool> used_;
+  std::string command_;
+};
+
+// "a,b,,c" -> {"a", "b", "c"}; "" -> {}.
+std::vector<std::string> split_list(const std::string& text);
+
+// A Markdown or CSV table of summary rows. Empty `columns`: swept values, status and the
+// headline metrics present (bits_per_value, compression_ratio, psnr_db, ...).
+std::string format_report(const nlohmann::ordered_json& rows, const std::vector<std::string>& columns,
+                          const std::string& format);
+
+}  // namespace bcfeat

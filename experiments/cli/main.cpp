@@ -1,0 +1,183 @@
+// The `bcfeat` command line: run, run-one, report, list (and codec, bench as they land).
+//
+// Exit codes: 0 success; 1 some runs failed; 2 bad input (one line on stderr, nothing written).
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "bcfeat/experiments/experiment.h"
+#include "bcfeat/framework/compressor.h"
+#include "bcfeat/framework/error.h"
+#include "bcfeat/framework/results.h"
+#include "bcfeat/framework/runner.h"
+#include "bcfeat/kernels/format.h"
+#include "cli.h"
+
+namespace bcfeat {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kUsage = R"(bcfeat — block-compressed features for vision-language models
+
+usage:
+  bcfeat run CONFIG [key.path=value ...] [--output DIR] [--jobs N] [--gpus 0,1,...] [--dry-run]
+  bcfeat run-one RUN_DIR
+  bcfeat report DIR [--columns a,b,c] [--format md|csv]
+  bcfeat list experiments|formats|compressors|keys [EXPERIMENT]
+
+exit codes: 0 ok, 1 some runs failed, 2 bad input
+)";
+
+std::string self_executable() {
+  std::error_code error;
+  const fs::path path = fs::read_symlink("/proc/self/exe", error);
+  return error ? std::string("bcfeat") : path.string();
+}
+
+int command_run(Args& args) {
+  const std::string config_path = args.positional("CONFIG");
+  std::vector<std::string> overrides;
+  while (args.has_positional()) overrides.push_back(args.positional("override"));
+  const std::string output_override = args.option("--output", "");
+  const int jobs = args.int_option("--jobs", 1, 1, 4096);
+  const std::string gpu_list = args.option("--gpus", "");
+  const bool dry_run = args.flag("--dry-run");
+  args.finish();
+
+  LaunchOptions launch;
+  launch.jobs = jobs;
+  launch.gpus = split_list(gpu_list);
+  for (const auto& gpu : launch.gpus) {
+    if (gpu.empty() || gpu.find_first_not_of("0123456789") != std::string::npos) {
+      throw_input_error("--gpus takes device numbers like 0,1,2, got '{}'", gpu_list);
+    }
+  }
+  launch.self_executable = self_executable();
+
+  ConfigTree tree = load_config_file(config_path);
+  for (const auto& assignment : overrides) apply_override(tree, assignment);
+  std::string output_dir;
+  const std::vector<PlannedRun> runs = plan_runs(tree, config_path, output_override, output_dir);
+
+  if (dry_run) {
+    fmt::print("{} runs -> {}\n", runs.size(), output_dir);
+    for (const auto& run : runs) {
+      std::string swept;
+      for (const auto& [key, value] : run.swept) swept += fmt::format(" {}={}", key, yaml_inline(value));
+      fmt::print("  {}{}{}\n", run.run_id, swept.empty() ? "" : "  ", swept);
+    }
+    return 0;
+  }
+  const int failed = launch_sweep(runs, output_dir, launch, run_config);
+  const auto rows = nlohmann::ordered_json::parse(read_text_file((fs::path(output_dir) / "summary.json").string()));
+  fmt::print("{}", format_report(rows, {}, "md"));
+  fmt::print("results: {}/summary.json ({} runs, {} failed)\n", output_dir, runs.size(), failed);
+  return failed > 0 ? 1 : 0;
+}
+
+int command_run_one(Args& args) {
+  const std::string run_dir = args.positional("RUN_DIR");
+  args.finish();
+  const fs::path config_path = fs::path(run_dir) / "config.yaml";
+  if (!fs::is_regular_file(config_path)) throw_input_error("'{}' has no config.yaml", run_dir);
+  YAML::Node config;
+  try {
+    config = YAML::LoadFile(config_path.string());
+  } catch (const YAML::Exception& e) {
+    throw_input_error("{}:{}: YAML syntax error: {}", config_path.string(), e.mark.line + 1, e.msg);
+  }
+  return execute_run(run_dir, config, run_config) ? 0 : 1;
+}
+
+int command_report(Args& args) {
+  const std::string dir = args.positional("DIR");
+  const std::vector<std::string> columns = split_list(args.option("--columns", ""));
+  const std::string format = args.option("--format", "md");
+  args.finish();
+  if (format != "md" && format != "csv") throw_input_error("--format must be md or csv, got '{}'", format);
+  const std::string path = fs::is_directory(dir) ? (fs::path(dir) / "summary.json").string() : dir;
+  const std::string text = read_text_file(path);
+  nlohmann::ordered_json rows;
+  try {
+    rows = nlohmann::ordered_json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw_input_error("'{}' is not valid JSON: {}", path, e.what());
+  }
+  if (!rows.is_array()) throw_input_error("'{}' is not a bcfeat summary (expected a JSON array)", path);
+  fmt::print("{}", format_report(rows, columns, format));
+  return 0;
+}
+
+int command_list(Args& args) {
+  const std::string what = args.positional("experiments|formats|compressors|keys");
+  std::string experiment = args.has_positional() ? args.positional("EXPERIMENT") : "";
+  args.finish();
+  if (what == "experiments") {
+    for (const auto& entry : experiment_registry()) fmt::print("{:<22} {}\n", entry.name, entry.description);
+  } else if (what == "compressors") {
+    for (const auto& entry : compressor_registry()) fmt::print("{:<22} {}\n", entry.name, entry.description);
+  } else if (what == "formats") {
+    fmt::print("{:<14} {:>5} {:>6} {:>8} {:>10}  {:<8} {}\n", "name", "block", "bytes", "channels", "bits/texel",
+               "domain", "texture units");
+    for (const auto& format : format_table()) {
+      fmt::print("{:<14} {:>5} {:>6} {:>8} {:>10.3f}  {:<8} {}\n", format.name,
+                 fmt::format("{}x{}", format.block_width, format.block_height), format.bytes_per_block,
+                 format.channels, format_bits_per_texel(format), value_domain_name(format.domain),
+                 format.texture_decodable ? "yes" : "no");
+    }
+  } else if (what == "keys") {
+    std::vector<std::string> names = experiment.empty() ? experiment_names() : std::vector<std::string>{experiment};
+    for (const auto& name : names) {
+      fmt::print("## experiment: {}\n\n| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n", name);
+      for (const auto& doc : experiment_parameters(name)) {
+        fmt::print("| `{}` | {} | `{}` | {} | {} |\n", doc.path, doc.type, doc.default_value, doc.allowed, doc.doc);
+      }
+      fmt::print("\n");
+    }
+  } else {
+    throw_input_error("bcfeat list: unknown topic '{}'{}; valid: experiments, formats, compressors, keys", what,
+                      did_you_mean(what, {"experiments", "formats", "compressors", "keys"}));
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace bcfeat
+
+int main(int argc, char** argv) {
+  using namespace bcfeat;
+  std::vector<std::string> arguments(argv + 1, argv + argc);
+  if (arguments.empty() || arguments[0] == "-h" || arguments[0] == "--help" || arguments[0] == "help") {
+    fmt::print("{}", kUsage);
+    return arguments.empty() ? 2 : 0;
+  }
+  const std::string command = arguments[0];
+  Args args(std::vector<std::string>(arguments.begin() + 1, arguments.end()), "bcfeat " + command);
+  const std::map<std::string, int (*)(Args&)> commands = {
+      {"run", command_run},         {"run-one", command_run_one}, {"report", command_report},
+      {"list", command_list},
+  };
+  try {
+    auto it = commands.find(command);
+    if (it == commands.end()) {
+      std::vector<std::string> names;
+      for (const auto& [name, handler] : commands) names.push_back(name);
+      throw_input_error("unknown command '{}'{}; valid: {}", command, did_you_mean(command, names), join(names));
+    }
+    return it->second(args);
+  } catch (const InputError& e) {
+    fmt::print(stderr, "bcfeat: error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bcfeat: internal error: {}\n", e.what());
+    return 3;
+  }
+}

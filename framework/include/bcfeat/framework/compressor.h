@@ -1,0 +1,63 @@
+// Compressors: a feature tensor [B, N, D] to bytes and back, with an exact byte count.
+//
+// Every compressor produces the actual byte stream a deployment would store (codes packed
+// to their bit width, side information such as scales in fp16), so `bytes.size()` is the
+// rate, not an estimate. Only the tensor's shape, which the reader needs anyway, lives
+// outside the stream. Compressors are chosen by `compression.method` from a registry that
+// `bcfeat list compressors` prints.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "bcfeat/framework/params.h"
+
+namespace bcfeat {
+
+// Options of every compressor, under `compression.` in a config. Each method reads the
+// fields it documents; the rest keep their defaults.
+struct CompressionOptions {
+  std::string method = "fp16";   // registry name
+  int bits = 8;                  // int: code width
+  int group_size = 128;          // int, fp8: values per scale group (0 = the whole axis)
+  std::string axis = "token";    // int, fp8: group along each token's channels, or each channel's tokens
+  std::string fp8_format = "e4m3";
+
+  void declare(ParamSet& params, const std::string& prefix = "compression");
+};
+
+struct Compressed {
+  std::vector<uint8_t> bytes;  // the whole stream
+  int64_t side_bytes = 0;      // how much of it is side information (scales, offsets, ...)
+  std::vector<int64_t> shape;  // [B, N, D]
+};
+
+class Compressor {
+ public:
+  virtual ~Compressor() = default;
+  // `features`: float32, contiguous, CPU, shape [B, N, D], finite.
+  virtual Compressed compress(const torch::Tensor& features) const = 0;
+  virtual torch::Tensor decompress(const Compressed& data) const = 0;
+};
+
+struct CompressorEntry {
+  std::string name;
+  std::string description;
+  std::function<std::unique_ptr<Compressor>(const CompressionOptions&)> make;
+};
+
+const std::vector<CompressorEntry>& compressor_registry();
+std::vector<std::string> compressor_names();
+// Throws InputError for an unknown method (listing the valid ones) or invalid options.
+std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options);
+
+// Checks a feature tensor at the boundary: float, 2-D or 3-D, non-empty, all finite.
+// Returns it as contiguous float32 CPU [B, N, D] (2-D input gets B = 1). `what` names it.
+torch::Tensor prepare_features(const torch::Tensor& features, const std::string& what);
+
+}  // namespace bcfeat

@@ -1,0 +1,67 @@
+#include "bcfeat/framework/compressor.h"
+
+#include <cmath>
+
+#include "bcfeat/framework/error.h"
+
+namespace bcfeat {
+
+// Factories defined next to each compressor.
+std::unique_ptr<Compressor> make_half_compressor(const CompressionOptions&);
+std::unique_ptr<Compressor> make_bfloat16_compressor(const CompressionOptions&);
+std::unique_ptr<Compressor> make_int_compressor(const CompressionOptions&);
+std::unique_ptr<Compressor> make_fp8_compressor(const CompressionOptions&);
+
+void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
+  params.add(prefix + ".method", &method, "compressor (bcfeat list compressors)").one_of(compressor_names());
+  params.add(prefix + ".bits", &bits, "int: bits per code").range(2, 8);
+  params.add(prefix + ".group_size", &group_size, "int, fp8: values sharing one scale (0 = whole axis)").range(0, 1 << 30);
+  params.add(prefix + ".axis", &axis, "int, fp8: groups run along a token's channels or a channel's tokens")
+      .one_of({"token", "channel"});
+  params.add(prefix + ".fp8_format", &fp8_format, "fp8: OCP FP8 variant").one_of({"e4m3", "e5m2"});
+}
+
+const std::vector<CompressorEntry>& compressor_registry() {
+  static const std::vector<CompressorEntry> registry = {
+      {"fp16", "IEEE half precision, 16 bits per value (the reference rate)", make_half_compressor},
+      {"bf16", "bfloat16, 16 bits per value", make_bfloat16_compressor},
+      {"int", "asymmetric integer group quantization, 2..8 bits, fp16 min/step per group", make_int_compressor},
+      {"fp8", "OCP FP8 (e4m3 or e5m2) with an fp16 scale per group", make_fp8_compressor},
+  };
+  return registry;
+}
+
+std::vector<std::string> compressor_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : compressor_registry()) names.push_back(entry.name);
+  return names;
+}
+
+std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options) {
+  for (const auto& entry : compressor_registry()) {
+    if (entry.name == options.method) return entry.make(options);
+  }
+  throw_input_error("unknown compression.method '{}'{}; valid: {}", options.method,
+                    did_you_mean(options.method, compressor_names()), join(compressor_names()));
+}
+
+torch::Tensor prepare_features(const torch::Tensor& features, const std::string& what) {
+  if (!features.defined() || features.numel() == 0) throw_input_error("{} is empty", what);
+  if (!features.is_floating_point()) throw_input_error("{} must hold floating-point values", what);
+  if (features.dim() != 2 && features.dim() != 3) {
+    throw_input_error("{} has shape [{}]; expected [N, D] or [B, N, D]", what, fmt::join(features.sizes(), ", "));
+  }
+  torch::Tensor out = features.to(torch::kCPU, torch::kFloat32).contiguous();
+  if (out.dim() == 2) out = out.unsqueeze(0);
+  const float* x = out.data_ptr<float>();
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    if (!std::isfinite(x[i])) {
+      const int64_t dim = out.size(2), tokens = out.size(1);
+      throw_input_error("{} holds {} at [{}, {}, {}]; features must be finite", what, x[i], i / (tokens * dim),
+                        (i / dim) % tokens, i % dim);
+    }
+  }
+  return out;
+}
+
+}  // namespace bcfeat

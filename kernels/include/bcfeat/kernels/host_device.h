@@ -1,0 +1,28 @@
+// Qualifiers that let one inline function serve host and device code.
+//
+// Block codecs and number formats are written once with BCFEAT_HD: under nvcc they are
+// `__host__ __device__`, elsewhere plain `inline`, so the CPU driver and the CUDA kernel
+// run the same source and therefore produce the same bits.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#if defined(__CUDACC__)
+#define BCFEAT_HD __host__ __device__ __forceinline__
+#else
+#define BCFEAT_HD inline
+#endif
+
+namespace bcfeat {
+
+// memcpy-based bit cast (std::bit_cast is C++20); nvcc folds it to a register move.
+template <class To, class From>
+BCFEAT_HD To bit_cast_value(const From& from) {
+  static_assert(sizeof(To) == sizeof(From), "bit_cast_value needs equal sizes");
+  To to;
+  memcpy(&to, &from, sizeof(To));
+  return to;
+}
+
+}  // namespace bcfeat

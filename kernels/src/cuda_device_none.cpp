@@ -1,0 +1,12 @@
+// Built instead of cuda_device.cu when CUDA is off: no devices.
+#include "bcfeat/kernels/cuda_device.h"
+
+namespace bcfeat {
+
+bool cuda_compiled() { return false; }
+int cuda_device_count() { return 0; }
+std::string cuda_device_name(int) { return "none"; }
+int cuda_runtime_version() { return 0; }
+int cuda_driver_version() { return 0; }
+
+}  // namespace bcfeat
