@@ -18,7 +18,7 @@ void FeatureOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".outlier_channels", &outlier_channels, "synthetic: channels with massive activations")
       .range(0, 1 << 16);
   params.add(prefix + ".outlier_scale", &outlier_scale, "synthetic: outlier channel scale vs a typical channel")
-      .range(0, 1e4);
+      .range(0, 1e6);
 }
 
 uint64_t SeededRandom::next() {
@@ -37,10 +37,7 @@ double SeededRandom::normal() {
 }
 
 torch::Tensor synthetic_features(const FeatureOptions& options, uint64_t seed) {
-  if (options.tokens_hw.size() != 2) throw_input_error("features.tokens_hw must be [h, w], got {} values", options.tokens_hw.size());
-  if (options.outlier_channels > options.dim) {
-    throw_input_error("features.outlier_channels = {} exceeds features.dim = {}", options.outlier_channels, options.dim);
-  }
+  check_feature_source(options);
   constexpr int kFields = 8;  // smooth latent fields per image
   constexpr int kWaves = 3;   // plane waves per field
   const int64_t batch = options.batch, height = options.tokens_hw[0], width = options.tokens_hw[1];
@@ -93,6 +90,21 @@ torch::Tensor synthetic_features(const FeatureOptions& options, uint64_t seed) {
     }
   }
   return out;
+}
+
+void check_feature_source(const FeatureOptions& options) {
+  if (options.source == "synthetic") {
+    if (options.tokens_hw.size() != 2) throw_input_error("features.tokens_hw must be [h, w], got {} values", options.tokens_hw.size());
+    if (options.outlier_channels > options.dim) {
+      throw_input_error("features.outlier_channels = {} exceeds features.dim = {}", options.outlier_channels, options.dim);
+    }
+    return;
+  }
+  if (options.path.empty()) throw_input_error("features.source is 'file' but features.path is empty");
+  const TensorFileInfo info = inspect_tensor_file(options.path, options.key);
+  if (info.shape.size() != 2 && info.shape.size() != 3) {
+    throw_input_error("'{}' holds a tensor of shape [{}]; expected [N, D] or [B, N, D]", options.path, fmt::join(info.shape, ", "));
+  }
 }
 
 torch::Tensor load_features(const FeatureOptions& options, uint64_t seed) {

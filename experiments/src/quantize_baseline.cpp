@@ -26,9 +26,7 @@ class QuantizeBaseline : public Experiment {
   }
 
   void validate() const override {
-    if (features_.source == "file" && !std::filesystem::is_regular_file(features_.path)) {
-      throw_input_error("features.path '{}' does not exist", features_.path);
-    }
+    check_feature_source(features_);
     make_compressor(compression_);
   }
 

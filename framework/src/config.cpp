@@ -56,10 +56,12 @@ void load_recursive(const fs::path& path, std::vector<fs::path>& stack, ConfigTr
       load_recursive(resolved, stack, out);
     }
   }
+  // Keys of this file (not cloned: a clone would lose the line marks).
   ConfigTree own;
-  YAML::Node body = YAML::Clone(root);
-  body.remove("include");
-  own.merge_node("", body, file);
+  for (const auto& item : root) {
+    if (item.first.IsScalar() && item.first.Scalar() == "include") continue;
+    own.merge_entry("", item.first, item.second, file);
+  }
   out.merge(own);
   stack.pop_back();
 }
@@ -72,19 +74,21 @@ void ConfigTree::set(const std::string& path, const YAML::Node& value, const std
   values_[path] = ConfigValue{value, origin};
 }
 
+void ConfigTree::merge_entry(const std::string& prefix, const YAML::Node& key_node, const YAML::Node& child,
+                             const std::string& file) {
+  if (!key_node.IsScalar()) throw_input_error("{}: keys must be plain names", origin_of(file, key_node));
+  const std::string key = key_node.Scalar();
+  if (key.empty()) throw_input_error("{}: empty key", origin_of(file, key_node));
+  if (child.IsMap() && child.size() > 0) {
+    merge_node(join_path(prefix, key), child, file);
+  } else {
+    set(join_path(prefix, key), child, origin_of(file, key_node));
+  }
+}
+
 void ConfigTree::merge_node(const std::string& prefix, const YAML::Node& node, const std::string& file) {
   if (node.IsMap()) {
-    for (const auto& item : node) {
-      if (!item.first.IsScalar()) throw_input_error("{}: keys must be plain names", origin_of(file, item.first));
-      const std::string key = item.first.as<std::string>();
-      if (key.empty()) throw_input_error("{}: empty key", origin_of(file, item.first));
-      const YAML::Node& child = item.second;
-      if (child.IsMap() && child.size() > 0) {
-        merge_node(join_path(prefix, key), child, file);
-      } else {
-        set(join_path(prefix, key), child, origin_of(file, item.first));
-      }
-    }
+    for (const auto& item : node) merge_entry(prefix, item.first, item.second, file);
     return;
   }
   set(prefix, node, origin_of(file, node));

@@ -1,6 +1,7 @@
 #include "bcfeat/framework/tensor_io.h"
 
 #include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <regex>
 
@@ -15,24 +16,27 @@ namespace fs = std::filesystem;
 
 namespace {
 
-torch::Tensor decode_elements(const std::string& path, const char* data, size_t bytes, const std::string& dtype,
-                              const std::vector<int64_t>& shape) {
+void check_data_size(const std::string& path, const TensorFileInfo& info) {
   int64_t count = 1;
-  for (int64_t extent : shape) count *= extent;
-  const size_t item = dtype == "float32" ? 4 : 2;
-  if (bytes != static_cast<size_t>(count) * item) {
-    throw_input_error("'{}': data holds {} bytes but shape {} of {} needs {}", path, bytes,
-                      fmt::format("[{}]", fmt::join(shape, ", ")), dtype, count * item);
+  for (int64_t extent : info.shape) count *= extent;
+  const size_t item = info.stored_dtype == "float32" ? 4 : 2;
+  if (info.data_bytes != static_cast<size_t>(count) * item) {
+    throw_input_error("'{}': data holds {} bytes but shape [{}] of {} needs {}", path, info.data_bytes,
+                      fmt::join(info.shape, ", "), info.stored_dtype, count * item);
   }
-  torch::Tensor out = torch::empty(shape, torch::kFloat32);
+}
+
+torch::Tensor decode_elements(const char* data, const TensorFileInfo& info) {
+  torch::Tensor out = torch::empty(info.shape, torch::kFloat32);
   float* values = out.data_ptr<float>();
-  if (dtype == "float32") {
-    std::memcpy(values, data, bytes);
+  const int64_t count = out.numel();
+  if (info.stored_dtype == "float32") {
+    std::memcpy(values, data, info.data_bytes);
   } else {
     for (int64_t i = 0; i < count; ++i) {
       uint16_t bits;
       std::memcpy(&bits, data + 2 * i, 2);
-      values[i] = dtype == "float16" ? half_bits_to_float(bits) : bfloat16_bits_to_float(bits);
+      values[i] = info.stored_dtype == "float16" ? half_bits_to_float(bits) : bfloat16_bits_to_float(bits);
     }
   }
   return out;
@@ -65,8 +69,20 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-LoadedTensor read_npy(const std::string& path) {
-  const std::string file = read_text_file(path);
+namespace {
+
+// Reads at most `limit` bytes from the start of `path`.
+std::string read_prefix(const std::string& path, size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_input_error("cannot open '{}'", path);
+  std::string out(limit, '\0');
+  in.read(&out[0], static_cast<std::streamsize>(limit));
+  out.resize(static_cast<size_t>(in.gcount()));
+  return out;
+}
+
+// Parses the header of a .npy file from its first bytes and checks the data size.
+TensorFileInfo parse_npy_header(const std::string& path, const std::string& file, uint64_t file_size) {
   if (file.size() < 10 || file.compare(0, 6, "\x93NUMPY") != 0) throw_input_error("'{}' is not a .npy file (bad magic)", path);
   const int major = static_cast<unsigned char>(file[6]);
   size_t header_length, header_start;
@@ -90,11 +106,11 @@ LoadedTensor read_npy(const std::string& path) {
     throw_input_error("'{}': .npy header has no 'descr'", path);
   }
   const std::string descr = match[1];
-  std::string dtype;
+  TensorFileInfo info;
   if (descr == "<f4") {
-    dtype = "float32";
+    info.stored_dtype = "float32";
   } else if (descr == "<f2") {
-    dtype = "float16";
+    info.stored_dtype = "float16";
   } else {
     throw_input_error("'{}': dtype '{}' is not supported; bcfeat reads float32 ('<f4') and float16 ('<f2')", path, descr);
   }
@@ -104,14 +120,23 @@ LoadedTensor read_npy(const std::string& path) {
   if (!std::regex_search(header, match, std::regex(R"('shape'\s*:\s*\(([^)]*)\))"))) {
     throw_input_error("'{}': .npy header has no 'shape'", path);
   }
-  std::vector<int64_t> shape;
   const std::string dims = match[1];
   std::regex number(R"(\d+)");
   for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number); it != std::sregex_iterator(); ++it) {
-    shape.push_back(std::stoll(it->str()));
+    info.shape.push_back(std::stoll(it->str()));
   }
-  const size_t data_start = header_start + header_length;
-  return {decode_elements(path, file.data() + data_start, file.size() - data_start, dtype, shape), dtype};
+  info.data_offset = header_start + header_length;
+  info.data_bytes = file_size - info.data_offset;
+  check_data_size(path, info);
+  return info;
+}
+
+}  // namespace
+
+LoadedTensor read_npy(const std::string& path) {
+  const std::string file = read_text_file(path);
+  const TensorFileInfo info = parse_npy_header(path, file, file.size());
+  return {decode_elements(file.data() + info.data_offset, info), info.stored_dtype};
 }
 
 namespace {
@@ -140,10 +165,9 @@ std::vector<std::string> safetensors_keys(const std::string& path) {
   return keys;
 }
 
-LoadedTensor read_safetensors(const std::string& path, const std::string& key_in) {
-  const std::string file = read_text_file(path);
-  size_t data_start = 0;
-  const nlohmann::json header = safetensors_header(path, file, data_start);
+namespace {
+TensorFileInfo safetensors_entry(const std::string& path, const nlohmann::json& header, size_t header_end,
+                                 uint64_t file_size, const std::string& key_in) {
   std::vector<std::string> keys;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() != "__metadata__") keys.push_back(it.key());
@@ -156,26 +180,55 @@ LoadedTensor read_safetensors(const std::string& path, const std::string& key_in
   if (!header.contains(key)) throw_input_error("'{}' has no tensor '{}'{}; keys: {}", path, key, did_you_mean(key, keys), join(keys));
   const nlohmann::json& entry = header[key];
   try {
+    TensorFileInfo info;
     const std::string stored = entry.at("dtype").get<std::string>();
-    std::string dtype;
     if (stored == "F32") {
-      dtype = "float32";
+      info.stored_dtype = "float32";
     } else if (stored == "F16") {
-      dtype = "float16";
+      info.stored_dtype = "float16";
     } else if (stored == "BF16") {
-      dtype = "bfloat16";
+      info.stored_dtype = "bfloat16";
     } else {
       throw_input_error("'{}': tensor '{}' has dtype {}; bcfeat reads F32, F16 and BF16", path, key, stored);
     }
-    const auto shape = entry.at("shape").get<std::vector<int64_t>>();
+    info.shape = entry.at("shape").get<std::vector<int64_t>>();
     const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
-    if (offsets.size() != 2 || offsets[0] > offsets[1] || data_start + offsets[1] > file.size()) {
+    if (offsets.size() != 2 || offsets[0] > offsets[1] || header_end + offsets[1] > file_size) {
       throw_input_error("'{}': tensor '{}' has data offsets outside the file", path, key);
     }
-    return {decode_elements(path, file.data() + data_start + offsets[0], offsets[1] - offsets[0], dtype, shape), dtype};
+    info.data_offset = header_end + offsets[0];
+    info.data_bytes = offsets[1] - offsets[0];
+    check_data_size(path, info);
+    return info;
   } catch (const nlohmann::json::exception& e) {
     throw_input_error("'{}': malformed safetensors entry '{}': {}", path, key, e.what());
   }
+}
+}  // namespace
+
+LoadedTensor read_safetensors(const std::string& path, const std::string& key) {
+  const std::string file = read_text_file(path);
+  size_t data_start = 0;
+  const nlohmann::json header = safetensors_header(path, file, data_start);
+  const TensorFileInfo info = safetensors_entry(path, header, data_start, file.size(), key);
+  return {decode_elements(file.data() + info.data_offset, info), info.stored_dtype};
+}
+
+TensorFileInfo inspect_tensor_file(const std::string& path, const std::string& key) {
+  const std::string extension = fs::path(path).extension().string();
+  if (!fs::is_regular_file(path)) throw_input_error("feature file '{}' does not exist", path);
+  const uint64_t size = fs::file_size(path);
+  if (extension == ".npy") return parse_npy_header(path, read_prefix(path, 1 << 16), size);
+  if (extension == ".safetensors") {
+    const std::string head = read_prefix(path, 8);
+    uint64_t length = 0;
+    if (head.size() == 8) std::memcpy(&length, head.data(), 8);
+    if (head.size() < 8 || length > size - 8) throw_input_error("'{}' is not a .safetensors file (bad header length)", path);
+    size_t data_start = 0;
+    const nlohmann::json header = safetensors_header(path, read_prefix(path, 8 + length), data_start);
+    return safetensors_entry(path, header, data_start, size, key);
+  }
+  throw_input_error("'{}': unknown feature file type '{}'; use .npy or .safetensors", path, extension);
 }
 
 LoadedTensor read_tensor_file(const std::string& path, const std::string& key) {

@@ -46,6 +46,10 @@ class SeededRandom {
 // [B, N, D] float32 features from the synthetic generator.
 torch::Tensor synthetic_features(const FeatureOptions& options, uint64_t seed);
 
+// Checks a feature source before a sweep starts: the file exists, its header is valid,
+// its size matches, its shape is [N, D] or [B, N, D]; synthetic options are consistent.
+void check_feature_source(const FeatureOptions& options);
+
 // The features a run asks for: validated (finite, 2-D/3-D) and shaped [B, N, D].
 torch::Tensor load_features(const FeatureOptions& options, uint64_t seed);
 

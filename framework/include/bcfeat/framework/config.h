@@ -26,6 +26,8 @@ class ConfigTree {
   void set(const std::string& path, const YAML::Node& value, const std::string& origin);
   // Flattens `node` (a map) under `prefix` ("" for the root) and sets every leaf.
   void merge_node(const std::string& prefix, const YAML::Node& node, const std::string& file);
+  // Flattens one `key: value` entry of a map under `prefix`.
+  void merge_entry(const std::string& prefix, const YAML::Node& key, const YAML::Node& value, const std::string& file);
   // Applies another tree on top of this one (its keys win).
   void merge(const ConfigTree& other);
   bool contains(const std::string& path) const { return values_.count(path) != 0; }

@@ -19,6 +19,15 @@ struct LoadedTensor {
   std::string stored_dtype; // "float32", "float16", "bfloat16"
 };
 
+// What a tensor file holds, from its header alone (the data size is checked against it).
+struct TensorFileInfo {
+  std::string stored_dtype;
+  std::vector<int64_t> shape;
+  size_t data_offset = 0;
+  size_t data_bytes = 0;
+};
+TensorFileInfo inspect_tensor_file(const std::string& path, const std::string& key = "");
+
 LoadedTensor read_npy(const std::string& path);
 // `key` may be empty when the file holds exactly one tensor.
 LoadedTensor read_safetensors(const std::string& path, const std::string& key);

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# CLI behaviour of `bcfeat run/report/list`: exit codes, nothing written on bad input,
+# resume after SIGKILL with every run exactly once, parallel workers, determinism.
+# usage: test_cli.sh BCFEAT WORKDIR
+set -u
+bcfeat=$1
+work=$2
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work" || exit 1
+failures=0
+pass() { echo "ok: $1"; }
+fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
+expect_code() {  # expect_code CODE DESCRIPTION -- command...
+  local want=$1 what=$2
+  shift 3
+  "$@" >out.txt 2>err.txt
+  local got=$?
+  if [ "$got" = "$want" ]; then pass "$what"; else fail "$what: exit $got, want $want; stderr: $(cat err.txt)"; fi
+}
+
+cat >small.yaml <<'YAML'
+experiment: quantize_baseline
+features: {batch: 2, tokens_hw: [8, 8], dim: 64, outlier_channels: 2}
+sweep:
+  grid:
+    compression.method: [int]
+    compression.bits: [2, 4, 8]
+    compression.axis: [token, channel]
+YAML
+
+# --- bad input: exit 2, one line on stderr, nothing written ---------------------------
+printf 'experiment: quantize_baseline\nfeatures:\n  dimm: 3\n' >typo.yaml
+expect_code 2 "unknown key exits 2" -- "$bcfeat" run typo.yaml --output bad_out
+grep -q "typo.yaml:3: unknown key 'features.dimm' (did you mean 'features.dim'?)" err.txt \
+  && pass "unknown key message names file, line and suggestion" || fail "unknown key message: $(cat err.txt)"
+[ "$(wc -l <err.txt)" = 1 ] && pass "one line on stderr" || fail "stderr has $(wc -l <err.txt) lines"
+[ ! -e bad_out ] && pass "nothing written on bad input" || fail "bad input wrote bad_out"
+printf 'experiment: quantize_baseline\nfeatures: [1, 2\n' >syntax.yaml
+expect_code 2 "YAML syntax error exits 2" -- "$bcfeat" run syntax.yaml --output bad_out
+expect_code 2 "wrong type on the command line exits 2" -- "$bcfeat" run small.yaml features.dim=abc --output bad_out
+expect_code 2 "bad sweep value exits 2" -- "$bcfeat" run small.yaml 'sweep.grid.compression.bits=[4,9]' --output bad_out
+printf 'not a numpy file' >corrupt.npy
+expect_code 2 "corrupt feature file exits 2" -- "$bcfeat" run small.yaml features.source=file features.path=corrupt.npy --output bad_out
+grep -q "corrupt.npy' is not a .npy file" err.txt && pass "corrupt file named" || fail "corrupt file message: $(cat err.txt)"
+expect_code 2 "missing feature file exits 2" -- "$bcfeat" run small.yaml features.source=file features.path=nope.npy --output bad_out
+expect_code 2 "missing config exits 2" -- "$bcfeat" run nope.yaml
+expect_code 2 "unknown command exits 2" -- "$bcfeat" rnu small.yaml
+expect_code 2 "bad --jobs exits 2" -- "$bcfeat" run small.yaml --jobs zero
+[ ! -e bad_out ] && pass "still nothing written" || fail "bad input wrote bad_out"
+
+# --- dry run -----------------------------------------------------------------------------
+expect_code 0 "dry run" -- "$bcfeat" run small.yaml --dry-run --output dry
+grep -q "^6 runs" out.txt && pass "dry run lists 6 runs" || fail "dry run output: $(cat out.txt)"
+[ ! -e dry ] && pass "dry run writes nothing" || fail "dry run wrote files"
+expect_code 0 "command-line sweep axis" -- "$bcfeat" run small.yaml 'sweep.grid.compression.bits=[3,5]' --dry-run
+grep -q "^4 runs" out.txt && pass "sweep axis from the command line" || fail "sweep override: $(cat out.txt)"
+
+# --- a sweep, its files, report -------------------------------------------------------------
+expect_code 0 "sequential sweep" -- "$bcfeat" run small.yaml --output seq
+runs=$(ls -d seq/*/ | wc -l)
+[ "$runs" = 6 ] && pass "6 run directories" || fail "$runs run directories"
+for d in seq/*/; do
+  for f in config.yaml metrics.json log.txt; do [ -s "$d$f" ] || fail "$d$f missing"; done
+done
+grep -q '"git_commit"' seq/*/metrics.json && grep -q '"wall_s"' seq/*/metrics.json \
+  && pass "provenance recorded" || fail "provenance missing"
+ls seq/*.tmp.* seq/*/*.tmp.* >/dev/null 2>&1 && fail "temporary files left" || pass "no temporary files"
+expect_code 0 "report csv" -- "$bcfeat" report seq --columns compression.bits,compression.axis,bits_per_value --format csv
+[ "$(head -1 out.txt)" = "compression.bits,compression.axis,bits_per_value" ] && [ "$(wc -l <out.txt)" = 7 ] \
+  && pass "report csv shape" || fail "report csv: $(cat out.txt)"
+expect_code 2 "report with an unknown column" -- "$bcfeat" report seq --columns psnr
+expect_code 0 "re-launch of a finished sweep" -- "$bcfeat" run small.yaml --output seq
+grep -q "6 of 6 runs already complete" err.txt && pass "finished runs skipped" || fail "re-launch: $(cat err.txt)"
+
+# --- plot ----------------------------------------------------------------------------------
+plot=$(dirname "$0")/../../tools/plot.py
+expect_code 0 "plot.py draws the sweep" -- /usr/bin/python3 "$plot" seq/summary.json --x bits_per_value --y psnr_db \
+  --series compression.method,compression.axis -o rd.png
+[ "$(head -c 4 rd.png | tail -c 3)" = "PNG" ] && pass "plot is a PNG" || fail "plot output"
+expect_code 1 "plot.py rejects an unknown column" -- /usr/bin/python3 "$plot" seq/summary.json --y nope -o x.png
+
+# --- determinism: same config and seed, same metrics (timings aside) --------------------------
+"$bcfeat" run small.yaml --output seq2 >/dev/null 2>&1
+strip='del d["metrics"]["encode_ms"], d["metrics"]["decode_ms"]'
+same=1
+for d in seq/*/; do
+  id=$(basename "$d")
+  a=$(/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $strip; print(json.dumps(d['metrics'],sort_keys=True))" "seq/$id/metrics.json")
+  b=$(/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $strip; print(json.dumps(d['metrics'],sort_keys=True))" "seq2/$id/metrics.json")
+  [ "$a" = "$b" ] || same=0
+done
+[ $same = 1 ] && pass "identical metrics on re-run" || fail "metrics differ between identical runs"
+
+# --- parallel workers, GPU assignment, a failing run ---------------------------------------
+cat >mixed.yaml <<'YAML'
+experiment: quantize_baseline
+features: {batch: 1, tokens_hw: [8, 8], dim: 32, outlier_channels: 0}
+sweep:
+  runs:
+    - {compression.method: fp16}
+    - {compression.method: int, compression.bits: 4}
+    - {compression.method: fp16, features.outlier_channels: 2, features.outlier_scale: 100000}
+    - {compression.method: bf16}
+YAML
+expect_code 1 "a failing run gives exit 1" -- "$bcfeat" run mixed.yaml --output par --jobs 3 --gpus 0,1
+ok_runs=$(grep -l '"status": "ok"' par/*/metrics.json | wc -l)
+failed_runs=$(grep -l '"status": "failed"' par/*/metrics.json | wc -l)
+[ "$ok_runs" = 3 ] && [ "$failed_runs" = 1 ] && pass "3 ok, 1 failed with --jobs 3" || fail "ok=$ok_runs failed=$failed_runs"
+grep -q "exceeds the fp16 range" par/*/metrics.json && pass "failure recorded with its error" || fail "error not recorded"
+/usr/bin/python3 -c "
+import json; rows = json.load(open('par/summary.json'))
+assert len(rows) == 4 and sorted(r['status'] for r in rows) == ['failed', 'ok', 'ok', 'ok'], rows
+" && pass "summary.json lists every run" || fail "summary.json"
+
+# --- SIGKILL mid-sweep, then re-launch: every run exactly once ----------------------------------
+cat >slow.yaml <<'YAML'
+experiment: quantize_baseline
+features: {batch: 16, tokens_hw: [32, 32], dim: 256}
+compression: {method: int, group_size: 32}
+sweep:
+  grid:
+    compression.bits: [2, 3, 4, 5, 6, 7, 8]
+    compression.axis: [token, channel]
+YAML
+"$bcfeat" run slow.yaml --output killed >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  n=$(ls killed/*/metrics.json 2>/dev/null | wc -l)
+  [ "$n" -ge 3 ] && break
+  sleep 0.05
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+before=$(ls killed/*/metrics.json 2>/dev/null | wc -l)
+if [ "$before" -ge 3 ] && [ "$before" -lt 14 ]; then pass "killed after $before of 14 runs"; else fail "kill landed at $before runs"; fi
+/usr/bin/python3 - <<'PY' || fail "a file was left corrupt after SIGKILL"
+import json, glob
+for path in glob.glob("killed/*/metrics.json") + ["killed/summary.json"]:
+    json.load(open(path))
+PY
+declare -A stamp
+for f in killed/*/metrics.json; do stamp[$f]=$(stat -c '%i %y' "$f"); done
+expect_code 0 "re-launch after SIGKILL" -- "$bcfeat" run slow.yaml --output killed
+after=$(grep -l '"status": "ok"' killed/*/metrics.json | wc -l)
+[ "$after" = 14 ] && pass "all 14 runs complete" || fail "$after runs complete"
+unchanged=1
+for f in "${!stamp[@]}"; do [ "${stamp[$f]}" = "$(stat -c '%i %y' "$f")" ] || unchanged=0; done
+[ $unchanged = 1 ] && pass "finished runs were not re-run" || fail "a finished run was re-run"
+once=1
+for log in killed/*/log.txt; do
+  finished=$(grep -c "finished" "$log")
+  [ "$finished" = 1 ] || once=0
+done
+[ $once = 1 ] && pass "every run finished exactly once" || fail "a run finished more than once"
+
+# --- list --------------------------------------------------------------------------------------
+expect_code 0 "list experiments" -- "$bcfeat" list experiments
+grep -q quantize_baseline out.txt && pass "quantize_baseline listed" || fail "list experiments"
+expect_code 0 "list compressors" -- "$bcfeat" list compressors
+expect_code 0 "list formats" -- "$bcfeat" list formats
+expect_code 2 "list unknown topic" -- "$bcfeat" list formts
+grep -q "did you mean 'formats'" err.txt && pass "list suggests" || fail "list suggestion"
+
+echo "$failures failures"
+[ $failures = 0 ]

@@ -1,0 +1,194 @@
+// Every registered compressor: round trip within its error bound, exact byte counts,
+// constant inputs, odd shapes, bad input.
+#include <cmath>
+
+#include "bcfeat/datasets/features.h"
+#include "bcfeat/framework/compressor.h"
+#include "bcfeat/framework/error.h"
+#include "bcfeat/framework/metrics.h"
+#include "catch.h"
+
+using namespace bcfeat;
+
+namespace {
+
+torch::Tensor features(int batch, int tokens_h, int tokens_w, int dim, uint64_t seed = 1) {
+  FeatureOptions options;
+  options.batch = batch;
+  options.tokens_hw = {tokens_h, tokens_w};
+  options.dim = dim;
+  options.outlier_channels = dim >= 8 ? 2 : 0;
+  return synthetic_features(options, seed);
+}
+
+// Options that exercise each registered method.
+std::vector<CompressionOptions> variants() {
+  std::vector<CompressionOptions> out;
+  for (const auto& name : compressor_names()) {
+    CompressionOptions options;
+    options.method = name;
+    if (name == "int") {
+      for (int bits : {2, 4, 8}) {
+        for (const char* axis : {"token", "channel"}) {
+          options.bits = bits;
+          options.axis = axis;
+          options.group_size = 24;
+          out.push_back(options);
+        }
+      }
+    } else if (name == "fp8") {
+      for (const char* format : {"e4m3", "e5m2"}) {
+        options.fp8_format = format;
+        options.group_size = 0;
+        out.push_back(options);
+      }
+    } else {
+      out.push_back(options);
+    }
+  }
+  return out;
+}
+
+// Largest error each method may make on a value of a group with range [lo, hi] and amax.
+double error_bound(const CompressionOptions& options, double lo, double hi, double amax) {
+  if (options.method == "fp16") return amax * std::ldexp(1.0, -11) + 1e-7;
+  if (options.method == "bf16") return amax * std::ldexp(1.0, -8);
+  if (options.method == "int") {
+    // Half a step, with the fp16 rounding of min and step (both rounded outward).
+    const double step = (hi - lo) / ((1 << options.bits) - 1);
+    return 0.5 * step * (1 + 1e-2) + std::fabs(lo) * std::ldexp(1.0, -10) + 1e-6;
+  }
+  // fp8: half an ulp relative to the value, at most 2^-(m+1) of amax·(1+fp16 scale rounding).
+  const int mantissa = options.fp8_format == "e4m3" ? 3 : 2;
+  return amax * std::ldexp(1.0, -(mantissa + 1)) * 1.01;
+}
+
+}  // namespace
+
+TEST_CASE("registry: every compressor round-trips within its bound on odd shapes") {
+  const torch::Tensor x = features(2, 5, 7, 37);  // N = 35 tokens, D = 37: nothing divides evenly
+  const float* values = x.data_ptr<float>();
+  for (const auto& options : variants()) {
+    INFO("method " << options.method << " bits " << options.bits << " axis " << options.axis << " fp8 "
+                   << options.fp8_format);
+    const auto compressor = make_compressor(options);
+    const Compressed compressed = compressor->compress(x);
+    const torch::Tensor y = compressor->decompress(compressed);
+    REQUIRE(y.sizes() == x.sizes());
+    const float* out = y.data_ptr<float>();
+    // Bound per token (axis token) or per channel (axis channel) — the whole axis here
+    // bounds every group inside it.
+    const int64_t tokens = x.size(1), dim = x.size(2);
+    for (int64_t b = 0; b < x.size(0); ++b) {
+      for (int64_t t = 0; t < tokens; ++t) {
+        double lo = 1e30, hi = -1e30, amax = 0;
+        for (int64_t d = 0; d < dim; ++d) {
+          const double v = values[(b * tokens + t) * dim + d];
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+          amax = std::max(amax, std::fabs(v));
+        }
+        if (options.axis == "channel" && options.method == "int") continue;  // checked below
+        const double bound = error_bound(options, lo, hi, amax);
+        for (int64_t d = 0; d < dim; ++d) {
+          const int64_t i = (b * tokens + t) * dim + d;
+          REQUIRE(std::fabs(out[i] - values[i]) <= bound);
+        }
+      }
+    }
+    if (options.axis == "channel" && options.method == "int") {
+      for (int64_t b = 0; b < x.size(0); ++b) {
+        for (int64_t d = 0; d < dim; ++d) {
+          double lo = 1e30, hi = -1e30;
+          for (int64_t t = 0; t < tokens; ++t) {
+            lo = std::min<double>(lo, values[(b * tokens + t) * dim + d]);
+            hi = std::max<double>(hi, values[(b * tokens + t) * dim + d]);
+          }
+          const double bound = error_bound(options, lo, hi, 0);
+          for (int64_t t = 0; t < tokens; ++t) {
+            const int64_t i = (b * tokens + t) * dim + d;
+            REQUIRE(std::fabs(out[i] - values[i]) <= bound);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("byte counts match hand-computed sizes") {
+  const torch::Tensor x = features(2, 5, 7, 37);  // 2·35·37 = 2590 values
+  CompressionOptions options;
+  options.method = "int";
+  options.bits = 3;
+  options.group_size = 16;  // per token: ceil(37/16) = 3 groups -> 70·3 = 210 groups
+  Compressed c = make_compressor(options)->compress(x);
+  CHECK(c.side_bytes == 210 * 4);
+  CHECK(c.bytes.size() == 210 * 4 + (2590 * 3 + 7) / 8);
+  options.axis = "channel";  // per channel: 2·37 channels × ceil(35/16) = 3 groups = 222
+  c = make_compressor(options)->compress(x);
+  CHECK(c.side_bytes == 222 * 4);
+  options.method = "fp8";
+  options.axis = "token";
+  options.group_size = 0;  // one scale per token: 70
+  c = make_compressor(options)->compress(x);
+  CHECK(c.bytes.size() == 70 * 2 + 2590);
+  options.method = "fp16";
+  c = make_compressor(options)->compress(x);
+  CHECK(c.bytes.size() == 2590 * 2);
+  CHECK(c.side_bytes == 0);
+  const nlohmann::json rate = rate_metrics(1295, 0, 2590);
+  CHECK(rate["bits_per_value"].get<double>() == 4.0);
+  CHECK(rate["compression_ratio"].get<double>() == 4.0);
+}
+
+TEST_CASE("constant inputs: exact for int, fp16, bf16; within a 2^-4 relative step for fp8") {
+  for (float value : {0.75f, -2.5f, 0.0f}) {
+    const torch::Tensor x = torch::full({1, 4, 8}, value);
+    for (const auto& options : variants()) {
+      INFO("method " << options.method << " axis " << options.axis << " value " << value);
+      const auto compressor = make_compressor(options);
+      const torch::Tensor y = compressor->decompress(compressor->compress(x));
+      if (options.method == "fp8") {
+        CHECK((y - x).abs().max().item<float>() <= std::fabs(value) / 16);
+      } else {
+        CHECK(torch::equal(x, y));
+      }
+    }
+  }
+}
+
+TEST_CASE("bad features are rejected at the boundary") {
+  torch::Tensor x = torch::zeros({1, 4, 8});
+  x.index_put_({0, 2, 5}, NAN);
+  try {
+    prepare_features(x, "test features");
+    FAIL("NaN accepted");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("[0, 2, 5]") != std::string::npos);
+  }
+  CHECK_THROWS_AS(prepare_features(torch::zeros({4}), "test"), InputError);
+  CHECK_THROWS_AS(prepare_features(torch::zeros({1, 0, 3}), "test"), InputError);
+  CHECK_THROWS_AS(prepare_features(torch::zeros({1, 2, 3, 4}), "test"), InputError);
+  CHECK(prepare_features(torch::zeros({5, 3}), "test").sizes() == torch::IntArrayRef({1, 5, 3}));
+  CompressionOptions options;
+  options.method = "fp16";
+  CHECK_THROWS_AS(make_compressor(options)->compress(torch::full({1, 1, 2}, 1e6f)), InputError);
+  options.method = "nope";
+  CHECK_THROWS_AS(make_compressor(options), InputError);
+}
+
+TEST_CASE("synthetic features are deterministic, heavy-tailed and spatially correlated") {
+  const torch::Tensor a = features(1, 16, 16, 64, 7);
+  const torch::Tensor b = features(1, 16, 16, 64, 7);
+  const torch::Tensor c = features(1, 16, 16, 64, 8);
+  CHECK(torch::equal(a, b));
+  CHECK_FALSE(torch::equal(a, c));
+  // Neighbouring tokens are closer than distant ones.
+  const torch::Tensor grid = a[0].reshape({16, 16, 64});
+  const double near = (grid.slice(1, 1) - grid.slice(1, 0, 15)).pow(2).mean().item<double>();
+  const double far = (grid.slice(1, 8) - grid.slice(1, 0, 8)).pow(2).mean().item<double>();
+  CHECK(near < 0.6 * far);
+  // Outlier channels dominate the range.
+  const torch::Tensor channel_amax = a[0].abs().amax(0);
+  CHECK(channel_amax.max().item<double>() > 5 * channel_amax.median().item<double>());
+}

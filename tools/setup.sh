@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what bcfeat needs on a Debian 12 machine. Idempotent: only missing packages are
+# installed (apt-get update runs only then). Run as root or with sudo available.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  cmake ninja-build g++ git pkg-config
+  libtorch-dev libyaml-cpp-dev libfmt-dev nlohmann-json3-dev libeigen3-dev catch2
+  libsquish-dev libastcenc-dev libzstd-dev
+  python3 python3-numpy python3-matplotlib python3-pil python3-pip
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# PyPI packages Debian lacks, into build/pydeps (used by the interop tests only):
+# ml_dtypes is the independent FP8 reference.
+if [ ! -d build/pydeps/ml_dtypes ]; then
+  mkdir -p build/pydeps
+  /usr/bin/python3 -m pip install -q --disable-pip-version-check --break-system-packages --no-deps \
+    --target build/pydeps "ml_dtypes==0.5.1" \
+    || echo "setup: ml_dtypes could not be installed; the fp8-vs-ml_dtypes interop check will be skipped"
+fi
