@@ -1,0 +1,319 @@
+// CUDA block codecs, in the four layers of STYLE.md:
+//   kernels (one thread per block, calling the shared inline block code)
+//   → launchers on raw device pointers and a stream
+//   → a switch from the runtime format/quality to template parameters
+//   → host wrappers that move host buffers, check every call, and time the kernels.
+// The texture-unit decoder uploads the blocks into a block-compressed CUDA array and
+// fetches every texel with point sampling at texel centres (x + 0.5, y + 0.5).
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "bcfeat/kernels/block_codec.h"
+#include "bcfeat/kernels/codec.h"
+#include "bcfeat/kernels/codec_timing.h"
+#include "bcfeat/kernels/cuda_device.h"
+#include "block_access.h"
+
+namespace bcfeat {
+
+namespace {
+
+void check_cuda(cudaError_t error, const char* what) {
+  if (error != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(error));
+}
+
+template <class T>
+struct DeviceBuffer {
+  T* data = nullptr;
+  explicit DeviceBuffer(size_t count) { check_cuda(cudaMalloc(&data, count * sizeof(T) + 16), "cudaMalloc"); }
+  ~DeviceBuffer() { cudaFree(data); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+};
+
+// ---- kernels --------------------------------------------------------------------------
+
+template <FormatId kFormat, Quality kQuality>
+__global__ void encode_blocks_kernel(const float* pixels, int width, int height, int channels, int blocks_x,
+                                     int blocks_y, int bytes_per_block, uint8_t* blocks) {
+  const int64_t block = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (block >= static_cast<int64_t>(blocks_x) * blocks_y) return;
+  const int bx = static_cast<int>(block % blocks_x), by = static_cast<int>(block / blocks_x);
+  float texels[16][4];
+  gather_block(pixels, width, height, channels, bx, by, texels);
+  encode_block(kFormat, texels, kQuality, blocks + block * bytes_per_block);
+}
+
+template <FormatId kFormat, int kChannels, int kBytes>
+__global__ void decode_blocks_kernel(const uint8_t* __restrict__ blocks, int width, int height, int blocks_x,
+                                     int blocks_y, float* __restrict__ pixels) {
+  const int64_t block = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (block >= static_cast<int64_t>(blocks_x) * blocks_y) return;
+  const int bx = static_cast<int>(block % blocks_x), by = static_cast<int>(block / blocks_x);
+  uint8_t bytes[kBytes];
+  if (kBytes == 8) {
+    *reinterpret_cast<uint2*>(bytes) = reinterpret_cast<const uint2*>(blocks)[block];
+  } else {
+    *reinterpret_cast<uint4*>(bytes) = reinterpret_cast<const uint4*>(blocks)[block];
+  }
+  float texels[16][4];
+  decode_block(kFormat, bytes, texels);
+  const bool interior = (width % 4 == 0) && (bx * 4 + 4 <= width) && (by * 4 + 4 <= height);
+  if (!interior) {
+    scatter_block(texels, kChannels, width, height, bx, by, pixels);
+    return;
+  }
+  // Interior block of a width % 4 == 0 image: every row starts 16-byte aligned.
+  for (int y = 0; y < 4; ++y) {
+    float* row = pixels + (static_cast<int64_t>(by * 4 + y) * width + bx * 4) * kChannels;
+    const float(*t)[4] = &texels[y * 4];
+    if (kChannels == 4) {
+      for (int x = 0; x < 4; ++x) reinterpret_cast<float4*>(row)[x] = make_float4(t[x][0], t[x][1], t[x][2], t[x][3]);
+    } else if (kChannels == 2) {
+      reinterpret_cast<float4*>(row)[0] = make_float4(t[0][0], t[0][1], t[1][0], t[1][1]);
+      reinterpret_cast<float4*>(row)[1] = make_float4(t[2][0], t[2][1], t[3][0], t[3][1]);
+    } else {
+      reinterpret_cast<float4*>(row)[0] = make_float4(t[0][0], t[1][0], t[2][0], t[3][0]);
+    }
+  }
+}
+
+__global__ void texture_fetch_kernel(cudaTextureObject_t texture, int width, int height, int channels,
+                                     float* pixels) {
+  const int x = blockIdx.x * blockDim.x + threadIdx.x;
+  const int y = blockIdx.y * blockDim.y + threadIdx.y;
+  if (x >= width || y >= height) return;
+  const float4 texel = tex2D<float4>(texture, x + 0.5f, y + 0.5f);
+  float* pixel = pixels + (static_cast<int64_t>(y) * width + x) * channels;
+  pixel[0] = texel.x;
+  if (channels > 1) pixel[1] = texel.y;
+  if (channels > 2) {
+    pixel[2] = texel.z;
+    pixel[3] = texel.w;
+  }
+}
+
+// ---- launchers ------------------------------------------------------------------------
+
+constexpr int kThreads = 128;
+
+template <FormatId kFormat>
+void launch_encode_format(Quality quality, const float* pixels, int width, int height, int channels, BlockGrid grid,
+                          uint8_t* blocks, cudaStream_t stream) {
+  const int bytes = format_info(kFormat).bytes_per_block;
+  const unsigned launch_blocks = static_cast<unsigned>((grid.blocks() + kThreads - 1) / kThreads);
+  switch (quality) {
+    case Quality::kFast:
+      encode_blocks_kernel<kFormat, Quality::kFast><<<launch_blocks, kThreads, 0, stream>>>(
+          pixels, width, height, channels, grid.blocks_x, grid.blocks_y, bytes, blocks);
+      break;
+    case Quality::kNormal:
+      encode_blocks_kernel<kFormat, Quality::kNormal><<<launch_blocks, kThreads, 0, stream>>>(
+          pixels, width, height, channels, grid.blocks_x, grid.blocks_y, bytes, blocks);
+      break;
+    case Quality::kHigh:
+      encode_blocks_kernel<kFormat, Quality::kHigh><<<launch_blocks, kThreads, 0, stream>>>(
+          pixels, width, height, channels, grid.blocks_x, grid.blocks_y, bytes, blocks);
+      break;
+  }
+}
+
+void launch_encode(const FormatInfo& format, Quality quality, const float* pixels, int width, int height, int channels,
+                   uint8_t* blocks, cudaStream_t stream) {
+  const BlockGrid grid = block_grid(format, width, height);
+  switch (format.id) {
+    case FormatId::kBC1: launch_encode_format<FormatId::kBC1>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC2: launch_encode_format<FormatId::kBC2>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC3: launch_encode_format<FormatId::kBC3>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC4Unorm: launch_encode_format<FormatId::kBC4Unorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC4Snorm: launch_encode_format<FormatId::kBC4Snorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC5Unorm: launch_encode_format<FormatId::kBC5Unorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC5Snorm: launch_encode_format<FormatId::kBC5Snorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+  }
+  check_cuda(cudaGetLastError(), "encode kernel launch");
+}
+
+void launch_decode(const FormatInfo& format, const uint8_t* blocks, int width, int height, float* pixels,
+                   cudaStream_t stream) {
+  const BlockGrid grid = block_grid(format, width, height);
+  const unsigned launch_blocks = static_cast<unsigned>((grid.blocks() + kThreads - 1) / kThreads);
+#define BCFEAT_DECODE_CASE(ID, CHANNELS, BYTES)                                                               \
+  case ID:                                                                                                    \
+    decode_blocks_kernel<ID, CHANNELS, BYTES><<<launch_blocks, kThreads, 0, stream>>>(blocks, width, height,  \
+                                                                                      grid.blocks_x,          \
+                                                                                      grid.blocks_y, pixels); \
+    break;
+  switch (format.id) {
+    BCFEAT_DECODE_CASE(FormatId::kBC1, 4, 8)
+    BCFEAT_DECODE_CASE(FormatId::kBC2, 4, 16)
+    BCFEAT_DECODE_CASE(FormatId::kBC3, 4, 16)
+    BCFEAT_DECODE_CASE(FormatId::kBC4Unorm, 1, 8)
+    BCFEAT_DECODE_CASE(FormatId::kBC4Snorm, 1, 8)
+    BCFEAT_DECODE_CASE(FormatId::kBC5Unorm, 2, 16)
+    BCFEAT_DECODE_CASE(FormatId::kBC5Snorm, 2, 16)
+  }
+#undef BCFEAT_DECODE_CASE
+  check_cuda(cudaGetLastError(), "decode kernel launch");
+}
+
+cudaChannelFormatDesc texture_channel_desc(FormatId id) {
+  switch (id) {
+    case FormatId::kBC1: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed1>();
+    case FormatId::kBC2: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed2>();
+    case FormatId::kBC3: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed3>();
+    case FormatId::kBC4Unorm: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed4>();
+    case FormatId::kBC4Snorm: return cudaCreateChannelDesc<cudaChannelFormatKindSignedBlockCompressed4>();
+    case FormatId::kBC5Unorm: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed5>();
+    case FormatId::kBC5Snorm: return cudaCreateChannelDesc<cudaChannelFormatKindSignedBlockCompressed5>();
+  }
+  throw std::invalid_argument("format has no texture-unit decoder");
+}
+
+// A texture object over the blocks (device pointer); destroyed with the struct.
+struct BlockTexture {
+  cudaArray_t array = nullptr;
+  cudaTextureObject_t texture = 0;
+  BlockTexture(const FormatInfo& format, const uint8_t* device_blocks, int width, int height) {
+    const BlockGrid grid = block_grid(format, width, height);
+    const cudaChannelFormatDesc desc = texture_channel_desc(format.id);
+    check_cuda(cudaMallocArray(&array, &desc, grid.blocks_x * 4, grid.blocks_y * 4), "cudaMallocArray");
+    const size_t pitch = static_cast<size_t>(grid.blocks_x) * format.bytes_per_block;
+    check_cuda(cudaMemcpy2DToArray(array, 0, 0, device_blocks, pitch, pitch, grid.blocks_y, cudaMemcpyDeviceToDevice),
+               "cudaMemcpy2DToArray");
+    cudaResourceDesc resource{};
+    resource.resType = cudaResourceTypeArray;
+    resource.res.array.array = array;
+    cudaTextureDesc texture_desc{};
+    texture_desc.addressMode[0] = texture_desc.addressMode[1] = cudaAddressModeClamp;
+    texture_desc.filterMode = cudaFilterModePoint;
+    texture_desc.readMode = cudaReadModeNormalizedFloat;
+    texture_desc.normalizedCoords = 0;
+    check_cuda(cudaCreateTextureObject(&texture, &resource, &texture_desc, nullptr), "cudaCreateTextureObject");
+  }
+  ~BlockTexture() {
+    if (texture) cudaDestroyTextureObject(texture);
+    if (array) cudaFreeArray(array);
+  }
+  BlockTexture(const BlockTexture&) = delete;
+  BlockTexture& operator=(const BlockTexture&) = delete;
+};
+
+void launch_texture_decode(const FormatInfo& format, const BlockTexture& texture, int width, int height,
+                           float* pixels, cudaStream_t stream) {
+  const dim3 threads(32, 8), grid((width + 31) / 32, (height + 7) / 8);
+  texture_fetch_kernel<<<grid, threads, 0, stream>>>(texture.texture, width, height, format.channels, pixels);
+  check_cuda(cudaGetLastError(), "texture fetch launch");
+}
+
+void require_gpu() {
+  if (cuda_device_count() == 0) throw std::runtime_error("no CUDA device is available");
+}
+
+}  // namespace
+
+bool cuda_codec_available() { return cuda_device_count() > 0; }
+
+std::vector<uint8_t> encode_image_cuda(const FormatInfo& format, const float* pixels, int width, int height,
+                                       int channels, Quality quality) {
+  require_gpu();
+  const size_t pixel_count = static_cast<size_t>(width) * height * channels;
+  const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
+  DeviceBuffer<float> device_pixels(pixel_count);
+  DeviceBuffer<uint8_t> device_blocks(bytes);
+  check_cuda(cudaMemcpy(device_pixels.data, pixels, pixel_count * sizeof(float), cudaMemcpyHostToDevice), "upload");
+  launch_encode(format, quality, device_pixels.data, width, height, channels, device_blocks.data, nullptr);
+  std::vector<uint8_t> blocks(bytes);
+  check_cuda(cudaMemcpy(blocks.data(), device_blocks.data, bytes, cudaMemcpyDeviceToHost), "download");
+  return blocks;
+}
+
+std::vector<float> decode_image_cuda(const FormatInfo& format, const uint8_t* blocks, int width, int height) {
+  require_gpu();
+  const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
+  const size_t pixel_count = static_cast<size_t>(width) * height * format.channels;
+  DeviceBuffer<uint8_t> device_blocks(bytes);
+  DeviceBuffer<float> device_pixels(pixel_count);
+  check_cuda(cudaMemcpy(device_blocks.data, blocks, bytes, cudaMemcpyHostToDevice), "upload");
+  launch_decode(format, device_blocks.data, width, height, device_pixels.data, nullptr);
+  std::vector<float> pixels(pixel_count);
+  check_cuda(cudaMemcpy(pixels.data(), device_pixels.data, pixel_count * sizeof(float), cudaMemcpyDeviceToHost),
+             "download");
+  return pixels;
+}
+
+std::vector<float> decode_image_texture(const FormatInfo& format, const uint8_t* blocks, int width, int height) {
+  require_gpu();
+  if (!format.texture_decodable) throw std::invalid_argument(std::string(format.name) + " is not decoded by the texture units");
+  const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
+  const size_t pixel_count = static_cast<size_t>(width) * height * format.channels;
+  DeviceBuffer<uint8_t> device_blocks(bytes);
+  DeviceBuffer<float> device_pixels(pixel_count);
+  check_cuda(cudaMemcpy(device_blocks.data, blocks, bytes, cudaMemcpyHostToDevice), "upload");
+  BlockTexture texture(format, device_blocks.data, width, height);
+  launch_texture_decode(format, texture, width, height, device_pixels.data, nullptr);
+  std::vector<float> pixels(pixel_count);
+  check_cuda(cudaMemcpy(pixels.data(), device_pixels.data, pixel_count * sizeof(float), cudaMemcpyDeviceToHost),
+             "download");
+  return pixels;
+}
+
+CudaCodecTiming time_cuda_codec(const FormatInfo& format, Quality quality, const float* pixels, int width, int height,
+                                int channels, int repetitions) {
+  require_gpu();
+  const size_t pixel_count = static_cast<size_t>(width) * height * channels;
+  const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
+  const size_t decoded_count = static_cast<size_t>(width) * height * format.channels;
+  DeviceBuffer<float> device_pixels(pixel_count);
+  DeviceBuffer<uint8_t> device_blocks(bytes);
+  DeviceBuffer<float> device_decoded(decoded_count);
+  check_cuda(cudaMemcpy(device_pixels.data, pixels, pixel_count * sizeof(float), cudaMemcpyHostToDevice), "upload");
+  cudaEvent_t start, stop;
+  check_cuda(cudaEventCreate(&start), "event");
+  check_cuda(cudaEventCreate(&stop), "event");
+  auto time = [&](auto&& body) {
+    body();  // warm-up
+    check_cuda(cudaDeviceSynchronize(), "warm-up");
+    check_cuda(cudaEventRecord(start), "event record");
+    for (int r = 0; r < repetitions; ++r) body();
+    check_cuda(cudaEventRecord(stop), "event record");
+    check_cuda(cudaEventSynchronize(stop), "event sync");
+    float ms = 0.0f;
+    check_cuda(cudaEventElapsedTime(&ms, start, stop), "elapsed");
+    return static_cast<double>(ms) / 1000.0 / repetitions;
+  };
+  CudaCodecTiming timing;
+  timing.encode_s = time([&] { launch_encode(format, quality, device_pixels.data, width, height, channels, device_blocks.data, nullptr); });
+  timing.decode_s = time([&] { launch_decode(format, device_blocks.data, width, height, device_decoded.data, nullptr); });
+  if (format.texture_decodable) {
+    BlockTexture texture(format, device_blocks.data, width, height);
+    timing.texture_decode_s = time([&] { launch_texture_decode(format, texture, width, height, device_decoded.data, nullptr); });
+  }
+  timing.encoded_bytes = static_cast<int64_t>(bytes);
+  timing.decoded_bytes = static_cast<int64_t>(decoded_count * sizeof(float));
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return timing;
+}
+
+double measure_copy_bandwidth(int64_t bytes, int repetitions) {
+  require_gpu();
+  DeviceBuffer<uint8_t> source(static_cast<size_t>(bytes)), target(static_cast<size_t>(bytes));
+  check_cuda(cudaMemset(source.data, 1, bytes), "memset");
+  cudaEvent_t start, stop;
+  check_cuda(cudaEventCreate(&start), "event");
+  check_cuda(cudaEventCreate(&stop), "event");
+  check_cuda(cudaMemcpy(target.data, source.data, bytes, cudaMemcpyDeviceToDevice), "copy");
+  check_cuda(cudaEventRecord(start), "event record");
+  for (int r = 0; r < repetitions; ++r) check_cuda(cudaMemcpyAsync(target.data, source.data, bytes, cudaMemcpyDeviceToDevice), "copy");
+  check_cuda(cudaEventRecord(stop), "event record");
+  check_cuda(cudaEventSynchronize(stop), "event sync");
+  float ms = 0.0f;
+  check_cuda(cudaEventElapsedTime(&ms, start, stop), "elapsed");
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return 2.0 * static_cast<double>(bytes) * repetitions / (ms / 1000.0);  // bytes read + written per second
+}
+
+}  // namespace bcfeat

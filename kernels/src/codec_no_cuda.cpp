@@ -1,0 +1,20 @@
+// Built instead of codec_cuda.cu when CUDA is off: the GPU paths report that they are absent.
+#include <stdexcept>
+
+#include "bcfeat/kernels/codec.h"
+#include "bcfeat/kernels/codec_timing.h"
+
+namespace bcfeat {
+
+namespace {
+[[noreturn]] void no_cuda() { throw std::runtime_error("bcfeat was built without CUDA"); }
+}  // namespace
+
+bool cuda_codec_available() { return false; }
+std::vector<uint8_t> encode_image_cuda(const FormatInfo&, const float*, int, int, int, Quality) { no_cuda(); }
+std::vector<float> decode_image_cuda(const FormatInfo&, const uint8_t*, int, int) { no_cuda(); }
+std::vector<float> decode_image_texture(const FormatInfo&, const uint8_t*, int, int) { no_cuda(); }
+CudaCodecTiming time_cuda_codec(const FormatInfo&, Quality, const float*, int, int, int, int) { no_cuda(); }
+double measure_copy_bandwidth(int64_t, int) { no_cuda(); }
+
+}  // namespace bcfeat
