@@ -34,4 +34,8 @@ std::vector<std::string> split_list(const std::string& text);
 std::string format_report(const nlohmann::ordered_json& rows, const std::vector<std::string>& columns,
                           const std::string& format);
 
+// Subcommands defined in their own files.
+int command_codec(Args& args);
+int command_bench(Args& args);
+
 }  // namespace bcfeat

@@ -17,6 +17,7 @@
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/results.h"
 #include "bcfeat/framework/runner.h"
+#include "bcfeat/kernels/dds.h"
 #include "bcfeat/kernels/format.h"
 #include "cli.h"
 
@@ -32,6 +33,10 @@ usage:
   bcfeat run-one RUN_DIR
   bcfeat report DIR [--columns a,b,c] [--format md|csv]
   bcfeat list experiments|formats|compressors|keys [EXPERIMENT]
+  bcfeat codec encode IN OUT.dds --format F [--quality fast|normal|high] [--device cpu|cuda] [--clamp]
+  bcfeat codec decode IN.dds OUT.npy [--device cpu|cuda|texture]
+  bcfeat codec info FILE.dds
+  bcfeat bench codecs [--formats a,b] [--qualities q,..] [--images DIR] [--device cpu|cuda] [--output FILE.json]
 
 exit codes: 0 ok, 1 some runs failed, 2 bad input
 )";
@@ -163,7 +168,7 @@ int main(int argc, char** argv) {
   Args args(std::vector<std::string>(arguments.begin() + 1, arguments.end()), "bcfeat " + command);
   const std::map<std::string, int (*)(Args&)> commands = {
       {"run", command_run},         {"run-one", command_run_one}, {"report", command_report},
-      {"list", command_list},
+      {"list", command_list},       {"codec", command_codec},     {"bench", command_bench},
   };
   try {
     auto it = commands.find(command);
@@ -173,6 +178,9 @@ int main(int argc, char** argv) {
       throw_input_error("unknown command '{}'{}; valid: {}", command, did_you_mean(command, names), join(names));
     }
     return it->second(args);
+  } catch (const FormatError& e) {
+    fmt::print(stderr, "bcfeat: error: {}\n", e.what());
+    return 2;
   } catch (const InputError& e) {
     fmt::print(stderr, "bcfeat: error: {}\n", e.what());
     return 2;
