@@ -9,7 +9,9 @@
 // compressed bytes read + float32 texels written, next to the device's copy bandwidth
 // measured in the same run. Baselines run single-threaded (their libraries are serial).
 #include <squish.h>
+#if defined(BCFEAT_WITH_NVTT)
 #include <nvtt/nvtt.h>
+#endif
 
 #include <chrono>
 #include <cmath>
@@ -140,6 +142,7 @@ std::vector<Baseline> squish_baselines(const FormatInfo& format) {
   return out;
 }
 
+#if defined(BCFEAT_WITH_NVTT)
 struct NvttCollector : nvtt::OutputHandler {
   std::vector<uint8_t> bytes;
   void beginImage(int, int, int, int, int, int) override {}
@@ -191,6 +194,9 @@ std::vector<Baseline> nvtt_baselines(const FormatInfo& format) {
   }
   return out;
 }
+#else
+std::vector<Baseline> nvtt_baselines(const FormatInfo&) { return {}; }  // built without nvtt
+#endif
 
 }  // namespace
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One call on a CUDA machine: build bcfeat, run the test suites (the GPU suite included),
+# run the codec benchmark. Logs and JSON go to $OUT (default results/gpu_check).
+#
+# The GPU machines have LibTorch (PyTorch wheel), yaml-cpp, fmt, nlohmann-json, Eigen and
+# Catch2 3 but not libsquish or stb: carry their Debian packages in .gpu/debs
+# (`apt-get download libsquish-dev libsquish0 libstb-dev libstb0`) and the benchmark
+# images in .gpu/kodak; they are unpacked into a private prefix.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-results/gpu_check}
+mkdir -p "$out"
+prefix=/tmp/bcfeat-deps
+if [ -d .gpu/debs ]; then
+  mkdir -p "$prefix"
+  for deb in .gpu/debs/*.deb; do dpkg -x "$deb" "$prefix"; done
+fi
+export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+torch_prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+
+start=$(date +%s)
+if ! tools/build.sh -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_prefix" >"$out/build.log" 2>&1; then
+  tail -60 "$out/build.log"
+  exit 1
+fi
+echo "build: $(( $(date +%s) - start )) s"
+# The interop suites need Debian's python3-numpy, which these machines lack.
+(cd build && ctest --output-on-failure -j 8 -E "numpy_interop|cli") >"$out/ctest.log" 2>&1
+tail -15 "$out/ctest.log"
+grep -A30 "cuda" "$out/ctest.log" | grep -E "device:|passed|failed|assertions" | head -5
+images=${BENCH_IMAGES:-.gpu/kodak}
+build/bcfeat bench codecs --images "$images" --output "$out/bench_codecs.json" ${BENCH_ARGS:-} 2>"$out/bench.log"
+tail -40 "$out/bench.log"
