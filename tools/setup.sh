@@ -23,10 +23,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # PyPI packages Debian lacks, into build/pydeps (used by the interop tests only):
-# ml_dtypes is the independent FP8 reference.
-if [ ! -d build/pydeps/ml_dtypes ]; then
+# ml_dtypes is the independent FP8 reference; Pillow >= 10.2 reads DX10 DDS files
+# (Debian's 9.4 reads only BC5-BC7 in DX10 headers).
+if [ ! -d build/pydeps/ml_dtypes ] || [ ! -d build/pydeps/PIL ]; then
   mkdir -p build/pydeps
   /usr/bin/python3 -m pip install -q --disable-pip-version-check --break-system-packages --no-deps \
-    --target build/pydeps "ml_dtypes==0.5.1" \
-    || echo "setup: ml_dtypes could not be installed; the fp8-vs-ml_dtypes interop check will be skipped"
+    --target build/pydeps "ml_dtypes==0.5.1" "pillow==11.3.0" \
+    || echo "setup: PyPI helpers could not be installed; interop checks that need them will fail"
 fi

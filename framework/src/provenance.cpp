@@ -68,7 +68,7 @@ nlohmann::json provenance_snapshot() {
   static nlohmann::json snapshot;
   std::call_once(once, [] {
     const std::string git = fmt::format("git -C '{}' ", BCFEAT_SOURCE_DIR);
-    const std::string commit = command_output(git + "rev-parse HEAD 2>/dev/null");
+    const std::string commit = command_output(git + "rev-parse --verify -q HEAD 2>/dev/null");
     const std::string dirty = command_output(git + "status --porcelain --untracked-files=no 2>/dev/null");
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);

@@ -162,5 +162,43 @@ expect_code 0 "list formats" -- "$bcfeat" list formats
 expect_code 2 "list unknown topic" -- "$bcfeat" list formts
 grep -q "did you mean 'formats'" err.txt && pass "list suggests" || fail "list suggestion"
 
+# --- codec ------------------------------------------------------------------------------------
+/usr/bin/python3 - <<'PY'
+import numpy as np
+rng = np.random.default_rng(1)
+np.save("img.npy", rng.random((13, 10, 3), dtype=np.float32))
+np.save("signed.npy", (rng.random((8, 8, 2), dtype=np.float32) * 2 - 1))
+bad = rng.random((8, 8, 1), dtype=np.float32); bad[3, 5, 0] = np.nan
+np.save("nan.npy", bad)
+np.save("big.npy", rng.random((8, 8, 1), dtype=np.float32) + 1.5)
+PY
+for f in bc1 bc2 bc3 bc4_unorm bc5_unorm; do
+  expect_code 0 "codec encode $f" -- "$bcfeat" codec encode img.npy "img_$f.dds" --format $f --quality normal
+  expect_code 0 "codec decode $f" -- "$bcfeat" codec decode "img_$f.dds" "img_$f.npy"
+done
+"$bcfeat" codec encode img.npy p.dds --format bc1 | grep -q "padded to 12x16" && pass "padding reported" \
+  || fail "padding not reported"
+expect_code 0 "codec encode snorm" -- "$bcfeat" codec encode signed.npy s.dds --format bc5_snorm --quality high
+expect_code 0 "codec info" -- "$bcfeat" codec info img_bc1.dds
+grep -q "bits/texel" out.txt && grep -q "bc1" out.txt && pass "info lists format and rate" || fail "info: $(cat out.txt)"
+expect_code 2 "NaN input rejected" -- "$bcfeat" codec encode nan.npy x.dds --format bc4_unorm
+grep -q "nan at \[3, 5, 0\]" err.txt && pass "NaN position named" || fail "NaN message: $(cat err.txt)"
+expect_code 2 "out-of-range input rejected" -- "$bcfeat" codec encode big.npy x.dds --format bc4_unorm
+expect_code 0 "out-of-range input clamped" -- "$bcfeat" codec encode big.npy x.dds --format bc4_unorm --clamp
+expect_code 2 "unknown format" -- "$bcfeat" codec encode img.npy x.dds --format bc9
+grep -q "valid: bc1" err.txt && pass "formats listed" || fail "format message: $(cat err.txt)"
+head -c 100 img_bc1.dds >trunc.dds
+expect_code 2 "truncated DDS" -- "$bcfeat" codec decode trunc.dds t.npy
+printf 'not a dds file at all, not at all, no' >junk.dds
+expect_code 2 "not a DDS" -- "$bcfeat" codec info junk.dds
+/usr/bin/python3 -c "
+b = bytearray(open('img_bc1.dds', 'rb').read()); b[128] = 99; open('dxgi.dds', 'wb').write(b)"
+expect_code 2 "unknown DXGI format" -- "$bcfeat" codec decode dxgi.dds d.npy
+grep -q "DXGI format 99" err.txt && pass "DXGI code named" || fail "DXGI message: $(cat err.txt)"
+[ ! -e t.npy ] && [ ! -e d.npy ] && pass "nothing written for bad files" || fail "bad DDS wrote output"
+if "$bcfeat" list formats >/dev/null && ! nvidia-smi >/dev/null 2>&1; then
+  expect_code 2 "--device cuda without a GPU" -- "$bcfeat" codec encode img.npy x.dds --format bc1 --device cuda
+fi
+
 echo "$failures failures"
 [ $failures = 0 ]

@@ -62,15 +62,25 @@ BCFEAT_HD void bc1_palette(uint32_t c0, uint32_t c1, bool force_four_colour, int
   }
 }
 
+// Picks entry `index` (0..3) of a 4-entry palette with selects, not a dynamically indexed
+// array, which the CUDA compiler would place in local memory.
+BCFEAT_HD float select4(int index, float e0, float e1, float e2, float e3) {
+  return index < 2 ? (index == 0 ? e0 : e1) : (index == 2 ? e2 : e3);
+}
+
 // Decodes 8 bytes into 16 RGBA texels (row-major), values k/255.
 BCFEAT_HD void decode_bc1_block(const uint8_t* block, bool force_four_colour, float texels[16][4]) {
   const uint32_t c0 = block[0] | (block[1] << 8), c1 = block[2] | (block[3] << 8);
   const uint32_t indices = block[4] | (block[5] << 8) | (block[6] << 16) | (static_cast<uint32_t>(block[7]) << 24);
   int palette[4][4];
   bc1_palette(c0, c1, force_four_colour, palette);
+  float colours[4][4];
+  for (int k = 0; k < 4; ++k) {
+    for (int c = 0; c < 4; ++c) colours[k][c] = static_cast<float>(palette[k][c]) / 255.0f;
+  }
   for (int i = 0; i < 16; ++i) {
     const int index = (indices >> (2 * i)) & 3;
-    for (int c = 0; c < 4; ++c) texels[i][c] = static_cast<float>(palette[index][c]) / 255.0f;
+    for (int c = 0; c < 4; ++c) texels[i][c] = select4(index, colours[0][c], colours[1][c], colours[2][c], colours[3][c]);
   }
 }
 

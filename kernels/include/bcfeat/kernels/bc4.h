@@ -97,10 +97,17 @@ BCFEAT_HD void bc4_palette(uint8_t e0, uint8_t e1, Bc4Kind kind, int palette[8])
 BCFEAT_HD void decode_bc4_block(const uint8_t* block, Bc4Kind kind, float* out, int stride) {
   int palette[8];
   bc4_palette(block[0], block[1], kind, palette);
+  const float unit = bc4_unit(kind);
+  float values[8];
+  for (int k = 0; k < 8; ++k) values[k] = static_cast<float>(palette[k]) / unit;
   uint64_t bits = 0;
   for (int k = 0; k < 6; ++k) bits |= static_cast<uint64_t>(block[2 + k]) << (8 * k);
-  const float unit = bc4_unit(kind);
-  for (int i = 0; i < 16; ++i) out[i * stride] = static_cast<float>(palette[(bits >> (3 * i)) & 7]) / unit;
+  for (int i = 0; i < 16; ++i) {
+    const int index = static_cast<int>((bits >> (3 * i)) & 7);
+    // Selects rather than values[index], which CUDA would put in local memory.
+    out[i * stride] = index < 4 ? select4(index, values[0], values[1], values[2], values[3])
+                                : select4(index - 4, values[4], values[5], values[6], values[7]);
+  }
 }
 
 namespace bc4_detail {

@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""Pillow opens the .dds files bcfeat writes (DX10 header) and decodes them like bcfeat.
+
+Pillow decodes with the textbook interpolation; the GPU texture units (which bcfeat
+reproduces) weight BC1's 6-bit green third by 80/256 instead of 1/3 and BC4's steps by
+36/257 instead of 1/7, so the two may differ by a few 1/255 — but no more.
+
+Needs Pillow >= 10.2 (tools/setup.sh puts Pillow 11.3 from PyPI in build/pydeps).
+usage: test_pillow_dds.py BCFEAT WORKDIR
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+BCFEAT, WORK = sys.argv[1], sys.argv[2]
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+os.chdir(WORK)
+failures = []
+
+
+def check(condition, what):
+    print(("ok: " if condition else "FAIL: ") + what)
+    if not condition:
+        failures.append(what)
+
+
+# A smooth-plus-noise RGB test picture, 8-bit like a PNG, odd size on purpose.
+y, x = np.mgrid[0:45, 0:62]
+rng = np.random.default_rng(3)
+picture = np.stack([128 + 100 * np.sin(x / 7.0), 128 + 90 * np.cos(y / 5.0), (x * 4 + y * 2) % 256], axis=-1)
+picture = np.clip(picture + rng.normal(0, 6, picture.shape), 0, 255).astype(np.uint8)
+Image.fromarray(picture).save("picture.png")
+
+# (format, channels Pillow returns that bcfeat also stores, tolerance in 1/255)
+cases = [("bc1", 3, 6), ("bc2", 3, 6), ("bc3", 3, 6), ("bc4_unorm", 1, 2), ("bc5_unorm", 2, 2)]
+for fmt, channels, tolerance in cases:
+    subprocess.run([BCFEAT, "codec", "encode", "picture.png", f"{fmt}.dds", "--format", fmt, "--quality", "normal"],
+                   check=True, capture_output=True)
+    subprocess.run([BCFEAT, "codec", "decode", f"{fmt}.dds", f"{fmt}.npy"], check=True, capture_output=True)
+    ours = np.load(f"{fmt}.npy")
+    with Image.open(f"{fmt}.dds") as image:
+        check(image.size == (62, 45), f"Pillow opens {fmt}.dds with size {image.size}")
+        theirs = np.asarray(image).astype(np.float64) / 255.0
+    if theirs.ndim == 2:
+        theirs = theirs[..., None]
+    diff = np.abs(ours[..., :channels] - theirs[..., :channels]) * 255
+    check(diff.max() <= tolerance + 0.5, f"{fmt}: Pillow and bcfeat agree within {tolerance}/255 (max {diff.max():.2f})")
+
+print(f"{len(failures)} failures")
+sys.exit(1 if failures else 0)
