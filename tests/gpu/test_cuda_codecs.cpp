@@ -29,7 +29,9 @@ bool bits_equal(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST_CASE("CUDA encoders produce the CPU's blocks for every format and quality") {
   for (const auto& format : format_table()) {
-    for (auto [width, height] : {std::pair<int, int>{64, 48}, {13, 7}}) {
+    // 256×192 = 3072 blocks per image: enough near-ties that any difference in floating-point
+    // rounding between host and device shows up as a different block.
+    for (auto [width, height] : {std::pair<int, int>{256, 192}, {13, 7}}) {
       for (bool smooth : {true, false}) {
         const auto pixels = make_test_image(width, height, smooth, format_is_signed(format), 11, format.id == FormatId::kBC1);
         for (Quality quality : {Quality::kFast, Quality::kNormal, Quality::kHigh}) {
