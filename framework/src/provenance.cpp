@@ -47,11 +47,6 @@ std::string cpu_model() {
 
 }  // namespace
 
-std::string device_description(const std::string& device) {
-  if (device.rfind("cuda", 0) == 0 && cuda_device_count() > 0) return cuda_device_name(0);
-  return fmt::format("CPU: {} ({} threads)", cpu_model(), sysconf(_SC_NPROCESSORS_ONLN));
-}
-
 std::string iso_time_now() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
@@ -79,6 +74,7 @@ nlohmann::json provenance_snapshot() {
         {"git_dirty", !commit.empty() && !dirty.empty()},
         {"host", host},
         {"cpu", cpu_model()},
+        {"cuda_compiled", cuda_compiled()},
         {"cuda_devices", cuda_device_count()},
         {"gpu", cuda_device_count() > 0 ? cuda_device_name(0) : "none"},
         {"libtorch_version", fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH)},

@@ -154,17 +154,6 @@ nlohmann::json safetensors_header(const std::string& path, const std::string& fi
 }
 }  // namespace
 
-std::vector<std::string> safetensors_keys(const std::string& path) {
-  const std::string file = read_text_file(path);
-  size_t data_start = 0;
-  const nlohmann::json header = safetensors_header(path, file, data_start);
-  std::vector<std::string> keys;
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    if (it.key() != "__metadata__") keys.push_back(it.key());
-  }
-  return keys;
-}
-
 namespace {
 TensorFileInfo safetensors_entry(const std::string& path, const nlohmann::json& header, size_t header_end,
                                  uint64_t file_size, const std::string& key_in) {

@@ -11,9 +11,6 @@ namespace bcfeat {
 // Computed once per process (git is asked at most once).
 nlohmann::json provenance_snapshot();
 
-// "NVIDIA H100 80GB HBM3" for CUDA device 0 when one is usable, otherwise the CPU model.
-std::string device_description(const std::string& device);
-
 // Wall-clock time as ISO 8601 UTC with milliseconds.
 std::string iso_time_now();
 

@@ -33,7 +33,6 @@ LoadedTensor read_npy(const std::string& path);
 LoadedTensor read_safetensors(const std::string& path, const std::string& key);
 // Dispatches on the extension (.npy or .safetensors).
 LoadedTensor read_tensor_file(const std::string& path, const std::string& key = "");
-std::vector<std::string> safetensors_keys(const std::string& path);
 
 // Writes a float tensor as .npy ("float32" or "float16"), atomically.
 void write_npy(const std::string& path, const torch::Tensor& values, const std::string& dtype = "float32");
