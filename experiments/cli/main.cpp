@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ constexpr const char* kUsage = R"(bcfeat — block-compressed features for visio
 
 usage:
   bcfeat run CONFIG [key.path=value ...] [--output DIR] [--jobs N] [--gpus 0,1,...] [--dry-run]
+                    [--launcher local|slurm] [--sbatch "OPTIONS"] [--no-submit]
   bcfeat run-one RUN_DIR
   bcfeat report DIR [--columns a,b,c] [--format md|csv]
   bcfeat list experiments|formats|compressors|keys [EXPERIMENT]
@@ -55,7 +57,13 @@ int command_run(Args& args) {
   const int jobs = args.int_option("--jobs", 1, 1, 4096);
   const std::string gpu_list = args.option("--gpus", "");
   const bool dry_run = args.flag("--dry-run");
+  const std::string launcher = args.option("--launcher", "local");
+  const std::string sbatch = args.option("--sbatch", "");
+  const bool no_submit = args.flag("--no-submit");
   args.finish();
+  if (launcher != "local" && launcher != "slurm") {
+    throw_input_error("--launcher must be local or slurm, got '{}'{}", launcher, did_you_mean(launcher, {"local", "slurm"}));
+  }
 
   LaunchOptions launch;
   launch.jobs = jobs;
@@ -79,6 +87,16 @@ int command_run(Args& args) {
       for (const auto& [key, value] : run.swept) swept += fmt::format(" {}={}", key, yaml_inline(value));
       fmt::print("  {}{}{}\n", run.run_id, swept.empty() ? "" : "  ", swept);
     }
+    return 0;
+  }
+  if (launcher == "slurm") {
+    SlurmOptions slurm;
+    std::istringstream words(sbatch);
+    for (std::string word; words >> word;) slurm.sbatch_options.push_back(word);
+    slurm.max_concurrent = jobs > 1 ? jobs : 0;
+    slurm.submit = !no_submit;
+    launch_slurm(runs, output_dir, launch, slurm);
+    fmt::print("slurm: {} runs in {}; collect with: bcfeat report {}\n", runs.size(), output_dir, output_dir);
     return 0;
   }
   const int failed = launch_sweep(runs, output_dir, launch, run_config);
@@ -117,6 +135,20 @@ int command_report(Args& args) {
     throw_input_error("'{}' is not valid JSON: {}", path, e.what());
   }
   if (!rows.is_array()) throw_input_error("'{}' is not a bcfeat summary (expected a JSON array)", path);
+  // Rows are refreshed from the run directories, so a sweep still running (or run by
+  // Slurm array tasks) reports its current state.
+  const fs::path base = fs::path(path).parent_path();
+  for (auto& row : rows) {
+    if (!row.contains("run_id") || !row["run_id"].is_string()) continue;
+    const auto file = read_json_file((base / row["run_id"].get<std::string>() / "metrics.json").string());
+    if (!file || !file->is_object()) continue;
+    row["status"] = file->value("status", "unfinished");
+    if (file->contains("metrics")) {
+      const nlohmann::ordered_json flat = flatten_json((*file)["metrics"]);
+      for (auto it = flat.begin(); it != flat.end(); ++it) row[it.key()] = it.value();
+    }
+    if (file->contains("error")) row["error"] = (*file)["error"];
+  }
   fmt::print("{}", format_report(rows, columns, format));
   return 0;
 }

@@ -5,6 +5,7 @@
 #include "bcfeat/framework/runner.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -111,9 +113,13 @@ bool execute_run(const std::string& run_dir, const YAML::Node& config, const Run
   return ok;
 }
 
-int launch_sweep(const std::vector<PlannedRun>& runs, const std::string& output_dir, const LaunchOptions& options,
-                 const RunBody& body) {
-  std::vector<SummaryRecord> records;
+namespace {
+
+// Records of every run (complete ones with their metrics) and the indices still to run.
+// Pending runs get their config.yaml; a stale failure record from an earlier attempt is
+// dropped so that only the next attempt's outcome counts.
+std::vector<size_t> prepare_runs(const std::vector<PlannedRun>& runs, const std::string& output_dir,
+                                 std::vector<SummaryRecord>& records) {
   std::vector<size_t> pending;
   for (size_t i = 0; i < runs.size(); ++i) {
     records.push_back({runs[i].run_id, runs[i].swept, nullptr});
@@ -128,13 +134,54 @@ int launch_sweep(const std::vector<PlannedRun>& runs, const std::string& output_
     fmt::print(stderr, "{} of {} runs already complete in {}; running {}\n", runs.size() - pending.size(),
                runs.size(), output_dir, pending.size());
   }
-  // Every pending run gets its config.yaml before any starts; a stale failure record
-  // from an earlier attempt is dropped so that only this attempt's outcome counts.
   for (size_t i : pending) {
     write_file_atomic((fs::path(runs[i].dir) / "config.yaml").string(), config_to_text(runs[i].config));
     fs::remove(fs::path(runs[i].dir) / "metrics.json");
   }
   write_summary(output_dir, records);
+  return pending;
+}
+
+}  // namespace
+
+std::string launch_slurm(const std::vector<PlannedRun>& runs, const std::string& output_dir, const LaunchOptions& options,
+                         const SlurmOptions& slurm) {
+  std::vector<SummaryRecord> records;
+  const std::vector<size_t> pending = prepare_runs(runs, output_dir, records);
+  const fs::path slurm_dir = fs::absolute(fs::path(output_dir) / "slurm");
+  const std::string script_path = (slurm_dir / "array.sbatch").string();
+  if (pending.empty()) {
+    fmt::print(stderr, "every run is complete; nothing to submit\n");
+    return script_path;
+  }
+  std::string list;
+  for (size_t i : pending) list += fs::absolute(runs[i].dir).string() + "\n";
+  write_file_atomic((slurm_dir / "runs.txt").string(), list);
+  std::string script = "#!/bin/bash\n";
+  script += fmt::format("#SBATCH --job-name=bcfeat-{}\n", fs::path(output_dir).filename().string());
+  script += fmt::format("#SBATCH --array=0-{}{}\n", pending.size() - 1,
+                        slurm.max_concurrent > 0 ? fmt::format("%{}", slurm.max_concurrent) : "");
+  script += fmt::format("#SBATCH --output={}/%A_%a.out\n", slurm_dir.string());
+  for (const auto& option : slurm.sbatch_options) script += "#SBATCH " + option + "\n";
+  script += "# One sweep point per array task; each run writes its own config.yaml/metrics.json/log.txt.\n";
+  script += fmt::format("run_dir=$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" '{}')\n", (slurm_dir / "runs.txt").string());
+  script += fmt::format("exec '{}' run-one \"$run_dir\"\n", options.self_executable);
+  write_file_atomic(script_path, script);
+  ::chmod(script_path.c_str(), 0755);
+  const bool have_sbatch = std::system("command -v sbatch >/dev/null 2>&1") == 0;
+  if (slurm.submit && have_sbatch) {
+    const int status = std::system(fmt::format("sbatch '{}'", script_path).c_str());
+    if (status != 0) throw std::runtime_error(fmt::format("sbatch '{}' failed with status {}", script_path, status));
+  } else {
+    fmt::print(stderr, "{} runs prepared; submit with: sbatch {}\n", pending.size(), script_path);
+  }
+  return script_path;
+}
+
+int launch_sweep(const std::vector<PlannedRun>& runs, const std::string& output_dir, const LaunchOptions& options,
+                 const RunBody& body) {
+  std::vector<SummaryRecord> records;
+  const std::vector<size_t> pending = prepare_runs(runs, output_dir, records);
 
   Progress progress(runs.size(), runs.size() - pending.size());
   int failed = 0;

@@ -154,6 +154,20 @@ for log in killed/*/log.txt; do
 done
 [ $once = 1 ] && pass "every run finished exactly once" || fail "a run finished more than once"
 
+# --- Slurm array launcher (no sbatch here: run the array tasks by hand) -------------------------
+expect_code 0 "slurm launcher prepares an array job" -- "$bcfeat" run small.yaml --output slurm_out --launcher slurm \
+  --sbatch "--time=00:10:00 --gres=gpu:1" --jobs 2 --no-submit
+script=slurm_out/slurm/array.sbatch
+[ -x "$script" ] && [ "$(wc -l <slurm_out/slurm/runs.txt)" = 6 ] && grep -q "^#SBATCH --array=0-5%2" "$script" \
+  && grep -q "^#SBATCH --gres=gpu:1" "$script" && pass "array script and run list" || fail "slurm files: $(cat "$script")"
+"$bcfeat" report slurm_out --columns status --format csv | grep -c unfinished | grep -q 6 \
+  && pass "report shows 6 unfinished runs" || fail "report before the array ran"
+for i in 0 1 2 3 4 5; do SLURM_ARRAY_TASK_ID=$i bash "$script" >/dev/null 2>&1; done
+[ "$("$bcfeat" report slurm_out --columns status --format csv | grep -c '^ok$')" = 6 ] \
+  && pass "report collects the array tasks' results" || fail "report after the array: $("$bcfeat" report slurm_out)"
+expect_code 2 "unknown launcher" -- "$bcfeat" run small.yaml --launcher slurn
+grep -q "did you mean 'slurm'" err.txt && pass "launcher suggestion" || fail "launcher message: $(cat err.txt)"
+
 # --- list --------------------------------------------------------------------------------------
 expect_code 0 "list experiments" -- "$bcfeat" list experiments
 grep -q quantize_baseline out.txt && pass "quantize_baseline listed" || fail "list experiments"

@@ -50,6 +50,19 @@ bool execute_run(const std::string& run_dir, const YAML::Node& config, const Run
 int launch_sweep(const std::vector<PlannedRun>& runs, const std::string& output_dir, const LaunchOptions& options,
                  const RunBody& body);
 
+struct SlurmOptions {
+  std::vector<std::string> sbatch_options;  // extra "#SBATCH" lines, e.g. "--gres=gpu:1"
+  int max_concurrent = 0;                    // array throttle (%N), 0 = none
+  bool submit = true;                        // call sbatch when it is on PATH
+};
+
+// Prepares every pending run (config.yaml), writes <output>/slurm/runs.txt and an array
+// job script <output>/slurm/array.sbatch whose task i executes `bcfeat run-one` on line
+// i + 1, and submits it with sbatch when available. Returns the script's path. Re-running
+// the same `bcfeat run` afterwards (or `bcfeat report`) collects the results.
+std::string launch_slurm(const std::vector<PlannedRun>& runs, const std::string& output_dir, const LaunchOptions& options,
+                         const SlurmOptions& slurm);
+
 // YAML text of a resolved config, as written to config.yaml.
 std::string config_to_text(const YAML::Node& config);
 
