@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "bcfeat/framework/error.h"
+#include "bcfeat/kernels/format.h"
 
 namespace bcfeat {
 
@@ -11,6 +12,7 @@ std::unique_ptr<Compressor> make_half_compressor(const CompressionOptions&);
 std::unique_ptr<Compressor> make_bfloat16_compressor(const CompressionOptions&);
 std::unique_ptr<Compressor> make_int_compressor(const CompressionOptions&);
 std::unique_ptr<Compressor> make_fp8_compressor(const CompressionOptions&);
+std::unique_ptr<Compressor> make_texture_compressor(const CompressionOptions&);
 
 void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".method", &method, "compressor (bcfeat list compressors)").one_of(compressor_names());
@@ -19,6 +21,14 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".axis", &axis, "int, fp8: groups run along a token's channels or a channel's tokens")
       .one_of({"token", "channel"});
   params.add(prefix + ".fp8_format", &fp8_format, "fp8: OCP FP8 variant").one_of({"e4m3", "e5m2"});
+  params.add(prefix + ".format", &format, "texture: block-compression format (bcfeat list formats)")
+      .one_of(format_names());
+  params.add(prefix + ".quality", &quality, "texture: encoder level").one_of({"fast", "normal", "high"});
+  params.add(prefix + ".value_map", &value_map,
+             "texture: affine map into the format's domain, min/max per channel or per texture (fp16, counted)")
+      .one_of({"per_channel", "per_texture"});
+  params.add(prefix + ".tokens_hw", &tokens_hw, "texture: token grid [h, w] with h*w = N ([] = square N)")
+      .range(1, 1 << 16);
 }
 
 const std::vector<CompressorEntry>& compressor_registry() {
@@ -27,6 +37,7 @@ const std::vector<CompressorEntry>& compressor_registry() {
       {"bf16", "bfloat16, 16 bits per value", make_bfloat16_compressor},
       {"int", "asymmetric integer group quantization, 2..8 bits, fp16 min/step per group", make_int_compressor},
       {"fp8", "OCP FP8 (e4m3 or e5m2) with an fp16 scale per group", make_fp8_compressor},
+      {"texture", "tokens as texels of block-compressed textures (BC1-BC5), spatial layout", make_texture_compressor},
   };
   return registry;
 }

@@ -36,6 +36,15 @@ std::vector<CompressionOptions> variants() {
           out.push_back(options);
         }
       }
+    } else if (name == "texture") {
+      options.tokens_hw = {5, 7};
+      for (const char* format : {"bc1", "bc3", "bc4_unorm", "bc4_snorm", "bc5_snorm"}) {
+        for (const char* map : {"per_channel", "per_texture"}) {
+          options.format = format;
+          options.value_map = map;
+          out.push_back(options);
+        }
+      }
     } else if (name == "fp8") {
       for (const char* format : {"e4m3", "e5m2"}) {
         options.fp8_format = format;
@@ -51,6 +60,9 @@ std::vector<CompressionOptions> variants() {
 
 // Largest error each method may make on a value of a group with range [lo, hi] and amax.
 double error_bound(const CompressionOptions& options, double lo, double hi, double amax) {
+  // Texture: every decoded value stays inside the stored (fp16-widened) range, so the error
+  // is below the range of the mapped group; the real quality checks are in the texture tests.
+  if (options.method == "texture") return (amax > 0 ? 2.0 * amax : hi - lo) * 1.01 + 1e-6;
   if (options.method == "fp16") return amax * std::ldexp(1.0, -11) + 1e-7;
   if (options.method == "bf16") return amax * std::ldexp(1.0, -8);
   if (options.method == "int") {
@@ -89,7 +101,9 @@ TEST_CASE("registry: every compressor round-trips within its bound on odd shapes
           amax = std::max(amax, std::fabs(v));
         }
         if (options.axis == "channel" && options.method == "int") continue;  // checked below
-        const double bound = error_bound(options, lo, hi, amax);
+        const double bound = options.method == "texture"
+                                 ? error_bound(options, 0, 0, x.abs().max().item<double>())
+                                 : error_bound(options, lo, hi, amax);
         for (int64_t d = 0; d < dim; ++d) {
           const int64_t i = (b * tokens + t) * dim + d;
           REQUIRE(std::fabs(out[i] - values[i]) <= bound);
@@ -141,11 +155,12 @@ TEST_CASE("byte counts match hand-computed sizes") {
   CHECK(rate["compression_ratio"].get<double>() == 4.0);
 }
 
-TEST_CASE("constant inputs: exact for int, fp16, bf16; within a 2^-4 relative step for fp8") {
+TEST_CASE("constant inputs: exact for int, fp16, bf16, texture; within a 2^-4 relative step for fp8") {
   for (float value : {0.75f, -2.5f, 0.0f}) {
     const torch::Tensor x = torch::full({1, 4, 8}, value);
-    for (const auto& options : variants()) {
+    for (auto options : variants()) {
       INFO("method " << options.method << " axis " << options.axis << " value " << value);
+      if (options.method == "texture") options.tokens_hw = {2, 2};
       const auto compressor = make_compressor(options);
       const torch::Tensor y = compressor->decompress(compressor->compress(x));
       if (options.method == "fp8") {
@@ -191,4 +206,45 @@ TEST_CASE("synthetic features are deterministic, heavy-tailed and spatially corr
   // Outlier channels dominate the range.
   const torch::Tensor channel_amax = a[0].abs().amax(0);
   CHECK(channel_amax.max().item<double>() > 5 * channel_amax.median().item<double>());
+}
+
+TEST_CASE("texture compressor: exact stream size, smooth features compress well") {
+  FeatureOptions feature_options;
+  feature_options.batch = 2;
+  feature_options.tokens_hw = {16, 12};
+  feature_options.dim = 10;
+  feature_options.outlier_channels = 0;
+  const torch::Tensor x = synthetic_features(feature_options, 4);
+  CompressionOptions options;
+  options.method = "texture";
+  options.tokens_hw = {16, 12};
+  options.quality = "high";
+  struct Case {
+    const char* format;
+    int slots, bytes_per_block;
+  } cases[] = {{"bc1", 3, 8}, {"bc3", 4, 16}, {"bc4_snorm", 1, 8}, {"bc5_unorm", 2, 16}};
+  for (const auto& test : cases) {
+    for (const char* map : {"per_channel", "per_texture"}) {
+      INFO("format " << test.format << " map " << map);
+      options.format = test.format;
+      options.value_map = map;
+      const auto compressor = make_compressor(options);
+      const Compressed c = compressor->compress(x);
+      const int64_t groups = (10 + test.slots - 1) / test.slots;
+      const int64_t blocks_per_texture = 4 * 3;  // 16×12 texels
+      const int64_t ranges = std::string(map) == "per_channel" ? 10 : 2 * 10;
+      CHECK(c.side_bytes == 4 * ranges);
+      CHECK(static_cast<int64_t>(c.bytes.size()) == 4 * ranges + 2 * groups * blocks_per_texture * test.bytes_per_block);
+      const torch::Tensor y = compressor->decompress(c);
+      const double rel = ((y - x).pow(2).sum() / x.pow(2).sum()).sqrt().item<double>();
+      // BC4/BC5 code each channel on its own; BC1/BC3 put 3-4 channels on one colour line
+      // per block, which uncorrelated feature channels fit poorly.
+      CHECK(rel < (test.slots <= 2 ? 0.1 : 0.45));
+    }
+  }
+  options.format = "bc4_unorm";
+  options.tokens_hw = {};
+  CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);  // 192 tokens: not square
+  options.tokens_hw = {8, 8};
+  CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);  // 64 != 192
 }

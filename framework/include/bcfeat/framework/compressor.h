@@ -27,6 +27,10 @@ struct CompressionOptions {
   int group_size = 128;          // int, fp8: values per scale group (0 = the whole axis)
   std::string axis = "token";    // int, fp8: group along each token's channels, or each channel's tokens
   std::string fp8_format = "e4m3";
+  std::string format = "bc4_snorm";  // texture: block-compression format (bcfeat list formats)
+  std::string quality = "normal";    // texture: encoder level
+  std::string value_map = "per_channel";  // texture: affine map into the format's domain
+  std::vector<int> tokens_hw;        // texture: token grid [h, w] (empty: N must be a square)
 
   void declare(ParamSet& params, const std::string& prefix = "compression");
 };
