@@ -24,6 +24,10 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".format", &format, "texture: block-compression format (bcfeat list formats)")
       .one_of(format_names());
   params.add(prefix + ".quality", &quality, "texture: encoder level").one_of({"fast", "normal", "high"});
+  params.add(prefix + ".layout", &layout,
+             "texture: what a 4x4 block covers: neighbouring tokens (spatial), 4 tokens x 4 channel groups "
+             "(token_channel), or neighbouring channels of one token (channel)")
+      .one_of({"spatial", "token_channel", "channel"});
   params.add(prefix + ".value_map", &value_map,
              "texture: affine map into the format's domain, min/max per channel or per texture (fp16, counted)")
       .one_of({"per_channel", "per_texture"});
@@ -37,7 +41,7 @@ const std::vector<CompressorEntry>& compressor_registry() {
       {"bf16", "bfloat16, 16 bits per value", make_bfloat16_compressor},
       {"int", "asymmetric integer group quantization, 2..8 bits, fp16 min/step per group", make_int_compressor},
       {"fp8", "OCP FP8 (e4m3 or e5m2) with an fp16 scale per group", make_fp8_compressor},
-      {"texture", "tokens as texels of block-compressed textures (BC1-BC5), spatial layout", make_texture_compressor},
+      {"texture", "features as block-compressed textures (BC1-BC5): spatial, token_channel or channel layout", make_texture_compressor},
   };
   return registry;
 }

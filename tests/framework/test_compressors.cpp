@@ -40,9 +40,12 @@ std::vector<CompressionOptions> variants() {
       options.tokens_hw = {5, 7};
       for (const char* format : {"bc1", "bc3", "bc4_unorm", "bc4_snorm", "bc5_snorm"}) {
         for (const char* map : {"per_channel", "per_texture"}) {
-          options.format = format;
-          options.value_map = map;
-          out.push_back(options);
+          for (const char* layout : {"spatial", "token_channel", "channel"}) {
+            options.format = format;
+            options.value_map = map;
+            options.layout = layout;
+            out.push_back(options);
+          }
         }
       }
     } else if (name == "fp8") {
@@ -242,7 +245,18 @@ TEST_CASE("texture compressor: exact stream size, smooth features compress well"
       CHECK(rel < (test.slots <= 2 ? 0.1 : 0.45));
     }
   }
+  // Other layouts, hand-computed sizes for bc4 (8 bytes per 4×4 block), 2 images, D = 10:
   options.format = "bc4_unorm";
+  options.value_map = "per_channel";
+  options.layout = "token_channel";  // 10 × 192 texels → 3 × 48 blocks per image
+  CHECK(make_compressor(options)->compress(x).bytes.size() == 40u + 2 * 3 * 48 * 8);
+  options.layout = "channel";  // 10 groups → tile 4 × 4 (√10 → 4; ceil(10/4) = 3 → 4 rows): one block per token
+  const auto channel = make_compressor(options);
+  const Compressed folded = channel->compress(x);
+  CHECK(folded.bytes.size() == 40u + 2 * 192 * 8);
+  const double folded_rel = ((channel->decompress(folded) - x).pow(2).sum() / x.pow(2).sum()).sqrt().item<double>();
+  CHECK(folded_rel < 0.2);
+  options.layout = "spatial";
   options.tokens_hw = {};
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);  // 192 tokens: not square
   options.tokens_hw = {8, 8};

@@ -1,6 +1,12 @@
-// Texture compressor, spatial layout: each image's h×w token grid becomes textures of h×w
-// texels, one per group of C consecutive channels (C = 3 for bc1, whose alpha is one bit;
-// 4 for bc2/bc3; 1 for bc4; 2 for bc5), so a 4×4 block covers 16 neighbouring tokens.
+// Texture compressor. A texel holds C consecutive channels of one token (C = 3 for bc1,
+// whose alpha is one bit; 4 for bc2/bc3; 1 for bc4; 2 for bc5); G = ceil(D / C) groups.
+// Layouts place texels so that a 4×4 block covers:
+//   spatial        16 neighbouring tokens — per image and group, an h×w texture of the token grid
+//   token_channel  4 consecutive tokens × 4 groups — per image, one texture, tokens along y,
+//                  groups along x (G × N texels)
+//   channel        4×4 neighbouring groups of one token — each token's G texels folded into a
+//                  tile of tw × th texels (tw = 4·ceil(√G / 4), th a multiple of 4), tiles
+//                  stacked along y, one texture per image
 //
 // Values are mapped affinely into the format's domain ([0, 1] unorm, [−1, 1] snorm) with
 // a minimum and maximum stored in fp16 (rounded outward so the range still covers the
@@ -73,27 +79,28 @@ class TextureCompressor : public Compressor {
       stored_high[r] = half_bits_to_float(hi);
     }
     const bool is_signed = format_->domain == ValueDomain::kSnorm;
-    std::vector<float> pixels(static_cast<size_t>(g.height) * g.width * 4);
-    int64_t texture = 0;
-    for (int64_t b = 0; b < g.batch; ++b) {
-      for (int64_t group = 0; group < g.groups; ++group, ++texture) {
-        for (int64_t t = 0; t < g.tokens; ++t) {
-          for (int c = 0; c < 4; ++c) {
-            const int64_t d = group * slots_ + c;
-            float value = c == 3 && slots_ == 3 ? 1.0f : 0.5f;  // bc1 alpha opaque; padding at mid-range
-            if (c < slots_ && d < g.dim) {
-              const int64_t r = per_channel ? d : b * g.dim + d;
-              const float span = stored_high[r] - stored_low[r];
-              const float unit = span > 0.0f ? (x[(b * g.tokens + t) * g.dim + d] - stored_low[r]) / span : 0.0f;
-              value = std::min(1.0f, std::max(0.0f, unit));
-            }
-            pixels[t * 4 + c] = is_signed && !(c == 3 && slots_ == 3) ? 2.0f * value - 1.0f : value;
-          }
+    // Texels no token maps to (and channels beyond D) hold the domain's midpoint; BC1's
+    // alpha is opaque.
+    std::vector<float> fill(4, is_signed ? 0.0f : 0.5f);
+    if (slots_ == 3) fill[3] = 1.0f;
+    const size_t texels = static_cast<size_t>(g.height) * g.width;
+    std::vector<float> pixels(texels * 4);
+    for (int64_t texture = 0; texture < g.textures; ++texture) {
+      for (size_t i = 0; i < texels; ++i) std::copy(fill.begin(), fill.end(), pixels.begin() + 4 * i);
+      for_each_texel(g, texture, [&](int64_t b, int64_t t, int64_t group, int64_t px, int64_t py) {
+        for (int c = 0; c < slots_; ++c) {
+          const int64_t d = group * slots_ + c;
+          if (d >= g.dim) break;
+          const int64_t r = per_channel ? d : b * g.dim + d;
+          const float span = stored_high[r] - stored_low[r];
+          const float unit = span > 0.0f ? (x[(b * g.tokens + t) * g.dim + d] - stored_low[r]) / span : 0.0f;
+          const float value = std::min(1.0f, std::max(0.0f, unit));
+          pixels[(py * g.width + px) * 4 + c] = is_signed ? 2.0f * value - 1.0f : value;
         }
-        const std::vector<uint8_t> blocks =
-            encode_image_cpu(*format_, pixels.data(), static_cast<int>(g.width), static_cast<int>(g.height), 4, quality_);
-        std::memcpy(&out.bytes[out.side_bytes + texture * g.texture_bytes], blocks.data(), blocks.size());
-      }
+      });
+      const std::vector<uint8_t> blocks =
+          encode_image_cpu(*format_, pixels.data(), static_cast<int>(g.width), static_cast<int>(g.height), 4, quality_);
+      std::memcpy(&out.bytes[out.side_bytes + texture * g.texture_bytes], blocks.data(), blocks.size());
     }
     return out;
   }
@@ -104,57 +111,92 @@ class TextureCompressor : public Compressor {
     const bool is_signed = format_->domain == ValueDomain::kSnorm;
     torch::Tensor out = torch::empty(data.shape, torch::kFloat32);
     float* y = out.data_ptr<float>();
-    int64_t texture = 0;
-    for (int64_t b = 0; b < g.batch; ++b) {
-      for (int64_t group = 0; group < g.groups; ++group, ++texture) {
-        const std::vector<float> pixels =
-            decode_image_cpu(*format_, &data.bytes[data.side_bytes + texture * g.texture_bytes],
-                             static_cast<int>(g.width), static_cast<int>(g.height));
-        for (int64_t t = 0; t < g.tokens; ++t) {
-          for (int c = 0; c < slots_; ++c) {
-            const int64_t d = group * slots_ + c;
-            if (d >= g.dim) break;
-            const int64_t r = per_channel ? d : b * g.dim + d;
-            uint16_t lo, hi;
-            std::memcpy(&lo, &data.bytes[4 * r], 2);
-            std::memcpy(&hi, &data.bytes[4 * r + 2], 2);
-            const float low = half_bits_to_float(lo), high = half_bits_to_float(hi);
-            float unit = pixels[t * format_->channels + c];
-            if (is_signed) unit = (unit + 1.0f) * 0.5f;
-            y[(b * g.tokens + t) * g.dim + d] = low + unit * (high - low);
-          }
+    for (int64_t texture = 0; texture < g.textures; ++texture) {
+      const std::vector<float> pixels = decode_image_cpu(*format_, &data.bytes[data.side_bytes + texture * g.texture_bytes],
+                                                         static_cast<int>(g.width), static_cast<int>(g.height));
+      for_each_texel(g, texture, [&](int64_t b, int64_t t, int64_t group, int64_t px, int64_t py) {
+        for (int c = 0; c < slots_; ++c) {
+          const int64_t d = group * slots_ + c;
+          if (d >= g.dim) break;
+          const int64_t r = per_channel ? d : b * g.dim + d;
+          uint16_t lo, hi;
+          std::memcpy(&lo, &data.bytes[4 * r], 2);
+          std::memcpy(&hi, &data.bytes[4 * r + 2], 2);
+          const float low = half_bits_to_float(lo), high = half_bits_to_float(hi);
+          float unit = pixels[(py * g.width + px) * format_->channels + c];
+          if (is_signed) unit = (unit + 1.0f) * 0.5f;
+          y[(b * g.tokens + t) * g.dim + d] = low + unit * (high - low);
         }
-      }
+      });
     }
     return out;
   }
 
  private:
   struct Geometry {
-    int64_t batch, tokens, dim, height, width, groups, textures, texture_bytes;
+    int64_t batch, tokens, dim, grid_h, grid_w, groups;  // the tensor
+    int64_t tile_w, tile_h;                               // channel layout
+    int64_t textures, width, height, texture_bytes;       // the textures
   };
+  // Calls body(image, token, group, x, y) for every (token, channel group) stored in `texture`.
+  template <class Body>
+  void for_each_texel(const Geometry& g, int64_t texture, Body body) const {
+    if (options_.layout == "spatial") {
+      const int64_t image = texture / g.groups, group = texture % g.groups;
+      for (int64_t t = 0; t < g.tokens; ++t) body(image, t, group, t % g.grid_w, t / g.grid_w);
+      return;
+    }
+    for (int64_t t = 0; t < g.tokens; ++t) {
+      for (int64_t group = 0; group < g.groups; ++group) {
+        if (options_.layout == "token_channel") {
+          body(texture, t, group, group, t);
+        } else {  // channel: the token's groups folded into its tile
+          body(texture, t, group, group % g.tile_w, t * g.tile_h + group / g.tile_w);
+        }
+      }
+    }
+  }
 
   Geometry geometry(const std::vector<int64_t>& shape) const {
     Geometry g{};
     g.batch = shape[0];
     g.tokens = shape[1];
     g.dim = shape[2];
+    g.groups = (g.dim + slots_ - 1) / slots_;
+    if (options_.layout == "token_channel") {
+      g.textures = g.batch;
+      g.width = g.groups;
+      g.height = g.tokens;
+    } else if (options_.layout == "channel") {
+      const auto root = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(g.groups))));
+      g.tile_w = 4 * ((root + 3) / 4);
+      g.tile_h = 4 * (((g.groups + g.tile_w - 1) / g.tile_w + 3) / 4);
+      g.textures = g.batch;
+      g.width = g.tile_w;
+      g.height = g.tokens * g.tile_h;
+    }
+    if (options_.layout != "spatial") {
+      if (g.width > 65536 || g.height > (1 << 24)) throw_input_error("features too large for one texture per image");
+      g.texture_bytes = compressed_size(*format_, static_cast<int>(g.width), static_cast<int>(g.height));
+      return g;
+    }
     if (options_.tokens_hw.empty()) {
       const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(g.tokens))));
       if (side * side != g.tokens) {
         throw_input_error("{} tokens are not a square grid; set compression.tokens_hw to [h, w]", g.tokens);
       }
-      g.height = g.width = side;
+      g.grid_h = g.grid_w = side;
     } else {
       if (options_.tokens_hw.size() != 2) throw_input_error("compression.tokens_hw must be [h, w]");
-      g.height = options_.tokens_hw[0];
-      g.width = options_.tokens_hw[1];
-      if (g.height * g.width != g.tokens) {
-        throw_input_error("compression.tokens_hw [{}, {}] has {} tokens but the features have N = {}", g.height, g.width,
-                          g.height * g.width, g.tokens);
+      g.grid_h = options_.tokens_hw[0];
+      g.grid_w = options_.tokens_hw[1];
+      if (g.grid_h * g.grid_w != g.tokens) {
+        throw_input_error("compression.tokens_hw [{}, {}] has {} tokens but the features have N = {}", g.grid_h,
+                          g.grid_w, g.grid_h * g.grid_w, g.tokens);
       }
     }
-    g.groups = (g.dim + slots_ - 1) / slots_;
+    g.height = g.grid_h;
+    g.width = g.grid_w;
     g.textures = g.batch * g.groups;
     g.texture_bytes = compressed_size(*format_, static_cast<int>(g.width), static_cast<int>(g.height));
     return g;
