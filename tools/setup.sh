@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build g++ git pkg-config
   libtorch-dev libyaml-cpp-dev libfmt-dev nlohmann-json3-dev libeigen3-dev catch2
   libsquish-dev libastcenc-dev libzstd-dev libstb-dev libnvtt-dev
-  python3 python3-numpy python3-matplotlib python3-pil python3-pip
+  python3 python3-numpy python3-scipy python3-matplotlib python3-pil python3-pip
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "bcfeat/experiments/experiment.h"
+#include "bcfeat/framework/bd_rate.h"
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/results.h"
@@ -33,7 +34,7 @@ usage:
   bcfeat run CONFIG [key.path=value ...] [--output DIR] [--jobs N] [--gpus 0,1,...] [--dry-run]
                     [--launcher local|slurm] [--sbatch "OPTIONS"] [--no-submit]
   bcfeat run-one RUN_DIR
-  bcfeat report DIR [--columns a,b,c] [--format md|csv]
+  bcfeat report DIR [--columns a,b,c] [--format md|csv] [--bd-rate KEY=REF,TEST [--bd-metric M] [--bd-x X]]
   bcfeat list experiments|formats|compressors|keys [EXPERIMENT]
   bcfeat codec encode IN OUT.dds --format F [--quality fast|normal|high] [--device cpu|cuda] [--clamp]
   bcfeat codec decode IN.dds OUT.npy [--device cpu|cuda|texture]
@@ -124,6 +125,9 @@ int command_report(Args& args) {
   const std::string dir = args.positional("DIR");
   const std::vector<std::string> columns = split_list(args.option("--columns", ""));
   const std::string format = args.option("--format", "md");
+  const std::string bd = args.option("--bd-rate", "");
+  const std::string bd_metric = args.option("--bd-metric", "psnr_db");
+  const std::string bd_rate_key = args.option("--bd-x", "bits_per_value");
   args.finish();
   if (format != "md" && format != "csv") throw_input_error("--format must be md or csv, got '{}'", format);
   const std::string path = fs::is_directory(dir) ? (fs::path(dir) / "summary.json").string() : dir;
@@ -150,6 +154,33 @@ int command_report(Args& args) {
     if (file->contains("error")) row["error"] = (*file)["error"];
   }
   fmt::print("{}", format_report(rows, columns, format));
+  if (!bd.empty()) {
+    // --bd-rate KEY=REFERENCE,TEST: the two curves are the successful rows with those values.
+    const auto eq = bd.find('=');
+    const std::vector<std::string> values = split_list(eq == std::string::npos ? "" : bd.substr(eq + 1));
+    if (eq == std::string::npos || values.size() != 2) {
+      throw_input_error("--bd-rate takes KEY=REFERENCE,TEST (e.g. compression.method=int,texture), got '{}'", bd);
+    }
+    const std::string key = bd.substr(0, eq);
+    std::vector<RatePoint> curves[2];
+    for (const auto& row : rows) {
+      if (row.value("status", "") != "ok" || !row.contains(key)) continue;
+      const auto& cell = row[key];
+      const std::string text = cell.is_string() ? cell.get<std::string>() : cell.dump();
+      for (int c = 0; c < 2; ++c) {
+        if (text != values[c]) continue;
+        if (!row.contains(bd_rate_key) || !row.contains(bd_metric) || !row[bd_rate_key].is_number() ||
+            !row[bd_metric].is_number()) {
+          throw_input_error("--bd-rate: rows need numeric '{}' and '{}'", bd_rate_key, bd_metric);
+        }
+        curves[c].push_back({row[bd_rate_key].get<double>(), row[bd_metric].get<double>()});
+      }
+    }
+    const BdRateResult result = bd_rate(curves[0], curves[1]);
+    fmt::print("BD-rate of {}={} against {}={} on {} vs {}: {:+.2f}% (over {} in [{:.4g}, {:.4g}], {} and {} points)\n",
+               key, values[1], key, values[0], bd_metric, bd_rate_key, result.percent, bd_metric, result.quality_low,
+               result.quality_high, curves[0].size(), curves[1].size());
+  }
   return 0;
 }
 

@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""`bcfeat report --bd-rate` against an independent BD-rate computed with scipy's
+PchipInterpolator (Debian's python3-scipy).
+
+usage: test_bd_rate.py BCFEAT WORKDIR
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+
+BCFEAT, WORK = sys.argv[1], sys.argv[2]
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+os.chdir(WORK)
+failures = []
+
+
+def check(condition, what):
+    print(("ok: " if condition else "FAIL: ") + what)
+    if not condition:
+        failures.append(what)
+
+
+def reference_bd_rate(ref, test):
+    def curve(points):
+        points = sorted(points, key=lambda p: p[1])
+        q = np.array([p[1] for p in points])
+        return PchipInterpolator(q, np.log10([p[0] for p in points])), q.min(), q.max()
+    (f_ref, lo_r, hi_r), (f_test, lo_t, hi_t) = curve(ref), curve(test)
+    lo, hi = max(lo_r, lo_t), min(hi_r, hi_t)
+    diff = (f_test.integrate(lo, hi) - f_ref.integrate(lo, hi)) / (hi - lo)
+    return (10 ** diff - 1) * 100
+
+
+rng = np.random.default_rng(7)
+for trial in range(5):
+    n_ref, n_test = 4 + trial % 3, 5 + trial % 2
+    ref = [(r, 20 + 6 * np.log2(r) + rng.normal(0, 0.3)) for r in np.sort(rng.uniform(1, 16, n_ref))]
+    test = [(r, 22 + 6.5 * np.log2(r) + rng.normal(0, 0.3)) for r in np.sort(rng.uniform(1, 16, n_test))]
+    rows = [{"run_id": f"r{i}", "status": "ok", "compression.method": "int", "bits_per_value": float(r),
+             "psnr_db": float(q)} for i, (r, q) in enumerate(ref)]
+    rows += [{"run_id": f"t{i}", "status": "ok", "compression.method": "texture", "bits_per_value": float(r),
+              "psnr_db": float(q)} for i, (r, q) in enumerate(test)]
+    rows.append({"run_id": "x", "status": "failed", "compression.method": "texture"})
+    os.makedirs(f"sweep{trial}", exist_ok=True)
+    json.dump(rows, open(f"sweep{trial}/summary.json", "w"))
+    out = subprocess.run([BCFEAT, "report", f"sweep{trial}", "--columns", "run_id", "--bd-rate",
+                          "compression.method=int,texture"], capture_output=True, text=True)
+    match = re.search(r"BD-rate of .*: ([-+0-9.]+)%", out.stdout)
+    expected = reference_bd_rate(ref, test)
+    check(out.returncode == 0 and match is not None, f"trial {trial}: report prints a BD-rate ({out.stderr.strip()})")
+    if match:
+        check(abs(float(match.group(1)) - expected) < 0.006, f"trial {trial}: {match.group(1)}% vs scipy {expected:.4f}%")
+
+rows = [{"run_id": f"r{i}", "status": "ok", "compression.method": "int", "bits_per_value": 1.0 + i,
+         "psnr_db": 30.0 + i} for i in range(3)]
+os.makedirs("short", exist_ok=True)
+json.dump(rows, open("short/summary.json", "w"))
+out = subprocess.run([BCFEAT, "report", "short", "--bd-rate", "compression.method=int,texture"],
+                     capture_output=True, text=True)
+check(out.returncode == 2 and "at least 4 points" in out.stderr, "fewer than 4 points is an input error")
+
+print(f"{len(failures)} failures")
+sys.exit(1 if failures else 0)
