@@ -3,6 +3,7 @@
 // Exit codes: 0 success; 1 some runs failed; 2 bad input (one line on stderr, nothing written).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -35,6 +36,7 @@ usage:
                     [--launcher local|slurm] [--sbatch "OPTIONS"] [--no-submit]
   bcfeat run-one RUN_DIR
   bcfeat report DIR [--columns a,b,c] [--format md|csv] [--bd-rate KEY=REF,TEST [--bd-metric M] [--bd-x X]]
+                    [--compressai OUT.json [--series KEY=VALUE]]
   bcfeat list experiments|formats|compressors|keys [EXPERIMENT]
   bcfeat codec encode IN OUT.dds --format F [--quality fast|normal|high] [--device cpu|cuda] [--clamp]
   bcfeat codec decode IN.dds OUT.npy [--device cpu|cuda|texture]
@@ -121,6 +123,51 @@ int command_run_one(Args& args) {
   return execute_run(run_dir, config, run_config) ? 0 : 1;
 }
 
+// CompressAI's results-JSON shape ({"name", "description", "results": {"bpp": [...],
+// metric: [...]}}), which its plotting tools read: one file per series, points sorted by
+// rate, `bpp` = bits_per_value, every numeric metric present in all rows as a list.
+void write_compressai(const nlohmann::ordered_json& rows, const std::string& path, const std::string& series) {
+  std::string key, value;
+  if (!series.empty()) {
+    const auto eq = series.find('=');
+    if (eq == std::string::npos) throw_input_error("--series takes KEY=VALUE, got '{}'", series);
+    key = series.substr(0, eq);
+    value = series.substr(eq + 1);
+  }
+  std::vector<const nlohmann::ordered_json*> selected;
+  for (const auto& row : rows) {
+    if (row.value("status", "") != "ok" || !row.contains("bits_per_value")) continue;
+    if (!key.empty()) {
+      if (!row.contains(key)) continue;
+      const std::string text = row[key].is_string() ? row[key].get<std::string>() : row[key].dump();
+      if (text != value) continue;
+    }
+    selected.push_back(&row);
+  }
+  if (selected.empty()) throw_input_error("--compressai: no successful runs{}", series.empty() ? "" : " with " + series);
+  std::sort(selected.begin(), selected.end(), [](const auto* a, const auto* b) {
+    return (*a)["bits_per_value"].template get<double>() < (*b)["bits_per_value"].template get<double>();
+  });
+  nlohmann::ordered_json results = nlohmann::ordered_json::object();
+  results["bpp"] = nlohmann::ordered_json::array();
+  for (const auto* row : selected) results["bpp"].push_back((*row)["bits_per_value"]);
+  for (auto it = selected.front()->begin(); it != selected.front()->end(); ++it) {
+    const std::string& metric = it.key();
+    if (metric == "bits_per_value" || metric.find('.') != std::string::npos || !it.value().is_number()) continue;
+    bool everywhere = true;
+    for (const auto* row : selected) everywhere = everywhere && row->contains(metric) && (*row)[metric].is_number();
+    if (!everywhere) continue;
+    results[metric] = nlohmann::ordered_json::array();
+    for (const auto* row : selected) results[metric].push_back((*row)[metric]);
+  }
+  const nlohmann::ordered_json document = {
+      {"name", series.empty() ? "bcfeat" : value},
+      {"description", "bcfeat sweep; bpp = bits per feature value (side information included)"},
+      {"results", results}};
+  write_file_atomic(path, document.dump(2) + "\n");
+  fmt::print(stderr, "wrote {} ({} points)\n", path, selected.size());
+}
+
 int command_report(Args& args) {
   const std::string dir = args.positional("DIR");
   const std::vector<std::string> columns = split_list(args.option("--columns", ""));
@@ -128,6 +175,8 @@ int command_report(Args& args) {
   const std::string bd = args.option("--bd-rate", "");
   const std::string bd_metric = args.option("--bd-metric", "psnr_db");
   const std::string bd_rate_key = args.option("--bd-x", "bits_per_value");
+  const std::string compressai = args.option("--compressai", "");
+  const std::string compressai_series = args.option("--series", "");
   args.finish();
   if (format != "md" && format != "csv") throw_input_error("--format must be md or csv, got '{}'", format);
   const std::string path = fs::is_directory(dir) ? (fs::path(dir) / "summary.json").string() : dir;
@@ -154,6 +203,7 @@ int command_report(Args& args) {
     if (file->contains("error")) row["error"] = (*file)["error"];
   }
   fmt::print("{}", format_report(rows, columns, format));
+  if (!compressai.empty()) write_compressai(rows, compressai, compressai_series);
   if (!bd.empty()) {
     // --bd-rate KEY=REFERENCE,TEST: the two curves are the successful rows with those values.
     const auto eq = bd.find('=');

@@ -69,6 +69,12 @@ ls seq/*.tmp.* seq/*/*.tmp.* >/dev/null 2>&1 && fail "temporary files left" || p
 expect_code 0 "report csv" -- "$bcfeat" report seq --columns compression.bits,compression.axis,bits_per_value --format csv
 [ "$(head -1 out.txt)" = "compression.bits,compression.axis,bits_per_value" ] && [ "$(wc -l <out.txt)" = 7 ] \
   && pass "report csv shape" || fail "report csv: $(cat out.txt)"
+expect_code 0 "CompressAI export" -- "$bcfeat" report seq --compressai cai.json --series compression.axis=channel
+/usr/bin/python3 -c "
+import json; d = json.load(open('cai.json')); r = d['results']
+assert d['name'] == 'channel' and len(r['bpp']) == 3 and r['bpp'] == sorted(r['bpp']), d
+assert len(r['psnr_db']) == 3 and len(r['mse']) == 3, r.keys()
+" && pass "CompressAI results JSON" || fail "CompressAI export: $(cat cai.json)"
 expect_code 2 "report with an unknown column" -- "$bcfeat" report seq --columns psnr
 expect_code 0 "re-launch of a finished sweep" -- "$bcfeat" run small.yaml --output seq
 grep -q "6 of 6 runs already complete" err.txt && pass "finished runs skipped" || fail "re-launch: $(cat err.txt)"
