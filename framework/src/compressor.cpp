@@ -31,8 +31,11 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".value_map", &value_map,
              "texture: affine map into the format's domain, min/max per channel or per texture (fp16, counted)")
       .one_of({"per_channel", "per_texture"});
-  params.add(prefix + ".tokens_hw", &tokens_hw, "texture: token grid [h, w] with h*w = N ([] = square N)")
+  params.add(prefix + ".tokens_hw", &tokens_hw,
+             "texture: token grid [h, w] of the packed tokens, h*w = N minus kept tokens ([] = square)")
       .range(1, 1 << 16);
+  params.add(prefix + ".keep_tokens", &keep_tokens, "texture: tokens (e.g. [0], a CLS token) stored as fp16 aside")
+      .range(0, 1 << 30);
 }
 
 const std::vector<CompressorEntry>& compressor_registry() {

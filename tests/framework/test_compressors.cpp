@@ -262,3 +262,32 @@ TEST_CASE("texture compressor: exact stream size, smooth features compress well"
   options.tokens_hw = {8, 8};
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);  // 64 != 192
 }
+
+TEST_CASE("texture compressor keeps listed tokens exactly (fp16) and packs the rest") {
+  FeatureOptions feature_options;
+  feature_options.batch = 2;
+  feature_options.tokens_hw = {1, 65};  // a CLS token + an 8×8 grid
+  feature_options.dim = 6;
+  feature_options.outlier_channels = 0;
+  torch::Tensor x = synthetic_features(feature_options, 5);
+  x.index_put_({torch::indexing::Slice(), 0}, 40.0f);  // an outlying CLS token
+  CompressionOptions options;
+  options.method = "texture";
+  options.format = "bc4_snorm";
+  options.keep_tokens = {0};
+  const auto compressor = make_compressor(options);
+  const Compressed c = compressor->compress(x);
+  // 2·1·6 fp16 kept values + 6 fp16 ranges + 2 images × 6 groups × 4 blocks × 8 bytes.
+  CHECK(c.side_bytes == 2 * 12 + 4 * 6);
+  CHECK(c.bytes.size() == 2u * 12 + 4 * 6 + 2 * 6 * 4 * 8);
+  const torch::Tensor y = compressor->decompress(c);
+  CHECK(torch::equal(y.select(1, 0), x.select(1, 0)));
+  const torch::Tensor rest = torch::arange(1, 65);
+  const double rel = ((y.index_select(1, rest) - x.index_select(1, rest)).pow(2).sum() /
+                      x.index_select(1, rest).pow(2).sum()).sqrt().item<double>();
+  CHECK(rel < 0.1);
+  options.keep_tokens = {0, 0};
+  CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);
+  options.keep_tokens = {65};
+  CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);
+}

@@ -14,7 +14,8 @@
 // slot (`per_texture`). Channels that pad D up to a multiple of C are encoded as the
 // domain's midpoint and dropped on decode.
 //
-// Stream: fp16 (min, max) pairs, then every texture's blocks (image-major, then channel
+// Stream: fp16 values of the kept tokens (keep_tokens, e.g. [0] for a CLS token, which stay
+// out of the textures), fp16 (min, max) pairs, then every texture's blocks (image-major, then channel
 // group), ceil(h/4)·ceil(w/4) blocks each — so padding of odd grids is counted too.
 #include <algorithm>
 #include <cmath>
@@ -46,7 +47,70 @@ class TextureCompressor : public Compressor {
     slots_ = format_->id == FormatId::kBC1 ? 3 : format_->channels;
   }
 
+  // Tokens listed in keep_tokens (e.g. a CLS token) are stored as fp16 in front of the
+  // stream and left out of the textures.
   Compressed compress(const torch::Tensor& features) const override {
+    const std::vector<int64_t> kept = kept_tokens(features.size(1));
+    if (kept.empty()) return compress_packed(features);
+    const torch::Tensor kept_values = features.index_select(1, torch::tensor(kept, torch::kLong)).contiguous();
+    Compressed packed = compress_packed(features.index_select(1, packed_index(features.size(1), kept)).contiguous());
+    Compressed out;
+    out.shape = features.sizes().vec();
+    const float* values = kept_values.data_ptr<float>();
+    out.bytes.resize(2 * kept_values.numel());
+    for (int64_t i = 0; i < kept_values.numel(); ++i) {
+      if (std::fabs(values[i]) > 65504.0f) throw_input_error("kept token value {} exceeds the fp16 range", values[i]);
+      const uint16_t bits = float_to_half_bits(values[i]);
+      std::memcpy(&out.bytes[2 * i], &bits, 2);
+    }
+    out.side_bytes = static_cast<int64_t>(out.bytes.size()) + packed.side_bytes;
+    out.bytes.insert(out.bytes.end(), packed.bytes.begin(), packed.bytes.end());
+    return out;
+  }
+
+  torch::Tensor decompress(const Compressed& data) const override {
+    const std::vector<int64_t> kept = kept_tokens(data.shape[1]);
+    if (kept.empty()) return decompress_packed(data);
+    const int64_t batch = data.shape[0], dim = data.shape[2], count = static_cast<int64_t>(kept.size());
+    torch::Tensor kept_values = torch::empty({batch, count, dim}, torch::kFloat32);
+    float* values = kept_values.data_ptr<float>();
+    for (int64_t i = 0; i < kept_values.numel(); ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, &data.bytes[2 * i], 2);
+      values[i] = half_bits_to_float(bits);
+    }
+    const size_t head = 2 * static_cast<size_t>(kept_values.numel());
+    Compressed packed;
+    packed.shape = {batch, data.shape[1] - count, dim};
+    packed.side_bytes = data.side_bytes - static_cast<int64_t>(head);
+    packed.bytes.assign(data.bytes.begin() + static_cast<std::ptrdiff_t>(head), data.bytes.end());
+    torch::Tensor out = torch::empty(data.shape, torch::kFloat32);
+    out.index_copy_(1, packed_index(data.shape[1], kept), decompress_packed(packed));
+    out.index_copy_(1, torch::tensor(kept, torch::kLong), kept_values);
+    return out;
+  }
+
+ private:
+  std::vector<int64_t> kept_tokens(int64_t tokens) const {
+    std::vector<int64_t> kept(options_.keep_tokens.begin(), options_.keep_tokens.end());
+    std::sort(kept.begin(), kept.end());
+    for (size_t i = 0; i < kept.size(); ++i) {
+      if (kept[i] < 0 || kept[i] >= tokens) throw_input_error("compression.keep_tokens has {} but N = {}", kept[i], tokens);
+      if (i > 0 && kept[i] == kept[i - 1]) throw_input_error("compression.keep_tokens lists token {} twice", kept[i]);
+    }
+    if (static_cast<int64_t>(kept.size()) >= tokens) throw_input_error("compression.keep_tokens keeps every token");
+    return kept;
+  }
+
+  static torch::Tensor packed_index(int64_t tokens, const std::vector<int64_t>& kept) {
+    std::vector<int64_t> index;
+    for (int64_t t = 0; t < tokens; ++t) {
+      if (!std::binary_search(kept.begin(), kept.end(), t)) index.push_back(t);
+    }
+    return torch::tensor(index, torch::kLong);
+  }
+
+  Compressed compress_packed(const torch::Tensor& features) const {
     const Geometry g = geometry(features.sizes().vec());
     const float* x = features.data_ptr<float>();
     const bool per_channel = options_.value_map == "per_channel";
@@ -105,7 +169,7 @@ class TextureCompressor : public Compressor {
     return out;
   }
 
-  torch::Tensor decompress(const Compressed& data) const override {
+  torch::Tensor decompress_packed(const Compressed& data) const {
     const Geometry g = geometry(data.shape);
     const bool per_channel = options_.value_map == "per_channel";
     const bool is_signed = format_->domain == ValueDomain::kSnorm;
@@ -132,7 +196,6 @@ class TextureCompressor : public Compressor {
     return out;
   }
 
- private:
   struct Geometry {
     int64_t batch, tokens, dim, grid_h, grid_w, groups;  // the tensor
     int64_t tile_w, tile_h;                               // channel layout

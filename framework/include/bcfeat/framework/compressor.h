@@ -32,6 +32,7 @@ struct CompressionOptions {
   std::string layout = "spatial";    // texture: spatial | token_channel | channel
   std::string value_map = "per_channel";  // texture: affine map into the format's domain
   std::vector<int> tokens_hw;        // texture: token grid [h, w] (empty: N must be a square)
+  std::vector<int> keep_tokens;      // texture: token indices stored as fp16 outside the textures
 
   void declare(ParamSet& params, const std::string& prefix = "compression");
 };
