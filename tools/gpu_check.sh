@@ -3,8 +3,9 @@
 # run the codec benchmark. Logs and JSON go to $OUT (default results/gpu_check).
 #
 # The GPU machines have LibTorch (PyTorch wheel), yaml-cpp, fmt, nlohmann-json, Eigen and
-# Catch2 3 but not libsquish or stb: carry their Debian packages in .gpu/debs
-# (`apt-get download libsquish-dev libsquish0 libstb-dev libstb0`) and the benchmark
+# Catch2 3 but not libsquish or stb (nor, perhaps, zstd's headers): carry their Debian
+# packages in .gpu/debs (`apt-get download libsquish-dev libsquish0 libstb-dev libstb0
+# libzstd-dev`) and the benchmark
 # images in .gpu/kodak; they are unpacked into a private prefix.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -13,6 +13,7 @@ std::unique_ptr<Compressor> make_bfloat16_compressor(const CompressionOptions&);
 std::unique_ptr<Compressor> make_int_compressor(const CompressionOptions&);
 std::unique_ptr<Compressor> make_fp8_compressor(const CompressionOptions&);
 std::unique_ptr<Compressor> make_texture_compressor(const CompressionOptions&);
+std::unique_ptr<Compressor> make_lossless_compressor(const CompressionOptions&);
 
 void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".method", &method, "compressor (bcfeat list compressors)").one_of(compressor_names());
@@ -21,6 +22,7 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".axis", &axis, "int, fp8: groups run along a token's channels or a channel's tokens")
       .one_of({"token", "channel"});
   params.add(prefix + ".fp8_format", &fp8_format, "fp8: OCP FP8 variant").one_of({"e4m3", "e5m2"});
+  params.add(prefix + ".zstd_level", &zstd_level, "lossless: zstd level").range(1, 22);
   params.add(prefix + ".format", &format, "texture: block-compression format (bcfeat list formats)")
       .one_of(format_names());
   params.add(prefix + ".quality", &quality, "texture: encoder level").one_of({"fast", "normal", "high"});
@@ -44,6 +46,7 @@ const std::vector<CompressorEntry>& compressor_registry() {
       {"bf16", "bfloat16, 16 bits per value", make_bfloat16_compressor},
       {"int", "asymmetric integer group quantization, 2..8 bits, fp16 min/step per group", make_int_compressor},
       {"fp8", "OCP FP8 (e4m3 or e5m2) with an fp16 scale per group", make_fp8_compressor},
+      {"lossless", "fp16 codes, byte-shuffled, compressed with zstd (exact fp16)", make_lossless_compressor},
       {"texture", "features as block-compressed textures (BC1-BC5): spatial, token_channel or channel layout", make_texture_compressor},
   };
   return registry;

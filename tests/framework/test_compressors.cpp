@@ -63,6 +63,7 @@ std::vector<CompressionOptions> variants() {
 
 // Largest error each method may make on a value of a group with range [lo, hi] and amax.
 double error_bound(const CompressionOptions& options, double lo, double hi, double amax) {
+  if (options.method == "lossless") return amax * std::ldexp(1.0, -11) + 1e-7;  // exactly fp16
   // Texture: every decoded value stays inside the stored (fp16-widened) range, so the error
   // is below the range of the mapped group; the real quality checks are in the texture tests.
   if (options.method == "texture") return (amax > 0 ? 2.0 * amax : hi - lo) * 1.01 + 1e-6;
@@ -290,4 +291,22 @@ TEST_CASE("texture compressor keeps listed tokens exactly (fp16) and packs the r
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);
   options.keep_tokens = {65};
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);
+}
+
+TEST_CASE("lossless returns exactly the fp16 values and beats raw fp16 on smooth features") {
+  FeatureOptions feature_options;
+  feature_options.batch = 2;
+  feature_options.tokens_hw = {8, 8};
+  feature_options.dim = 32;
+  const torch::Tensor x = synthetic_features(feature_options, 6);
+  CompressionOptions options;
+  options.method = "fp16";
+  const auto half = make_compressor(options);
+  options.method = "lossless";
+  const auto lossless = make_compressor(options);
+  const Compressed c = lossless->compress(x);
+  CHECK(torch::equal(lossless->decompress(c), half->decompress(half->compress(x))));
+  CHECK(c.bytes.size() < 2u * x.numel());
+  // Constant data compresses to almost nothing.
+  CHECK(lossless->compress(torch::full({1, 64, 64}, 0.5f)).bytes.size() < 100u);
 }

@@ -27,6 +27,7 @@ struct CompressionOptions {
   int group_size = 128;          // int, fp8: values per scale group (0 = the whole axis)
   std::string axis = "token";    // int, fp8: group along each token's channels, or each channel's tokens
   std::string fp8_format = "e4m3";
+  int zstd_level = 19;               // lossless: zstd compression level
   std::string format = "bc4_snorm";  // texture: block-compression format (bcfeat list formats)
   std::string quality = "normal";    // texture: encoder level
   std::string layout = "spatial";    // texture: spatial | token_channel | channel
