@@ -36,6 +36,9 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".tokens_hw", &tokens_hw,
              "texture: token grid [h, w] of the packed tokens, h*w = N minus kept tokens ([] = square)")
       .range(1, 1 << 16);
+  params.add(prefix + ".outlier_channels", &outlier_channels,
+             "texture: the K channels with the widest range stored as fp16 aside (indices and values counted)")
+      .range(0, 65535);
   params.add(prefix + ".keep_tokens", &keep_tokens, "texture: tokens (e.g. [0], a CLS token) stored as fp16 aside")
       .range(0, 1 << 30);
 }

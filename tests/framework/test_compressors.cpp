@@ -310,3 +310,34 @@ TEST_CASE("lossless returns exactly the fp16 values and beats raw fp16 on smooth
   // Constant data compresses to almost nothing.
   CHECK(lossless->compress(torch::full({1, 64, 64}, 0.5f)).bytes.size() < 100u);
 }
+
+TEST_CASE("texture compressor stores the widest-range channels as fp16") {
+  FeatureOptions feature_options;
+  feature_options.batch = 1;
+  feature_options.tokens_hw = {8, 8};
+  feature_options.dim = 12;
+  feature_options.outlier_channels = 2;  // the generator's massive-activation channels
+  feature_options.outlier_scale = 200.0;
+  const torch::Tensor x = synthetic_features(feature_options, 8);
+  CompressionOptions options;
+  options.method = "texture";
+  options.format = "bc4_snorm";
+  options.value_map = "per_texture";
+  const auto plain = make_compressor(options);
+  options.outlier_channels = 2;
+  const auto split = make_compressor(options);
+  const Compressed c = split->compress(x);
+  // 2 u16 indices + 64·2 fp16 values + 10 ranges + 10 textures × 4 blocks × 8 bytes.
+  CHECK(c.side_bytes == 4 + 64 * 2 * 2 + 10 * 4);
+  CHECK(c.bytes.size() == static_cast<size_t>(c.side_bytes) + 10 * 4 * 8);
+  const torch::Tensor y = split->decompress(c);
+  // The generator puts its outliers at channels (2k+1)·D/4 = 3 and 9; those come back as fp16.
+  for (int64_t d : {3, 9}) {
+    CHECK(torch::allclose(y.select(2, d), x.select(2, d), 1e-3, 1e-2));
+  }
+  const double split_error = (y - x).pow(2).mean().item<double>();
+  const double plain_error = (plain->decompress(plain->compress(x)) - x).pow(2).mean().item<double>();
+  CHECK(split_error < plain_error);
+  options.outlier_channels = 12;
+  CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);
+}

@@ -15,7 +15,9 @@
 // domain's midpoint and dropped on decode.
 //
 // Stream: fp16 values of the kept tokens (keep_tokens, e.g. [0] for a CLS token, which stay
-// out of the textures), fp16 (min, max) pairs, then every texture's blocks (image-major, then channel
+// out of the textures); the u16 indices and fp16 values of the outlier channels (the
+// `outlier_channels` channels with the widest range, also kept out); fp16 (min, max)
+// pairs; then every texture's blocks (image-major, then channel
 // group), ceil(h/4)·ceil(w/4) blocks each — so padding of odd grids is counted too.
 #include <algorithm>
 #include <cmath>
@@ -47,45 +49,58 @@ class TextureCompressor : public Compressor {
     slots_ = format_->id == FormatId::kBC1 ? 3 : format_->channels;
   }
 
-  // Tokens listed in keep_tokens (e.g. a CLS token) are stored as fp16 in front of the
-  // stream and left out of the textures.
+  // Tokens listed in keep_tokens (e.g. a CLS token) and the `outlier_channels` channels
+  // with the widest range are stored as fp16 in front of the stream and left out of the
+  // textures.
   Compressed compress(const torch::Tensor& features) const override {
     const std::vector<int64_t> kept = kept_tokens(features.size(1));
-    if (kept.empty()) return compress_packed(features);
-    const torch::Tensor kept_values = features.index_select(1, torch::tensor(kept, torch::kLong)).contiguous();
-    Compressed packed = compress_packed(features.index_select(1, packed_index(features.size(1), kept)).contiguous());
+    const torch::Tensor packed_tokens =
+        kept.empty() ? features : features.index_select(1, complement(features.size(1), kept)).contiguous();
+    const std::vector<int64_t> outliers = outlier_channels(packed_tokens);
+    const torch::Tensor inliers =
+        outliers.empty() ? packed_tokens
+                         : packed_tokens.index_select(2, complement(features.size(2), outliers)).contiguous();
     Compressed out;
     out.shape = features.sizes().vec();
-    const float* values = kept_values.data_ptr<float>();
-    out.bytes.resize(2 * kept_values.numel());
-    for (int64_t i = 0; i < kept_values.numel(); ++i) {
-      if (std::fabs(values[i]) > 65504.0f) throw_input_error("kept token value {} exceeds the fp16 range", values[i]);
-      const uint16_t bits = float_to_half_bits(values[i]);
-      std::memcpy(&out.bytes[2 * i], &bits, 2);
+    if (!kept.empty()) append_half(out.bytes, features.index_select(1, torch::tensor(kept, torch::kLong)));
+    for (int64_t channel : outliers) {
+      const uint16_t index = static_cast<uint16_t>(channel);
+      out.bytes.push_back(static_cast<uint8_t>(index & 0xff));
+      out.bytes.push_back(static_cast<uint8_t>(index >> 8));
     }
+    if (!outliers.empty()) append_half(out.bytes, packed_tokens.index_select(2, torch::tensor(outliers, torch::kLong)));
+    const Compressed packed = compress_packed(inliers);
     out.side_bytes = static_cast<int64_t>(out.bytes.size()) + packed.side_bytes;
     out.bytes.insert(out.bytes.end(), packed.bytes.begin(), packed.bytes.end());
     return out;
   }
 
   torch::Tensor decompress(const Compressed& data) const override {
-    const std::vector<int64_t> kept = kept_tokens(data.shape[1]);
-    if (kept.empty()) return decompress_packed(data);
-    const int64_t batch = data.shape[0], dim = data.shape[2], count = static_cast<int64_t>(kept.size());
-    torch::Tensor kept_values = torch::empty({batch, count, dim}, torch::kFloat32);
-    float* values = kept_values.data_ptr<float>();
-    for (int64_t i = 0; i < kept_values.numel(); ++i) {
-      uint16_t bits;
-      std::memcpy(&bits, &data.bytes[2 * i], 2);
-      values[i] = half_bits_to_float(bits);
+    const int64_t batch = data.shape[0], tokens = data.shape[1], dim = data.shape[2];
+    const std::vector<int64_t> kept = kept_tokens(tokens);
+    const int64_t packed_count = tokens - static_cast<int64_t>(kept.size());
+    const int64_t outlier_count = options_.outlier_channels;
+    size_t position = 0;
+    torch::Tensor kept_values = read_half(data.bytes, position, {batch, static_cast<int64_t>(kept.size()), dim});
+    std::vector<int64_t> outliers;
+    for (int64_t k = 0; k < outlier_count; ++k, position += 2) {
+      outliers.push_back(data.bytes[position] | (data.bytes[position + 1] << 8));
     }
-    const size_t head = 2 * static_cast<size_t>(kept_values.numel());
+    torch::Tensor outlier_values = read_half(data.bytes, position, {batch, packed_count, outlier_count});
     Compressed packed;
-    packed.shape = {batch, data.shape[1] - count, dim};
-    packed.side_bytes = data.side_bytes - static_cast<int64_t>(head);
-    packed.bytes.assign(data.bytes.begin() + static_cast<std::ptrdiff_t>(head), data.bytes.end());
+    packed.shape = {batch, packed_count, dim - outlier_count};
+    packed.side_bytes = data.side_bytes - static_cast<int64_t>(position);
+    packed.bytes.assign(data.bytes.begin() + static_cast<std::ptrdiff_t>(position), data.bytes.end());
+    torch::Tensor packed_tokens = torch::empty({batch, packed_count, dim}, torch::kFloat32);
+    if (outliers.empty()) {
+      packed_tokens = decompress_packed(packed);
+    } else {
+      packed_tokens.index_copy_(2, complement(dim, outliers), decompress_packed(packed));
+      packed_tokens.index_copy_(2, torch::tensor(outliers, torch::kLong), outlier_values);
+    }
+    if (kept.empty()) return packed_tokens;
     torch::Tensor out = torch::empty(data.shape, torch::kFloat32);
-    out.index_copy_(1, packed_index(data.shape[1], kept), decompress_packed(packed));
+    out.index_copy_(1, complement(tokens, kept), packed_tokens);
     out.index_copy_(1, torch::tensor(kept, torch::kLong), kept_values);
     return out;
   }
@@ -102,12 +117,49 @@ class TextureCompressor : public Compressor {
     return kept;
   }
 
-  static torch::Tensor packed_index(int64_t tokens, const std::vector<int64_t>& kept) {
+  // The `outlier_channels` channels with the widest value range (ties: lower index), sorted.
+  std::vector<int64_t> outlier_channels(const torch::Tensor& features) const {
+    const int64_t count = options_.outlier_channels, dim = features.size(2);
+    if (count == 0) return {};
+    if (count >= dim) throw_input_error("compression.outlier_channels = {} must be below D = {}", count, dim);
+    const torch::Tensor flat = features.reshape({-1, dim});
+    const torch::Tensor range = (std::get<0>(flat.max(0)) - std::get<0>(flat.min(0))).contiguous();
+    std::vector<int64_t> order(dim);
+    for (int64_t d = 0; d < dim; ++d) order[d] = d;
+    const float* r = range.data_ptr<float>();
+    std::stable_sort(order.begin(), order.end(), [r](int64_t a, int64_t b) { return r[a] > r[b]; });
+    std::vector<int64_t> chosen(order.begin(), order.begin() + count);
+    std::sort(chosen.begin(), chosen.end());
+    return chosen;
+  }
+
+  // 0..n−1 without the (sorted) `removed`.
+  static torch::Tensor complement(int64_t n, const std::vector<int64_t>& removed) {
     std::vector<int64_t> index;
-    for (int64_t t = 0; t < tokens; ++t) {
-      if (!std::binary_search(kept.begin(), kept.end(), t)) index.push_back(t);
+    for (int64_t i = 0; i < n; ++i) {
+      if (!std::binary_search(removed.begin(), removed.end(), i)) index.push_back(i);
     }
     return torch::tensor(index, torch::kLong);
+  }
+
+  static void append_half(std::vector<uint8_t>& bytes, const torch::Tensor& values_in) {
+    const torch::Tensor values = values_in.contiguous();
+    const float* v = values.data_ptr<float>();
+    for (int64_t i = 0; i < values.numel(); ++i) {
+      if (std::fabs(v[i]) > 65504.0f) throw_input_error("feature value {} exceeds the fp16 range", v[i]);
+      const uint16_t bits = float_to_half_bits(v[i]);
+      bytes.push_back(static_cast<uint8_t>(bits & 0xff));
+      bytes.push_back(static_cast<uint8_t>(bits >> 8));
+    }
+  }
+
+  static torch::Tensor read_half(const std::vector<uint8_t>& bytes, size_t& position, std::vector<int64_t> shape) {
+    torch::Tensor out = torch::empty(shape, torch::kFloat32);
+    float* v = out.data_ptr<float>();
+    for (int64_t i = 0; i < out.numel(); ++i, position += 2) {
+      v[i] = half_bits_to_float(static_cast<uint16_t>(bytes[position] | (bytes[position + 1] << 8)));
+    }
+    return out;
   }
 
   Compressed compress_packed(const torch::Tensor& features) const {

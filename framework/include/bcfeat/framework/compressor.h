@@ -34,6 +34,7 @@ struct CompressionOptions {
   std::string value_map = "per_channel";  // texture: affine map into the format's domain
   std::vector<int> tokens_hw;        // texture: token grid [h, w] (empty: N must be a square)
   std::vector<int> keep_tokens;      // texture: token indices stored as fp16 outside the textures
+  int outlier_channels = 0;          // texture: widest-range channels stored as fp16 outside
 
   void declare(ParamSet& params, const std::string& prefix = "compression");
 };
