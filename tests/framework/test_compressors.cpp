@@ -341,3 +341,27 @@ TEST_CASE("texture compressor stores the widest-range channels as fp16") {
   options.outlier_channels = 12;
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);
 }
+
+TEST_CASE("texture value maps can clip at percentiles") {
+  // One channel, 100 tokens: values 0..98 and one spike of 1000.
+  torch::Tensor x = torch::arange(100, torch::kFloat32).reshape({1, 100, 1});
+  x.index_put_({0, 99, 0}, 1000.0f);
+  CompressionOptions options;
+  options.method = "texture";
+  options.format = "bc4_unorm";
+  options.tokens_hw = {10, 10};
+  options.quality = "high";
+  options.clip_percentile = 1.0;  // nearest rank 1 and 98 of 0..99: values 1 and 98
+  const auto clipped = make_compressor(options);
+  const torch::Tensor y = clipped->decompress(clipped->compress(x));
+  CHECK(y.max().item<float>() <= 98.0f * 1.001f);
+  CHECK(y.min().item<float>() >= 0.999f);
+  options.clip_percentile = 0.0;
+  const auto full = make_compressor(options);
+  const torch::Tensor z = full->decompress(full->compress(x));
+  CHECK(z.max().item<float>() > 900.0f);  // min/max map keeps the spike
+  // Without the spike's range, the other 99 values are reproduced more closely.
+  const torch::Tensor body = torch::arange(1, 99);
+  CHECK((y.index_select(1, body) - x.index_select(1, body)).abs().max().item<float>() <
+        (z.index_select(1, body) - x.index_select(1, body)).abs().max().item<float>());
+}

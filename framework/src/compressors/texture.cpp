@@ -10,7 +10,8 @@
 //
 // Values are mapped affinely into the format's domain ([0, 1] unorm, [−1, 1] snorm) with
 // a minimum and maximum stored in fp16 (rounded outward so the range still covers the
-// data): per channel over the whole tensor (`per_channel`), or per texture and channel
+// data, or its clip_percentile-th to (100 − clip_percentile)-th percentiles, values beyond
+// them clipped): per channel over the whole tensor (`per_channel`), or per texture and channel
 // slot (`per_texture`). Channels that pad D up to a multiple of C are encoded as the
 // domain's midpoint and dropped on decode.
 //
@@ -169,13 +170,32 @@ class TextureCompressor : public Compressor {
     // Ranges: per channel d (whole tensor) or per (image, channel) for per_texture.
     const int64_t ranges = per_channel ? g.dim : g.batch * g.dim;
     std::vector<float> low(ranges, 3.0e38f), high(ranges, -3.0e38f);
-    for (int64_t b = 0; b < g.batch; ++b) {
-      for (int64_t t = 0; t < g.tokens; ++t) {
-        for (int64_t d = 0; d < g.dim; ++d) {
-          const int64_t r = per_channel ? d : b * g.dim + d;
-          const float v = x[(b * g.tokens + t) * g.dim + d];
-          low[r] = std::min(low[r], v);
-          high[r] = std::max(high[r], v);
+    if (options_.clip_percentile > 0.0) {
+      // Range = the clip_percentile-th and (100 − clip_percentile)-th percentiles (nearest rank).
+      std::vector<std::vector<float>> members(ranges);
+      for (int64_t b = 0; b < g.batch; ++b) {
+        for (int64_t t = 0; t < g.tokens; ++t) {
+          for (int64_t d = 0; d < g.dim; ++d) members[per_channel ? d : b * g.dim + d].push_back(x[(b * g.tokens + t) * g.dim + d]);
+        }
+      }
+      for (int64_t r = 0; r < ranges; ++r) {
+        auto& v = members[r];
+        const auto last = static_cast<int64_t>(v.size()) - 1;
+        const auto rank = static_cast<int64_t>(std::llround(options_.clip_percentile / 100.0 * last));
+        std::nth_element(v.begin(), v.begin() + rank, v.end());
+        low[r] = v[rank];
+        std::nth_element(v.begin(), v.begin() + (last - rank), v.end());
+        high[r] = v[last - rank];
+      }
+    } else {
+      for (int64_t b = 0; b < g.batch; ++b) {
+        for (int64_t t = 0; t < g.tokens; ++t) {
+          for (int64_t d = 0; d < g.dim; ++d) {
+            const int64_t r = per_channel ? d : b * g.dim + d;
+            const float v = x[(b * g.tokens + t) * g.dim + d];
+            low[r] = std::min(low[r], v);
+            high[r] = std::max(high[r], v);
+          }
         }
       }
     }

@@ -35,6 +35,7 @@ struct CompressionOptions {
   std::vector<int> tokens_hw;        // texture: token grid [h, w] (empty: N must be a square)
   std::vector<int> keep_tokens;      // texture: token indices stored as fp16 outside the textures
   int outlier_channels = 0;          // texture: widest-range channels stored as fp16 outside
+  double clip_percentile = 0.0;      // texture: value map spans [p, 100 − p] percentiles
 
   void declare(ParamSet& params, const std::string& prefix = "compression");
 };
