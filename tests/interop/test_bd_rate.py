@@ -7,24 +7,17 @@ usage: test_bd_rate.py BCFEAT WORKDIR
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-BCFEAT, WORK = sys.argv[1], sys.argv[2]
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
-os.chdir(WORK)
-failures = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks  # noqa: E402
 
-
-def check(condition, what):
-    print(("ok: " if condition else "FAIL: ") + what)
-    if not condition:
-        failures.append(what)
+checks = Checks()
+BCFEAT, check = checks.bcfeat, checks.check
 
 
 def reference_bd_rate(ref, test):
@@ -66,5 +59,4 @@ out = subprocess.run([BCFEAT, "report", "short", "--bd-rate", "compression.metho
                      capture_output=True, text=True)
 check(out.returncode == 2 and "at least 4 points" in out.stderr, "fewer than 4 points is an input error")
 
-print(f"{len(failures)} failures")
-sys.exit(1 if failures else 0)
+checks.finish()

@@ -12,24 +12,17 @@ usage: test_numpy.py BCFEAT WORKDIR
 """
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
 
 import numpy as np
 
-BCFEAT, WORK = sys.argv[1], sys.argv[2]
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
-os.chdir(WORK)
-failures = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks  # noqa: E402
 
-
-def check(condition, what):
-    print(("ok: " if condition else "FAIL: ") + what)
-    if not condition:
-        failures.append(what)
+checks = Checks()
+BCFEAT, check = checks.bcfeat, checks.check
 
 
 def run(path, *overrides, key=""):
@@ -141,5 +134,4 @@ else:
         ref = np.clip(x32 / scale, -top, top).astype(dtype).astype(np.float32) * scale
         check(np.array_equal(y, ref), f"fp8 {fmt} matches ml_dtypes")
 
-print(f"{len(failures)} failures")
-sys.exit(1 if failures else 0)
+checks.finish()

@@ -9,24 +9,17 @@ Needs Pillow >= 10.2 (tools/setup.sh puts Pillow 11.3 from PyPI in build/pydeps)
 usage: test_pillow_dds.py BCFEAT WORKDIR
 """
 import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 from PIL import Image
 
-BCFEAT, WORK = sys.argv[1], sys.argv[2]
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
-os.chdir(WORK)
-failures = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks  # noqa: E402
 
-
-def check(condition, what):
-    print(("ok: " if condition else "FAIL: ") + what)
-    if not condition:
-        failures.append(what)
+checks = Checks()
+BCFEAT, check = checks.bcfeat, checks.check
 
 
 # A smooth-plus-noise RGB test picture, 8-bit like a PNG, odd size on purpose.
@@ -51,5 +44,4 @@ for fmt, channels, tolerance in cases:
     diff = np.abs(ours[..., :channels] - theirs[..., :channels]) * 255
     check(diff.max() <= tolerance + 0.5, f"{fmt}: Pillow and bcfeat agree within {tolerance}/255 (max {diff.max():.2f})")
 
-print(f"{len(failures)} failures")
-sys.exit(1 if failures else 0)
+checks.finish()
