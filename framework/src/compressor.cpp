@@ -36,6 +36,9 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".tokens_hw", &tokens_hw,
              "texture: token grid [h, w] of the packed tokens, h*w = N minus kept tokens ([] = square)")
       .range(1, 1 << 16);
+  params.add(prefix + ".channel_order", &channel_order,
+             "texture: channel order before packing; variance = decreasing variance (permutation stored, counted)")
+      .one_of({"identity", "variance"});
   params.add(prefix + ".clip_percentile", &clip_percentile,
              "texture: value map from the p-th to the (100-p)-th percentile, values beyond clipped (0 = min/max)")
       .range(0.0, 25.0);

@@ -365,3 +365,37 @@ TEST_CASE("texture value maps can clip at percentiles") {
   CHECK((y.index_select(1, body) - x.index_select(1, body)).abs().max().item<float>() <
         (z.index_select(1, body) - x.index_select(1, body)).abs().max().item<float>());
 }
+
+TEST_CASE("texture channel order by variance: permutation stored, round trip unchanged in quality") {
+  FeatureOptions feature_options;
+  feature_options.batch = 2;
+  feature_options.tokens_hw = {8, 8};
+  feature_options.dim = 9;
+  feature_options.outlier_channels = 1;
+  const torch::Tensor x = synthetic_features(feature_options, 9);
+  CompressionOptions options;
+  options.method = "texture";
+  options.format = "bc1";
+  options.outlier_channels = 1;
+  options.layout = "token_channel";
+  const auto identity = make_compressor(options);
+  options.channel_order = "variance";
+  const auto sorted = make_compressor(options);
+  const Compressed a = identity->compress(x), b = sorted->compress(x);
+  CHECK(b.bytes.size() == a.bytes.size() + 2 * 8);  // 8 remaining channels, u16 each
+  CHECK(b.side_bytes == a.side_bytes + 2 * 8);
+  const torch::Tensor ya = identity->decompress(a), yb = sorted->decompress(b);
+  const double ea = (ya - x).pow(2).mean().item<double>(), eb = (yb - x).pow(2).mean().item<double>();
+  CHECK(eb < 2.0 * ea);
+  CHECK(ea < 2.0 * eb);
+  // The stored permutation lists the inlier channels by decreasing variance.
+  const int64_t offset = 2 + 2 * 2 * 64;  // outlier index + outlier values
+  std::vector<int64_t> order;
+  for (int k = 0; k < 8; ++k) order.push_back(b.bytes[offset + 2 * k] | (b.bytes[offset + 2 * k + 1] << 8));
+  std::vector<int64_t> sorted_copy = order;
+  std::sort(sorted_copy.begin(), sorted_copy.end());
+  CHECK(sorted_copy == std::vector<int64_t>({0, 1, 2, 3, 4, 5, 6, 7}));
+  const torch::Tensor inliers = x.index_select(2, torch::tensor(std::vector<int64_t>{0, 1, 2, 3, 5, 6, 7, 8}));
+  const torch::Tensor variance = inliers.reshape({-1, 8}).var(0, false);
+  for (int k = 0; k + 1 < 8; ++k) CHECK(variance[order[k]].item<double>() >= variance[order[k + 1]].item<double>());
+}

@@ -17,7 +17,8 @@
 //
 // Stream: fp16 values of the kept tokens (keep_tokens, e.g. [0] for a CLS token, which stay
 // out of the textures); the u16 indices and fp16 values of the outlier channels (the
-// `outlier_channels` channels with the widest range, also kept out); fp16 (min, max)
+// `outlier_channels` channels with the widest range, also kept out); with
+// channel_order = variance, the u16 permutation of the remaining channels; fp16 (min, max)
 // pairs; then every texture's blocks (image-major, then channel
 // group), ceil(h/4)·ceil(w/4) blocks each — so padding of odd grids is counted too.
 #include <algorithm>
@@ -70,7 +71,16 @@ class TextureCompressor : public Compressor {
       out.bytes.push_back(static_cast<uint8_t>(index >> 8));
     }
     if (!outliers.empty()) append_half(out.bytes, packed_tokens.index_select(2, torch::tensor(outliers, torch::kLong)));
-    const Compressed packed = compress_packed(inliers);
+    torch::Tensor ordered = inliers;
+    if (options_.channel_order == "variance") {
+      const std::vector<int64_t> order = variance_order(inliers);
+      for (int64_t channel : order) {
+        out.bytes.push_back(static_cast<uint8_t>(channel & 0xff));
+        out.bytes.push_back(static_cast<uint8_t>(channel >> 8));
+      }
+      ordered = inliers.index_select(2, torch::tensor(order, torch::kLong)).contiguous();
+    }
+    const Compressed packed = compress_packed(ordered);
     out.side_bytes = static_cast<int64_t>(out.bytes.size()) + packed.side_bytes;
     out.bytes.insert(out.bytes.end(), packed.bytes.begin(), packed.bytes.end());
     return out;
@@ -88,15 +98,26 @@ class TextureCompressor : public Compressor {
       outliers.push_back(data.bytes[position] | (data.bytes[position + 1] << 8));
     }
     torch::Tensor outlier_values = read_half(data.bytes, position, {batch, packed_count, outlier_count});
+    const int64_t inlier_count = dim - outlier_count;
+    std::vector<int64_t> order;
+    if (options_.channel_order == "variance") {
+      for (int64_t k = 0; k < inlier_count; ++k, position += 2) order.push_back(data.bytes[position] | (data.bytes[position + 1] << 8));
+    }
     Compressed packed;
-    packed.shape = {batch, packed_count, dim - outlier_count};
+    packed.shape = {batch, packed_count, inlier_count};
     packed.side_bytes = data.side_bytes - static_cast<int64_t>(position);
     packed.bytes.assign(data.bytes.begin() + static_cast<std::ptrdiff_t>(position), data.bytes.end());
+    torch::Tensor inliers = decompress_packed(packed);
+    if (!order.empty()) {
+      torch::Tensor unordered = torch::empty_like(inliers);
+      unordered.index_copy_(2, torch::tensor(order, torch::kLong), inliers);
+      inliers = unordered;
+    }
     torch::Tensor packed_tokens = torch::empty({batch, packed_count, dim}, torch::kFloat32);
     if (outliers.empty()) {
-      packed_tokens = decompress_packed(packed);
+      packed_tokens = inliers;
     } else {
-      packed_tokens.index_copy_(2, complement(dim, outliers), decompress_packed(packed));
+      packed_tokens.index_copy_(2, complement(dim, outliers), inliers);
       packed_tokens.index_copy_(2, torch::tensor(outliers, torch::kLong), outlier_values);
     }
     if (kept.empty()) return packed_tokens;
@@ -132,6 +153,18 @@ class TextureCompressor : public Compressor {
     std::vector<int64_t> chosen(order.begin(), order.begin() + count);
     std::sort(chosen.begin(), chosen.end());
     return chosen;
+  }
+
+  // Channels by decreasing variance over the tensor (ties: lower index), so that channels
+  // of similar spread share texels (bc1–bc3) and blocks (channel, token_channel layouts).
+  static std::vector<int64_t> variance_order(const torch::Tensor& features) {
+    const int64_t dim = features.size(2);
+    const torch::Tensor variance = features.reshape({-1, dim}).to(torch::kFloat64).var(0, false).contiguous();
+    const double* v = variance.data_ptr<double>();
+    std::vector<int64_t> order(dim);
+    for (int64_t d = 0; d < dim; ++d) order[d] = d;
+    std::stable_sort(order.begin(), order.end(), [v](int64_t a, int64_t b) { return v[a] > v[b]; });
+    return order;
   }
 
   // 0..n−1 without the (sorted) `removed`.

@@ -36,6 +36,7 @@ struct CompressionOptions {
   std::vector<int> keep_tokens;      // texture: token indices stored as fp16 outside the textures
   int outlier_channels = 0;          // texture: widest-range channels stored as fp16 outside
   double clip_percentile = 0.0;      // texture: value map spans [p, 100 − p] percentiles
+  std::string channel_order = "identity";  // texture: identity | variance
 
   void declare(ParamSet& params, const std::string& prefix = "compression");
 };
