@@ -36,6 +36,10 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".tokens_hw", &tokens_hw,
              "texture: token grid [h, w] of the packed tokens, h*w = N minus kept tokens ([] = square)")
       .range(1, 1 << 16);
+  params.add(prefix + ".rotation", &rotation,
+             "texture: orthogonal rotation of the channels before packing, inverted after decoding; "
+             "pca stores its fp16 D x D matrix per tensor (counted)")
+      .one_of({"none", "pca"});
   params.add(prefix + ".channel_order", &channel_order,
              "texture: channel order before packing; variance = decreasing variance (permutation stored, counted)")
       .one_of({"identity", "variance"});

@@ -18,12 +18,15 @@
 // Stream: fp16 values of the kept tokens (keep_tokens, e.g. [0] for a CLS token, which stay
 // out of the textures); the u16 indices and fp16 values of the outlier channels (the
 // `outlier_channels` channels with the widest range, also kept out); with
-// channel_order = variance, the u16 permutation of the remaining channels; fp16 (min, max)
+// rotation = pca, the fp16 D'×D' rotation; with channel_order = variance, the u16
+// permutation of the remaining channels; fp16 (min, max)
 // pairs; then every texture's blocks (image-major, then channel
 // group), ceil(h/4)·ceil(w/4) blocks each — so padding of odd grids is counted too.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+
+#include <Eigen/Dense>
 
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
@@ -71,14 +74,23 @@ class TextureCompressor : public Compressor {
       out.bytes.push_back(static_cast<uint8_t>(index >> 8));
     }
     if (!outliers.empty()) append_half(out.bytes, packed_tokens.index_select(2, torch::tensor(outliers, torch::kLong)));
-    torch::Tensor ordered = inliers;
+    torch::Tensor rotated = inliers;
+    if (options_.rotation == "pca") {
+      const std::vector<uint16_t> matrix = pca_rotation(inliers);
+      for (uint16_t bits : matrix) {
+        out.bytes.push_back(static_cast<uint8_t>(bits & 0xff));
+        out.bytes.push_back(static_cast<uint8_t>(bits >> 8));
+      }
+      rotated = rotate(inliers, matrix, false);
+    }
+    torch::Tensor ordered = rotated;
     if (options_.channel_order == "variance") {
-      const std::vector<int64_t> order = variance_order(inliers);
+      const std::vector<int64_t> order = variance_order(rotated);
       for (int64_t channel : order) {
         out.bytes.push_back(static_cast<uint8_t>(channel & 0xff));
         out.bytes.push_back(static_cast<uint8_t>(channel >> 8));
       }
-      ordered = inliers.index_select(2, torch::tensor(order, torch::kLong)).contiguous();
+      ordered = rotated.index_select(2, torch::tensor(order, torch::kLong)).contiguous();
     }
     const Compressed packed = compress_packed(ordered);
     out.side_bytes = static_cast<int64_t>(out.bytes.size()) + packed.side_bytes;
@@ -99,6 +111,12 @@ class TextureCompressor : public Compressor {
     }
     torch::Tensor outlier_values = read_half(data.bytes, position, {batch, packed_count, outlier_count});
     const int64_t inlier_count = dim - outlier_count;
+    std::vector<uint16_t> matrix;
+    if (options_.rotation == "pca") {
+      for (int64_t k = 0; k < inlier_count * inlier_count; ++k, position += 2) {
+        matrix.push_back(static_cast<uint16_t>(data.bytes[position] | (data.bytes[position + 1] << 8)));
+      }
+    }
     std::vector<int64_t> order;
     if (options_.channel_order == "variance") {
       for (int64_t k = 0; k < inlier_count; ++k, position += 2) order.push_back(data.bytes[position] | (data.bytes[position + 1] << 8));
@@ -113,6 +131,7 @@ class TextureCompressor : public Compressor {
       unordered.index_copy_(2, torch::tensor(order, torch::kLong), inliers);
       inliers = unordered;
     }
+    if (!matrix.empty()) inliers = rotate(inliers, matrix, true);
     torch::Tensor packed_tokens = torch::empty({batch, packed_count, dim}, torch::kFloat32);
     if (outliers.empty()) {
       packed_tokens = inliers;
@@ -153,6 +172,36 @@ class TextureCompressor : public Compressor {
     std::vector<int64_t> chosen(order.begin(), order.begin() + count);
     std::sort(chosen.begin(), chosen.end());
     return chosen;
+  }
+
+  // PCA rotation of the channels: eigenvectors of the (uncentred) second-moment matrix, by
+  // decreasing eigenvalue, stored as fp16 (column k = component k). Encoder and decoder
+  // use the stored fp16 matrix: y = x·V, x = y·V⁻¹ (V⁻¹ from V in double precision).
+  static std::vector<uint16_t> pca_rotation(const torch::Tensor& features) {
+    const int64_t dim = features.size(2);
+    const torch::Tensor flat = features.reshape({-1, dim}).to(torch::kFloat64);
+    const torch::Tensor moment = (flat.t().matmul(flat) / static_cast<double>(flat.size(0))).contiguous();
+    const Eigen::Map<const Eigen::MatrixXd> m(moment.data_ptr<double>(), dim, dim);
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(m);
+    std::vector<uint16_t> matrix(dim * dim);
+    for (int64_t k = 0; k < dim; ++k) {
+      const Eigen::VectorXd vector = solver.eigenvectors().col(dim - 1 - k);  // eigenvalues ascend
+      for (int64_t d = 0; d < dim; ++d) matrix[d * dim + k] = float_to_half_bits(static_cast<float>(vector(d)));
+    }
+    return matrix;
+  }
+
+  static torch::Tensor rotate(const torch::Tensor& features, const std::vector<uint16_t>& matrix, bool inverse) {
+    const int64_t dim = features.size(2);
+    torch::Tensor v = torch::empty({dim, dim}, torch::kFloat64);
+    double* values = v.data_ptr<double>();
+    for (int64_t i = 0; i < dim * dim; ++i) values[i] = half_bits_to_float(matrix[i]);
+    if (inverse) {
+      const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> stored(values, dim, dim);
+      const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> inverted = stored.fullPivLu().inverse();
+      std::copy(inverted.data(), inverted.data() + dim * dim, values);
+    }
+    return features.to(torch::kFloat64).matmul(v).to(torch::kFloat32).contiguous();
   }
 
   // Channels by decreasing variance over the tensor (ties: lower index), so that channels

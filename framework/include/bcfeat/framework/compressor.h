@@ -37,6 +37,7 @@ struct CompressionOptions {
   int outlier_channels = 0;          // texture: widest-range channels stored as fp16 outside
   double clip_percentile = 0.0;      // texture: value map spans [p, 100 − p] percentiles
   std::string channel_order = "identity";  // texture: identity | variance
+  std::string rotation = "none";     // texture: none | pca (fp16 matrix stored, per tensor)
 
   void declare(ParamSet& params, const std::string& prefix = "compression");
 };
