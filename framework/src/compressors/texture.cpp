@@ -45,6 +45,17 @@ uint16_t half_toward(float value, bool up) {
   return bits;
 }
 
+// Little-endian u16 in and out of a byte stream.
+void append_u16(std::vector<uint8_t>& bytes, uint32_t value) {
+  bytes.push_back(static_cast<uint8_t>(value & 0xff));
+  bytes.push_back(static_cast<uint8_t>((value >> 8) & 0xff));
+}
+uint16_t read_u16(const std::vector<uint8_t>& bytes, size_t& position) {
+  const uint16_t value = static_cast<uint16_t>(bytes[position] | (bytes[position + 1] << 8));
+  position += 2;
+  return value;
+}
+
 class TextureCompressor : public Compressor {
  public:
   explicit TextureCompressor(const CompressionOptions& options) : options_(options) {
@@ -68,28 +79,18 @@ class TextureCompressor : public Compressor {
     Compressed out;
     out.shape = features.sizes().vec();
     if (!kept.empty()) append_half(out.bytes, features.index_select(1, torch::tensor(kept, torch::kLong)));
-    for (int64_t channel : outliers) {
-      const uint16_t index = static_cast<uint16_t>(channel);
-      out.bytes.push_back(static_cast<uint8_t>(index & 0xff));
-      out.bytes.push_back(static_cast<uint8_t>(index >> 8));
-    }
+    for (int64_t channel : outliers) append_u16(out.bytes, static_cast<uint32_t>(channel));
     if (!outliers.empty()) append_half(out.bytes, packed_tokens.index_select(2, torch::tensor(outliers, torch::kLong)));
     torch::Tensor rotated = inliers;
     if (options_.rotation == "pca") {
       const std::vector<uint16_t> matrix = pca_rotation(inliers);
-      for (uint16_t bits : matrix) {
-        out.bytes.push_back(static_cast<uint8_t>(bits & 0xff));
-        out.bytes.push_back(static_cast<uint8_t>(bits >> 8));
-      }
+      for (uint16_t bits : matrix) append_u16(out.bytes, bits);
       rotated = rotate(inliers, matrix, false);
     }
     torch::Tensor ordered = rotated;
     if (options_.channel_order == "variance") {
       const std::vector<int64_t> order = variance_order(rotated);
-      for (int64_t channel : order) {
-        out.bytes.push_back(static_cast<uint8_t>(channel & 0xff));
-        out.bytes.push_back(static_cast<uint8_t>(channel >> 8));
-      }
+      for (int64_t channel : order) append_u16(out.bytes, static_cast<uint32_t>(channel));
       ordered = rotated.index_select(2, torch::tensor(order, torch::kLong)).contiguous();
     }
     const Compressed packed = compress_packed(ordered);
@@ -106,20 +107,16 @@ class TextureCompressor : public Compressor {
     size_t position = 0;
     torch::Tensor kept_values = read_half(data.bytes, position, {batch, static_cast<int64_t>(kept.size()), dim});
     std::vector<int64_t> outliers;
-    for (int64_t k = 0; k < outlier_count; ++k, position += 2) {
-      outliers.push_back(data.bytes[position] | (data.bytes[position + 1] << 8));
-    }
+    for (int64_t k = 0; k < outlier_count; ++k) outliers.push_back(read_u16(data.bytes, position));
     torch::Tensor outlier_values = read_half(data.bytes, position, {batch, packed_count, outlier_count});
     const int64_t inlier_count = dim - outlier_count;
     std::vector<uint16_t> matrix;
     if (options_.rotation == "pca") {
-      for (int64_t k = 0; k < inlier_count * inlier_count; ++k, position += 2) {
-        matrix.push_back(static_cast<uint16_t>(data.bytes[position] | (data.bytes[position + 1] << 8)));
-      }
+      for (int64_t k = 0; k < inlier_count * inlier_count; ++k) matrix.push_back(read_u16(data.bytes, position));
     }
     std::vector<int64_t> order;
     if (options_.channel_order == "variance") {
-      for (int64_t k = 0; k < inlier_count; ++k, position += 2) order.push_back(data.bytes[position] | (data.bytes[position + 1] << 8));
+      for (int64_t k = 0; k < inlier_count; ++k) order.push_back(read_u16(data.bytes, position));
     }
     Compressed packed;
     packed.shape = {batch, packed_count, inlier_count};
@@ -230,18 +227,14 @@ class TextureCompressor : public Compressor {
     const float* v = values.data_ptr<float>();
     for (int64_t i = 0; i < values.numel(); ++i) {
       if (std::fabs(v[i]) > 65504.0f) throw_input_error("feature value {} exceeds the fp16 range", v[i]);
-      const uint16_t bits = float_to_half_bits(v[i]);
-      bytes.push_back(static_cast<uint8_t>(bits & 0xff));
-      bytes.push_back(static_cast<uint8_t>(bits >> 8));
+      append_u16(bytes, float_to_half_bits(v[i]));
     }
   }
 
   static torch::Tensor read_half(const std::vector<uint8_t>& bytes, size_t& position, std::vector<int64_t> shape) {
     torch::Tensor out = torch::empty(shape, torch::kFloat32);
     float* v = out.data_ptr<float>();
-    for (int64_t i = 0; i < out.numel(); ++i, position += 2) {
-      v[i] = half_bits_to_float(static_cast<uint16_t>(bytes[position] | (bytes[position + 1] << 8)));
-    }
+    for (int64_t i = 0; i < out.numel(); ++i) v[i] = half_bits_to_float(read_u16(bytes, position));
     return out;
   }
 
