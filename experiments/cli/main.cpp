@@ -194,13 +194,7 @@ int command_report(Args& args) {
   for (auto& row : rows) {
     if (!row.contains("run_id") || !row["run_id"].is_string()) continue;
     const auto file = read_json_file((base / row["run_id"].get<std::string>() / "metrics.json").string());
-    if (!file || !file->is_object()) continue;
-    row["status"] = file->value("status", "unfinished");
-    if (file->contains("metrics")) {
-      const nlohmann::ordered_json flat = flatten_json((*file)["metrics"]);
-      for (auto it = flat.begin(); it != flat.end(); ++it) row[it.key()] = it.value();
-    }
-    if (file->contains("error")) row["error"] = (*file)["error"];
+    if (file && file->is_object()) merge_metrics_file(row, *file);
   }
   fmt::print("{}", format_report(rows, columns, format));
   if (!compressai.empty()) write_compressai(rows, compressai, compressai_series);

@@ -149,19 +149,25 @@ std::string records_to_csv(const nlohmann::ordered_json& records, const std::vec
   return out;
 }
 
+void merge_metrics_file(nlohmann::ordered_json& row, const nlohmann::json& file) {
+  row["status"] = file.is_object() ? file.value("status", "unfinished") : "unfinished";
+  if (!file.is_object()) return;
+  if (file.contains("metrics")) {
+    const nlohmann::ordered_json flat = flatten_json(file["metrics"]);
+    for (auto it = flat.begin(); it != flat.end(); ++it) row[it.key()] = it.value();
+  }
+  if (file.contains("error")) row["error"] = file["error"];
+}
+
 nlohmann::ordered_json summary_rows(const std::vector<SummaryRecord>& records) {
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   for (const auto& record : records) {
     nlohmann::ordered_json row = nlohmann::ordered_json::object();
     row["run_id"] = record.run_id;
-    const nlohmann::json& file = record.metrics_file;
-    row["status"] = file.is_object() ? file.value("status", "unfinished") : "unfinished";
+    row["status"] = "unfinished";  // placed before the swept values; set below
     for (const auto& [path, value] : record.swept) row[path] = yaml_to_json(value);
-    if (file.is_object() && file.contains("metrics")) {
-      const nlohmann::ordered_json flat = flatten_json(file["metrics"]);
-      for (auto it = flat.begin(); it != flat.end(); ++it) row[it.key()] = it.value();
-    }
-    if (file.is_object() && file.contains("error")) row["error"] = file["error"];
+    const nlohmann::json& file = record.metrics_file;
+    merge_metrics_file(row, file);
     if (file.is_object() && file.contains("provenance")) row["wall_s"] = file["provenance"].value("wall_s", 0.0);
     rows.push_back(std::move(row));
   }

@@ -12,12 +12,15 @@ using namespace bcfeat;
 
 namespace {
 
-torch::Tensor features(int batch, int tokens_h, int tokens_w, int dim, uint64_t seed = 1) {
+// Synthetic features; `outliers` < 0: 2 outlier channels when D >= 8, else none.
+torch::Tensor features(int batch, int tokens_h, int tokens_w, int dim, uint64_t seed = 1, int outliers = -1,
+                       double outlier_scale = 30.0) {
   FeatureOptions options;
   options.batch = batch;
   options.tokens_hw = {tokens_h, tokens_w};
   options.dim = dim;
-  options.outlier_channels = dim >= 8 ? 2 : 0;
+  options.outlier_channels = outliers >= 0 ? outliers : (dim >= 8 ? 2 : 0);
+  options.outlier_scale = outlier_scale;
   return synthetic_features(options, seed);
 }
 
@@ -213,12 +216,7 @@ TEST_CASE("synthetic features are deterministic, heavy-tailed and spatially corr
 }
 
 TEST_CASE("texture compressor: exact stream size, smooth features compress well") {
-  FeatureOptions feature_options;
-  feature_options.batch = 2;
-  feature_options.tokens_hw = {16, 12};
-  feature_options.dim = 10;
-  feature_options.outlier_channels = 0;
-  const torch::Tensor x = synthetic_features(feature_options, 4);
+  const torch::Tensor x = features(2, 16, 12, 10, 4, 0);
   CompressionOptions options;
   options.method = "texture";
   options.tokens_hw = {16, 12};
@@ -265,12 +263,7 @@ TEST_CASE("texture compressor: exact stream size, smooth features compress well"
 }
 
 TEST_CASE("texture compressor keeps listed tokens exactly (fp16) and packs the rest") {
-  FeatureOptions feature_options;
-  feature_options.batch = 2;
-  feature_options.tokens_hw = {1, 65};  // a CLS token + an 8×8 grid
-  feature_options.dim = 6;
-  feature_options.outlier_channels = 0;
-  torch::Tensor x = synthetic_features(feature_options, 5);
+  torch::Tensor x = features(2, 1, 65, 6, 5, 0);  // a CLS token + an 8×8 grid
   x.index_put_({torch::indexing::Slice(), 0}, 40.0f);  // an outlying CLS token
   CompressionOptions options;
   options.method = "texture";
@@ -294,11 +287,7 @@ TEST_CASE("texture compressor keeps listed tokens exactly (fp16) and packs the r
 }
 
 TEST_CASE("lossless returns exactly the fp16 values and beats raw fp16 on smooth features") {
-  FeatureOptions feature_options;
-  feature_options.batch = 2;
-  feature_options.tokens_hw = {8, 8};
-  feature_options.dim = 32;
-  const torch::Tensor x = synthetic_features(feature_options, 6);
+  const torch::Tensor x = features(2, 8, 8, 32, 6, 4);
   CompressionOptions options;
   options.method = "fp16";
   const auto half = make_compressor(options);
@@ -312,13 +301,7 @@ TEST_CASE("lossless returns exactly the fp16 values and beats raw fp16 on smooth
 }
 
 TEST_CASE("texture compressor stores the widest-range channels as fp16") {
-  FeatureOptions feature_options;
-  feature_options.batch = 1;
-  feature_options.tokens_hw = {8, 8};
-  feature_options.dim = 12;
-  feature_options.outlier_channels = 2;  // the generator's massive-activation channels
-  feature_options.outlier_scale = 200.0;
-  const torch::Tensor x = synthetic_features(feature_options, 8);
+  const torch::Tensor x = features(1, 8, 8, 12, 8, 2, 200.0);  // the generator's massive-activation channels
   CompressionOptions options;
   options.method = "texture";
   options.format = "bc4_snorm";
@@ -367,12 +350,7 @@ TEST_CASE("texture value maps can clip at percentiles") {
 }
 
 TEST_CASE("texture channel order by variance: permutation stored, round trip unchanged in quality") {
-  FeatureOptions feature_options;
-  feature_options.batch = 2;
-  feature_options.tokens_hw = {8, 8};
-  feature_options.dim = 9;
-  feature_options.outlier_channels = 1;
-  const torch::Tensor x = synthetic_features(feature_options, 9);
+  const torch::Tensor x = features(2, 8, 8, 9, 9, 1);
   CompressionOptions options;
   options.method = "texture";
   options.format = "bc1";
@@ -401,12 +379,7 @@ TEST_CASE("texture channel order by variance: permutation stored, round trip unc
 }
 
 TEST_CASE("texture PCA rotation: matrix stored in fp16, inverse exact on the stored matrix") {
-  FeatureOptions feature_options;
-  feature_options.batch = 2;
-  feature_options.tokens_hw = {8, 8};
-  feature_options.dim = 16;
-  feature_options.outlier_channels = 0;
-  const torch::Tensor x = synthetic_features(feature_options, 10);
+  const torch::Tensor x = features(2, 8, 8, 16, 10, 0);
   CompressionOptions options;
   options.method = "texture";
   options.format = "bc4_snorm";

@@ -44,6 +44,9 @@ struct SummaryRecord {
   nlohmann::json metrics_file;  // contents of metrics.json (may be null)
 };
 
+// Sets a summary row's status, flattened metrics and error from a run's metrics.json.
+void merge_metrics_file(nlohmann::ordered_json& row, const nlohmann::json& metrics_file);
+
 // Flat summary rows (run_id, status, swept values, metrics, error, wall_s) in that order.
 nlohmann::ordered_json summary_rows(const std::vector<SummaryRecord>& records);
 
