@@ -24,10 +24,11 @@ fi
 
 # PyPI packages Debian lacks, into build/pydeps (used by the interop tests only):
 # ml_dtypes is the independent FP8 reference; Pillow >= 10.2 reads DX10 DDS files
-# (Debian's 9.4 reads only BC5-BC7 in DX10 headers).
-if [ ! -d build/pydeps/ml_dtypes ] || [ ! -d build/pydeps/PIL ]; then
+# (Debian's 9.4 reads only BC5-BC7 in DX10 headers); etcpak (with archspec) carries
+# Geldreich's bc7enc, the independent BC7 encoder used as a baseline and decoder check.
+if [ ! -d build/pydeps/ml_dtypes ] || [ ! -d build/pydeps/PIL ] || [ ! -d build/pydeps/etcpak ]; then
   mkdir -p build/pydeps
   /usr/bin/python3 -m pip install -q --disable-pip-version-check --break-system-packages --no-deps \
-    --target build/pydeps "ml_dtypes==0.5.1" "pillow==11.3.0" \
+    --target build/pydeps "ml_dtypes==0.5.1" "pillow==11.3.0" "etcpak==0.9.15" "archspec==0.2.7" \
     || echo "setup: PyPI helpers could not be installed; interop checks that need them will fail"
 fi

@@ -80,18 +80,38 @@ std::vector<BenchImage> load_images(const std::string& directory) {
   return images;
 }
 
-// The image as the format sees it: snorm formats get 2x − 1.
+// The image as the format sees it: snorm formats get 2x − 1; the half-float formats get an
+// HDR version — sRGB decoded to linear light and scaled to [0, 16] (UF16) or shifted to
+// [−8, 8] (SF16) — so that BC6H is measured on a 16:1-and-beyond dynamic range.
+constexpr float kHdrScale = 16.0f;
+
+float srgb_to_linear(float v) { return v <= 0.04045f ? v / 12.92f : std::pow((v + 0.055f) / 1.055f, 2.4f); }
+
 std::vector<float> in_domain(const BenchImage& image, const FormatInfo& format) {
   std::vector<float> pixels = image.rgba;
-  if (format.domain == ValueDomain::kSnorm) {
-    for (float& v : pixels) v = 2.0f * v - 1.0f;
+  for (size_t i = 0; i < pixels.size(); ++i) {
+    float& v = pixels[i];
+    const bool alpha = i % 4 == 3;
+    if (format.domain == ValueDomain::kSnorm) {
+      v = 2.0f * v - 1.0f;
+    } else if (format.domain == ValueDomain::kUnsignedHalf && !alpha) {
+      v = kHdrScale * srgb_to_linear(v);
+    } else if (format.domain == ValueDomain::kHalf && !alpha) {
+      v = kHdrScale * (srgb_to_linear(v) - 0.5f);
+    }
   }
   return pixels;
 }
 
-// PSNR over the colour channels the format stores (not alpha).
-double psnr(const FormatInfo& format, const std::vector<float>& reference, const std::vector<float>& decoded, int width,
-            int height) {
+// The width of the values in_domain produces: the PSNR peak.
+double domain_peak(const FormatInfo& format) {
+  if (value_domain_is_float(format.domain)) return kHdrScale;
+  return format.domain == ValueDomain::kSnorm ? 2.0 : 1.0;
+}
+
+// Mean squared error over the colour channels the format stores (not alpha).
+double colour_mse(const FormatInfo& format, const std::vector<float>& reference, const std::vector<float>& decoded,
+                  int width, int height) {
   const int channels = std::min(format.channels, 3);
   double sum = 0.0;
   for (int64_t p = 0; p < static_cast<int64_t>(width) * height; ++p) {
@@ -100,8 +120,11 @@ double psnr(const FormatInfo& format, const std::vector<float>& reference, const
       sum += d * d;
     }
   }
-  const double mse = sum / (static_cast<double>(width) * height * channels);
-  const double peak = format.domain == ValueDomain::kSnorm ? 2.0 : 1.0;
+  return sum / (static_cast<double>(width) * height * channels);
+}
+
+double psnr_from_mse(const FormatInfo& format, double mse) {
+  const double peak = domain_peak(format);
   return mse > 0 ? 10.0 * std::log10(peak * peak / mse) : 99.0;
 }
 
@@ -253,7 +276,7 @@ int command_bench(Args& args) {
     std::vector<std::vector<float>> sources;
     for (const auto& image : images) sources.push_back(in_domain(image, *format));
     for (Quality quality : qualities) {
-      double encode_s = 0, decode_s = 0, quality_sum = 0;
+      double encode_s = 0, decode_s = 0, quality_sum = 0, mse_sum = 0;
       bool cuda_matches = true;
       double cuda_encode_s = 0, cuda_decode_s = 0, cuda_texture_s = 0;
       for (size_t i = 0; i < images.size(); ++i) {
@@ -264,7 +287,9 @@ int command_bench(Args& args) {
         start = Clock::now();
         const auto decoded = decode_image_cpu(*format, blocks.data(), image.width, image.height, threads);
         decode_s += seconds_since(start);
-        quality_sum += psnr(*format, sources[i], decoded, image.width, image.height);
+        const double mse = colour_mse(*format, sources[i], decoded, image.width, image.height);
+        quality_sum += psnr_from_mse(*format, mse);
+        mse_sum += mse;
         if (cuda) {
           cuda_matches = cuda_matches &&
                          encode_image_cuda(*format, sources[i].data(), image.width, image.height, 4, quality) == blocks;
@@ -280,6 +305,8 @@ int command_bench(Args& args) {
           {"quality", quality_name(quality)},
           {"encoder", "bcfeat"},
           {"psnr_db", quality_sum / images.size()},
+          {"psnr_peak", domain_peak(*format)},
+          {"rmse", std::sqrt(mse_sum / images.size())},
           {"cpu_encode_mtexel_s", texels / encode_s / 1e6},
           {"cpu_decode_mtexel_s", texels / decode_s / 1e6},
           {"cpu_threads", threads},
@@ -301,17 +328,20 @@ int command_bench(Args& args) {
       std::vector<Baseline> list = squish_baselines(*format);
       for (auto& baseline : nvtt_baselines(*format)) list.push_back(std::move(baseline));
       for (const auto& baseline : list) {
-        double encode_s = 0, quality_sum = 0;
+        double encode_s = 0, quality_sum = 0, mse_sum = 0;
         for (size_t i = 0; i < images.size(); ++i) {
           const auto start = Clock::now();
           const auto blocks = baseline.encode(images[i]);
           encode_s += seconds_since(start);
           const auto decoded = decode_image_cpu(*format, blocks.data(), images[i].width, images[i].height, threads);
-          quality_sum += psnr(*format, sources[i], decoded, images[i].width, images[i].height);
+          const double mse = colour_mse(*format, sources[i], decoded, images[i].width, images[i].height);
+          quality_sum += psnr_from_mse(*format, mse);
+          mse_sum += mse;
         }
         nlohmann::ordered_json row = {{"format", format->name},
                                       {"encoder", baseline.name},
                                       {"psnr_db", quality_sum / images.size()},
+                                      {"rmse", std::sqrt(mse_sum / images.size())},
                                       {"cpu_encode_mtexel_s", texels / encode_s / 1e6},
                                       {"cpu_threads", 1}};
         fmt::print(stderr, "{:<10} {:<32} {:.3f} dB  {:.2f} Mtexel/s (1 thread)\n", format->name, baseline.name,

@@ -31,7 +31,7 @@ const FormatInfo& require_format(const std::string& name) {
 
 // Finite values in the format's domain (clamped when asked); the first bad value is named.
 void check_domain(FloatImage& image, const FormatInfo& format, bool clamp, const std::string& path) {
-  const float low = format.domain == ValueDomain::kSnorm ? -1.0f : 0.0f;
+  const float low = value_domain_low(format.domain), high = value_domain_high(format.domain);
   for (size_t i = 0; i < image.pixels.size(); ++i) {
     float& value = image.pixels[i];
     const size_t pixel = i / image.channels;
@@ -39,12 +39,12 @@ void check_domain(FloatImage& image, const FormatInfo& format, bool clamp, const
       throw_input_error("'{}' holds {} at [{}, {}, {}]; values must be finite", path, value, pixel / image.width,
                         pixel % image.width, i % image.channels);
     }
-    if (value < low || value > 1.0f) {
+    if (value < low || value > high) {
       if (!clamp) {
-        throw_input_error("'{}' holds {} at [{}, {}, {}], outside {}'s range [{}, 1]; pass --clamp to clamp", path, value,
-                          pixel / image.width, pixel % image.width, i % image.channels, format.name, low);
+        throw_input_error("'{}' holds {} at [{}, {}, {}], outside {}'s range [{}, {}]; pass --clamp to clamp", path, value,
+                          pixel / image.width, pixel % image.width, i % image.channels, format.name, low, high);
       }
-      value = std::fmin(1.0f, std::fmax(low, value));
+      value = std::fmin(high, std::fmax(low, value));
     }
   }
 }

@@ -1,5 +1,6 @@
 // CUDA block codecs, in the four layers of STYLE.md:
-//   kernels (one thread per block, calling the shared inline block code)
+//   kernels (one thread per block, calling the shared inline block code; the encoders live
+//   in cuda_encode.cuh and codec_cuda_encode_*.cu)
 //   → launchers on raw device pointers and a stream
 //   → a switch from the runtime format/quality to template parameters
 //   → host wrappers that move host buffers, check every call, and time the kernels.
@@ -15,6 +16,7 @@
 #include "bcfeat/kernels/codec_timing.h"
 #include "bcfeat/kernels/cuda_device.h"
 #include "block_access.h"
+#include "cuda_encode.cuh"
 
 namespace bcfeat {
 
@@ -34,17 +36,6 @@ struct DeviceBuffer {
 };
 
 // ---- kernels --------------------------------------------------------------------------
-
-template <FormatId kFormat, Quality kQuality>
-__global__ void encode_blocks_kernel(const float* pixels, int width, int height, int channels, int blocks_x,
-                                     int blocks_y, int bytes_per_block, uint8_t* blocks) {
-  const int64_t block = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (block >= static_cast<int64_t>(blocks_x) * blocks_y) return;
-  const int bx = static_cast<int>(block % blocks_x), by = static_cast<int>(block / blocks_x);
-  float texels[16][4];
-  gather_block(pixels, width, height, channels, bx, by, texels);
-  encode_block(kFormat, texels, kQuality, blocks + block * bytes_per_block);
-}
 
 // Decoding writes 16·C floats per 8 or 16 bytes read, so stores dominate. A CTA of
 // kThreads threads decodes kThreads consecutive blocks of one block row, stages the four
@@ -102,48 +93,28 @@ __global__ void texture_fetch_kernel(cudaTextureObject_t texture, int width, int
   float* pixel = pixels + (static_cast<int64_t>(y) * width + x) * channels;
   pixel[0] = texel.x;
   if (channels > 1) pixel[1] = texel.y;
-  if (channels > 2) {
-    pixel[2] = texel.z;
-    pixel[3] = texel.w;
-  }
+  if (channels > 2) pixel[2] = texel.z;
+  if (channels > 3) pixel[3] = texel.w;
 }
 
 // ---- launchers ------------------------------------------------------------------------
 
 constexpr int kThreads = 128;
 
-template <FormatId kFormat>
-void launch_encode_format(Quality quality, const float* pixels, int width, int height, int channels, BlockGrid grid,
-                          uint8_t* blocks, cudaStream_t stream) {
-  const int bytes = format_info(kFormat).bytes_per_block;
-  const unsigned launch_blocks = static_cast<unsigned>((grid.blocks() + kThreads - 1) / kThreads);
-  switch (quality) {
-    case Quality::kFast:
-      encode_blocks_kernel<kFormat, Quality::kFast><<<launch_blocks, kThreads, 0, stream>>>(
-          pixels, width, height, channels, grid.blocks_x, grid.blocks_y, bytes, blocks);
-      break;
-    case Quality::kNormal:
-      encode_blocks_kernel<kFormat, Quality::kNormal><<<launch_blocks, kThreads, 0, stream>>>(
-          pixels, width, height, channels, grid.blocks_x, grid.blocks_y, bytes, blocks);
-      break;
-    case Quality::kHigh:
-      encode_blocks_kernel<kFormat, Quality::kHigh><<<launch_blocks, kThreads, 0, stream>>>(
-          pixels, width, height, channels, grid.blocks_x, grid.blocks_y, bytes, blocks);
-      break;
-  }
-}
-
 void launch_encode(const FormatInfo& format, Quality quality, const float* pixels, int width, int height, int channels,
                    uint8_t* blocks, cudaStream_t stream) {
   const BlockGrid grid = block_grid(format, width, height);
   switch (format.id) {
-    case FormatId::kBC1: launch_encode_format<FormatId::kBC1>(quality, pixels, width, height, channels, grid, blocks, stream); break;
-    case FormatId::kBC2: launch_encode_format<FormatId::kBC2>(quality, pixels, width, height, channels, grid, blocks, stream); break;
-    case FormatId::kBC3: launch_encode_format<FormatId::kBC3>(quality, pixels, width, height, channels, grid, blocks, stream); break;
-    case FormatId::kBC4Unorm: launch_encode_format<FormatId::kBC4Unorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
-    case FormatId::kBC4Snorm: launch_encode_format<FormatId::kBC4Snorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
-    case FormatId::kBC5Unorm: launch_encode_format<FormatId::kBC5Unorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
-    case FormatId::kBC5Snorm: launch_encode_format<FormatId::kBC5Snorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC1: cuda_encode::launch_encode_format<FormatId::kBC1>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC2: cuda_encode::launch_encode_format<FormatId::kBC2>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC3: cuda_encode::launch_encode_format<FormatId::kBC3>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC4Unorm: cuda_encode::launch_encode_format<FormatId::kBC4Unorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC4Snorm: cuda_encode::launch_encode_format<FormatId::kBC4Snorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC5Unorm: cuda_encode::launch_encode_format<FormatId::kBC5Unorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC5Snorm: cuda_encode::launch_encode_format<FormatId::kBC5Snorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC6HUf16: cuda_encode::launch_encode_format<FormatId::kBC6HUf16>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC6HSf16: cuda_encode::launch_encode_format<FormatId::kBC6HSf16>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+    case FormatId::kBC7: cuda_encode::launch_encode_format<FormatId::kBC7>(quality, pixels, width, height, channels, grid, blocks, stream); break;
   }
   check_cuda(cudaGetLastError(), "encode kernel launch");
 }
@@ -165,6 +136,9 @@ void launch_decode(const FormatInfo& format, const uint8_t* blocks, int width, i
     BCFEAT_DECODE_CASE(FormatId::kBC4Snorm, 1, 8)
     BCFEAT_DECODE_CASE(FormatId::kBC5Unorm, 2, 16)
     BCFEAT_DECODE_CASE(FormatId::kBC5Snorm, 2, 16)
+    BCFEAT_DECODE_CASE(FormatId::kBC6HUf16, 3, 16)
+    BCFEAT_DECODE_CASE(FormatId::kBC6HSf16, 3, 16)
+    BCFEAT_DECODE_CASE(FormatId::kBC7, 4, 16)
   }
 #undef BCFEAT_DECODE_CASE
   check_cuda(cudaGetLastError(), "decode kernel launch");
@@ -179,6 +153,9 @@ cudaChannelFormatDesc texture_channel_desc(FormatId id) {
     case FormatId::kBC4Snorm: return cudaCreateChannelDesc<cudaChannelFormatKindSignedBlockCompressed4>();
     case FormatId::kBC5Unorm: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed5>();
     case FormatId::kBC5Snorm: return cudaCreateChannelDesc<cudaChannelFormatKindSignedBlockCompressed5>();
+    case FormatId::kBC6HUf16: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed6H>();
+    case FormatId::kBC6HSf16: return cudaCreateChannelDesc<cudaChannelFormatKindSignedBlockCompressed6H>();
+    case FormatId::kBC7: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed7>();
   }
   throw std::invalid_argument("format has no texture-unit decoder");
 }
@@ -200,7 +177,8 @@ struct BlockTexture {
     cudaTextureDesc texture_desc{};
     texture_desc.addressMode[0] = texture_desc.addressMode[1] = cudaAddressModeClamp;
     texture_desc.filterMode = cudaFilterModePoint;
-    texture_desc.readMode = cudaReadModeNormalizedFloat;
+    // BC6H texels are half floats, fetched as they are; the others are normalised integers.
+    texture_desc.readMode = value_domain_is_float(format.domain) ? cudaReadModeElementType : cudaReadModeNormalizedFloat;
     texture_desc.normalizedCoords = 0;
     check_cuda(cudaCreateTextureObject(&texture, &resource, &texture_desc, nullptr), "cudaCreateTextureObject");
   }

@@ -3,7 +3,9 @@
 
 Pillow decodes with the textbook interpolation; the GPU texture units (which bcfeat
 reproduces) weight BC1's 6-bit green third by 80/256 instead of 1/3 and BC4's steps by
-36/257 instead of 1/7, so the two may differ by a few 1/255 — but no more.
+36/257 instead of 1/7, so the two may differ by a few 1/255 — but no more. BC7 is
+specified to the bit, so Pillow and bcfeat must agree exactly; Pillow returns BC6H as 8-bit
+RGB (half floats × 255, rounded and clamped), so those agree to within rounding.
 
 Needs Pillow >= 10.2 (tools/setup.sh puts Pillow 11.3 from PyPI in build/pydeps).
 usage: test_pillow_dds.py BCFEAT WORKDIR
@@ -30,7 +32,8 @@ picture = np.clip(picture + rng.normal(0, 6, picture.shape), 0, 255).astype(np.u
 Image.fromarray(picture).save("picture.png")
 
 # (format, channels Pillow returns that bcfeat also stores, tolerance in 1/255)
-cases = [("bc1", 3, 6), ("bc2", 3, 6), ("bc3", 3, 6), ("bc4_unorm", 1, 2), ("bc5_unorm", 2, 2)]
+cases = [("bc1", 3, 6), ("bc2", 3, 6), ("bc3", 3, 6), ("bc4_unorm", 1, 2), ("bc5_unorm", 2, 2), ("bc7", 4, 0),
+         ("bc6h_uf16", 3, 1), ("bc6h_sf16", 3, 1)]
 for fmt, channels, tolerance in cases:
     subprocess.run([BCFEAT, "codec", "encode", "picture.png", f"{fmt}.dds", "--format", fmt, "--quality", "normal"],
                    check=True, capture_output=True)

@@ -7,9 +7,29 @@
 
 #include "bcfeat/kernels/format.h"
 
-// [height][width][4] values in the format's domain ([0, 1] or [-1, 1]).
-// `opaque`: alpha 1 everywhere (BC1, whose alpha is one bit).
-inline std::vector<float> make_test_image(int width, int height, bool smooth, bool is_signed, uint32_t seed,
+// [height][width][4] values in a domain: [0, 1], [-1, 1], HDR 2^-5..2^5 (unsigned half) or
+// ±16 (signed half). `opaque`: alpha 1 everywhere (BC1, whose alpha is one bit).
+// v in [0, 1] → the domain's test range.
+inline float to_test_domain(float v, bcfeat::ValueDomain domain) {
+  switch (domain) {
+    case bcfeat::ValueDomain::kSnorm: return 2.0f * v - 1.0f;
+    case bcfeat::ValueDomain::kUnsignedHalf: return std::exp2(10.0f * v - 5.0f);
+    case bcfeat::ValueDomain::kHalf: return 32.0f * v - 16.0f;
+    default: return v;
+  }
+}
+
+// Width of the test range (the PSNR peak).
+inline double test_domain_range(bcfeat::ValueDomain domain) {
+  switch (domain) {
+    case bcfeat::ValueDomain::kSnorm: return 2.0;
+    case bcfeat::ValueDomain::kUnsignedHalf: return 32.0;
+    case bcfeat::ValueDomain::kHalf: return 32.0;
+    default: return 1.0;
+  }
+}
+
+inline std::vector<float> make_test_image(int width, int height, bool smooth, bcfeat::ValueDomain domain, uint32_t seed,
                                           bool opaque = false) {
   std::vector<float> pixels(static_cast<size_t>(width) * height * 4);
   uint64_t state = seed * 0x9e3779b97f4a7c15ull + 1;
@@ -29,11 +49,9 @@ inline std::vector<float> make_test_image(int width, int height, bool smooth, bo
         }
         v = std::fmin(1.0f, std::fmax(0.0f, v));
         if (c == 3 && opaque) v = 1.0f;
-        pixels[(static_cast<size_t>(y) * width + x) * 4 + c] = is_signed ? 2.0f * v - 1.0f : v;
+        pixels[(static_cast<size_t>(y) * width + x) * 4 + c] = to_test_domain(v, domain);
       }
     }
   }
   return pixels;
 }
-
-inline bool format_is_signed(const bcfeat::FormatInfo& format) { return format.domain == bcfeat::ValueDomain::kSnorm; }

@@ -289,7 +289,7 @@ class TextureCompressor : public Compressor {
       stored_low[r] = half_bits_to_float(lo);
       stored_high[r] = half_bits_to_float(hi);
     }
-    const bool is_signed = format_->domain == ValueDomain::kSnorm;
+    const bool is_signed = format_->domain == ValueDomain::kSnorm || format_->domain == ValueDomain::kHalf;
     // Texels no token maps to (and channels beyond D) hold the domain's midpoint; BC1's
     // alpha is opaque.
     std::vector<float> fill(4, is_signed ? 0.0f : 0.5f);
@@ -319,7 +319,7 @@ class TextureCompressor : public Compressor {
   torch::Tensor decompress_packed(const Compressed& data) const {
     const Geometry g = geometry(data.shape);
     const bool per_channel = options_.value_map == "per_channel";
-    const bool is_signed = format_->domain == ValueDomain::kSnorm;
+    const bool is_signed = format_->domain == ValueDomain::kSnorm || format_->domain == ValueDomain::kHalf;
     torch::Tensor out = torch::empty(data.shape, torch::kFloat32);
     float* y = out.data_ptr<float>();
     for (int64_t texture = 0; texture < g.textures; ++texture) {

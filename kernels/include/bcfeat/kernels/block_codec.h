@@ -1,16 +1,19 @@
-// One block of any BC1–BC5 format: the single dispatch from FormatId to block code.
+// One block of any BC format: the single dispatch from FormatId to block code.
 //
 // Texels are 16 RGBA quadruples in row-major order; a format uses its first `channels`
 // (bc1/bc2/bc3: RGBA, bc4: R, bc5: RG). Composite formats:
 //   bc2 = 8 bytes of explicit 4-bit alpha (k·17/255) + BC1 colour (always 4-colour)
 //   bc3 = BC4-layout alpha block (8-bit precision in hardware) + BC1 colour (always 4-colour)
 //   bc5 = BC4 red block + BC4 green block (unorm or snorm)
+// bc6h_uf16/bc6h_sf16 (RGB half floats) and bc7 (RGBA) have their own headers.
 #pragma once
 
 #include <cstdint>
 
 #include "bcfeat/kernels/bc1.h"
 #include "bcfeat/kernels/bc4.h"
+#include "bcfeat/kernels/bc6h.h"
+#include "bcfeat/kernels/bc7.h"
 #include "bcfeat/kernels/format.h"
 #include "bcfeat/kernels/host_device.h"
 
@@ -41,6 +44,13 @@ BCFEAT_HD void decode_block(FormatId format, const uint8_t* block, float texels[
       decode_bc4_block(block, format == FormatId::kBC5Snorm ? Bc4Kind::kSnorm : Bc4Kind::kUnorm, &texels[0][0], 4);
       decode_bc4_block(block + 8, format == FormatId::kBC5Snorm ? Bc4Kind::kSnorm : Bc4Kind::kUnorm, &texels[0][1], 4);
       break;
+    case FormatId::kBC6HUf16:
+    case FormatId::kBC6HSf16:
+      decode_bc6h_block(block, format == FormatId::kBC6HSf16, texels);
+      break;
+    case FormatId::kBC7:
+      decode_bc7_block(block, texels);
+      break;
   }
 }
 
@@ -70,6 +80,13 @@ BCFEAT_HD void encode_block(FormatId format, const float texels[16][4], Quality 
       encode_bc4_block(&texels[0][0], 4, format == FormatId::kBC5Snorm ? Bc4Kind::kSnorm : Bc4Kind::kUnorm, quality, out);
       encode_bc4_block(&texels[0][1], 4, format == FormatId::kBC5Snorm ? Bc4Kind::kSnorm : Bc4Kind::kUnorm, quality,
                        out + 8);
+      break;
+    case FormatId::kBC6HUf16:
+    case FormatId::kBC6HSf16:
+      encode_bc6h_block(texels, format == FormatId::kBC6HSf16, quality, out);
+      break;
+    case FormatId::kBC7:
+      encode_bc7_block(texels, quality, out);
       break;
   }
 }

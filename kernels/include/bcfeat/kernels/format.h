@@ -18,11 +18,16 @@ enum class FormatId : int {
   kBC4Snorm,
   kBC5Unorm,
   kBC5Snorm,
+  kBC6HUf16,
+  kBC6HSf16,
+  kBC7,
 };
 
 enum class ValueDomain : int {
   kUnorm,  // [0, 1]
   kSnorm,  // [-1, 1]
+  kUnsignedHalf,  // finite half floats ≥ 0 (BC6H UF16: [0, 65504])
+  kHalf,          // finite half floats (BC6H SF16: [-65504, 65504])
 };
 
 struct FormatInfo {
@@ -45,5 +50,9 @@ const FormatInfo& format_info(FormatId id);
 std::vector<std::string> format_names();
 double format_bits_per_texel(const FormatInfo& format);
 const char* value_domain_name(ValueDomain domain);
+// The closed interval of values a domain holds.
+float value_domain_low(ValueDomain domain);
+float value_domain_high(ValueDomain domain);
+bool value_domain_is_float(ValueDomain domain);
 
 }  // namespace bcfeat

@@ -1,0 +1,442 @@
+// BC6H blocks (RGB half floats, 16 bytes per 4×4 block), unsigned (UF16) and signed (SF16):
+// decode and encode.
+//
+// Decoding follows ARB_texture_compression_bptc (= BC6H in Direct3D): 14 modes with one
+// region (4-bit indices) or two regions over 32 partitions (3-bit indices); endpoints stored
+// directly or as deltas from the first ("transformed", wrapped at the endpoint precision),
+// sign-extended where the format is signed or the mode transformed; unquantised to 16 bits,
+// interpolated with the BC7 weights and scaled by 31/64 (UF16) or 31/32 on the magnitude
+// (SF16) to half-float bits. Reserved modes decode to 0. Values are returned as the float of
+// those half bits — exactly what the texture units return (tests/data vectors).
+//
+// Encoding minimises the squared error of the decoded values themselves (the framework
+// measures feature error, not perceptual error). Endpoints are fitted in the "unquantised"
+// domain where interpolation is linear (half bits × 64/31, sign–magnitude for SF16), then
+// every palette is evaluated on decoded floats and indices are chosen by float error.
+// Levels:
+//   fast    the four one-region modes, and modes 1 and 10 (of Table.MF order) on the
+//           best two-region partition; one refit
+//   normal  every mode, two-region modes on the best four partitions; two refits
+//   high    every mode on the best twelve partitions; four refits, then a ±1 search on
+//           every quantised endpoint channel
+#pragma once
+
+#include <cstdint>
+
+#include "bcfeat/kernels/bc1.h"
+#include "bcfeat/kernels/bc7.h"
+#include "bcfeat/kernels/bptc.h"
+#include "bcfeat/kernels/float_formats.h"
+#include "bcfeat/kernels/host_device.h"
+
+namespace bcfeat {
+
+namespace bc6h_detail {
+
+struct ModeInfo {
+  int code, transformed, partition_bits, endpoint_bits, delta_bits[3], mode_bits, layout_bits;
+};
+
+// Mode `m` (0..13, the order of Table.MF).
+BCFEAT_HD ModeInfo mode_info(int m) {
+  ModeInfo info;
+  info.code = bptc::bc6h_modes(9 * m);
+  info.transformed = bptc::bc6h_modes(9 * m + 1);
+  info.partition_bits = bptc::bc6h_modes(9 * m + 2);
+  info.endpoint_bits = bptc::bc6h_modes(9 * m + 3);
+  for (int c = 0; c < 3; ++c) info.delta_bits[c] = bptc::bc6h_modes(9 * m + 4 + c);
+  info.mode_bits = bptc::bc6h_modes(9 * m + 7);
+  info.layout_bits = bptc::bc6h_modes(9 * m + 8);
+  return info;
+}
+
+// Table.MF position of a block's mode field, or −1 for the reserved codes.
+BCFEAT_HD int find_mode(const uint8_t* block) {
+  const int low2 = block[0] & 3;
+  const int code = low2 < 2 ? low2 : (block[0] & 31);
+  for (int m = 0; m < 14; ++m) {
+    if (bptc::bc6h_modes(9 * m) == code) return m;
+  }
+  return -1;
+}
+
+BCFEAT_HD int sign_extend(int value, int bits) {
+  const int shift = 32 - bits;
+  return static_cast<int>(static_cast<uint32_t>(value) << shift) >> shift;
+}
+
+// Endpoint value x of `bits` bits → 16-bit unquantised value.
+BCFEAT_HD int unquantize(int x, int bits, bool is_signed) {
+  if (!is_signed) {
+    if (bits >= 15) return x;
+    if (x == 0) return 0;
+    if (x == (1 << bits) - 1) return 0xFFFF;
+    return ((x << 15) + 0x4000) >> (bits - 1);
+  }
+  if (bits >= 16) return x;
+  const bool negative = x < 0;
+  const int magnitude = negative ? -x : x;
+  int unq;
+  if (magnitude == 0) {
+    unq = 0;
+  } else if (magnitude >= (1 << (bits - 1)) - 1) {
+    unq = 0x7FFF;
+  } else {
+    unq = ((magnitude << 15) + 0x4000) >> (bits - 1);
+  }
+  return negative ? -unq : unq;
+}
+
+// Interpolated unquantised value → half bits.
+BCFEAT_HD uint16_t finish(int value, bool is_signed) {
+  if (!is_signed) return static_cast<uint16_t>((value * 31) >> 6);
+  if (value < 0) return static_cast<uint16_t>(((-value * 31) >> 5) | 0x8000);
+  return static_cast<uint16_t>((value * 31) >> 5);
+}
+
+// Raw endpoint fields (as stored) → unquantised endpoints [4][3], applying sign extension
+// and the inverse transform exactly as the decoder does.
+BCFEAT_HD void unquantize_endpoints(const ModeInfo& info, bool is_signed, const int raw[4][3], int out[4][3]) {
+  const int regions = info.partition_bits ? 2 : 1;
+  const int mask = (1 << info.endpoint_bits) - 1;
+  for (int c = 0; c < 3; ++c) {
+    int e0 = raw[0][c];
+    if (is_signed) e0 = sign_extend(e0, info.endpoint_bits);
+    out[0][c] = unquantize(e0, info.endpoint_bits, is_signed);
+    for (int e = 1; e < 2 * regions; ++e) {
+      int value = raw[e][c];
+      const int bits = info.transformed ? info.delta_bits[c] : info.endpoint_bits;
+      if (is_signed || info.transformed) value = sign_extend(value, bits);
+      if (info.transformed) {
+        value = (raw[0][c] + value) & mask;
+        if (is_signed) value = sign_extend(value, info.endpoint_bits);
+      }
+      out[e][c] = unquantize(value, info.endpoint_bits, is_signed);
+    }
+  }
+}
+
+}  // namespace bc6h_detail
+
+BCFEAT_HD void decode_bc6h_block(const uint8_t* block, bool is_signed, float texels[16][4]) {
+  using namespace bc6h_detail;
+  const int m = find_mode(block);
+  if (m < 0) {
+    for (int i = 0; i < 16; ++i) {
+      texels[i][0] = texels[i][1] = texels[i][2] = 0.0f;
+      texels[i][3] = 1.0f;
+    }
+    return;
+  }
+  const ModeInfo info = mode_info(m);
+  const bptc::Bits128 bits = bptc::load_bits(block);
+  int raw[4][3] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
+  for (int k = 0; k < info.layout_bits; ++k) {
+    const int code = bptc::bc6h_layout(75 * m + k);
+    raw[code / 48][(code / 16) % 3] |= static_cast<int>(bptc::read_bits(bits, info.mode_bits + k, 1)) << (code % 16);
+  }
+  int endpoints[4][3];
+  unquantize_endpoints(info, is_signed, raw, endpoints);
+  const int regions = info.partition_bits ? 2 : 1;
+  const int partition = regions == 2 ? static_cast<int>(bptc::read_bits(bits, 77, 5)) : 0;
+  const int index_bits = regions == 2 ? 3 : 4;
+  int pos = regions == 2 ? 82 : 65;
+  for (int i = 0; i < 16; ++i) {
+    const int n = index_bits - (bptc::is_anchor(regions, partition, i) ? 1 : 0);
+    const int index = static_cast<int>(bptc::read_bits(bits, pos, n));
+    pos += n;
+    const int s = bptc::subset_of(regions, partition, i);
+    const int w = bptc::weight(index_bits, index);
+    for (int c = 0; c < 3; ++c) {
+      texels[i][c] = half_bits_to_float(finish(bptc::interpolate(endpoints[2 * s][c], endpoints[2 * s + 1][c], w), is_signed));
+    }
+    texels[i][3] = 1.0f;
+  }
+}
+
+namespace bc6h_detail {
+
+// Value → the unquantised domain, where the format interpolates linearly: the middle of
+// the range of interpolated values that finish() turns into the value's half bits.
+BCFEAT_HD float to_linear(float value, bool is_signed) {
+  if (!is_signed && !(value > 0.0f)) return 0.0f;
+  const float clamped = fminf(65504.0f, fmaxf(-65504.0f, value));
+  const uint16_t half = float_to_half_bits(clamped);
+  const int magnitude = half & 0x7FFF;
+  if (magnitude == 0) return 0.0f;
+  if (!is_signed) return (static_cast<float>(magnitude) + 0.5f) * (64.0f / 31.0f);
+  const float linear = (static_cast<float>(magnitude) + 0.5f) * (32.0f / 31.0f);
+  return (half & 0x8000) ? -linear : linear;
+}
+
+// The endpoint value (signed for SF16) whose unquantised value is nearest `target`.
+BCFEAT_HD int quantize_endpoint(float target, int bits, bool is_signed) {
+  const int top = is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
+  const int bottom = is_signed ? -top : 0;
+  const float step = static_cast<float>(1 << (16 - (bits < 16 ? bits : 16)));
+  const int centre = static_cast<int>(floorf(target / step));
+  int best = 0;
+  float best_error = 3.0e38f;
+  for (int x = centre - 1; x <= centre + 1; ++x) {
+    const int clamped = x < bottom ? bottom : (x > top ? top : x);
+    const float d = static_cast<float>(unquantize(clamped, bits, is_signed)) - target;
+    if (d * d < best_error) {
+      best_error = d * d;
+      best = clamped;
+    }
+  }
+  return best;
+}
+
+// A candidate block: mode, partition, endpoint values x (before the transform, one per
+// endpoint and channel), indices and the squared error of the decoded values.
+struct Candidate {
+  int mode, partition;
+  int x[4][3];
+  uint8_t index[16];
+  float error;
+};
+
+// Stored fields for endpoint values x: deltas from x[0] in transformed modes, clamped to
+// the delta range (the decoded endpoint then lies between x[0] and the wanted one).
+BCFEAT_HD void raw_fields(const ModeInfo& info, const int x[4][3], int raw[4][3]) {
+  const int regions = info.partition_bits ? 2 : 1;
+  const int mask = (1 << info.endpoint_bits) - 1;
+  for (int c = 0; c < 3; ++c) {
+    raw[0][c] = x[0][c] & mask;
+    for (int e = 1; e < 2 * regions; ++e) {
+      if (!info.transformed) {
+        raw[e][c] = x[e][c] & mask;
+        continue;
+      }
+      const int limit = 1 << (info.delta_bits[c] - 1);
+      int delta = x[e][c] - x[0][c];
+      delta = delta < -limit ? -limit : (delta > limit - 1 ? limit - 1 : delta);
+      raw[e][c] = delta & ((1 << info.delta_bits[c]) - 1);
+    }
+  }
+}
+
+// Decoded palettes for the stored fields, indices by least squared error, total error.
+// Anchor texels take only the lower half of the palette (their top index bit is implicit
+// 0); the result has bit s set when region s's anchor would have preferred the upper half.
+BCFEAT_HD int assign_indices(const float values[16][4], bool is_signed, const ModeInfo& info, Candidate& candidate) {
+  int raw[4][3], endpoints[4][3];
+  raw_fields(info, candidate.x, raw);
+  unquantize_endpoints(info, is_signed, raw, endpoints);
+  const int regions = info.partition_bits ? 2 : 1;
+  const int index_bits = regions == 2 ? 3 : 4;
+  const int entries = 1 << index_bits;
+  int wants_swap = 0;
+  candidate.error = 0.0f;
+  for (int s = 0; s < regions; ++s) {
+    float palette[16][3];
+    for (int k = 0; k < entries; ++k) {
+      const int w = bptc::weight(index_bits, k);
+      for (int c = 0; c < 3; ++c) {
+        palette[k][c] = half_bits_to_float(finish(bptc::interpolate(endpoints[2 * s][c], endpoints[2 * s + 1][c], w), is_signed));
+      }
+    }
+    const int anchor = bptc::anchor_of(regions, candidate.partition, s);
+    for (int i = 0; i < 16; ++i) {
+      if (bptc::subset_of(regions, candidate.partition, i) != s) continue;
+      float best = 3.0e38f, best_lower = 3.0e38f;
+      int best_k = 0;
+      for (int k = 0; k < entries; ++k) {
+        float error = 0.0f;
+        for (int c = 0; c < 3; ++c) {
+          const float d = palette[k][c] - values[i][c];
+          error += d * d;
+        }
+        if (error < best) {
+          best = error;
+          if (i != anchor || k < entries / 2) best_k = k;
+        }
+        if (k < entries / 2 && error < best_lower) best_lower = error;
+      }
+      if (i == anchor) {
+        if (best < best_lower) wants_swap |= 1 << s;
+        best = best_lower;
+      }
+      candidate.index[i] = static_cast<uint8_t>(best_k);
+      candidate.error += best;
+    }
+  }
+  return wants_swap;
+}
+
+// Indices for the candidate's endpoints, also trying each region's endpoints swapped
+// where its anchor preferred the upper half (in transformed modes a swap can change what
+// the clamped deltas represent, so both orders are evaluated).
+BCFEAT_HD void evaluate(const float values[16][4], bool is_signed, const ModeInfo& info, Candidate& candidate) {
+  const int wants_swap = assign_indices(values, is_signed, info, candidate);
+  if (!wants_swap) return;
+  Candidate swapped = candidate;
+  for (int s = 0; s < 2; ++s) {
+    if (!((wants_swap >> s) & 1)) continue;
+    for (int c = 0; c < 3; ++c) {
+      const int t = swapped.x[2 * s][c];
+      swapped.x[2 * s][c] = swapped.x[2 * s + 1][c];
+      swapped.x[2 * s + 1][c] = t;
+    }
+  }
+  assign_indices(values, is_signed, info, swapped);
+  if (swapped.error < candidate.error) candidate = swapped;
+}
+
+BCFEAT_HD void linear_endpoints(const float linear[16][4], uint32_t mask, float ends[2][4]) {
+  const bc7_detail::FitSpec spec{0, 3, 8, 0, 2};
+  float mean[4], axis[4];
+  bc7_detail::principal_axis(linear, mask, spec, mean, axis);
+  float low = 0.0f, high = 0.0f;
+  for (int i = 0; i < 16; ++i) {
+    if (!((mask >> i) & 1u)) continue;
+    float t = 0.0f;
+    for (int c = 0; c < 3; ++c) t += (linear[i][c] - mean[c]) * axis[c];
+    low = fminf(low, t);
+    high = fmaxf(high, t);
+  }
+  for (int c = 0; c < 3; ++c) {
+    ends[0][c] = mean[c] + low * axis[c];
+    ends[1][c] = mean[c] + high * axis[c];
+  }
+}
+
+// Least-squares endpoints in the linear domain for the candidate's indices of region s.
+BCFEAT_HD bool refit_region(const float linear[16][4], uint32_t mask, int index_bits, const Candidate& candidate,
+                            float ends[2][4]) {
+  float aa = 0.0f, ab = 0.0f, bb = 0.0f, ax[3] = {0, 0, 0}, bx[3] = {0, 0, 0};
+  for (int i = 0; i < 16; ++i) {
+    if (!((mask >> i) & 1u)) continue;
+    const float t = static_cast<float>(bptc::weight(index_bits, candidate.index[i])) / 64.0f;
+    const float s = 1.0f - t;
+    aa += s * s;
+    ab += s * t;
+    bb += t * t;
+    for (int c = 0; c < 3; ++c) {
+      ax[c] += s * linear[i][c];
+      bx[c] += t * linear[i][c];
+    }
+  }
+  const float det = aa * bb - ab * ab;
+  if (det < 1e-6f) return false;
+  const float inverse = 1.0f / det;
+  for (int c = 0; c < 3; ++c) {
+    ends[0][c] = (bb * ax[c] - ab * bx[c]) * inverse;
+    ends[1][c] = (aa * bx[c] - ab * ax[c]) * inverse;
+  }
+  return true;
+}
+
+BCFEAT_HD Candidate fit_mode(const float values[16][4], const float linear[16][4], bool is_signed, int mode,
+                             int partition, int refits, bool search) {
+  const ModeInfo info = mode_info(mode);
+  const int regions = info.partition_bits ? 2 : 1;
+  const int index_bits = regions == 2 ? 3 : 4;
+  Candidate best;
+  best.mode = mode;
+  best.partition = partition;
+  uint32_t masks[2];
+  for (int s = 0; s < regions; ++s) {
+    masks[s] = bc7_detail::subset_mask(regions, partition, s);
+    float ends[2][4];
+    linear_endpoints(linear, masks[s], ends);
+    for (int e = 0; e < 2; ++e) {
+      for (int c = 0; c < 3; ++c) best.x[2 * s + e][c] = quantize_endpoint(ends[e][c], info.endpoint_bits, is_signed);
+    }
+  }
+  evaluate(values, is_signed, info, best);
+  for (int r = 0; r < refits && best.error > 0.0f; ++r) {
+    Candidate trial = best;
+    bool moved = false;
+    for (int s = 0; s < regions; ++s) {
+      float ends[2][4];
+      if (!refit_region(linear, masks[s], index_bits, best, ends)) continue;
+      moved = true;
+      for (int e = 0; e < 2; ++e) {
+        for (int c = 0; c < 3; ++c) trial.x[2 * s + e][c] = quantize_endpoint(ends[e][c], info.endpoint_bits, is_signed);
+      }
+    }
+    if (!moved) break;
+    evaluate(values, is_signed, info, trial);
+    if (!(trial.error < best.error)) break;
+    best = trial;
+  }
+  if (!search) return best;
+  const int top = is_signed ? (1 << (info.endpoint_bits - 1)) - 1 : (1 << info.endpoint_bits) - 1;
+  const int bottom = is_signed ? -top : 0;
+  for (int pass = 0; pass < 2 && best.error > 0.0f; ++pass) {
+    bool improved = false;
+    for (int e = 0; e < 2 * regions; ++e) {
+      for (int c = 0; c < 3; ++c) {
+        for (int step = -1; step <= 1; step += 2) {
+          Candidate trial = best;
+          trial.x[e][c] += step;
+          if (trial.x[e][c] < bottom || trial.x[e][c] > top) continue;
+          evaluate(values, is_signed, info, trial);
+          if (trial.error < best.error) {
+            best = trial;
+            improved = true;
+          }
+        }
+      }
+    }
+    if (!improved) break;
+  }
+  return best;
+}
+
+BCFEAT_HD void pack(const Candidate& candidate, uint8_t* out) {
+  const ModeInfo info = mode_info(candidate.mode);
+  int raw[4][3];
+  raw_fields(info, candidate.x, raw);
+  bptc::BitWriter writer;
+  writer.put(static_cast<uint32_t>(info.code), info.mode_bits);
+  for (int k = 0; k < info.layout_bits; ++k) {
+    const int code = bptc::bc6h_layout(75 * candidate.mode + k);
+    writer.put(static_cast<uint32_t>(raw[code / 48][(code / 16) % 3] >> (code % 16)), 1);
+  }
+  const int regions = info.partition_bits ? 2 : 1;
+  const int index_bits = regions == 2 ? 3 : 4;
+  if (regions == 2) writer.put(static_cast<uint32_t>(candidate.partition), 5);
+  for (int i = 0; i < 16; ++i) {
+    writer.put(candidate.index[i], index_bits - (bptc::is_anchor(regions, candidate.partition, i) ? 1 : 0));
+  }
+  writer.store(out);
+}
+
+}  // namespace bc6h_detail
+
+// `texels` hold RGB values (alpha ignored); for UF16, negative values encode as 0.
+BCFEAT_HD void encode_bc6h_block(const float texels[16][4], bool is_signed, Quality quality, uint8_t* out) {
+  using namespace bc6h_detail;
+  float values[16][4], linear[16][4];
+  for (int i = 0; i < 16; ++i) {
+    for (int c = 0; c < 3; ++c) {
+      const float v = fminf(65504.0f, fmaxf(is_signed ? -65504.0f : 0.0f, texels[i][c]));
+      values[i][c] = v;
+      linear[i][c] = to_linear(v, is_signed);
+    }
+    values[i][3] = linear[i][3] = 0.0f;
+  }
+  const int refits = quality == Quality::kFast ? 1 : (quality == Quality::kNormal ? 2 : 4);
+  const bool search = quality == Quality::kHigh;
+  Candidate best = fit_mode(values, linear, is_signed, 10, 0, refits, search);
+  for (int mode = 11; mode < 14 && best.error > 0.0f; ++mode) {
+    const Candidate candidate = fit_mode(values, linear, is_signed, mode, 0, refits, search);
+    if (candidate.error < best.error) best = candidate;
+  }
+  const int count = quality == Quality::kFast ? 1 : (quality == Quality::kNormal ? 3 : 8);
+  int partitions[12];
+  const int kept = bc7_detail::best_partitions(linear, 2, 32, 3, count, partitions);
+  for (int k = 0; k < kept && best.error > 0.0f; ++k) {
+    for (int mode = 0; mode < 10; ++mode) {
+      if (quality == Quality::kFast && mode != 0 && mode != 1 && mode != 9) continue;
+      const Candidate candidate = fit_mode(values, linear, is_signed, mode, partitions[k], refits, search);
+      if (candidate.error < best.error) best = candidate;
+    }
+  }
+  pack(best, out);
+}
+
+}  // namespace bcfeat

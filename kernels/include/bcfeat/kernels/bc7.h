@@ -1,0 +1,641 @@
+// BC7 blocks (RGBA, 8 bits per channel, 16 bytes per 4×4 block): decode and encode.
+//
+// Decoding follows ARB_texture_compression_bptc (= BC7 in Direct3D): 8 modes, 1–3 subsets
+// over 64 partitions, endpoints with p-bits expanded to 8 bits by replicating their top
+// bits, 2/3/4-bit indices interpolated with weights out of 64, rotation and index selection
+// for modes 4 and 5; the reserved mode (byte 0 = 0) decodes to (0, 0, 0, 0). Values are
+// returned as byte / 255, which is what the texture units return (tests/data vectors).
+//
+// Encoding minimises the squared error of the decoded bytes. For each mode and partition it
+// tries, every subset is fitted the same way: principal axis of its texels → endpoints at
+// the extreme projections → quantisation with the best p-bits → exhaustive index choice →
+// least-squares endpoint refit from those indices, repeated while the error falls. The
+// partitions tried are the ones whose subsets lie closest to a line (residual of the
+// principal axis), so only a few are fitted in full. Levels:
+//   fast    mode 6, and modes 1 and 3 on the best 2-subset partition; one refit
+//   normal  + modes 4 and 5 (all rotations and index selections), modes 0 and 2 on the best
+//           two 3-subset partitions, modes 1/3/7 on the best four; two refits
+//   high    every mode, the best 10 partitions of each kind, four refits, then a ±1 search
+//           on every quantised endpoint channel and p-bit
+#pragma once
+
+#include <cstdint>
+
+#include "bcfeat/kernels/bc1.h"
+#include "bcfeat/kernels/bptc.h"
+#include "bcfeat/kernels/host_device.h"
+
+namespace bcfeat {
+
+struct Bc7Mode {
+  int subsets, partition_bits, rotation_bits, selector_bits, color_bits, alpha_bits, endpoint_pbits, shared_pbits,
+      index_bits, index_bits2;
+};
+
+BCFEAT_HD Bc7Mode bc7_mode(int mode) {
+  switch (mode) {
+    case 0: return {3, 4, 0, 0, 4, 0, 1, 0, 3, 0};
+    case 1: return {2, 6, 0, 0, 6, 0, 0, 1, 3, 0};
+    case 2: return {3, 6, 0, 0, 5, 0, 0, 0, 2, 0};
+    case 3: return {2, 6, 0, 0, 7, 0, 1, 0, 2, 0};
+    case 4: return {1, 0, 2, 1, 5, 6, 0, 0, 2, 3};
+    case 5: return {1, 0, 2, 0, 7, 8, 0, 0, 2, 2};
+    case 6: return {1, 0, 0, 0, 7, 7, 1, 0, 4, 0};
+    default: return {2, 6, 0, 0, 5, 5, 1, 0, 2, 0};
+  }
+}
+
+namespace bc7_detail {
+
+// An n-bit endpoint value expanded to 8 bits by replicating its top bits (5 ≤ n ≤ 8).
+BCFEAT_HD int expand_bits(int value, int n) { return (value << (8 - n)) | (value >> (2 * n - 8)); }
+
+}  // namespace bc7_detail
+
+BCFEAT_HD void decode_bc7_block(const uint8_t* block, float texels[16][4]) {
+  using namespace bptc;
+  int mode = 0;
+  while (mode < 8 && !((block[0] >> mode) & 1)) ++mode;
+  if (mode == 8) {
+    for (int i = 0; i < 16; ++i) texels[i][0] = texels[i][1] = texels[i][2] = texels[i][3] = 0.0f;
+    return;
+  }
+  const Bc7Mode m = bc7_mode(mode);
+  const Bits128 bits = load_bits(block);
+  int pos = mode + 1;
+  const int partition = static_cast<int>(read_bits(bits, pos, m.partition_bits));
+  pos += m.partition_bits;
+  const int rotation = static_cast<int>(read_bits(bits, pos, m.rotation_bits));
+  pos += m.rotation_bits;
+  const int selector = static_cast<int>(read_bits(bits, pos, m.selector_bits));
+  pos += m.selector_bits;
+  int endpoints[3][2][4];
+  for (int c = 0; c < 4; ++c) {
+    const int n = c < 3 ? m.color_bits : m.alpha_bits;
+    for (int s = 0; s < m.subsets; ++s) {
+      for (int e = 0; e < 2; ++e) {
+        endpoints[s][e][c] = static_cast<int>(read_bits(bits, pos, n));
+        pos += n;
+      }
+    }
+  }
+  const bool has_pbits = m.endpoint_pbits || m.shared_pbits;
+  int pbits[3][2] = {{0, 0}, {0, 0}, {0, 0}};
+  for (int s = 0; s < m.subsets; ++s) {
+    if (m.endpoint_pbits) {
+      pbits[s][0] = static_cast<int>(read_bits(bits, pos++, 1));
+      pbits[s][1] = static_cast<int>(read_bits(bits, pos++, 1));
+    } else if (m.shared_pbits) {
+      pbits[s][0] = pbits[s][1] = static_cast<int>(read_bits(bits, pos++, 1));
+    }
+  }
+  for (int s = 0; s < m.subsets; ++s) {
+    for (int e = 0; e < 2; ++e) {
+      for (int c = 0; c < 4; ++c) {
+        const int n = c < 3 ? m.color_bits : m.alpha_bits;
+        if (n == 0) {
+          endpoints[s][e][c] = 255;
+        } else if (has_pbits) {
+          endpoints[s][e][c] = bc7_detail::expand_bits((endpoints[s][e][c] << 1) | pbits[s][e], n + 1);
+        } else {
+          endpoints[s][e][c] = bc7_detail::expand_bits(endpoints[s][e][c], n);
+        }
+      }
+    }
+  }
+  int primary[16], secondary[16];
+  for (int i = 0; i < 16; ++i) {
+    const int n = m.index_bits - (is_anchor(m.subsets, partition, i) ? 1 : 0);
+    primary[i] = static_cast<int>(read_bits(bits, pos, n));
+    pos += n;
+  }
+  for (int i = 0; i < 16; ++i) {
+    const int n = m.index_bits2 - (i == 0 && m.index_bits2 ? 1 : 0);
+    secondary[i] = static_cast<int>(read_bits(bits, pos, n));
+    pos += n;
+  }
+  for (int i = 0; i < 16; ++i) {
+    const int s = subset_of(m.subsets, partition, i);
+    int color_index = primary[i], color_bits = m.index_bits, alpha_index = primary[i], alpha_bits = m.index_bits;
+    if (m.index_bits2) {
+      if (selector) {
+        color_index = secondary[i];
+        color_bits = m.index_bits2;
+      } else {
+        alpha_index = secondary[i];
+        alpha_bits = m.index_bits2;
+      }
+    }
+    int value[4];
+    for (int c = 0; c < 3; ++c) value[c] = interpolate(endpoints[s][0][c], endpoints[s][1][c], weight(color_bits, color_index));
+    value[3] = interpolate(endpoints[s][0][3], endpoints[s][1][3], weight(alpha_bits, alpha_index));
+    if (rotation) {
+      const int t = value[3];
+      value[3] = value[rotation - 1];
+      value[rotation - 1] = t;
+    }
+    for (int c = 0; c < 4; ++c) texels[i][c] = static_cast<float>(value[c]) / 255.0f;
+  }
+}
+
+namespace bc7_detail {
+
+// One subset's fit: quantised endpoint fields (before p-bits), p-bits, indices, error.
+struct SubsetFit {
+  int q[2][4];
+  int p[2];
+  uint8_t index[16];
+  float error;
+};
+
+// What a subset fit encodes: channels [first, first + count), `bits` per channel, p-bit
+// kind (0 none, 1 one per endpoint, 2 shared by the pair), index bits.
+struct FitSpec {
+  int first, count, bits, pbits, index_bits;
+};
+
+BCFEAT_HD int clamp_int(int x, int low, int high) { return x < low ? low : (x > high ? high : x); }
+
+BCFEAT_HD int expand_endpoint(int q, int p, const FitSpec& spec) {
+  return spec.pbits ? expand_bits((q << 1) | p, spec.bits + 1) : expand_bits(q, spec.bits);
+}
+
+// Best field value for an 8-bit-scale target with p-bit p; returns its squared error.
+BCFEAT_HD float quantize_channel(float target, int p, const FitSpec& spec, int* q_out) {
+  const int top = (1 << spec.bits) - 1;
+  const float scale = spec.pbits ? static_cast<float>((2 << spec.bits) - 1) : static_cast<float>(top);
+  float guess = target * scale / 255.0f;
+  if (spec.pbits) guess = (guess - static_cast<float>(p)) * 0.5f;
+  const int centre = clamp_int(static_cast<int>(floorf(guess + 0.5f)), 0, top);
+  float best = 3.0e38f;
+  for (int q = centre - 1; q <= centre + 1; ++q) {
+    if (q < 0 || q > top) continue;
+    const float d = static_cast<float>(expand_endpoint(q, p, spec)) - target;
+    if (d * d < best) {
+      best = d * d;
+      *q_out = q;
+    }
+  }
+  return best;
+}
+
+// Quantises float endpoints (8-bit scale) into `fit` with the best p-bits.
+BCFEAT_HD void quantize_pair(const float ends[2][4], const FitSpec& spec, SubsetFit& fit) {
+  if (spec.pbits == 0) {
+    for (int e = 0; e < 2; ++e) {
+      fit.p[e] = 0;
+      for (int c = 0; c < spec.count; ++c) quantize_channel(ends[e][c], 0, spec, &fit.q[e][c]);
+    }
+    return;
+  }
+  float error[2][2];  // [endpoint][p]
+  int q[2][2][4];
+  for (int e = 0; e < 2; ++e) {
+    for (int p = 0; p < 2; ++p) {
+      error[e][p] = 0.0f;
+      for (int c = 0; c < spec.count; ++c) error[e][p] += quantize_channel(ends[e][c], p, spec, &q[e][p][c]);
+    }
+  }
+  int p0 = error[0][1] < error[0][0] ? 1 : 0, p1 = error[1][1] < error[1][0] ? 1 : 0;
+  if (spec.pbits == 2) p0 = p1 = error[0][1] + error[1][1] < error[0][0] + error[1][0] ? 1 : 0;
+  fit.p[0] = p0;
+  fit.p[1] = p1;
+  for (int c = 0; c < spec.count; ++c) {
+    fit.q[0][c] = q[0][p0][c];
+    fit.q[1][c] = q[1][p1][c];
+  }
+}
+
+// Chooses every index of the subset's texels for the quantised endpoints; sets fit.error.
+BCFEAT_HD void assign_indices(const float target[16][4], uint32_t mask, const FitSpec& spec, SubsetFit& fit) {
+  int ends[2][4];
+  for (int e = 0; e < 2; ++e) {
+    for (int c = 0; c < spec.count; ++c) ends[e][c] = expand_endpoint(fit.q[e][c], fit.p[e], spec);
+  }
+  const int entries = 1 << spec.index_bits;
+  float palette[16][4];
+  for (int k = 0; k < entries; ++k) {
+    const int w = bptc::weight(spec.index_bits, k);
+    for (int c = 0; c < spec.count; ++c) palette[k][c] = static_cast<float>(bptc::interpolate(ends[0][c], ends[1][c], w));
+  }
+  fit.error = 0.0f;
+  for (int i = 0; i < 16; ++i) {
+    if (!((mask >> i) & 1u)) continue;
+    float best = 3.0e38f;
+    int best_k = 0;
+    for (int k = 0; k < entries; ++k) {
+      float error = 0.0f;
+      for (int c = 0; c < spec.count; ++c) {
+        const float d = target[i][spec.first + c] - palette[k][c];
+        error += d * d;
+      }
+      if (error < best) {
+        best = error;
+        best_k = k;
+      }
+    }
+    fit.index[i] = static_cast<uint8_t>(best_k);
+    fit.error += best;
+  }
+}
+
+// Principal axis of the masked texels (power iteration on the covariance).
+BCFEAT_HD void principal_axis(const float target[16][4], uint32_t mask, const FitSpec& spec, float mean[4],
+                              float axis[4]) {
+  float n = 0.0f;
+  for (int c = 0; c < 4; ++c) mean[c] = 0.0f;
+  for (int i = 0; i < 16; ++i) {
+    if (!((mask >> i) & 1u)) continue;
+    n += 1.0f;
+    for (int c = 0; c < spec.count; ++c) mean[c] += target[i][spec.first + c];
+  }
+  for (int c = 0; c < spec.count; ++c) mean[c] /= n;
+  float cov[4][4];
+  for (int a = 0; a < 4; ++a) {
+    for (int b = 0; b < 4; ++b) cov[a][b] = 0.0f;
+  }
+  for (int i = 0; i < 16; ++i) {
+    if (!((mask >> i) & 1u)) continue;
+    float d[4];
+    for (int c = 0; c < spec.count; ++c) d[c] = target[i][spec.first + c] - mean[c];
+    for (int a = 0; a < spec.count; ++a) {
+      for (int b = a; b < spec.count; ++b) cov[a][b] += d[a] * d[b];
+    }
+  }
+  for (int a = 0; a < spec.count; ++a) {
+    for (int b = 0; b < a; ++b) cov[a][b] = cov[b][a];
+  }
+  // Start from the covariance row of the widest channel.
+  int widest = 0;
+  for (int c = 1; c < spec.count; ++c) {
+    if (cov[c][c] > cov[widest][widest]) widest = c;
+  }
+  for (int c = 0; c < spec.count; ++c) axis[c] = cov[widest][c];
+  for (int iteration = 0; iteration < 6; ++iteration) {
+    float next[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    float length = 0.0f;
+    for (int a = 0; a < spec.count; ++a) {
+      for (int b = 0; b < spec.count; ++b) next[a] += cov[a][b] * axis[b];
+      length = fmaxf(length, fabsf(next[a]));
+    }
+    if (length <= 0.0f) break;
+    for (int c = 0; c < spec.count; ++c) axis[c] = next[c] / length;
+  }
+  float norm = 0.0f;
+  for (int c = 0; c < spec.count; ++c) norm += axis[c] * axis[c];
+  if (norm <= 0.0f) {
+    for (int c = 0; c < spec.count; ++c) axis[c] = 0.0f;
+    return;
+  }
+  const float inverse = 1.0f / sqrtf(norm);
+  for (int c = 0; c < spec.count; ++c) axis[c] *= inverse;
+}
+
+// Least-squares endpoints (8-bit scale) for the current indices; false when degenerate.
+BCFEAT_HD bool refit_endpoints(const float target[16][4], uint32_t mask, const FitSpec& spec, const SubsetFit& fit,
+                               float ends[2][4]) {
+  float aa = 0.0f, ab = 0.0f, bb = 0.0f, ax[4] = {0, 0, 0, 0}, bx[4] = {0, 0, 0, 0};
+  for (int i = 0; i < 16; ++i) {
+    if (!((mask >> i) & 1u)) continue;
+    const float t = static_cast<float>(bptc::weight(spec.index_bits, fit.index[i])) / 64.0f;
+    const float s = 1.0f - t;
+    aa += s * s;
+    ab += s * t;
+    bb += t * t;
+    for (int c = 0; c < spec.count; ++c) {
+      ax[c] += s * target[i][spec.first + c];
+      bx[c] += t * target[i][spec.first + c];
+    }
+  }
+  const float det = aa * bb - ab * ab;
+  if (det < 1e-6f) return false;
+  const float inverse = 1.0f / det;
+  for (int c = 0; c < spec.count; ++c) {
+    ends[0][c] = fminf(255.0f, fmaxf(0.0f, (bb * ax[c] - ab * bx[c]) * inverse));
+    ends[1][c] = fminf(255.0f, fmaxf(0.0f, (aa * bx[c] - ab * ax[c]) * inverse));
+  }
+  return true;
+}
+
+// The full fit of one subset: axis extremes, then least-squares refits while they help,
+// then (search) ±1 on every endpoint field and p-bit.
+BCFEAT_HD SubsetFit fit_subset(const float target[16][4], uint32_t mask, const FitSpec& spec, int refits, bool search) {
+  float mean[4], axis[4];
+  principal_axis(target, mask, spec, mean, axis);
+  float low = 0.0f, high = 0.0f;
+  for (int i = 0; i < 16; ++i) {
+    if (!((mask >> i) & 1u)) continue;
+    float t = 0.0f;
+    for (int c = 0; c < spec.count; ++c) t += (target[i][spec.first + c] - mean[c]) * axis[c];
+    low = fminf(low, t);
+    high = fmaxf(high, t);
+  }
+  float ends[2][4];
+  for (int c = 0; c < spec.count; ++c) {
+    ends[0][c] = fminf(255.0f, fmaxf(0.0f, mean[c] + low * axis[c]));
+    ends[1][c] = fminf(255.0f, fmaxf(0.0f, mean[c] + high * axis[c]));
+  }
+  SubsetFit best;
+  quantize_pair(ends, spec, best);
+  assign_indices(target, mask, spec, best);
+  for (int r = 0; r < refits && best.error > 0.0f; ++r) {
+    if (!refit_endpoints(target, mask, spec, best, ends)) break;
+    SubsetFit trial = best;
+    quantize_pair(ends, spec, trial);
+    assign_indices(target, mask, spec, trial);
+    if (!(trial.error < best.error)) break;
+    best = trial;
+  }
+  if (!search) return best;
+  const int top = (1 << spec.bits) - 1;
+  for (int pass = 0; pass < 2 && best.error > 0.0f; ++pass) {
+    bool improved = false;
+    for (int e = 0; e < 2; ++e) {
+      for (int c = 0; c <= spec.count; ++c) {  // c == count: the p-bit
+        for (int step = -1; step <= 1; step += 2) {
+          SubsetFit trial = best;
+          if (c < spec.count) {
+            trial.q[e][c] += step;
+            if (trial.q[e][c] < 0 || trial.q[e][c] > top) continue;
+          } else {
+            if (spec.pbits == 0 || step > 0) continue;
+            trial.p[e] ^= 1;
+            if (spec.pbits == 2) trial.p[1 - e] = trial.p[e];
+          }
+          assign_indices(target, mask, spec, trial);
+          if (trial.error < best.error) {
+            best = trial;
+            improved = true;
+          }
+        }
+      }
+    }
+    if (!improved) break;
+  }
+  return best;
+}
+
+// Residual of the best line through each subset (sum of squared distances to its principal
+// axis): how well a partition suits a block, without quantisation.
+BCFEAT_HD float partition_residual(const float target[16][4], int subsets, int partition, int channels) {
+  float total = 0.0f;
+  const FitSpec spec{0, channels, 8, 0, 2};
+  for (int s = 0; s < subsets; ++s) {
+    uint32_t mask = 0;
+    for (int i = 0; i < 16; ++i) {
+      if (bptc::subset_of(subsets, partition, i) == s) mask |= 1u << i;
+    }
+    float mean[4], axis[4];
+    principal_axis(target, mask, spec, mean, axis);
+    for (int i = 0; i < 16; ++i) {
+      if (!((mask >> i) & 1u)) continue;
+      float d[4], t = 0.0f, length = 0.0f;
+      for (int c = 0; c < channels; ++c) {
+        d[c] = target[i][c] - mean[c];
+        t += d[c] * axis[c];
+      }
+      for (int c = 0; c < channels; ++c) {
+        const float r = d[c] - t * axis[c];
+        length += r * r;
+      }
+      total += length;
+    }
+  }
+  return total;
+}
+
+// The `count` (≤ 12) partitions of `limit` with the smallest residuals, best first.
+BCFEAT_HD int best_partitions(const float target[16][4], int subsets, int limit, int channels, int count, int out[12]) {
+  float scores[12];
+  int kept = 0;
+  for (int partition = 0; partition < limit; ++partition) {
+    const float score = partition_residual(target, subsets, partition, channels);
+    if (kept == count && !(score < scores[kept - 1])) continue;
+    int at = kept < count ? kept++ : kept - 1;
+    while (at > 0 && score < scores[at - 1]) {
+      scores[at] = scores[at - 1];
+      out[at] = out[at - 1];
+      --at;
+    }
+    scores[at] = score;
+    out[at] = partition;
+  }
+  return kept;
+}
+
+// A complete candidate block: mode, partition, rotation, selector, per-subset fits of the
+// colour (and, for modes 4 and 5, the separate scalar) part, and the total error.
+struct Candidate {
+  int mode, partition, rotation, selector;
+  SubsetFit color[3];
+  SubsetFit alpha;  // modes 4 and 5
+  float error;
+};
+
+// Swaps a subset's endpoints (and p-bits) and mirrors its indices so the anchor's top
+// index bit is 0.
+BCFEAT_HD void canonicalize(SubsetFit& fit, uint32_t mask, int anchor, int index_bits, int channels) {
+  const int top = (1 << index_bits) - 1;
+  if (fit.index[anchor] <= (top >> 1)) return;
+  for (int c = 0; c < channels; ++c) {
+    const int t = fit.q[0][c];
+    fit.q[0][c] = fit.q[1][c];
+    fit.q[1][c] = t;
+  }
+  const int t = fit.p[0];
+  fit.p[0] = fit.p[1];
+  fit.p[1] = t;
+  for (int i = 0; i < 16; ++i) {
+    if ((mask >> i) & 1u) fit.index[i] = static_cast<uint8_t>(top - fit.index[i]);
+  }
+}
+
+BCFEAT_HD uint32_t subset_mask(int subsets, int partition, int s) {
+  uint32_t mask = 0;
+  for (int i = 0; i < 16; ++i) {
+    if (bptc::subset_of(subsets, partition, i) == s) mask |= 1u << i;
+  }
+  return mask;
+}
+
+// Modes 0–3, 6, 7: one index set per texel for all the mode's channels.
+BCFEAT_HD Candidate fit_mode(const float target[16][4], int mode, int partition, int refits, bool search) {
+  const Bc7Mode m = bc7_mode(mode);
+  Candidate candidate;
+  candidate.mode = mode;
+  candidate.partition = partition;
+  candidate.rotation = candidate.selector = 0;
+  candidate.error = 0.0f;
+  const FitSpec spec{0, m.alpha_bits ? 4 : 3, m.color_bits, m.endpoint_pbits ? 1 : (m.shared_pbits ? 2 : 0), m.index_bits};
+  for (int s = 0; s < m.subsets; ++s) {
+    candidate.color[s] = fit_subset(target, subset_mask(m.subsets, partition, s), spec, refits, search);
+    candidate.error += candidate.color[s].error;
+  }
+  if (!m.alpha_bits) {  // alpha decodes as 255
+    for (int i = 0; i < 16; ++i) candidate.error += (255.0f - target[i][3]) * (255.0f - target[i][3]);
+  }
+  return candidate;
+}
+
+// Modes 4 and 5: colour and the rotated-out channel fitted separately.
+BCFEAT_HD Candidate fit_rotated_mode(const float target[16][4], int mode, int rotation, int selector, int refits,
+                                     bool search) {
+  const Bc7Mode m = bc7_mode(mode);
+  float rotated[16][4];
+  for (int i = 0; i < 16; ++i) {
+    for (int c = 0; c < 4; ++c) rotated[i][c] = target[i][c];
+    if (rotation) {
+      rotated[i][3] = target[i][rotation - 1];
+      rotated[i][rotation - 1] = target[i][3];
+    }
+  }
+  const int color_index_bits = selector ? m.index_bits2 : m.index_bits;
+  const int alpha_index_bits = selector ? m.index_bits : m.index_bits2;
+  Candidate candidate;
+  candidate.mode = mode;
+  candidate.partition = 0;
+  candidate.rotation = rotation;
+  candidate.selector = selector;
+  candidate.color[0] = fit_subset(rotated, 0xFFFFu, FitSpec{0, 3, m.color_bits, 0, color_index_bits}, refits, search);
+  candidate.alpha = fit_subset(rotated, 0xFFFFu, FitSpec{3, 1, m.alpha_bits, 0, alpha_index_bits}, refits, search);
+  candidate.error = candidate.color[0].error + candidate.alpha.error;
+  return candidate;
+}
+
+BCFEAT_HD void keep_better(Candidate& best, const Candidate& candidate) {
+  if (candidate.error < best.error) best = candidate;
+}
+
+BCFEAT_HD void pack(Candidate c, uint8_t* out) {
+  const Bc7Mode m = bc7_mode(c.mode);
+  bptc::BitWriter writer;
+  writer.put(1u << c.mode, c.mode + 1);
+  writer.put(static_cast<uint32_t>(c.partition), m.partition_bits);
+  writer.put(static_cast<uint32_t>(c.rotation), m.rotation_bits);
+  writer.put(static_cast<uint32_t>(c.selector), m.selector_bits);
+  const int color_index_bits = m.index_bits2 && c.selector ? m.index_bits2 : m.index_bits;
+  const int channels = m.index_bits2 ? 3 : (m.alpha_bits ? 4 : 3);
+  for (int s = 0; s < m.subsets; ++s) {
+    canonicalize(c.color[s], subset_mask(m.subsets, c.partition, s), bptc::anchor_of(m.subsets, c.partition, s),
+                 color_index_bits, channels);
+  }
+  if (m.index_bits2) canonicalize(c.alpha, 0xFFFFu, 0, c.selector ? m.index_bits : m.index_bits2, 1);
+  for (int ch = 0; ch < 3; ++ch) {
+    for (int s = 0; s < m.subsets; ++s) {
+      for (int e = 0; e < 2; ++e) writer.put(static_cast<uint32_t>(c.color[s].q[e][ch]), m.color_bits);
+    }
+  }
+  if (m.alpha_bits) {
+    for (int s = 0; s < m.subsets; ++s) {
+      for (int e = 0; e < 2; ++e) {
+        writer.put(static_cast<uint32_t>(m.index_bits2 ? c.alpha.q[e][0] : c.color[s].q[e][3]), m.alpha_bits);
+      }
+    }
+  }
+  for (int s = 0; s < m.subsets; ++s) {
+    if (m.endpoint_pbits) {
+      writer.put(static_cast<uint32_t>(c.color[s].p[0]), 1);
+      writer.put(static_cast<uint32_t>(c.color[s].p[1]), 1);
+    } else if (m.shared_pbits) {
+      writer.put(static_cast<uint32_t>(c.color[s].p[0]), 1);
+    }
+  }
+  // Primary indices: colour unless the selector moves colour to the secondary set.
+  const bool color_primary = !(m.index_bits2 && c.selector);
+  for (int i = 0; i < 16; ++i) {
+    const int s = bptc::subset_of(m.subsets, c.partition, i);
+    const int n = m.index_bits - (bptc::is_anchor(m.subsets, c.partition, i) ? 1 : 0);
+    writer.put(color_primary ? c.color[s].index[i] : c.alpha.index[i], n);
+  }
+  if (m.index_bits2) {
+    for (int i = 0; i < 16; ++i) writer.put(color_primary ? c.alpha.index[i] : c.color[0].index[i], m.index_bits2 - (i == 0 ? 1 : 0));
+  }
+  writer.store(out);
+}
+
+// A block of one colour: mode 5 with every texel on palette entry 1 (weight 21/64), whose
+// 7-bit colour endpoints are searched per channel for the exact value, and 8-bit alpha
+// endpoints equal to the alpha. (Modes 3 and 6 cannot give, say, (74, 77, 247): their
+// one p-bit per endpoint makes every channel of an endpoint even or every one odd.)
+BCFEAT_HD Candidate fit_constant(const float colour[4]) {
+  Candidate candidate;
+  candidate.mode = 5;
+  candidate.partition = candidate.rotation = candidate.selector = 0;
+  candidate.error = 0.0f;
+  const FitSpec spec{0, 3, 7, 0, 2};
+  for (int c = 0; c < 3; ++c) {
+    const int centre = clamp_int(static_cast<int>(floorf(colour[c] * 127.0f / 255.0f + 0.5f)), 0, 127);
+    float best = 3.0e38f;
+    for (int a = centre - 3 > 0 ? centre - 3 : 0; a <= centre + 3 && a <= 127; ++a) {
+      for (int b = 0; b <= 127 && best > 0.0f; ++b) {
+        const float d = static_cast<float>(bptc::interpolate(expand_endpoint(a, 0, spec), expand_endpoint(b, 0, spec), 21)) - colour[c];
+        if (d * d < best) {
+          best = d * d;
+          candidate.color[0].q[0][c] = a;
+          candidate.color[0].q[1][c] = b;
+        }
+      }
+    }
+    candidate.error += best;
+  }
+  const int alpha = clamp_int(static_cast<int>(floorf(colour[3] + 0.5f)), 0, 255);
+  candidate.alpha.q[0][0] = candidate.alpha.q[1][0] = alpha;
+  candidate.error += (static_cast<float>(alpha) - colour[3]) * (static_cast<float>(alpha) - colour[3]);
+  candidate.color[0].p[0] = candidate.color[0].p[1] = candidate.alpha.p[0] = candidate.alpha.p[1] = 0;
+  for (int i = 0; i < 16; ++i) {
+    candidate.color[0].index[i] = 1;
+    candidate.alpha.index[i] = 0;
+  }
+  candidate.color[0].error = candidate.error;
+  return candidate;
+}
+
+}  // namespace bc7_detail
+
+// `texels` are RGBA in [0, 1].
+BCFEAT_HD void encode_bc7_block(const float texels[16][4], Quality quality, uint8_t* out) {
+  using namespace bc7_detail;
+  float target[16][4];
+  bool opaque = true;
+  for (int i = 0; i < 16; ++i) {
+    for (int c = 0; c < 4; ++c) target[i][c] = fminf(255.0f, fmaxf(0.0f, texels[i][c] * 255.0f));
+    opaque = opaque && target[i][3] == 255.0f;
+  }
+  const int refits = quality == Quality::kFast ? 1 : (quality == Quality::kNormal ? 2 : 4);
+  const bool search = quality == Quality::kHigh;
+  Candidate best = fit_mode(target, 6, 0, refits, search);
+  bool constant = true;
+  for (int i = 1; i < 16; ++i) {
+    for (int c = 0; c < 4; ++c) constant = constant && target[i][c] == target[0][c];
+  }
+  if (constant) {
+    keep_better(best, fit_constant(target[0]));
+    pack(best, out);
+    return;
+  }
+  const int two_count = quality == Quality::kFast ? 1 : (quality == Quality::kNormal ? 4 : 10);
+  int partitions[12];
+  const int kept2 = best_partitions(target, 2, 64, opaque ? 3 : 4, two_count, partitions);
+  for (int k = 0; k < kept2 && best.error > 0.0f; ++k) {
+    keep_better(best, fit_mode(target, 1, partitions[k], refits, search));
+    keep_better(best, fit_mode(target, 3, partitions[k], refits, search));
+    if (!opaque && quality != Quality::kFast) keep_better(best, fit_mode(target, 7, partitions[k], refits, search));
+  }
+  if (quality == Quality::kFast || best.error == 0.0f) {
+    pack(best, out);
+    return;
+  }
+  for (int rotation = 0; rotation < 4; ++rotation) {
+    keep_better(best, fit_rotated_mode(target, 5, rotation, 0, refits, search));
+    keep_better(best, fit_rotated_mode(target, 4, rotation, 0, refits, search));
+    keep_better(best, fit_rotated_mode(target, 4, rotation, 1, refits, search));
+  }
+  const int three_count = quality == Quality::kNormal ? 2 : 10;
+  const int kept3 = best_partitions(target, 3, 64, opaque ? 3 : 4, three_count, partitions);
+  for (int k = 0; k < kept3; ++k) keep_better(best, fit_mode(target, 2, partitions[k], refits, search));
+  const int kept0 = best_partitions(target, 3, 16, opaque ? 3 : 4, three_count, partitions);
+  for (int k = 0; k < kept0; ++k) keep_better(best, fit_mode(target, 0, partitions[k], refits, search));
+  pack(best, out);
+}
+
+}  // namespace bcfeat
