@@ -103,7 +103,12 @@ def numbers(text):
 
 
 def emit(name, ctype, values, per_line):
-    """A host array, a device __constant__ copy, and one accessor that picks the right one."""
+    """A host array, a device copy, and one accessor that picks the right one.
+
+    The device copy is in global memory (read through the L1 cache), not __constant__:
+    neighbouring threads look up different partitions and modes, and the constant cache
+    serialises a warp's distinct addresses.
+    """
     lines = []
     for i in range(0, len(values), per_line):
         lines.append("    " + ", ".join(values[i:i + per_line]) + ",")
@@ -111,7 +116,7 @@ def emit(name, ctype, values, per_line):
     size = len(values)
     accessor = name[1].lower() + re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name[2:])
     return (f"static const {ctype} {name}Host[{size}] = {body};\n"
-            f"#if defined(__CUDACC__)\nstatic __constant__ const {ctype} {name}Device[{size}] = {body};\n#endif\n"
+            f"#if defined(__CUDACC__)\nstatic __device__ const {ctype} {name}Device[{size}] = {body};\n#endif\n"
             f"BCFEAT_HD {ctype} {accessor}(int i) {{\n#if defined(__CUDA_ARCH__)\n  return {name}Device[i];\n"
             f"#else\n  return {name}Host[i];\n#endif\n}}\n")
 

@@ -191,14 +191,32 @@ np.save("signed.npy", (rng.random((8, 8, 2), dtype=np.float32) * 2 - 1))
 bad = rng.random((8, 8, 1), dtype=np.float32); bad[3, 5, 0] = np.nan
 np.save("nan.npy", bad)
 np.save("big.npy", rng.random((8, 8, 1), dtype=np.float32) + 1.5)
+yy, xx = np.mgrid[0:9, 0:11]
+ramp = 4.0 * 2.0 ** ((xx + yy) / 4.0)  # 4 .. 256: 6 stops across the image, 1.5 per block
+hdr = ramp[..., None] * np.array([1.0, 0.8, 0.5]) * (1 + 0.01 * rng.random((9, 11, 3)))
+hdr = hdr.astype(np.float16)  # float16 input, a smooth HDR ramp with a colour cast
+np.save("hdr.npy", hdr)
+np.save("hdr_signed.npy", hdr.astype(np.float32) - 100.0)
+np.save("huge.npy", np.full((4, 4, 3), 70000.0, np.float32))  # beyond the half range
 PY
-for f in bc1 bc2 bc3 bc4_unorm bc5_unorm; do
+for f in bc1 bc2 bc3 bc4_unorm bc5_unorm bc7; do
   expect_code 0 "codec encode $f" -- "$bcfeat" codec encode img.npy "img_$f.dds" --format $f --quality normal
   expect_code 0 "codec decode $f" -- "$bcfeat" codec decode "img_$f.dds" "img_$f.npy"
 done
 "$bcfeat" codec encode img.npy p.dds --format bc1 | grep -q "padded to 12x16" && pass "padding reported" \
   || fail "padding not reported"
 expect_code 0 "codec encode snorm" -- "$bcfeat" codec encode signed.npy s.dds --format bc5_snorm --quality high
+expect_code 0 "codec encode bc6h_uf16 from float16" -- "$bcfeat" codec encode hdr.npy h.dds --format bc6h_uf16
+expect_code 0 "codec decode bc6h_uf16" -- "$bcfeat" codec decode h.dds h.npy
+/usr/bin/python3 -c "
+import numpy as np, sys
+a, b = np.load('hdr.npy').astype(np.float64), np.load('h.npy')
+sys.exit(0 if b.shape == (9, 11, 3) and b.dtype == np.float32 and np.sqrt(np.mean((a - b) ** 2) / np.mean(a ** 2)) < 0.02 else 1)" \
+  && pass "bc6h_uf16 round trip: 3 float32 channels, HDR values within 2% (RMS)" || fail "bc6h_uf16 round trip"
+expect_code 2 "negative values rejected by bc6h_uf16" -- "$bcfeat" codec encode hdr_signed.npy x.dds --format bc6h_uf16
+grep -q "range \[0, 65504\]" err.txt && pass "ufloat16 range named" || fail "bc6h_uf16 message: $(cat err.txt)"
+expect_code 0 "codec encode bc6h_sf16 signed" -- "$bcfeat" codec encode hdr_signed.npy hs.dds --format bc6h_sf16
+expect_code 2 "values beyond the half range rejected" -- "$bcfeat" codec encode huge.npy x.dds --format bc6h_sf16
 expect_code 0 "codec info" -- "$bcfeat" codec info img_bc1.dds
 grep -q "bits/texel" out.txt && grep -q "bc1" out.txt && pass "info lists format and rate" || fail "info: $(cat out.txt)"
 expect_code 2 "NaN input rejected" -- "$bcfeat" codec encode nan.npy x.dds --format bc4_unorm

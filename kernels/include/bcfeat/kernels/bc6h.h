@@ -99,11 +99,17 @@ BCFEAT_HD uint16_t finish(int value, bool is_signed) {
 BCFEAT_HD void unquantize_endpoints(const ModeInfo& info, bool is_signed, const int raw[4][3], int out[4][3]) {
   const int regions = info.partition_bits ? 2 : 1;
   const int mask = (1 << info.endpoint_bits) - 1;
+  BCFEAT_UNROLL
   for (int c = 0; c < 3; ++c) {
     int e0 = raw[0][c];
     if (is_signed) e0 = sign_extend(e0, info.endpoint_bits);
     out[0][c] = unquantize(e0, info.endpoint_bits, is_signed);
-    for (int e = 1; e < 2 * regions; ++e) {
+    BCFEAT_UNROLL
+    for (int e = 1; e < 4; ++e) {
+      if (e >= 2 * regions) {
+        out[e][c] = 0;
+        continue;
+      }
       int value = raw[e][c];
       const int bits = info.transformed ? info.delta_bits[c] : info.endpoint_bits;
       if (is_signed || info.transformed) value = sign_extend(value, bits);
@@ -130,25 +136,41 @@ BCFEAT_HD void decode_bc6h_block(const uint8_t* block, bool is_signed, float tex
   }
   const ModeInfo info = mode_info(m);
   const bptc::Bits128 bits = bptc::load_bits(block);
-  int raw[4][3] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
+  // Scatter the endpoint bits into one 48-bit word per endpoint (r, g, b at bits 0, 16,
+  // 32) with selects rather than indexed stores, so device code keeps them in registers.
+  uint64_t words[4] = {0, 0, 0, 0};
   for (int k = 0; k < info.layout_bits; ++k) {
     const int code = bptc::bc6h_layout(75 * m + k);
-    raw[code / 48][(code / 16) % 3] |= static_cast<int>(bptc::read_bits(bits, info.mode_bits + k, 1)) << (code % 16);
+    const uint64_t bit = static_cast<uint64_t>(bptc::read_bits(bits, info.mode_bits + k, 1)) << (code % 48);
+    const int e = code / 48;
+    BCFEAT_UNROLL
+    for (int j = 0; j < 4; ++j) words[j] |= e == j ? bit : 0;
+  }
+  int raw[4][3];
+  BCFEAT_UNROLL
+  for (int e = 0; e < 4; ++e) {
+    BCFEAT_UNROLL
+    for (int c = 0; c < 3; ++c) raw[e][c] = static_cast<int>((words[e] >> (16 * c)) & 0xFFFFu);
   }
   int endpoints[4][3];
   unquantize_endpoints(info, is_signed, raw, endpoints);
   const int regions = info.partition_bits ? 2 : 1;
   const int partition = regions == 2 ? static_cast<int>(bptc::read_bits(bits, 77, 5)) : 0;
+  const uint32_t word = regions == 2 ? bptc::partitions2(partition) : 0u;
+  const int anchor1 = regions == 2 ? bptc::anchor2(partition) : 0;
   const int index_bits = regions == 2 ? 3 : 4;
   int pos = regions == 2 ? 82 : 65;
+  BCFEAT_UNROLL
   for (int i = 0; i < 16; ++i) {
-    const int n = index_bits - (bptc::is_anchor(regions, partition, i) ? 1 : 0);
+    const int n = index_bits - (i == 0 || i == anchor1 ? 1 : 0);
     const int index = static_cast<int>(bptc::read_bits(bits, pos, n));
     pos += n;
-    const int s = bptc::subset_of(regions, partition, i);
+    const bool second = ((word >> (2 * i)) & 3u) != 0;
     const int w = bptc::weight(index_bits, index);
+    BCFEAT_UNROLL
     for (int c = 0; c < 3; ++c) {
-      texels[i][c] = half_bits_to_float(finish(bptc::interpolate(endpoints[2 * s][c], endpoints[2 * s + 1][c], w), is_signed));
+      const int e0 = second ? endpoints[2][c] : endpoints[0][c], e1 = second ? endpoints[3][c] : endpoints[1][c];
+      texels[i][c] = half_bits_to_float(finish(bptc::interpolate(e0, e1, w), is_signed));
     }
     texels[i][3] = 1.0f;
   }
@@ -171,6 +193,11 @@ BCFEAT_HD float to_linear(float value, bool is_signed) {
 
 // The endpoint value (signed for SF16) whose unquantised value is nearest `target`.
 BCFEAT_HD int quantize_endpoint(float target, int bits, bool is_signed) {
+  // Least-squares refits can extrapolate far (or, degenerate, to NaN); bound the target
+  // before converting to int, where x86 and CUDA differ out of range (INT_MIN vs
+  // saturation) and would pick different blocks.
+  if (!(target > -131072.0f)) target = -131072.0f;
+  if (!(target < 131072.0f)) target = 131072.0f;
   const int top = is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
   const int bottom = is_signed ? -top : 0;
   const float step = static_cast<float>(1 << (16 - (bits < 16 ? bits : 16)));

@@ -60,15 +60,13 @@ struct BitWriter {
   }
 };
 
-// Interpolation weight (out of 64) of palette entry `index` for 2-, 3- and 4-bit indices.
+// Interpolation weight (out of 64) of palette entry `index` for 2-, 3- and 4-bit indices:
+// round(64·index / (2^bits − 1)), i.e. 0 21 43 64 / 0 9 18 27 37 46 55 64 /
+// 0 4 9 13 17 21 26 30 34 38 43 47 51 55 60 64 (no table: device code keeps it in registers).
 BCFEAT_HD int weight(int index_bits, int index) {
-  if (index_bits == 2) return index == 0 ? 0 : (index == 1 ? 21 : (index == 2 ? 43 : 64));
-  if (index_bits == 3) {
-    const int w3 = index * 9 + (index >= 4 ? 1 : 0);  // 0 9 18 27 37 46 55 64
-    return w3;
-  }
-  const int w4[16] = {0, 4, 9, 13, 17, 21, 26, 30, 34, 38, 43, 47, 51, 55, 60, 64};
-  return w4[index];
+  if (index_bits == 2) return (64 * index + 1) / 3;
+  if (index_bits == 3) return (64 * index + 3) / 7;
+  return (64 * index + 7) / 15;
 }
 
 BCFEAT_HD int interpolate(int e0, int e1, int w) { return ((64 - w) * e0 + w * e1 + 32) >> 6; }

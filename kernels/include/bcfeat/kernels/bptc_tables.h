@@ -27,7 +27,7 @@ static const uint32_t kPartitions2Host[64] = {
     0x50505500u, 0x00555050u, 0x15151010u, 0x54540404u,
 };
 #if defined(__CUDACC__)
-static __constant__ const uint32_t kPartitions2Device[64] = {
+static __device__ const uint32_t kPartitions2Device[64] = {
     0x50505050u, 0x40404040u, 0x54545454u, 0x54505040u, 0x50404000u, 0x55545450u,
     0x55545040u, 0x54504000u, 0x50400000u, 0x55555450u, 0x55544000u, 0x54400000u,
     0x55555440u, 0x55550000u, 0x55555500u, 0x55000000u, 0x55150100u, 0x00004054u,
@@ -63,7 +63,7 @@ static const uint32_t kPartitions3Host[64] = {
     0x40804080u, 0xa9a8a9a8u, 0xaaaaaa44u, 0x2a4a5254u,
 };
 #if defined(__CUDACC__)
-static __constant__ const uint32_t kPartitions3Device[64] = {
+static __device__ const uint32_t kPartitions3Device[64] = {
     0xaa685050u, 0x6a5a5040u, 0x5a5a4200u, 0x5450a0a8u, 0xa5a50000u, 0xa0a05050u,
     0x5555a0a0u, 0x5a5a5050u, 0xaa550000u, 0xaa555500u, 0xaaaa5500u, 0x90909090u,
     0x94949494u, 0xa4a4a4a4u, 0xa9a59450u, 0x2a0a4250u, 0xa5945040u, 0x0a425054u,
@@ -92,7 +92,7 @@ static const uint8_t kAnchor2Host[64] = {
     6, 2, 6, 8, 15, 15, 2, 2, 15, 15, 15, 15, 15, 2, 2, 15,
 };
 #if defined(__CUDACC__)
-static __constant__ const uint8_t kAnchor2Device[64] = {
+static __device__ const uint8_t kAnchor2Device[64] = {
     15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
     15, 2, 8, 2, 2, 8, 8, 15, 2, 8, 2, 2, 8, 8, 2, 2,
     15, 15, 6, 8, 2, 8, 15, 15, 2, 8, 2, 2, 2, 15, 15, 6,
@@ -114,7 +114,7 @@ static const uint8_t kAnchor3SecondHost[64] = {
     3, 15, 5, 5, 5, 8, 5, 10, 5, 10, 8, 13, 15, 12, 3, 3,
 };
 #if defined(__CUDACC__)
-static __constant__ const uint8_t kAnchor3SecondDevice[64] = {
+static __device__ const uint8_t kAnchor3SecondDevice[64] = {
     3, 3, 15, 15, 8, 3, 15, 15, 8, 8, 6, 6, 6, 5, 3, 3,
     3, 3, 8, 15, 3, 3, 6, 10, 5, 8, 8, 6, 8, 5, 15, 15,
     8, 15, 3, 5, 6, 10, 8, 15, 15, 3, 15, 5, 15, 15, 15, 15,
@@ -136,7 +136,7 @@ static const uint8_t kAnchor3ThirdHost[64] = {
     15, 3, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 3, 15, 15, 8,
 };
 #if defined(__CUDACC__)
-static __constant__ const uint8_t kAnchor3ThirdDevice[64] = {
+static __device__ const uint8_t kAnchor3ThirdDevice[64] = {
     15, 8, 8, 3, 15, 15, 3, 8, 15, 15, 15, 15, 15, 15, 15, 8,
     15, 8, 15, 3, 15, 8, 15, 8, 3, 15, 6, 10, 15, 15, 10, 8,
     15, 3, 15, 10, 10, 8, 9, 10, 6, 15, 8, 15, 3, 6, 6, 8,
@@ -170,7 +170,7 @@ static const uint8_t kBc6hModesHost[126] = {
     15, 1, 0, 16, 4, 4, 4, 5, 60,
 };
 #if defined(__CUDACC__)
-static __constant__ const uint8_t kBc6hModesDevice[126] = {
+static __device__ const uint8_t kBc6hModesDevice[126] = {
     0, 1, 5, 10, 5, 5, 5, 2, 75,
     1, 1, 5, 7, 6, 6, 6, 2, 75,
     2, 1, 5, 11, 5, 4, 4, 5, 72,
@@ -241,7 +241,7 @@ static const uint8_t kBc6hLayoutHost[1050] = {
     80, 81, 82, 83, 47, 46, 45, 44, 43, 42, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
 };
 #if defined(__CUDACC__)
-static __constant__ const uint8_t kBc6hLayoutDevice[1050] = {
+static __device__ const uint8_t kBc6hLayoutDevice[1050] = {
     116, 132, 180, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 32, 33,
     34, 35, 36, 37, 38, 39, 40, 41, 48, 49, 50, 51, 52, 164, 112, 113, 114, 115, 64, 65, 66, 67, 68, 176, 160,
     161, 162, 163, 80, 81, 82, 83, 84, 177, 128, 129, 130, 131, 96, 97, 98, 99, 100, 178, 144, 145, 146, 147, 148, 179,

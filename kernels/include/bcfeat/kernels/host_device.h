@@ -14,6 +14,14 @@
 #define BCFEAT_HD inline
 #endif
 
+// Full unrolling in device code, so that small arrays indexed by loop counters stay in
+// registers instead of local memory (a no-op on the host).
+#if defined(__CUDA_ARCH__)
+#define BCFEAT_UNROLL _Pragma("unroll")
+#else
+#define BCFEAT_UNROLL
+#endif
+
 namespace bcfeat {
 
 // memcpy-based bit cast (std::bit_cast is C++20); nvcc folds it to a register move.
