@@ -14,11 +14,12 @@
 // domain where interpolation is linear (half bits × 64/31, sign–magnitude for SF16), then
 // every palette is evaluated on decoded floats and indices are chosen by float error.
 // Levels:
-//   fast    the four one-region modes, and modes 1 and 10 (of Table.MF order) on the
-//           best two-region partition; one refit
-//   normal  every mode, two-region modes on the best four partitions; two refits
-//   high    every mode on the best twelve partitions; four refits, then a ±1 search on
-//           every quantised endpoint channel
+//   fast    the four one-region modes, and three two-region modes (Table.MF positions 0,
+//           1 and 9: 10/5/5/5, 7/6/6/6 and untransformed 6/6/6/6) on the best partition;
+//           one refit
+//   normal  every mode, the two-region ones on the best three partitions; two refits
+//   high    every mode, the two-region ones on the best eight partitions; four refits,
+//           then a ±1 search on every quantised endpoint channel
 #pragma once
 
 #include <cstdint>
