@@ -178,7 +178,7 @@ struct FitSpec {
   int first, count, bits, pbits, index_bits;
 };
 
-BCFEAT_HD int clamp_int(int x, int low, int high) { return x < low ? low : (x > high ? high : x); }
+using bc1_detail::clamp_int;
 
 BCFEAT_HD int expand_endpoint(int q, int p, const FitSpec& spec) {
   return spec.pbits ? expand_bits((q << 1) | p, spec.bits + 1) : expand_bits(q, spec.bits);
