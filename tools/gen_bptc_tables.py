@@ -112,11 +112,13 @@ def emit(name, ctype, values, per_line):
     lines = []
     for i in range(0, len(values), per_line):
         lines.append("    " + ", ".join(values[i:i + per_line]) + ",")
-    body = "{\n" + "\n".join(lines) + "\n}"
     size = len(values)
     accessor = name[1].lower() + re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name[2:])
-    return (f"static const {ctype} {name}Host[{size}] = {body};\n"
-            f"#if defined(__CUDACC__)\nstatic __device__ const {ctype} {name}Device[{size}] = {body};\n#endif\n"
+    macro = f"BCFEAT_{accessor.upper()}_VALUES"  # the values once, for both copies
+    body = f"#define {macro} \\\n" + " \\\n".join(lines) + "\n"
+    return (body + f"static const {ctype} {name}Host[{size}] = {{{macro}}};\n"
+            f"#if defined(__CUDACC__)\nstatic __device__ const {ctype} {name}Device[{size}] = {{{macro}}};\n#endif\n"
+            f"#undef {macro}\n"
             f"BCFEAT_HD {ctype} {accessor}(int i) {{\n#if defined(__CUDA_ARCH__)\n  return {name}Device[i];\n"
             f"#else\n  return {name}Host[i];\n#endif\n}}\n")
 
