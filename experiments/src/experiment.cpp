@@ -10,10 +10,11 @@ namespace bcfeat {
 namespace fs = std::filesystem;
 
 // Entries defined in each experiment's file.
+ExperimentEntry rate_distortion_entry();
 ExperimentEntry quantize_baseline_entry();
 
 const std::vector<ExperimentEntry>& experiment_registry() {
-  static const std::vector<ExperimentEntry> registry = {quantize_baseline_entry()};
+  static const std::vector<ExperimentEntry> registry = {rate_distortion_entry(), quantize_baseline_entry()};
   return registry;
 }
 

@@ -14,6 +14,7 @@ std::unique_ptr<Compressor> make_int_compressor(const CompressionOptions&);
 std::unique_ptr<Compressor> make_fp8_compressor(const CompressionOptions&);
 std::unique_ptr<Compressor> make_texture_compressor(const CompressionOptions&);
 std::unique_ptr<Compressor> make_lossless_compressor(const CompressionOptions&);
+std::unique_ptr<Compressor> make_codebook_compressor(const CompressionOptions&);
 
 void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".method", &method, "compressor (bcfeat list compressors)").one_of(compressor_names());
@@ -38,11 +39,36 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
       .range(1, 1 << 16);
   params.add(prefix + ".rotation", &rotation,
              "texture: orthogonal rotation of the channels before packing, inverted after decoding; "
-             "pca stores its fp16 D x D matrix per tensor (counted)")
-      .one_of({"none", "pca"});
+             "hadamard = block Walsh-Hadamard with seeded signs (4-byte seed), "
+             "pca = its fp16 D x D matrix (counted, per tensor or per dataset)")
+      .one_of({"none", "hadamard", "pca"});
   params.add(prefix + ".channel_order", &channel_order,
-             "texture: channel order before packing; variance = decreasing variance (permutation stored, counted)")
-      .one_of({"identity", "variance"});
+             "texture: channel order before packing; variance = decreasing variance, correlation = greedy groups "
+             "of correlated channels per texel (permutation stored, counted)")
+      .one_of({"identity", "variance", "correlation"});
+  params.add(prefix + ".value_scale", &value_scale,
+             "texture, bc6h formats: affine = value_map into [0,1]/[-1,1]; direct = values as half floats; "
+             "scale = per-channel fp16 scale (max |x| -> 1)")
+      .one_of({"affine", "direct", "scale"});
+  params.add(prefix + ".scope", &scope,
+             "texture: per_tensor = value maps, order and rotation fitted on each tensor and stored in its stream; "
+             "per_dataset = fitted once on the calibration split, stored once (shared_bytes)")
+      .one_of({"per_tensor", "per_dataset"});
+  params.add(prefix + ".device", &device, "texture: encode and decode the blocks on the cpu or cuda (identical blocks)")
+      .one_of({"cpu", "cuda"});
+  params.add(prefix + ".codebook", &codebook,
+             "codebook: scalar (Lloyd-Max levels), vector (k-means over sub-vectors), pq (product quantization)")
+      .one_of({"scalar", "vector", "pq"});
+  params.add(prefix + ".codebook_size", &codebook_size, "codebook: entries K per codebook").range(2, 65536);
+  params.add(prefix + ".subvector", &subvector, "codebook (vector, pq): channels per sub-vector").range(1, 64);
+  params.add(prefix + ".kmeans_iterations", &kmeans_iterations, "codebook: Lloyd iterations").range(0, 1000);
+  params.add(prefix + ".index_format", &index_format,
+             "codebook: block format for the index maps (none = indices packed at ceil(log2 K) bits)")
+      .one_of([] {
+        std::vector<std::string> names{"none"};
+        for (const auto& name : format_names()) names.push_back(name);
+        return names;
+      }());
   params.add(prefix + ".clip_percentile", &clip_percentile,
              "texture: value map from the p-th to the (100-p)-th percentile, values beyond clipped (0 = min/max)")
       .range(0.0, 25.0);
@@ -60,7 +86,9 @@ const std::vector<CompressorEntry>& compressor_registry() {
       {"int", "asymmetric integer group quantization, 2..8 bits, fp16 min/step per group", make_int_compressor},
       {"fp8", "OCP FP8 (e4m3 or e5m2) with an fp16 scale per group", make_fp8_compressor},
       {"lossless", "fp16 codes, byte-shuffled, compressed with zstd (exact fp16)", make_lossless_compressor},
-      {"texture", "features as block-compressed textures (BC1-BC5): spatial, token_channel or channel layout", make_texture_compressor},
+      {"texture", "features as block-compressed textures (BC1-BC7): spatial, token_channel or channel layout", make_texture_compressor},
+      {"codebook", "learned fp16 codebooks: scalar Lloyd-Max, vector k-means or product quantization; indices packed or as textures",
+       make_codebook_compressor},
   };
   return registry;
 }

@@ -1,11 +1,13 @@
 // Every registered compressor: round trip within its error bound, exact byte counts,
 // constant inputs, odd shapes, bad input.
+#include <algorithm>
 #include <cmath>
 
 #include "bcfeat/datasets/features.h"
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/metrics.h"
+#include "bcfeat/kernels/float_formats.h"
 #include "catch.h"
 
 using namespace bcfeat;
@@ -51,6 +53,16 @@ std::vector<CompressionOptions> variants() {
           }
         }
       }
+    } else if (name == "codebook") {
+      options.tokens_hw = {5, 7};
+      options.codebook_size = 16;
+      for (const char* kind : {"scalar", "vector", "pq"}) {
+        for (const char* index_format : {"none", "bc4_unorm"}) {
+          options.codebook = kind;
+          options.index_format = index_format;
+          out.push_back(options);
+        }
+      }
     } else if (name == "fp8") {
       for (const char* format : {"e4m3", "e5m2"}) {
         options.fp8_format = format;
@@ -70,6 +82,8 @@ double error_bound(const CompressionOptions& options, double lo, double hi, doub
   // Texture: every decoded value stays inside the stored (fp16-widened) range, so the error
   // is below the range of the mapped group; the real quality checks are in the texture tests.
   if (options.method == "texture") return (amax > 0 ? 2.0 * amax : hi - lo) * 1.01 + 1e-6;
+  // Codebook entries are means of training values (then fp16), so inside [−amax, amax].
+  if (options.method == "codebook") return 2.0 * amax * 1.01 + 1e-6;
   if (options.method == "fp16") return amax * std::ldexp(1.0, -11) + 1e-7;
   if (options.method == "bf16") return amax * std::ldexp(1.0, -8);
   if (options.method == "int") {
@@ -108,7 +122,7 @@ TEST_CASE("registry: every compressor round-trips within its bound on odd shapes
           amax = std::max(amax, std::fabs(v));
         }
         if (options.axis == "channel" && options.method == "int") continue;  // checked below
-        const double bound = options.method == "texture"
+        const double bound = options.method == "texture" || options.method == "codebook"
                                  ? error_bound(options, 0, 0, x.abs().max().item<double>())
                                  : error_bound(options, lo, hi, amax);
         for (int64_t d = 0; d < dim; ++d) {
@@ -162,12 +176,12 @@ TEST_CASE("byte counts match hand-computed sizes") {
   CHECK(rate["compression_ratio"].get<double>() == 4.0);
 }
 
-TEST_CASE("constant inputs: exact for int, fp16, bf16, texture; within a 2^-4 relative step for fp8") {
+TEST_CASE("constant inputs: exact for int, fp16, bf16, texture, codebook; within a 2^-4 relative step for fp8") {
   for (float value : {0.75f, -2.5f, 0.0f}) {
     const torch::Tensor x = torch::full({1, 4, 8}, value);
     for (auto options : variants()) {
       INFO("method " << options.method << " axis " << options.axis << " value " << value);
-      if (options.method == "texture") options.tokens_hw = {2, 2};
+      if (options.method == "texture" || options.method == "codebook") options.tokens_hw = {2, 2};
       const auto compressor = make_compressor(options);
       const torch::Tensor y = compressor->decompress(compressor->compress(x));
       if (options.method == "fp8") {
@@ -367,7 +381,7 @@ TEST_CASE("texture channel order by variance: permutation stored, round trip unc
   CHECK(eb < 2.0 * ea);
   CHECK(ea < 2.0 * eb);
   // The stored permutation lists the inlier channels by decreasing variance.
-  const int64_t offset = 2 + 2 * 2 * 64;  // outlier index + outlier values
+  const int64_t offset = 2;  // after the outlier index (the outlier values follow the side information)
   std::vector<int64_t> order;
   for (int k = 0; k < 8; ++k) order.push_back(b.bytes[offset + 2 * k] | (b.bytes[offset + 2 * k + 1] << 8));
   std::vector<int64_t> sorted_copy = order;
@@ -399,4 +413,156 @@ TEST_CASE("texture PCA rotation: matrix stored in fp16, inverse exact on the sto
   const torch::Tensor constant = torch::full({1, 16, 4}, 0.25f) + torch::arange(4, torch::kFloat32) * 0.125f;
   const auto round_trip = rotated->decompress(rotated->compress(constant));
   CHECK(torch::allclose(round_trip, constant, 1e-3, 1e-3));
+}
+
+TEST_CASE("codebook: hand-computed sizes, nearest-level decoding, error falls with K, shared codebooks") {
+  const torch::Tensor x = features(2, 5, 7, 37, 3);  // 70 tokens, D = 37
+  CompressionOptions options;
+  options.method = "codebook";
+  options.codebook = "vector";
+  options.codebook_size = 16;
+  options.subvector = 4;  // S = ceil(37 / 4) = 10 sub-vectors per token
+  Compressed c = make_compressor(options)->compress(x);
+  CHECK(c.side_bytes == 16 * 4 * 2);
+  CHECK(c.bytes.size() == 16 * 4 * 2 + (70 * 10 * 4 + 7) / 8);
+  options.codebook = "pq";  // one codebook per subspace
+  c = make_compressor(options)->compress(x);
+  CHECK(c.side_bytes == 10 * 16 * 4 * 2);
+  CHECK(c.bytes.size() == 10 * 16 * 4 * 2 + (70 * 10 * 4 + 7) / 8);
+  options.codebook = "scalar";
+  options.codebook_size = 5;  // 3 bits per value
+  c = make_compressor(options)->compress(x);
+  CHECK(c.bytes.size() == 5 * 2 + (2590 * 3 + 7) / 8);
+
+  // Scalar: every value decodes to the nearest of the stored levels.
+  options.codebook_size = 8;
+  const auto scalar = make_compressor(options);
+  c = scalar->compress(x);
+  const torch::Tensor y = scalar->decompress(c);
+  std::vector<float> levels;
+  for (int k = 0; k < 8; ++k) levels.push_back(half_bits_to_float(static_cast<uint16_t>(c.bytes[2 * k] | (c.bytes[2 * k + 1] << 8))));
+  CHECK(std::is_sorted(levels.begin(), levels.end()));
+  const float* xv = x.data_ptr<float>();
+  const float* yv = y.data_ptr<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    for (float level : levels) REQUIRE(std::fabs(xv[i] - yv[i]) <= std::fabs(xv[i] - level) + 1e-6f);
+  }
+
+  // More entries, less error (k-means on the same data).
+  double previous = 1e30;
+  for (int k : {4, 16, 64}) {
+    options.codebook = "pq";
+    options.codebook_size = k;
+    const auto compressor = make_compressor(options);
+    const double mse = (compressor->decompress(compressor->compress(x)) - x).pow(2).mean().item<double>();
+    CHECK(mse < previous);
+    previous = mse;
+  }
+
+  // Fitted on calibration features: the codebooks leave the stream and become shared state.
+  options.codebook = "vector";
+  options.codebook_size = 16;
+  const auto fitted = make_compressor(options);
+  fitted->fit(features(3, 5, 7, 37, 4));
+  c = fitted->compress(x);
+  CHECK(fitted->shared_bytes() == 16 * 4 * 2);
+  CHECK(c.side_bytes == 0);
+  CHECK(c.bytes.size() == static_cast<size_t>((70 * 10 * 4 + 7) / 8));
+  const double fitted_mse = (fitted->decompress(c) - x).pow(2).mean().item<double>();
+  CHECK(fitted_mse < x.pow(2).mean().item<double>());
+  CHECK_THROWS_AS(fitted->compress(features(1, 5, 7, 36, 4)), InputError);
+
+  // Index maps as textures: the inner texture stream replaces the packed indices.
+  options.index_format = "bc4_unorm";
+  options.tokens_hw = {5, 7};
+  options.codebook_size = 256;
+  c = make_compressor(options)->compress(x);
+  // 2 images × 10 subspace maps of 5×7 tokens = 2×2 blocks of 8 bytes each; fp16 (min, max) per map channel.
+  CHECK(c.bytes.size() == 256 * 4 * 2 + 10 * 4 + 2 * 10 * 4 * 8);
+}
+
+TEST_CASE("texture: Hadamard rotation, correlation order, BC6H value scales, per-dataset maps") {
+  const torch::Tensor x = features(2, 8, 8, 24, 12, 0);
+  CompressionOptions options;
+  options.method = "texture";
+  options.format = "bc5_snorm";
+  options.layout = "token_channel";
+  const auto plain = make_compressor(options);
+  const Compressed a = plain->compress(x);
+  const double ea = (plain->decompress(a) - x).pow(2).mean().item<double>();
+
+  // Hadamard: a 4-byte seed more; orthonormal, so a constant-per-channel tensor survives.
+  options.rotation = "hadamard";
+  const auto rotated = make_compressor(options);
+  const Compressed h = rotated->compress(x);
+  CHECK(h.bytes.size() == a.bytes.size() + 4);
+  CHECK((rotated->decompress(h) - x).pow(2).mean().item<double>() < 4.0 * ea);
+  const torch::Tensor constant = torch::zeros({1, 16, 24}) + torch::arange(24, torch::kFloat32) * 0.01f;
+  CHECK(torch::allclose(rotated->decompress(rotated->compress(constant)), constant, 1e-3, 2e-3));
+
+  // Correlation order: channels k + 8 and k + 16 are affine copies of channel k (k < 8).
+  // Grouping each triple into one BC1 texel puts its colours on the grey line, which BC1
+  // codes far better than three unrelated channels (the identity order).
+  torch::Tensor triples = x.clone();
+  triples.slice(2, 8, 16).copy_(x.slice(2, 0, 8) * 0.5 + 0.1);
+  triples.slice(2, 16, 24).copy_(x.slice(2, 0, 8) * -2.0 + 0.3);
+  options = CompressionOptions();
+  options.method = "texture";
+  options.format = "bc1";
+  const auto identity = make_compressor(options);
+  options.channel_order = "correlation";
+  const auto grouped = make_compressor(options);
+  const Compressed p = identity->compress(triples), q = grouped->compress(triples);
+  CHECK(q.bytes.size() == p.bytes.size() + 2 * 24);
+  const double ep = (identity->decompress(p) - triples).pow(2).mean().item<double>();
+  const double eq = (grouped->decompress(q) - triples).pow(2).mean().item<double>();
+  CHECK(eq < 0.5 * ep);
+  std::vector<int64_t> order;
+  for (int k = 0; k < 24; ++k) order.push_back(q.bytes[2 * k] | (q.bytes[2 * k + 1] << 8));
+  for (int k = 0; k < 24; k += 3) {  // each texel holds one channel and its two copies
+    CHECK(order[k] % 8 == order[k + 1] % 8);
+    CHECK(order[k] % 8 == order[k + 2] % 8);
+  }
+
+  // BC6H: values direct (no map stored) or over a per-channel fp16 scale (2 bytes each).
+  options = CompressionOptions();
+  options.method = "texture";
+  options.format = "bc6h_sf16";
+  options.value_scale = "direct";
+  const auto direct = make_compressor(options);
+  const Compressed d = direct->compress(x);
+  CHECK(d.side_bytes == 0);
+  CHECK(d.bytes.size() == static_cast<size_t>(2 * 8 * 2 * 2 * 16));  // 2 images × 8 groups of 3 channels × 2×2 blocks
+  const torch::Tensor yd = direct->decompress(d);
+  // BC6H's precision is relative (half-float bits interpolated), so an affine map buys
+  // nothing: direct values do at least as well within 1 dB, with no map stored.
+  options.value_scale = "affine";
+  const auto affine = make_compressor(options);
+  const double psnr_direct = distortion_metrics(x, yd)["psnr_db"].get<double>();
+  const double psnr_affine = distortion_metrics(x, affine->decompress(affine->compress(x)))["psnr_db"].get<double>();
+  CHECK(psnr_direct > psnr_affine - 1.0);
+  CHECK(psnr_direct > 20.0);
+  options.value_scale = "scale";
+  const Compressed sc = make_compressor(options)->compress(x);
+  CHECK(sc.side_bytes == 2 * 24);
+  options.format = "bc6h_uf16";
+  CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);  // negative values
+  options.format = "bc4_snorm";
+  CHECK_THROWS_AS(make_compressor(options), InputError);  // scales are for half-float formats
+
+  // Per-dataset scope: order and value maps fitted once on calibration images, shared.
+  options = CompressionOptions();
+  options.method = "texture";
+  options.format = "bc4_snorm";
+  options.channel_order = "variance";
+  options.scope = "per_dataset";
+  const auto shared = make_compressor(options);
+  shared->fit(features(3, 8, 8, 24, 13, 0));
+  CHECK(shared->shared_bytes() == 2 * 24 + 4 * 24);
+  const Compressed s = shared->compress(x);
+  CHECK(s.side_bytes == 0);
+  CHECK(s.bytes.size() == static_cast<size_t>(2 * 24 * 4 * 8));  // blocks only
+  const torch::Tensor ys = shared->decompress(s);
+  CHECK(distortion_metrics(x, ys)["psnr_db"].get<double>() > 25.0);
+  CHECK_THROWS_AS(shared->compress(features(1, 8, 8, 23, 13, 0)), InputError);
 }

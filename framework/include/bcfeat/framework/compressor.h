@@ -37,7 +37,15 @@ struct CompressionOptions {
   int outlier_channels = 0;          // texture: widest-range channels stored as fp16 outside
   double clip_percentile = 0.0;      // texture: value map spans [p, 100 − p] percentiles
   std::string channel_order = "identity";  // texture: identity | variance
-  std::string rotation = "none";     // texture: none | pca (fp16 matrix stored, per tensor)
+  std::string rotation = "none";     // texture: none | hadamard | pca
+  std::string value_scale = "affine";  // texture, bc6h: affine map | direct values | per-channel scale
+  std::string scope = "per_tensor";  // texture: side information fitted per tensor or once per dataset
+  std::string device = "cpu";        // texture: where blocks are encoded and decoded (cpu | cuda)
+  std::string codebook = "vector";   // codebook: scalar | vector | pq
+  int codebook_size = 256;           // codebook: entries K
+  int subvector = 4;                 // codebook (vector, pq): values per sub-vector
+  int kmeans_iterations = 20;        // codebook: Lloyd iterations
+  std::string index_format = "none";  // codebook: block format for the index maps (none = packed bits)
 
   void declare(ParamSet& params, const std::string& prefix = "compression");
 };
@@ -51,6 +59,12 @@ struct Compressed {
 class Compressor {
  public:
   virtual ~Compressor() = default;
+  // Fits the side information shared by every tensor of a dataset on calibration features
+  // [B, N, D] (codebooks; the texture maps with scope per_dataset). A compressor that is
+  // not fitted fits on each tensor it compresses and stores that in the tensor's stream.
+  virtual void fit(const torch::Tensor& calibration) { (void)calibration; }
+  // Bytes of the fitted shared state, stored once per dataset (0 when nothing is shared).
+  virtual int64_t shared_bytes() const { return 0; }
   // `features`: float32, contiguous, CPU, shape [B, N, D], finite.
   virtual Compressed compress(const torch::Tensor& features) const = 0;
   virtual torch::Tensor decompress(const Compressed& data) const = 0;

@@ -193,7 +193,13 @@ BCFEAT_HD float to_linear(float value, bool is_signed) {
 }
 
 // The endpoint value (signed for SF16) whose unquantised value is nearest `target`.
-BCFEAT_HD int quantize_endpoint(float target, int bits, bool is_signed) {
+//
+// Kept out of line on the device: inlined into the UF16 `normal` encoder kernel (format and
+// level fixed at compile time), CUDA 13.0 produced code that returned the candidate one below
+// the nearest for every endpoint on an H200, while the same function compiled stand-alone
+// (and the host build) returned the nearest: a diagnostic that recorded each stage of the
+// fit on both sides showed identical fitted ends and quantised endpoints off by one.
+BCFEAT_HD_NOINLINE int quantize_endpoint(float target, int bits, bool is_signed) {
   // Least-squares refits can extrapolate far (or, degenerate, to NaN); bound the target
   // before converting to int, where x86 and CUDA differ out of range (INT_MIN vs
   // saturation) and would pick different blocks.
@@ -203,6 +209,7 @@ BCFEAT_HD int quantize_endpoint(float target, int bits, bool is_signed) {
   const int bottom = is_signed ? -top : 0;
   const float step = static_cast<float>(1 << (16 - (bits < 16 ? bits : 16)));
   const int centre = static_cast<int>(floorf(target / step));
+  // The three values around target / step; the first of equally near ones wins.
   int best = 0;
   float best_error = 3.0e38f;
   for (int x = centre - 1; x <= centre + 1; ++x) {

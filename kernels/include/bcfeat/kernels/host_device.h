@@ -14,6 +14,15 @@
 #define BCFEAT_HD inline
 #endif
 
+// A host/device function the device compiler must keep out of line. Used where inlining
+// into a kernel with compile-time-constant arguments made the CUDA 13.0 device code
+// compute a different result from the host (BC6H UF16 endpoint quantisation, see bc6h.h).
+#if defined(__CUDACC__)
+#define BCFEAT_HD_NOINLINE inline __host__ __device__ __noinline__
+#else
+#define BCFEAT_HD_NOINLINE inline
+#endif
+
 // Full unrolling in device code, so that small arrays indexed by loop counters stay in
 // registers instead of local memory (a no-op on the host).
 #if defined(__CUDA_ARCH__)

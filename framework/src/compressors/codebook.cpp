@@ -1,0 +1,298 @@
+// Codebook compressor: features as indices into learned fp16 codebooks.
+//
+//   scalar  one codebook of K levels for every value (Lloyd-Max: k-means in one dimension)
+//   vector  one codebook of K sub-vectors of `subvector` consecutive channels, shared by every
+//           position along D (k-means)
+//   pq      product quantization: D split into S = ceil(D / subvector) subspaces, one
+//           codebook of K entries per subspace
+//
+// D is padded with zeros to S·subvector for the sub-vector kinds (padding is neither stored
+// nor decoded). Codebooks are trained with MSE (k-means++ seeding, `kmeans_iterations` Lloyd
+// steps, at most 65 536 training rows taken at an even stride), then rounded to fp16; the
+// encoder assigns each sub-vector to the nearest stored entry, so the decoder's lookup is
+// exact. Entries are sorted (scalar: ascending; vectors: along their principal axis) so
+// that neighbouring indices hold similar entries — what makes the index maps compressible.
+//
+// Stream: the fp16 codebooks (unless fitted on calibration data: then they are shared,
+// stored once per dataset and reported by shared_bytes()), then the indices — packed at
+// ceil(log2 K) bits each, LSB first, token-major ([B, N, S]); or, with index_format set, the
+// index maps as textures of that format: the indices of each subspace form a [B, N] map that
+// the texture compressor (spatial layout, tokens_hw, quality, per-channel value map) stores
+// as one channel; decoded values are rounded to the nearest index.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include <Eigen/Dense>
+
+#include "bcfeat/framework/compressor.h"
+#include "bcfeat/framework/error.h"
+#include "bcfeat/kernels/float_formats.h"
+
+namespace bcfeat {
+
+namespace {
+
+int index_bits(int entries) {
+  int bits = 1;
+  while ((1 << bits) < entries) ++bits;
+  return bits;
+}
+
+class CodebookCompressor : public Compressor {
+ public:
+  explicit CodebookCompressor(const CompressionOptions& options) : options_(options) {
+    if (options.codebook != "scalar" && options.codebook != "vector" && options.codebook != "pq") {
+      throw_input_error("compression.codebook must be scalar, vector or pq, not '{}'", options.codebook);
+    }
+    if (options.codebook_size < 2 || options.codebook_size > 65536) {
+      throw_input_error("compression.codebook_size = {} must be in 2..65536", options.codebook_size);
+    }
+    width_ = options.codebook == "scalar" ? 1 : options.subvector;
+    if (width_ < 1 || width_ > 64) throw_input_error("compression.subvector = {} must be in 1..64", options.subvector);
+    if (options.kmeans_iterations < 0) throw_input_error("compression.kmeans_iterations must be >= 0");
+    if (options.index_format != "none") {
+      CompressionOptions inner;
+      inner.method = "texture";
+      inner.format = options.index_format;
+      inner.quality = options.quality;
+      inner.tokens_hw = options.tokens_hw;
+      inner.value_map = "per_channel";
+      index_texture_ = make_compressor(inner);
+    }
+  }
+
+  void fit(const torch::Tensor& calibration) override {
+    books_ = train(calibration);
+    fitted_dim_ = calibration.size(2);
+    fitted_ = true;
+  }
+
+  int64_t shared_bytes() const override { return fitted_ ? 2 * static_cast<int64_t>(books_.size()) : 0; }
+
+  Compressed compress(const torch::Tensor& features) const override {
+    const std::vector<uint16_t> books = fitted_ ? books_ : train(features);
+    if (fitted_) check_dim(features.size(2));
+    Compressed out;
+    out.shape = features.sizes().vec();
+    if (!fitted_) {
+      for (uint16_t bits : books) {
+        out.bytes.push_back(static_cast<uint8_t>(bits & 0xff));
+        out.bytes.push_back(static_cast<uint8_t>(bits >> 8));
+      }
+    }
+    const torch::Tensor indices = assign(features, books);  // [B·N, S] int64
+    const int64_t count = indices.numel();
+    const int64_t* index = indices.data_ptr<int64_t>();
+    if (index_texture_) {
+      const torch::Tensor maps =
+          indices.to(torch::kFloat32).reshape({features.size(0), features.size(1), indices.size(1)}).contiguous();
+      const Compressed packed = index_texture_->compress(maps);
+      out.side_bytes = static_cast<int64_t>(out.bytes.size()) + packed.side_bytes;
+      out.bytes.insert(out.bytes.end(), packed.bytes.begin(), packed.bytes.end());
+      return out;
+    }
+    out.side_bytes = static_cast<int64_t>(out.bytes.size());
+    const int bits = index_bits(options_.codebook_size);
+    const size_t start = out.bytes.size();
+    out.bytes.resize(start + static_cast<size_t>((count * bits + 7) / 8), 0);
+    for (int64_t i = 0; i < count; ++i) {
+      for (int k = 0; k < bits; ++k) {
+        const int64_t bit = i * bits + k;
+        if ((index[i] >> k) & 1) out.bytes[start + static_cast<size_t>(bit / 8)] |= static_cast<uint8_t>(1u << (bit % 8));
+      }
+    }
+    return out;
+  }
+
+  torch::Tensor decompress(const Compressed& data) const override {
+    const int64_t batch = data.shape[0], tokens = data.shape[1], dim = data.shape[2];
+    const int64_t spaces = subspaces(dim), entries = options_.codebook_size;
+    const int64_t book_values = books_per_tensor(dim) * entries * width_;
+    std::vector<uint16_t> books = books_;
+    size_t position = 0;
+    if (!fitted_) {
+      books.resize(static_cast<size_t>(book_values));
+      for (auto& bits : books) {
+        bits = static_cast<uint16_t>(data.bytes[position] | (data.bytes[position + 1] << 8));
+        position += 2;
+      }
+    }
+    std::vector<int64_t> index(static_cast<size_t>(batch * tokens * spaces));
+    if (index_texture_) {
+      Compressed packed;
+      packed.shape = {batch, tokens, spaces};
+      packed.side_bytes = data.side_bytes - static_cast<int64_t>(position);
+      packed.bytes.assign(data.bytes.begin() + static_cast<std::ptrdiff_t>(position), data.bytes.end());
+      const torch::Tensor maps = index_texture_->decompress(packed).contiguous();
+      const float* m = maps.data_ptr<float>();
+      for (size_t i = 0; i < index.size(); ++i) {
+        index[i] = std::min<int64_t>(entries - 1, std::max<int64_t>(0, std::llround(m[i])));
+      }
+    } else {
+      const int bits = index_bits(static_cast<int>(entries));
+      for (size_t i = 0; i < index.size(); ++i) {
+        int64_t value = 0;
+        for (int k = 0; k < bits; ++k) {
+          const int64_t bit = static_cast<int64_t>(i) * bits + k;
+          value |= static_cast<int64_t>((data.bytes[position + static_cast<size_t>(bit / 8)] >> (bit % 8)) & 1) << k;
+        }
+        index[i] = std::min<int64_t>(value, entries - 1);
+      }
+    }
+    torch::Tensor out = torch::empty({batch, tokens, dim}, torch::kFloat32);
+    float* y = out.data_ptr<float>();
+    for (int64_t row = 0; row < batch * tokens; ++row) {
+      for (int64_t s = 0; s < spaces; ++s) {
+        const int64_t book = options_.codebook == "pq" ? s : 0;
+        const uint16_t* entry = &books[static_cast<size_t>((book * entries + index[row * spaces + s]) * width_)];
+        for (int64_t j = 0; j < width_; ++j) {
+          const int64_t d = s * width_ + j;
+          if (d < dim) y[row * dim + d] = half_bits_to_float(entry[j]);
+        }
+      }
+    }
+    return out;
+  }
+
+ private:
+  int64_t subspaces(int64_t dim) const { return (dim + width_ - 1) / width_; }
+  int64_t books_per_tensor(int64_t dim) const { return options_.codebook == "pq" ? subspaces(dim) : 1; }
+
+  void check_dim(int64_t dim) const {
+    if (dim != fitted_dim_) throw_input_error("features have D = {} but the codebook was fitted on D = {}", dim, fitted_dim_);
+  }
+
+  // Rows [B·N, S, width] of sub-vectors, zero-padded along D.
+  torch::Tensor subvectors(const torch::Tensor& features) const {
+    const int64_t dim = features.size(2), spaces = subspaces(dim);
+    torch::Tensor flat = features.reshape({-1, dim});
+    if (spaces * width_ != dim) flat = torch::constant_pad_nd(flat, {0, spaces * width_ - dim}, 0.0);
+    return flat.reshape({-1, spaces, width_});
+  }
+
+  // Trains the codebooks; returns them as fp16 bits, [books, K, width].
+  std::vector<uint16_t> train(const torch::Tensor& features) const {
+    const int64_t dim = features.size(2);
+    const torch::Tensor rows = subvectors(features);
+    const int64_t books = books_per_tensor(dim);
+    std::vector<uint16_t> out;
+    for (int64_t book = 0; book < books; ++book) {
+      const torch::Tensor data = (options_.codebook == "pq" ? rows.select(1, book) : rows.reshape({-1, width_}))
+                                     .to(torch::kFloat64)
+                                     .contiguous();
+      const std::vector<uint16_t> entries = kmeans(data, static_cast<uint64_t>(book));
+      out.insert(out.end(), entries.begin(), entries.end());
+    }
+    return out;
+  }
+
+  // k-means (k-means++ seeding) of the rows of `data` [n, width], float64; fp16 result,
+  // sorted along the entries' principal axis.
+  std::vector<uint16_t> kmeans(torch::Tensor data, uint64_t seed) const {
+    const int64_t limit = 65536;
+    if (data.size(0) > limit) {
+      const int64_t stride = (data.size(0) + limit - 1) / limit;
+      data = data.slice(0, 0, data.size(0), stride).contiguous();
+    }
+    const int64_t n = data.size(0), k = options_.codebook_size;
+    std::mt19937_64 random(0x9e3779b97f4a7c15ull ^ seed);
+    torch::Tensor centres = torch::empty({k, width_}, torch::kFloat64);
+    // k-means++: each next centre drawn with probability ∝ squared distance to the nearest.
+    centres[0] = data[static_cast<int64_t>(random() % static_cast<uint64_t>(n))];
+    torch::Tensor nearest = (data - centres[0]).pow(2).sum(1);
+    for (int64_t c = 1; c < k; ++c) {
+      const double total = nearest.sum().item<double>();
+      int64_t chosen = static_cast<int64_t>(random() % static_cast<uint64_t>(n));
+      if (total > 0.0) {
+        const double target = std::uniform_real_distribution<double>(0.0, total)(random);
+        const torch::Tensor cumulative = nearest.cumsum(0);
+        chosen = std::min<int64_t>(n - 1, torch::searchsorted(cumulative, torch::tensor({target}, torch::kFloat64)).item<int64_t>());
+      }
+      centres[c] = data[chosen];
+      nearest = torch::minimum(nearest, (data - centres[c]).pow(2).sum(1));
+    }
+    for (int iteration = 0; iteration < options_.kmeans_iterations; ++iteration) {
+      const torch::Tensor labels = nearest_entries(data, centres);
+      torch::Tensor sums = torch::zeros({k, width_}, torch::kFloat64);
+      sums.index_add_(0, labels, data);
+      const torch::Tensor counts = torch::bincount(labels, {}, k).to(torch::kFloat64);
+      const torch::Tensor filled = counts > 0;
+      const torch::Tensor means = sums / counts.clamp_min(1.0).unsqueeze(1);
+      const torch::Tensor updated = torch::where(filled.unsqueeze(1), means, centres);
+      if (torch::equal(updated, centres)) break;
+      centres = updated;
+    }
+    // Order: ascending along the principal axis of the entries (their first channel if flat).
+    Eigen::VectorXd axis = Eigen::VectorXd::Zero(width_);
+    axis(0) = 1.0;
+    if (width_ > 1) {
+      const torch::Tensor centred = (centres - centres.mean(0)).contiguous();
+      const torch::Tensor moment = centred.t().matmul(centred).contiguous();
+      const Eigen::Map<const Eigen::MatrixXd> m(moment.data_ptr<double>(), width_, width_);
+      const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(m);
+      axis = solver.eigenvectors().col(width_ - 1);
+    }
+    const torch::Tensor c = centres.contiguous();
+    const double* v = c.data_ptr<double>();
+    std::vector<std::pair<double, int64_t>> order(static_cast<size_t>(k));
+    for (int64_t e = 0; e < k; ++e) {
+      double projection = 0.0;
+      for (int64_t j = 0; j < width_; ++j) projection += v[e * width_ + j] * axis(j);
+      order[static_cast<size_t>(e)] = {projection, e};
+    }
+    std::stable_sort(order.begin(), order.end());
+    std::vector<uint16_t> out;
+    for (const auto& [projection, e] : order) {
+      for (int64_t j = 0; j < width_; ++j) {
+        const double value = v[e * width_ + j];
+        if (std::fabs(value) > 65504.0) throw_input_error("codebook entry {} exceeds the fp16 range", value);
+        out.push_back(float_to_half_bits(static_cast<float>(value)));
+      }
+    }
+    return out;
+  }
+
+  // Index of the nearest centre for each row (ties: the lower index), in chunks.
+  static torch::Tensor nearest_entries(const torch::Tensor& data, const torch::Tensor& centres) {
+    std::vector<torch::Tensor> parts;
+    const torch::Tensor norms = centres.pow(2).sum(1);
+    for (int64_t start = 0; start < data.size(0); start += 8192) {
+      const torch::Tensor chunk = data.slice(0, start, std::min<int64_t>(data.size(0), start + 8192));
+      parts.push_back((norms.unsqueeze(0) - 2.0 * chunk.matmul(centres.t())).argmin(1));
+    }
+    return torch::cat(parts);
+  }
+
+  // Nearest stored (fp16) entry for every sub-vector: [B·N, S].
+  torch::Tensor assign(const torch::Tensor& features, const std::vector<uint16_t>& books) const {
+    const torch::Tensor rows = subvectors(features).to(torch::kFloat64);
+    const int64_t spaces = rows.size(1), k = options_.codebook_size;
+    torch::Tensor entries = torch::empty({static_cast<int64_t>(books.size())}, torch::kFloat64);
+    double* e = entries.data_ptr<double>();
+    for (size_t i = 0; i < books.size(); ++i) e[i] = half_bits_to_float(books[i]);
+    entries = entries.reshape({-1, k, width_});
+    if (options_.codebook != "pq") {
+      return nearest_entries(rows.reshape({-1, width_}), entries[0]).reshape({-1, spaces}).contiguous();
+    }
+    std::vector<torch::Tensor> columns;
+    for (int64_t s = 0; s < spaces; ++s) columns.push_back(nearest_entries(rows.select(1, s), entries[s]));
+    return torch::stack(columns, 1).contiguous();
+  }
+
+  CompressionOptions options_;
+  int64_t width_ = 1;
+  std::unique_ptr<Compressor> index_texture_;
+  std::vector<uint16_t> books_;
+  bool fitted_ = false;
+  int64_t fitted_dim_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Compressor> make_codebook_compressor(const CompressionOptions& options) {
+  return std::make_unique<CodebookCompressor>(options);
+}
+
+}  // namespace bcfeat
