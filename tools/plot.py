@@ -2,7 +2,11 @@
 """Plot a bcfeat sweep: one line per series, e.g. rate-distortion curves.
 
   tools/plot.py results/quickstart/summary.json --x bits_per_value --y psnr_db \\
-      --series compression.method -o rd.png [--logx] [--title T]
+      --series compression.method -o rd.png [--logx] [--title T] [--all-lines]
+
+Every run is a marker; by default each series' line joins only its best points (the
+runs no other run of the series beats at an equal or lower x), the operational
+rate-distortion curve. --all-lines joins every point in x order instead.
 
 Uses Debian's python3-matplotlib (run with /usr/bin/python3). Failed runs are skipped.
 """
@@ -27,6 +31,7 @@ def main():
     parser.add_argument("-o", "--output", required=True, help="output image (.png, .pdf, .svg)")
     parser.add_argument("--logx", action="store_true", help="logarithmic x axis")
     parser.add_argument("--title", default=None)
+    parser.add_argument("--all-lines", action="store_true", help="join every point, not only the best ones")
     args = parser.parse_args()
 
     try:
@@ -51,9 +56,19 @@ def main():
     fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=150)
     markers = "osD^v<>pXh*"
     for i, (name, points) in enumerate(series.items()):
-        points.sort()
+        points.sort(key=lambda p: (p[0], -p[1]))
         xs, ys = zip(*points)
-        ax.plot(xs, ys, marker=markers[i % len(markers)], markersize=5, linewidth=1.5, label=name)
+        line = points
+        if not args.all_lines:
+            line, best = [], None
+            for x, y in points:
+                if best is None or y > best:
+                    line.append((x, y))
+                    best = y
+        lx, ly = zip(*line)
+        marker = markers[i % len(markers)]
+        drawn = ax.plot(lx, ly, linewidth=1.5, marker=marker, markersize=5, markevery=[], label=name)[0]
+        ax.plot(xs, ys, linestyle="none", marker=marker, markersize=5, color=drawn.get_color())
     if args.logx:
         ax.set_xscale("log", base=2)
     ax.set_xlabel(args.x)

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -110,18 +111,60 @@ std::string format_report(const nlohmann::ordered_json& rows, const std::vector<
     }
   }
   std::vector<std::string> columns = requested;
+  std::vector<std::string> swept;
+  for (const auto& key : available) {
+    if (key.find('.') != std::string::npos) swept.push_back(key);
+  }
+  // Many swept keys: one `run` column naming, per row, the swept values that differ from
+  // the value most rows have (e.g. "method=fp8 fp8_format=e5m2"), so the table stays narrow.
+  const bool labelled = requested.empty() && swept.size() > 4 && format != "csv";
   if (columns.empty()) {
     // Swept key paths (they contain a dot), status, then the headline metrics present.
     static const std::vector<std::string> kHeadline = {
         "bits_per_value", "compression_ratio", "psnr_db", "rel_l2", "cosine_mean", "cosine_p01", "max_abs_err",
         "vqa_accuracy", "vqa_accuracy_drop", "alignment"};
-    for (const auto& key : available) {
-      if (key.find('.') != std::string::npos) columns.push_back(key);
+    if (labelled) {
+      columns.push_back("run");
+    } else {
+      columns = swept;
     }
     columns.push_back("status");
     for (const auto& key : kHeadline) {
       if (std::find(available.begin(), available.end(), key) != available.end()) columns.push_back(key);
     }
+  }
+  std::vector<std::string> labels;
+  if (labelled) {
+    // Rows are grouped by their `*.method` value; within a group a key is named when its
+    // value differs from the group's most common one, or always when it is an identity key
+    // (format, bits, codebook, fp8_format) that varies inside the group.
+    auto method_of = [&](const nlohmann::ordered_json& row) {
+      for (const auto& key : swept) {
+        if (key.size() >= 7 && key.compare(key.size() - 7, 7, ".method") == 0 && row.contains(key)) return cell_text(row[key]);
+      }
+      return std::string();
+    };
+    static const std::vector<std::string> kIdentity = {"format", "bits", "codebook", "fp8_format"};
+    for (const auto& row : rows) {
+      const std::string method = method_of(row);
+      std::string label = method;
+      for (const auto& key : swept) {
+        const std::string name = key.substr(key.find('.') + 1);
+        if (name == "method") continue;
+        std::map<std::string, int> counts;
+        for (const auto& other : rows) {
+          if (method_of(other) == method) counts[other.contains(key) ? cell_text(other[key]) : ""]++;
+        }
+        const auto mode = std::max_element(counts.begin(), counts.end(),
+                                           [](const auto& a, const auto& b) { return a.second < b.second; });
+        const std::string value = row.contains(key) ? cell_text(row[key]) : "";
+        const bool identity = std::find(kIdentity.begin(), kIdentity.end(), name) != kIdentity.end() && counts.size() > 1;
+        if (value == mode->first && !identity) continue;
+        label += (label.empty() ? "" : " ") + name + "=" + value;
+      }
+      labels.push_back(label);
+    }
+    available.push_back("run");
   }
   for (const auto& column : columns) {
     if (std::find(available.begin(), available.end(), column) == available.end()) {
@@ -134,9 +177,13 @@ std::string format_report(const nlohmann::ordered_json& rows, const std::vector<
   std::string out = "| " + join(columns, " | ") + " |\n|";
   for (size_t c = 0; c < columns.size(); ++c) out += "---|";
   out += "\n";
-  for (const auto& row : rows) {
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const auto& row = rows[r];
     out += "|";
-    for (const auto& column : columns) out += " " + (row.contains(column) ? cell_text(row[column]) : "") + " |";
+    for (const auto& column : columns) {
+      const std::string cell = labelled && column == "run" ? labels[r] : (row.contains(column) ? cell_text(row[column]) : "");
+      out += " " + cell + " |";
+    }
     out += "\n";
   }
   return out;

@@ -45,6 +45,10 @@ class RateDistortion : public Experiment {
 
   void validate() const override {
     check_feature_source(features_);
+    if (features_.source == "synthetic" && calibration_images_ >= features_.batch) {
+      throw_input_error("split.calibration_images = {} leaves no evaluation images (features.batch = {})",
+                        calibration_images_, features_.batch);
+    }
     make_compressor(compression_);
   }
 

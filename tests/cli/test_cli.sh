@@ -88,7 +88,7 @@ expect_code 1 "plot.py rejects an unknown column" -- /usr/bin/python3 "$plot" se
 
 # --- determinism: same config and seed, same metrics (timings aside) --------------------------
 "$bcfeat" run small.yaml --output seq2 >/dev/null 2>&1
-strip='del d["metrics"]["encode_ms"], d["metrics"]["decode_ms"]'
+strip='del d["metrics"]["encode_ms"], d["metrics"]["decode_ms"], d["metrics"]["fit_ms"]'
 same=1
 for d in seq/*/; do
   id=$(basename "$d")
@@ -97,6 +97,26 @@ for d in seq/*/; do
   [ "$a" = "$b" ] || same=0
 done
 [ $same = 1 ] && pass "identical metrics on re-run" || fail "metrics differ between identical runs"
+
+# --- rate_distortion: calibration split, shared codebooks counted once ----------------------
+cat >rd.yaml <<'YAML'
+experiment: rate_distortion
+features: {batch: 3, tokens_hw: [8, 8], dim: 32, outlier_channels: 0}
+split: {calibration_images: 1}
+compression: {method: codebook, codebook: vector, codebook_size: 16, subvector: 4}
+YAML
+expect_code 0 "rate_distortion with a calibration split runs" -- "$bcfeat" run rd.yaml --output rd_out
+/usr/bin/python3 -c "
+import json, glob
+m = json.load(open(glob.glob('rd_out/*/metrics.json')[0]))['metrics']
+assert m['shape'] == [2, 64, 32], m['shape']                  # images 1-2 evaluated
+assert m['shared_bytes'] == 16 * 4 * 2, m['shared_bytes']      # one fp16 codebook
+assert m['bytes'] == 16 * 4 * 2 + 2 * 64 * 8 * 4 // 8, m['bytes']  # + 4-bit indices
+assert abs(m['bits_per_value'] - 8 * m['bytes'] / (2 * 64 * 32)) < 1e-12
+" && pass "shared codebook counted once, evaluation split measured" || fail "rate_distortion metrics: $(cat rd_out/*/metrics.json)"
+printf 'experiment: rate_distortion\nfeatures: {batch: 2}\nsplit: {calibration_images: 2}\n' >nosplit.yaml
+expect_code 2 "a split with no evaluation images exits 2" -- "$bcfeat" run nosplit.yaml --output bad_out
+grep -q "leaves no evaluation images" err.txt && pass "split error names the problem" || fail "split error: $(cat err.txt)"
 
 # --- parallel workers, GPU assignment, a failing run ---------------------------------------
 cat >mixed.yaml <<'YAML'
