@@ -17,23 +17,15 @@
 #include "bcfeat/kernels/cuda_device.h"
 #include "block_access.h"
 #include "cuda_encode.cuh"
+#include "cuda_util.cuh"
 
 namespace bcfeat {
 
 namespace {
 
-void check_cuda(cudaError_t error, const char* what) {
-  if (error != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(error));
-}
-
-template <class T>
-struct DeviceBuffer {
-  T* data = nullptr;
-  explicit DeviceBuffer(size_t count) { check_cuda(cudaMalloc(&data, count * sizeof(T) + 16), "cudaMalloc"); }
-  ~DeviceBuffer() { cudaFree(data); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
+using cuda_util::check_cuda;
+using cuda_util::DeviceBuffer;
+using cuda_util::require_gpu;
 
 // ---- kernels --------------------------------------------------------------------------
 
@@ -112,9 +104,16 @@ void launch_encode(const FormatInfo& format, Quality quality, const float* pixel
     case FormatId::kBC4Snorm: cuda_encode::launch_encode_format<FormatId::kBC4Snorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
     case FormatId::kBC5Unorm: cuda_encode::launch_encode_format<FormatId::kBC5Unorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
     case FormatId::kBC5Snorm: cuda_encode::launch_encode_format<FormatId::kBC5Snorm>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+#if BCFEAT_CUDA_BPTC_ENCODERS
     case FormatId::kBC6HUf16: cuda_encode::launch_encode_format<FormatId::kBC6HUf16>(quality, pixels, width, height, channels, grid, blocks, stream); break;
     case FormatId::kBC6HSf16: cuda_encode::launch_encode_format<FormatId::kBC6HSf16>(quality, pixels, width, height, channels, grid, blocks, stream); break;
     case FormatId::kBC7: cuda_encode::launch_encode_format<FormatId::kBC7>(quality, pixels, width, height, channels, grid, blocks, stream); break;
+#else
+    case FormatId::kBC6HUf16:
+    case FormatId::kBC6HSf16:
+    case FormatId::kBC7:
+      throw std::runtime_error("this build has no CUDA BC6H/BC7 encoders (configured with BCFEAT_CUDA_BPTC_ENCODERS=OFF)");
+#endif
   }
   check_cuda(cudaGetLastError(), "encode kernel launch");
 }
@@ -195,10 +194,6 @@ void launch_texture_decode(const FormatInfo& format, const BlockTexture& texture
   const dim3 threads(32, 8), grid((width + 31) / 32, (height + 7) / 8);
   texture_fetch_kernel<<<grid, threads, 0, stream>>>(texture.texture, width, height, format.channels, pixels);
   check_cuda(cudaGetLastError(), "texture fetch launch");
-}
-
-void require_gpu() {
-  if (cuda_device_count() == 0) throw std::runtime_error("no CUDA device is available");
 }
 
 }  // namespace

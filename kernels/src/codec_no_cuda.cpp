@@ -3,6 +3,7 @@
 
 #include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/codec_timing.h"
+#include "bcfeat/kernels/scalar_codec.h"
 
 namespace bcfeat {
 
@@ -16,5 +17,11 @@ std::vector<float> decode_image_cuda(const FormatInfo&, const uint8_t*, int, int
 std::vector<float> decode_image_texture(const FormatInfo&, const uint8_t*, int, int) { no_cuda(); }
 CudaCodecTiming time_cuda_codec(const FormatInfo&, Quality, const float*, int, int, int, int) { no_cuda(); }
 double measure_copy_bandwidth(int64_t, int) { no_cuda(); }
+std::vector<uint8_t> int_encode_cuda(const float*, const GroupGeometry&, int) { no_cuda(); }
+std::vector<float> int_decode_cuda(const uint8_t*, const GroupGeometry&, int) { no_cuda(); }
+std::vector<uint8_t> fp8_encode_cuda(const float*, const GroupGeometry&, Fp8Spec) { no_cuda(); }
+std::vector<float> fp8_decode_cuda(const uint8_t*, const GroupGeometry&, Fp8Spec) { no_cuda(); }
+std::vector<uint8_t> half_encode_cuda(const float*, int64_t, bool) { no_cuda(); }
+std::vector<float> half_decode_cuda(const uint8_t*, int64_t, bool) { no_cuda(); }
 
 }  // namespace bcfeat

@@ -1,5 +1,5 @@
-// GPU suite for the framework: the texture compressor with device = cuda writes the same
-// stream as on the CPU and decodes it to the same tensor, for every block format. Exits 77
+// GPU suite for the framework: the texture and scalar (fp16, bf16, int, fp8) compressors
+// with device = cuda write the same stream as on the CPU and decode it to the same tensor. Exits 77
 // (CTest: skipped) when no CUDA device is usable.
 #define CATCH_CONFIG_RUNNER
 #include <cstdio>
@@ -42,6 +42,58 @@ TEST_CASE("texture compressor: CUDA stream and reconstruction equal the CPU's fo
         CHECK(torch::equal(cpu->decompress(a), cuda->decompress(b)));
       }
     }
+  }
+}
+
+TEST_CASE("scalar compressors: CUDA stream and reconstruction equal the CPU's") {
+  FeatureOptions features;
+  features.batch = 3;
+  features.tokens_hw = {7, 9};
+  features.dim = 45;
+  features.outlier_channels = 2;
+  const torch::Tensor x = synthetic_features(features, 8);
+  std::vector<CompressionOptions> variants;
+  for (const char* method : {"fp16", "bf16"}) {
+    CompressionOptions options;
+    options.method = method;
+    variants.push_back(options);
+  }
+  for (int bits : {2, 3, 4, 5, 8}) {
+    for (const char* axis : {"token", "channel"}) {
+      for (int group : {0, 7, 32}) {
+        CompressionOptions options;
+        options.method = "int";
+        options.bits = bits;
+        options.axis = axis;
+        options.group_size = group;
+        variants.push_back(options);
+      }
+    }
+  }
+  for (const char* format : {"e4m3", "e5m2"}) {
+    for (const char* axis : {"token", "channel"}) {
+      for (int group : {0, 16}) {
+        CompressionOptions options;
+        options.method = "fp8";
+        options.fp8_format = format;
+        options.axis = axis;
+        options.group_size = group;
+        variants.push_back(options);
+      }
+    }
+  }
+  for (CompressionOptions options : variants) {
+    INFO("method " << options.method << " bits " << options.bits << " axis " << options.axis << " group "
+                   << options.group_size << " fp8 " << options.fp8_format);
+    const auto cpu = make_compressor(options);
+    options.device = "cuda";
+    const auto cuda = make_compressor(options);
+    const Compressed a = cpu->compress(x), b = cuda->compress(x);
+    CHECK(a.bytes == b.bytes);
+    CHECK(a.side_bytes == b.side_bytes);
+    // Each decoder on the other's stream: the same tensor, bit for bit.
+    CHECK(torch::equal(cpu->decompress(a), cuda->decompress(a)));
+    CHECK(torch::equal(cpu->decompress(b), cuda->decompress(b)));
   }
 }
 

@@ -1,4 +1,6 @@
-// Scalar baselines: fp16, bf16, asymmetric integer group quantization, scaled FP8.
+// Scalar baselines: fp16, bf16, asymmetric integer group quantization, scaled FP8 — the
+// framework side of kernels/scalar_codec.h (which has the codecs, on the CPU and CUDA with
+// identical bytes; `compression.device` picks one). Summary of the streams:
 //
 // Groups. With axis `token` a group is `group_size` consecutive channels of one token
 // (per-token quantization, as for activations); with axis `channel` it is `group_size`
@@ -13,218 +15,120 @@
 //
 // FP8 codes: each group stores one fp16 scale a = amax / max_finite (rounded up);
 // q = fp8(x / a) with saturation, x̂ = fp8⁻¹(q)·a. Stream: fp16 scales, then one byte per value.
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
+#include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/float_formats.h"
+#include "bcfeat/kernels/scalar_codec.h"
 
 namespace bcfeat {
 
 namespace {
 
-struct Group {
-  int64_t offset, stride, count;
-};
-
-std::vector<Group> make_groups(const std::vector<int64_t>& shape, const std::string& axis, int group_size) {
-  const int64_t batch = shape[0], tokens = shape[1], dim = shape[2];
-  std::vector<Group> groups;
-  if (axis == "token") {
-    const int64_t size = group_size > 0 ? std::min<int64_t>(group_size, dim) : dim;
-    for (int64_t t = 0; t < batch * tokens; ++t) {
-      for (int64_t d = 0; d < dim; d += size) groups.push_back({t * dim + d, 1, std::min(size, dim - d)});
-    }
-  } else {
-    const int64_t size = group_size > 0 ? std::min<int64_t>(group_size, tokens) : tokens;
-    for (int64_t b = 0; b < batch; ++b) {
-      for (int64_t d = 0; d < dim; ++d) {
-        for (int64_t n = 0; n < tokens; n += size) {
-          groups.push_back({(b * tokens + n) * dim + d, dim, std::min(size, tokens - n)});
-        }
-      }
-    }
-  }
-  return groups;
+// The first value whose magnitude exceeds `limit`, as an input error naming `what`.
+void check_magnitude(const torch::Tensor& features, float limit, const char* what) {
+  const torch::Tensor beyond = features.abs() > limit;
+  if (!beyond.any().item<bool>()) return;
+  const float value = features.masked_select(beyond)[0].item<float>();
+  throw_input_error("feature value {} exceeds the fp16 range, so its {} cannot be stored in fp16", value, what);
 }
 
-// The fp16 value nearest to `value` from below (toward −inf), and from above for value >= 0.
-uint16_t half_at_most(float value) {
-  uint16_t bits = float_to_half_bits(value);
-  if (half_bits_to_float(bits) > value) {
-    if (bits == 0) {
-      bits = 0x8001u;
-    } else {
-      bits = (bits & 0x8000u) ? static_cast<uint16_t>(bits + 1) : static_cast<uint16_t>(bits - 1);
-    }
-  }
-  return bits;
-}
-uint16_t half_at_least(float value) {
-  uint16_t bits = float_to_half_bits(value);
-  if (half_bits_to_float(bits) < value) ++bits;
-  return bits;
+bool on_cuda(const CompressionOptions& options) {
+  if (options.device != "cuda") return false;
+  if (!cuda_codec_available()) throw_input_error("compression.device is cuda but no CUDA device is usable here");
+  return true;
 }
 
-void put_u16(std::vector<uint8_t>& out, size_t at, uint16_t value) { std::memcpy(&out[at], &value, 2); }
-uint16_t get_u16(const std::vector<uint8_t>& in, size_t at) {
-  uint16_t value;
-  std::memcpy(&value, &in[at], 2);
-  return value;
+torch::Tensor to_tensor(const std::vector<float>& values, const std::vector<int64_t>& shape) {
+  torch::Tensor out = torch::empty(shape, torch::kFloat32);
+  std::memcpy(out.data_ptr<float>(), values.data(), values.size() * sizeof(float));
+  return out;
 }
 
-void check_half_range(float value, const char* what) {
-  if (std::fabs(value) > 65504.0f) {
-    throw_input_error("feature value {} exceeds the fp16 range, so its {} cannot be stored in fp16", value, what);
-  }
+GroupGeometry geometry_of(const std::vector<int64_t>& shape, const CompressionOptions& options) {
+  return group_geometry(shape[0], shape[1], shape[2], options.axis == "channel", options.group_size);
 }
 
 class HalfCompressor : public Compressor {
  public:
-  explicit HalfCompressor(bool bfloat) : bfloat_(bfloat) {}
+  HalfCompressor(const CompressionOptions& options, bool bfloat) : cuda_(on_cuda(options)), bfloat_(bfloat) {}
   Compressed compress(const torch::Tensor& features) const override {
-    const int64_t count = features.numel();
+    if (!bfloat_) check_magnitude(features, 65504.0f, "fp16 code");
     const float* x = features.data_ptr<float>();
-    Compressed out{std::vector<uint8_t>(2 * count), 0, features.sizes().vec()};
-    for (int64_t i = 0; i < count; ++i) {
-      if (!bfloat_) check_half_range(x[i], "fp16 code");
-      put_u16(out.bytes, 2 * i, bfloat_ ? float_to_bfloat16_bits(x[i]) : float_to_half_bits(x[i]));
-    }
-    return out;
+    const int64_t count = features.numel();
+    return {cuda_ ? half_encode_cuda(x, count, bfloat_) : half_encode_cpu(x, count, bfloat_), 0, features.sizes().vec()};
   }
   torch::Tensor decompress(const Compressed& data) const override {
-    torch::Tensor out = torch::empty(data.shape, torch::kFloat32);
-    float* y = out.data_ptr<float>();
-    for (int64_t i = 0; i < out.numel(); ++i) {
-      const uint16_t bits = get_u16(data.bytes, 2 * i);
-      y[i] = bfloat_ ? bfloat16_bits_to_float(bits) : half_bits_to_float(bits);
-    }
-    return out;
+    int64_t count = 1;
+    for (int64_t size : data.shape) count *= size;
+    return to_tensor(cuda_ ? half_decode_cuda(data.bytes.data(), count, bfloat_)
+                           : half_decode_cpu(data.bytes.data(), count, bfloat_),
+                     data.shape);
   }
 
  private:
-  bool bfloat_;
+  bool cuda_, bfloat_;
 };
 
 class IntCompressor : public Compressor {
  public:
-  explicit IntCompressor(const CompressionOptions& options) : options_(options) {}
+  explicit IntCompressor(const CompressionOptions& options) : options_(options), cuda_(on_cuda(options)) {}
   Compressed compress(const torch::Tensor& features) const override {
-    const std::vector<Group> groups = make_groups(features.sizes().vec(), options_.axis, options_.group_size);
-    const int bits = options_.bits;
-    const uint32_t levels = (1u << bits) - 1u;
-    const int64_t count = features.numel();
-    const size_t side = 4 * groups.size();
-    Compressed out{std::vector<uint8_t>(side + (count * bits + 7) / 8, 0), static_cast<int64_t>(side),
-                   features.sizes().vec()};
+    check_magnitude(features, 65504.0f, "group minimum or maximum");
+    const GroupGeometry g = geometry_of(features.sizes().vec(), options_);
     const float* x = features.data_ptr<float>();
-    uint64_t bit_position = 8ull * side;
-    for (size_t g = 0; g < groups.size(); ++g) {
-      const Group& group = groups[g];
-      float low = x[group.offset], high = low;
-      for (int64_t i = 1; i < group.count; ++i) {
-        low = std::min(low, x[group.offset + i * group.stride]);
-        high = std::max(high, x[group.offset + i * group.stride]);
-      }
-      check_half_range(low, "group minimum");
-      check_half_range(high, "group maximum");
-      const uint16_t min_bits = half_at_most(low);
-      const float minimum = half_bits_to_float(min_bits);
-      const uint16_t step_bits = high > minimum ? half_at_least((high - minimum) / static_cast<float>(levels)) : 0;
-      const float step = half_bits_to_float(step_bits);
-      put_u16(out.bytes, 4 * g, min_bits);
-      put_u16(out.bytes, 4 * g + 2, step_bits);
-      for (int64_t i = 0; i < group.count; ++i) {
-        uint32_t code = 0;
-        if (step > 0.0f) {
-          const float scaled = rintf((x[group.offset + i * group.stride] - minimum) / step);
-          code = static_cast<uint32_t>(std::min(std::max(scaled, 0.0f), static_cast<float>(levels)));
-        }
-        for (int b = 0; b < bits; ++b, ++bit_position) {
-          if (code >> b & 1u) out.bytes[bit_position >> 3] |= static_cast<uint8_t>(1u << (bit_position & 7));
-        }
-      }
-    }
+    Compressed out{cuda_ ? int_encode_cuda(x, g, options_.bits) : int_encode_cpu(x, g, options_.bits), 4 * g.groups(),
+                   features.sizes().vec()};
     return out;
   }
   torch::Tensor decompress(const Compressed& data) const override {
-    const std::vector<Group> groups = make_groups(data.shape, options_.axis, options_.group_size);
-    torch::Tensor out = torch::empty(data.shape, torch::kFloat32);
-    float* y = out.data_ptr<float>();
-    const int bits = options_.bits;
-    uint64_t bit_position = 8ull * 4 * groups.size();
-    for (size_t g = 0; g < groups.size(); ++g) {
-      const float minimum = half_bits_to_float(get_u16(data.bytes, 4 * g));
-      const float step = half_bits_to_float(get_u16(data.bytes, 4 * g + 2));
-      for (int64_t i = 0; i < groups[g].count; ++i) {
-        uint32_t code = 0;
-        for (int b = 0; b < bits; ++b, ++bit_position) {
-          code |= static_cast<uint32_t>(data.bytes[bit_position >> 3] >> (bit_position & 7) & 1u) << b;
-        }
-        y[groups[g].offset + i * groups[g].stride] = minimum + static_cast<float>(code) * step;
-      }
-    }
-    return out;
+    const GroupGeometry g = geometry_of(data.shape, options_);
+    return to_tensor(cuda_ ? int_decode_cuda(data.bytes.data(), g, options_.bits)
+                           : int_decode_cpu(data.bytes.data(), g, options_.bits),
+                     data.shape);
   }
 
  private:
   CompressionOptions options_;
+  bool cuda_;
 };
 
 class Fp8Compressor : public Compressor {
  public:
   explicit Fp8Compressor(const CompressionOptions& options)
-      : options_(options), spec_(options.fp8_format == "e4m3" ? kFp8E4M3 : kFp8E5M2) {}
+      : options_(options), spec_(options.fp8_format == "e4m3" ? kFp8E4M3 : kFp8E5M2), cuda_(on_cuda(options)) {}
   Compressed compress(const torch::Tensor& features) const override {
-    const std::vector<Group> groups = make_groups(features.sizes().vec(), options_.axis, options_.group_size);
-    const size_t side = 2 * groups.size();
-    Compressed out{std::vector<uint8_t>(side + features.numel()), static_cast<int64_t>(side), features.sizes().vec()};
-    const float* x = features.data_ptr<float>();
-    size_t code_position = side;
-    for (size_t g = 0; g < groups.size(); ++g) {
-      const Group& group = groups[g];
-      float amax = 0.0f;
-      for (int64_t i = 0; i < group.count; ++i) amax = std::max(amax, std::fabs(x[group.offset + i * group.stride]));
-      uint16_t scale_bits = amax > 0.0f ? half_at_least(amax / spec_.max_finite) : 0;
-      if (amax > 0.0f && scale_bits == 0) scale_bits = 1;  // below the smallest fp16 subnormal
-      check_half_range(half_bits_to_float(scale_bits), "fp8 scale");
-      const float scale = half_bits_to_float(scale_bits);
-      put_u16(out.bytes, 2 * g, scale_bits);
-      for (int64_t i = 0; i < group.count; ++i) {
-        const float value = x[group.offset + i * group.stride];
-        out.bytes[code_position++] = scale > 0.0f ? float_to_fp8_bits(value / scale, spec_) : 0;
-      }
+    // The largest group scale, amax / max_finite rounded up, must be a finite half.
+    const float amax = features.abs().max().item<float>();
+    if (!(half_bits_to_float(half_bits_toward(amax / spec_.max_finite, true)) <= 65504.0f)) {
+      throw_input_error("feature value {} exceeds the fp16 range, so its fp8 scale cannot be stored in fp16", amax);
     }
-    return out;
+    const GroupGeometry g = geometry_of(features.sizes().vec(), options_);
+    const float* x = features.data_ptr<float>();
+    return {cuda_ ? fp8_encode_cuda(x, g, spec_) : fp8_encode_cpu(x, g, spec_), 2 * g.groups(), features.sizes().vec()};
   }
   torch::Tensor decompress(const Compressed& data) const override {
-    const std::vector<Group> groups = make_groups(data.shape, options_.axis, options_.group_size);
-    torch::Tensor out = torch::empty(data.shape, torch::kFloat32);
-    float* y = out.data_ptr<float>();
-    size_t code_position = 2 * groups.size();
-    for (size_t g = 0; g < groups.size(); ++g) {
-      const float scale = half_bits_to_float(get_u16(data.bytes, 2 * g));
-      for (int64_t i = 0; i < groups[g].count; ++i) {
-        y[groups[g].offset + i * groups[g].stride] = fp8_bits_to_float(data.bytes[code_position++], spec_) * scale;
-      }
-    }
-    return out;
+    const GroupGeometry g = geometry_of(data.shape, options_);
+    return to_tensor(cuda_ ? fp8_decode_cuda(data.bytes.data(), g, spec_) : fp8_decode_cpu(data.bytes.data(), g, spec_),
+                     data.shape);
   }
 
  private:
   CompressionOptions options_;
   Fp8Spec spec_;
+  bool cuda_;
 };
 
 }  // namespace
 
-std::unique_ptr<Compressor> make_half_compressor(const CompressionOptions&) {
-  return std::make_unique<HalfCompressor>(false);
+std::unique_ptr<Compressor> make_half_compressor(const CompressionOptions& options) {
+  return std::make_unique<HalfCompressor>(options, false);
 }
-std::unique_ptr<Compressor> make_bfloat16_compressor(const CompressionOptions&) {
-  return std::make_unique<HalfCompressor>(true);
+std::unique_ptr<Compressor> make_bfloat16_compressor(const CompressionOptions& options) {
+  return std::make_unique<HalfCompressor>(options, true);
 }
 std::unique_ptr<Compressor> make_int_compressor(const CompressionOptions& options) {
   return std::make_unique<IntCompressor>(options);

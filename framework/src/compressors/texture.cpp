@@ -57,14 +57,6 @@ namespace bcfeat {
 
 namespace {
 
-uint16_t half_toward(float value, bool up) {
-  uint16_t bits = float_to_half_bits(value);
-  const float stored = half_bits_to_float(bits);
-  if (up && stored < value) bits = (bits & 0x8000u) ? (bits == 0x8000u ? 1 : bits - 1) : bits + 1;
-  if (!up && stored > value) bits = (bits & 0x8000u) ? bits + 1 : (bits == 0 ? 0x8001u : bits - 1);
-  return bits;
-}
-
 // Little-endian u16 in and out of a byte stream.
 void append_u16(std::vector<uint8_t>& bytes, uint32_t value) {
   bytes.push_back(static_cast<uint8_t>(value & 0xff));
@@ -472,10 +464,10 @@ class TextureCompressor : public Compressor {
         throw_input_error("feature range [{}, {}] exceeds fp16, so the texture value map cannot be stored", low[r], high[r]);
       }
       if (options_.value_scale == "scale") {
-        out.push_back(half_toward(std::max(std::fabs(low[r]), std::fabs(high[r])), true));
+        out.push_back(half_bits_toward(std::max(std::fabs(low[r]), std::fabs(high[r])), true));
       } else {
-        out.push_back(half_toward(low[r], false));
-        out.push_back(half_toward(high[r], true));
+        out.push_back(half_bits_toward(low[r], false));
+        out.push_back(half_bits_toward(high[r], true));
       }
     }
     return out;

@@ -61,6 +61,21 @@ BCFEAT_HD float bfloat16_bits_to_float(uint16_t bits) {
   return bit_cast_value<float>(static_cast<uint32_t>(bits) << 16);
 }
 
+// The fp16 value nearest to `value` on one side: the largest half ≤ value (up = false) or
+// the smallest half ≥ value (up = true). Stored ranges and steps are rounded this way so
+// they still cover what they describe.
+BCFEAT_HD uint16_t half_bits_toward(float value, bool up) {
+  uint16_t bits = float_to_half_bits(value);
+  const float stored = half_bits_to_float(bits);
+  if (up && stored < value) {
+    bits = (bits & 0x8000u) ? (bits == 0x8000u ? 1 : static_cast<uint16_t>(bits - 1)) : static_cast<uint16_t>(bits + 1);
+  }
+  if (!up && stored > value) {
+    bits = (bits & 0x8000u) ? static_cast<uint16_t>(bits + 1) : (bits == 0 ? 0x8001u : static_cast<uint16_t>(bits - 1));
+  }
+  return bits;
+}
+
 // Parameters of an FP8 format (OCP 8-bit floating point specification, 2023).
 struct Fp8Spec {
   int exponent_bits;
