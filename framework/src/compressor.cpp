@@ -54,7 +54,8 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
              "texture: per_tensor = value maps, order and rotation fitted on each tensor and stored in its stream; "
              "per_dataset = fitted once on the calibration split, stored once (shared_bytes)")
       .one_of({"per_tensor", "per_dataset"});
-  params.add(prefix + ".device", &device, "texture, int, fp8, fp16, bf16: encode and decode on the cpu or on cuda (identical bytes)")
+  params.add(prefix + ".device", &device, "texture, int, fp8, fp16, bf16, codebook: encode and decode on the cpu or on cuda (identical bytes; "
+             "codebooks are trained on the cpu; lossless is cpu only)")
       .one_of({"cpu", "cuda"});
   params.add(prefix + ".codebook", &codebook,
              "codebook: scalar (Lloyd-Max levels), vector (k-means over sub-vectors), pq (product quantization)")
@@ -100,7 +101,7 @@ std::vector<std::string> compressor_names() {
 }
 
 std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options) {
-  if (options.device == "cuda" && (options.method == "lossless" || options.method == "codebook")) {
+  if (options.device == "cuda" && options.method == "lossless") {
     throw_input_error("compression.device cuda: the {} compressor runs on the CPU only", options.method);
   }
   for (const auto& entry : compressor_registry()) {

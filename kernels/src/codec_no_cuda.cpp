@@ -3,6 +3,7 @@
 
 #include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/codec_timing.h"
+#include "bcfeat/kernels/codebook.h"
 #include "bcfeat/kernels/scalar_codec.h"
 
 namespace bcfeat {
@@ -23,5 +24,6 @@ std::vector<uint8_t> fp8_encode_cuda(const float*, const GroupGeometry&, Fp8Spec
 std::vector<float> fp8_decode_cuda(const uint8_t*, const GroupGeometry&, Fp8Spec) { no_cuda(); }
 std::vector<uint8_t> half_encode_cuda(const float*, int64_t, bool) { no_cuda(); }
 std::vector<float> half_decode_cuda(const uint8_t*, int64_t, bool) { no_cuda(); }
+std::vector<int32_t> codebook_assign_cuda(const float*, const CodebookShape&, const float*) { no_cuda(); }
 
 }  // namespace bcfeat

@@ -2,6 +2,7 @@
 // order, using the shared per-group code.
 #include <cstring>
 
+#include "bcfeat/kernels/codebook.h"
 #include "bcfeat/kernels/scalar_codec.h"
 
 namespace bcfeat {
@@ -96,6 +97,19 @@ std::vector<float> half_decode_cpu(const uint8_t* stream, int64_t count, bool bf
     y[i] = bfloat ? bfloat16_bits_to_float(bits) : half_bits_to_float(bits);
   }
   return y;
+}
+
+std::vector<int32_t> codebook_assign_cpu(const float* x, const CodebookShape& shape, const float* books) {
+  const int64_t spaces = shape.subspaces();
+  const int64_t book_size = static_cast<int64_t>(shape.entries) * shape.width;
+  std::vector<int32_t> out(static_cast<size_t>(shape.rows * spaces));
+  for (int64_t r = 0; r < shape.rows; ++r) {
+    for (int64_t s = 0; s < spaces; ++s) {
+      const float* book = books + (shape.per_subspace ? s * book_size : 0);
+      out[static_cast<size_t>(r * spaces + s)] = nearest_entry(x + r * shape.dim, s, shape, book);
+    }
+  }
+  return out;
 }
 
 }  // namespace bcfeat

@@ -1,9 +1,11 @@
-// CUDA drivers of the scalar codecs (scalar_codec.h). Encoders: one thread per group
+// CUDA drivers of the scalar codecs (scalar_codec.h) and of codebook assignment
+// (codebook.h: one thread per sub-vector). Encoders: one thread per group
 // computes its parameters and codes (int codes go to a byte-per-value buffer that a second
 // kernel packs, one thread per stream byte, so no two threads write the same byte);
 // decoders: one thread per value. The per-group arithmetic is the CPU's (shared header).
 #include <cuda_runtime.h>
 
+#include "bcfeat/kernels/codebook.h"
 #include "bcfeat/kernels/scalar_codec.h"
 #include "cuda_util.cuh"
 
@@ -95,6 +97,15 @@ __global__ void half_decode_kernel(const uint16_t* in, int64_t count, bool bfloa
   if (i < count) y[i] = bfloat ? bfloat16_bits_to_float(in[i]) : half_bits_to_float(in[i]);
 }
 
+__global__ void codebook_assign_kernel(const float* x, CodebookShape shape, const float* books, int32_t* out) {
+  const int64_t spaces = shape.subspaces();
+  const int64_t item = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (item >= shape.rows * spaces) return;
+  const int64_t r = item / spaces, s = item % spaces;
+  const float* book = books + (shape.per_subspace ? s * static_cast<int64_t>(shape.entries) * shape.width : 0);
+  out[item] = nearest_entry(x + r * shape.dim, s, shape, book);
+}
+
 template <class T>
 void upload(DeviceBuffer<T>& buffer, const T* host, size_t count) {
   check_cuda(cudaMemcpy(buffer.data, host, count * sizeof(T), cudaMemcpyHostToDevice), "upload");
@@ -180,6 +191,22 @@ std::vector<float> half_decode_cuda(const uint8_t* stream, int64_t count, bool b
   half_decode_kernel<<<launch_blocks(count), kThreads>>>(in.data, count, bfloat, y.data);
   check_cuda(cudaGetLastError(), "half decode launch");
   return download(y, static_cast<size_t>(count));
+}
+
+std::vector<int32_t> codebook_assign_cuda(const float* x, const CodebookShape& shape, const float* books) {
+  require_gpu();
+  const int64_t spaces = shape.subspaces();
+  const size_t values = static_cast<size_t>(shape.rows * shape.dim);
+  const size_t book_values = static_cast<size_t>((shape.per_subspace ? spaces : 1) * shape.entries * shape.width);
+  const size_t items = static_cast<size_t>(shape.rows * spaces);
+  DeviceBuffer<float> device_x(values), device_books(book_values);
+  DeviceBuffer<int32_t> out(items);
+  upload(device_x, x, values);
+  upload(device_books, books, book_values);
+  codebook_assign_kernel<<<launch_blocks(static_cast<int64_t>(items)), kThreads>>>(device_x.data, shape,
+                                                                                   device_books.data, out.data);
+  check_cuda(cudaGetLastError(), "codebook assign launch");
+  return download(out, items);
 }
 
 }  // namespace bcfeat

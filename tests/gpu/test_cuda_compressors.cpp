@@ -1,4 +1,4 @@
-// GPU suite for the framework: the texture and scalar (fp16, bf16, int, fp8) compressors
+// GPU suite for the framework: the texture, scalar (fp16, bf16, int, fp8) and codebook compressors
 // with device = cuda write the same stream as on the CPU and decode it to the same tensor. Exits 77
 // (CTest: skipped) when no CUDA device is usable.
 #define CATCH_CONFIG_RUNNER
@@ -45,7 +45,7 @@ TEST_CASE("texture compressor: CUDA stream and reconstruction equal the CPU's fo
   }
 }
 
-TEST_CASE("scalar compressors: CUDA stream and reconstruction equal the CPU's") {
+TEST_CASE("scalar and codebook compressors: CUDA stream and reconstruction equal the CPU's") {
   FeatureOptions features;
   features.batch = 3;
   features.tokens_hw = {7, 9};
@@ -82,12 +82,29 @@ TEST_CASE("scalar compressors: CUDA stream and reconstruction equal the CPU's") 
       }
     }
   }
+  for (const char* kind : {"scalar", "vector", "pq"}) {
+    for (const char* index_format : {"none", "bc4_unorm"}) {
+      CompressionOptions options;
+      options.method = "codebook";
+      options.codebook = kind;
+      options.codebook_size = 32;
+      options.subvector = 4;
+      options.index_format = index_format;
+      options.tokens_hw = {7, 9};
+      variants.push_back(options);
+    }
+  }
   for (CompressionOptions options : variants) {
-    INFO("method " << options.method << " bits " << options.bits << " axis " << options.axis << " group "
+    INFO("method " << options.method << " codebook " << options.codebook << " index_format " << options.index_format
+                   << " bits " << options.bits << " axis " << options.axis << " group "
                    << options.group_size << " fp8 " << options.fp8_format);
     const auto cpu = make_compressor(options);
     options.device = "cuda";
     const auto cuda = make_compressor(options);
+    if (options.method == "codebook") {  // trained on the CPU in both: the same codebooks
+      cpu->fit(x);
+      cuda->fit(x);
+    }
     const Compressed a = cpu->compress(x), b = cuda->compress(x);
     CHECK(a.bytes == b.bytes);
     CHECK(a.side_bytes == b.side_bytes);

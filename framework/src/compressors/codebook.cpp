@@ -10,7 +10,8 @@
 // nor decoded). Codebooks are trained with MSE (k-means++ seeding, `kmeans_iterations` Lloyd
 // steps, at most 65 536 training rows taken at an even stride), then rounded to fp16; the
 // encoder assigns each sub-vector to the nearest stored entry, so the decoder's lookup is
-// exact. Entries are sorted (scalar: ascending; vectors: along their principal axis) so
+// exact (assignment: kernels/codebook.h, on the CPU or, with device = cuda, on the GPU
+// with identical indices; training runs on the CPU). Entries are sorted (scalar: ascending; vectors: along their principal axis) so
 // that neighbouring indices hold similar entries — what makes the index maps compressible.
 //
 // Stream: the fp16 codebooks (unless fitted on calibration data: then they are shared,
@@ -28,6 +29,8 @@
 
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
+#include "bcfeat/kernels/codebook.h"
+#include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/float_formats.h"
 
 namespace bcfeat {
@@ -52,11 +55,16 @@ class CodebookCompressor : public Compressor {
     width_ = options.codebook == "scalar" ? 1 : options.subvector;
     if (width_ < 1 || width_ > 64) throw_input_error("compression.subvector = {} must be in 1..64", options.subvector);
     if (options.kmeans_iterations < 0) throw_input_error("compression.kmeans_iterations must be >= 0");
+    if (options.device == "cuda") {
+      if (!cuda_codec_available()) throw_input_error("compression.device is cuda but no CUDA device is usable here");
+      cuda_ = true;
+    }
     if (options.index_format != "none") {
       CompressionOptions inner;
       inner.method = "texture";
       inner.format = options.index_format;
       inner.quality = options.quality;
+      inner.device = options.device;
       inner.tokens_hw = options.tokens_hw;
       inner.value_map = "per_channel";
       index_texture_ = make_compressor(inner);
@@ -265,23 +273,25 @@ class CodebookCompressor : public Compressor {
     return torch::cat(parts);
   }
 
-  // Nearest stored (fp16) entry for every sub-vector: [B·N, S].
+  // Nearest stored (fp16) entry for every sub-vector: [B·N, S] (kernels/codebook.h, on the
+  // CPU or CUDA with identical indices).
   torch::Tensor assign(const torch::Tensor& features, const std::vector<uint16_t>& books) const {
-    const torch::Tensor rows = subvectors(features).to(torch::kFloat64);
-    const int64_t spaces = rows.size(1), k = options_.codebook_size;
-    torch::Tensor entries = torch::empty({static_cast<int64_t>(books.size())}, torch::kFloat64);
-    double* e = entries.data_ptr<double>();
-    for (size_t i = 0; i < books.size(); ++i) e[i] = half_bits_to_float(books[i]);
-    entries = entries.reshape({-1, k, width_});
-    if (options_.codebook != "pq") {
-      return nearest_entries(rows.reshape({-1, width_}), entries[0]).reshape({-1, spaces}).contiguous();
-    }
-    std::vector<torch::Tensor> columns;
-    for (int64_t s = 0; s < spaces; ++s) columns.push_back(nearest_entries(rows.select(1, s), entries[s]));
-    return torch::stack(columns, 1).contiguous();
+    CodebookShape shape;
+    shape.rows = features.size(0) * features.size(1);
+    shape.dim = features.size(2);
+    shape.width = static_cast<int>(width_);
+    shape.entries = options_.codebook_size;
+    shape.per_subspace = options_.codebook == "pq";
+    std::vector<float> entries(books.size());
+    for (size_t i = 0; i < books.size(); ++i) entries[i] = half_bits_to_float(books[i]);
+    const torch::Tensor x = features.contiguous();
+    const std::vector<int32_t> index = cuda_ ? codebook_assign_cuda(x.data_ptr<float>(), shape, entries.data())
+                                             : codebook_assign_cpu(x.data_ptr<float>(), shape, entries.data());
+    return torch::tensor(index, torch::kInt32).to(torch::kLong).reshape({shape.rows, shape.subspaces()}).contiguous();
   }
 
   CompressionOptions options_;
+  bool cuda_ = false;
   int64_t width_ = 1;
   std::unique_ptr<Compressor> index_texture_;
   std::vector<uint16_t> books_;
