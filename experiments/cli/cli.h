@@ -36,6 +36,7 @@ std::string format_report(const nlohmann::ordered_json& rows, const std::vector<
 
 // Subcommands defined in their own files.
 int command_codec(Args& args);
+int command_dataset(Args& args);
 int command_bench(Args& args);
 
 }  // namespace bcfeat

@@ -42,6 +42,8 @@ usage:
   bcfeat codec decode IN.dds OUT.npy [--device cpu|cuda|texture]
   bcfeat codec info FILE.dds
   bcfeat bench codecs [--formats a,b] [--qualities q,..] [--images DIR] [--device cpu|cuda] [--output FILE.json]
+  bcfeat dataset shapes_vqa --output DIR [--split train|val|test] [--count N] [--first I] [--questions Q]
+                 [--image-size S] [--seed K]
 
 exit codes: 0 ok, 1 some runs failed, 2 bad input
 )";
@@ -276,6 +278,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)(Args&)> commands = {
       {"run", command_run},         {"run-one", command_run_one}, {"report", command_report},
       {"list", command_list},       {"codec", command_codec},     {"bench", command_bench},
+      {"dataset", command_dataset},
   };
   try {
     auto it = commands.find(command);

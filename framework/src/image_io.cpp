@@ -1,11 +1,14 @@
 #include "bcfeat/framework/image_io.h"
 
 #include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "bcfeat/framework/error.h"
+#include "bcfeat/framework/results.h"
 #include "bcfeat/framework/tensor_io.h"
 
 namespace bcfeat {
@@ -66,6 +69,22 @@ std::vector<std::string> list_png_files(const std::string& directory) {
   std::sort(files.begin(), files.end());
   if (files.empty()) throw_input_error("no .png images in '{}'", directory);
   return files;
+}
+
+void save_png(const std::string& path, const FloatImage& image) {
+  std::vector<unsigned char> bytes(image.pixels.size());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<unsigned char>(std::lround(std::min(1.0f, std::max(0.0f, image.pixels[i])) * 255.0f));
+  }
+  std::string encoded;
+  auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  };
+  if (!stbi_write_png_to_func(append, &encoded, image.width, image.height, image.channels, bytes.data(),
+                              image.width * image.channels)) {
+    throw std::runtime_error("PNG encoding failed for " + path);
+  }
+  write_file_atomic(path, encoded);
 }
 
 void save_image_npy(const std::string& path, const FloatImage& image) {

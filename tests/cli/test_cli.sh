@@ -118,6 +118,21 @@ printf 'experiment: rate_distortion\nfeatures: {batch: 2}\nsplit: {calibration_i
 expect_code 2 "a split with no evaluation images exits 2" -- "$bcfeat" run nosplit.yaml --output bad_out
 grep -q "leaves no evaluation images" err.txt && pass "split error names the problem" || fail "split error: $(cat err.txt)"
 
+# --- dataset: shapes_vqa scenes for inspection ---------------------------------------------
+expect_code 0 "dataset shapes_vqa writes scenes" -- "$bcfeat" dataset shapes_vqa --split val --count 3 --image-size 64 --output vqa
+[ "$(head -c 4 vqa/val_000002.png | tail -c 3)" = "PNG" ] && [ "$(wc -l <vqa/val.jsonl)" = 3 ] \
+  && pass "PNG images and one JSON line per scene" || fail "dataset output: $(ls vqa)"
+/usr/bin/python3 -c "
+import json
+from PIL import Image
+for line in open('vqa/val.jsonl'):
+    d = json.loads(line)
+    assert Image.open('vqa/' + d['image']).size == (64, 64)
+    assert d['questions'] and all(q['answer'] for q in d['questions'])
+" && pass "images open in Pillow at the asked size" || fail "dataset images"
+expect_code 2 "dataset with an unknown split exits 2" -- "$bcfeat" dataset shapes_vqa --split dev --output vqa2
+[ ! -e vqa2 ] && pass "nothing written for a bad split" || fail "bad split wrote vqa2"
+
 # --- parallel workers, GPU assignment, a failing run ---------------------------------------
 cat >mixed.yaml <<'YAML'
 experiment: quantize_baseline

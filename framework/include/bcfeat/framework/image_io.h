@@ -20,6 +20,9 @@ FloatImage load_image(const std::string& path);
 // Every .png in a directory, sorted by name. Throws InputError when there is none.
 std::vector<std::string> list_png_files(const std::string& directory);
 
+// Writes an 8-bit PNG (values clamped to [0, 1], rounded) atomically.
+void save_png(const std::string& path, const FloatImage& image);
+
 // Writes [H, W, C] float32 .npy atomically.
 void save_image_npy(const std::string& path, const FloatImage& image);
 

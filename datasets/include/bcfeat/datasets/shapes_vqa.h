@@ -1,0 +1,84 @@
+// shapes_vqa: procedurally rendered VQA scenes for the reference VLM (issue 7).
+//
+// A scene is a few flat shapes (circle, square, triangle) in one of six colours and two
+// sizes on a noisy grey canvas, placed at random with bounded overlap (later objects may
+// partly occlude earlier ones). Everything follows from (seed, split, index) through
+// bcfeat's own RNG, so a scene is bit-identical on every machine; the split is part of the
+// scene's seed, so train, val and test never share a scene.
+//
+// Questions come from templates over attributes (colour, shape, size of a uniquely
+// described object), existence, counting, comparison of counts and spatial relations
+// (left of / above between two uniquely described objects, asked only when their centres
+// are clearly apart). Small objects (≈ 8 px at 224 px), counts and relations make the
+// answers depend on fine visual detail. Answers come from a fixed vocabulary; questions
+// and captions are tokenized with a fixed word list.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "bcfeat/framework/params.h"
+
+namespace bcfeat {
+
+struct ShapesVqaOptions {
+  int image_size = 224;
+  int min_objects = 3;
+  int max_objects = 7;
+  double overlap = 0.75;  // min centre distance as a fraction of the two radii's sum (< 1: occlusion)
+  double noise = 0.03;    // std of per-pixel grey noise on the canvas and the shapes
+  int64_t seed = 0;
+
+  void declare(ParamSet& params, const std::string& prefix = "data");
+  void check() const;  // throws InputError on inconsistent options
+};
+
+enum class VqaSplit { kTrain = 0, kVal = 1, kTest = 2 };
+const char* split_name(VqaSplit split);
+
+enum class VqaShape { kCircle = 0, kSquare = 1, kTriangle = 2 };
+constexpr int kVqaShapes = 3;
+constexpr int kVqaColours = 6;
+
+struct VqaObject {
+  int shape;   // VqaShape
+  int colour;  // index into the colour names
+  bool large;
+  double x, y, radius;  // pixels
+};
+
+struct VqaScene {
+  uint64_t seed;
+  std::vector<VqaObject> objects;  // drawing order
+};
+
+enum class QuestionType { kCount = 0, kExist, kColour, kShape, kSize, kCompare, kSpatial };
+constexpr int kQuestionTypes = 7;
+const char* question_type_name(QuestionType type);
+
+struct VqaQuestion {
+  QuestionType type;
+  std::string text;
+  int answer;  // index into answer_vocabulary()
+};
+
+VqaScene make_scene(const ShapesVqaOptions& options, VqaSplit split, int64_t index);
+// [3, S, S] float32 in [0, 1].
+torch::Tensor render_scene(const VqaScene& scene, const ShapesVqaOptions& options);
+// Up to `count` distinct questions, cycling through the question types (types with no valid
+// question for the scene are skipped); deterministic from the scene's seed.
+std::vector<VqaQuestion> make_questions(const VqaScene& scene, const ShapesVqaOptions& options, int count);
+// "a large red circle, a small blue square and ..." from left to right.
+std::string make_caption(const VqaScene& scene);
+
+const std::vector<std::string>& vqa_answers();  // yes, no, 0..9, colours, shapes, sizes
+const std::vector<std::string>& vqa_words();     // token 0 is <pad>
+int answer_index(const std::string& answer);     // throws std::out_of_range for an unknown answer
+// Word ids of `text` ('?' and ',' dropped), padded with 0 to `length`; throws InputError on
+// an unknown word or a text longer than `length`.
+std::vector<int64_t> tokenize(const std::string& text, int length);
+
+}  // namespace bcfeat
