@@ -262,15 +262,19 @@ class CodebookCompressor : public Compressor {
     return out;
   }
 
-  // Index of the nearest centre for each row (ties: the lower index), in chunks.
+  // Index of the nearest centre (rounded to float) for each row of `data` [n, width]: the
+  // exact, order-fixed search of kernels/codebook.h, so training does not depend on the
+  // BLAS or the CPU it runs on.
   static torch::Tensor nearest_entries(const torch::Tensor& data, const torch::Tensor& centres) {
-    std::vector<torch::Tensor> parts;
-    const torch::Tensor norms = centres.pow(2).sum(1);
-    for (int64_t start = 0; start < data.size(0); start += 8192) {
-      const torch::Tensor chunk = data.slice(0, start, std::min<int64_t>(data.size(0), start + 8192));
-      parts.push_back((norms.unsqueeze(0) - 2.0 * chunk.matmul(centres.t())).argmin(1));
-    }
-    return torch::cat(parts);
+    CodebookShape shape;
+    shape.rows = data.size(0);
+    shape.dim = data.size(1);
+    shape.width = static_cast<int>(data.size(1));
+    shape.entries = static_cast<int>(centres.size(0));
+    const torch::Tensor rows = data.to(torch::kFloat32).contiguous();
+    const torch::Tensor book = centres.to(torch::kFloat32).contiguous();
+    const std::vector<int32_t> index = codebook_assign_cpu(rows.data_ptr<float>(), shape, book.data_ptr<float>());
+    return torch::tensor(index, torch::kInt32).to(torch::kLong);
   }
 
   // Nearest stored (fp16) entry for every sub-vector: [B·N, S] (kernels/codebook.h, on the
