@@ -12,9 +12,12 @@ namespace fs = std::filesystem;
 // Entries defined in each experiment's file.
 ExperimentEntry rate_distortion_entry();
 ExperimentEntry quantize_baseline_entry();
+ExperimentEntry train_entry();
+ExperimentEntry vqa_eval_entry();
 
 const std::vector<ExperimentEntry>& experiment_registry() {
-  static const std::vector<ExperimentEntry> registry = {rate_distortion_entry(), quantize_baseline_entry()};
+  static const std::vector<ExperimentEntry> registry = {rate_distortion_entry(), quantize_baseline_entry(), train_entry(),
+                                                               vqa_eval_entry()};
   return registry;
 }
 

@@ -133,6 +133,61 @@ for line in open('vqa/val.jsonl'):
 expect_code 2 "dataset with an unknown split exits 2" -- "$bcfeat" dataset shapes_vqa --split dev --output vqa2
 [ ! -e vqa2 ] && pass "nothing written for a bad split" || fail "bad split wrote vqa2"
 
+# --- train / vqa_eval: tiny tinyvlm on shapes_vqa, resume after SIGKILL, accuracy under compression ----
+export OPENBLAS_NUM_THREADS=1
+cat >train.yaml <<'YAML'
+experiment: train
+data: {image_size: 32, min_objects: 2, max_objects: 3}
+model: {patch: 8, width: 32, depth: 2, heads: 2, text_depth: 1}
+train: {scenes: 200, questions_per_scene: 4, epochs: 3, batch: 32, lr: 0.003, warmup_steps: 5, device: cpu}
+val: {scenes: 50}
+YAML
+expect_code 0 "train runs to the end" -- "$bcfeat" run train.yaml --output tr_full
+"$bcfeat" run train.yaml --output tr_kill >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  grep -q "epoch 1/3" tr_kill/*/log.txt 2>/dev/null && break
+  sleep 0.05
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+expect_code 0 "train re-launched after SIGKILL" -- "$bcfeat" run train.yaml --output tr_kill
+grep -q "resumed from" tr_kill/*/log.txt && pass "resumed from the checkpoint" || fail "no resume: $(cat tr_kill/*/log.txt)"
+/usr/bin/python3 -c "
+import json, glob
+a = json.load(open(glob.glob('tr_full/*/metrics.json')[0]))['metrics']
+b = json.load(open(glob.glob('tr_kill/*/metrics.json')[0]))['metrics']
+assert a['epochs'] == [1, 2, 3] and b['epochs'] == [1, 2, 3], (a['epochs'], b['epochs'])
+assert a['val_accuracy_curve'] == b['val_accuracy_curve'] and a['train_loss_curve'] == b['train_loss_curve'], (a, b)
+" && pass "resumed training equals uninterrupted training" || fail "resume changed the curves"
+checkpoint=$(ls -d "$PWD"/tr_full/*/)checkpoint.pt
+cat >eval.yaml <<YAML
+experiment: vqa_eval
+checkpoint: $checkpoint
+data: {image_size: 32, min_objects: 2, max_objects: 3}
+model: {patch: 8, width: 32, depth: 2, heads: 2, text_depth: 1}
+eval: {scenes: 60, questions_per_scene: 4, device: cpu, bootstrap: 200}
+taps: [1, 2]
+sweep:
+  runs:
+    - {compression.method: fp16}
+    - {compression.method: int, compression.bits: 2, compression.group_size: 32}
+YAML
+expect_code 0 "vqa_eval runs" -- "$bcfeat" run eval.yaml --output ev
+/usr/bin/python3 -c "
+import json
+rows = {r['compression.method']: r for r in json.load(open('ev/summary.json'))}
+f, i = rows['fp16'], rows['int']
+assert f['vqa_accuracy'] == f['vqa_accuracy_uncompressed'] == i['vqa_accuracy_uncompressed'], (f, i)
+assert f['bits_per_value'] == 16 and abs(i['bits_per_value'] - (2 + 32 / 32)) < 1e-9, i['bits_per_value']
+lo, hi = i['vqa_accuracy_drop_ci95']
+assert lo <= i['vqa_accuracy_drop'] <= hi, i
+assert any(k.startswith('accuracy_') for k in i), sorted(i)
+" && pass "vqa_eval: fp16 changes nothing, int2 rate counted, drop inside its interval" || fail "vqa_eval metrics: $(cat ev/summary.json)"
+printf 'experiment: vqa_eval\ncheckpoint: missing.pt\n' >noeval.yaml
+expect_code 2 "vqa_eval without a checkpoint file exits 2" -- "$bcfeat" run noeval.yaml --output bad_out
+unset OPENBLAS_NUM_THREADS
+
 # --- parallel workers, GPU assignment, a failing run ---------------------------------------
 cat >mixed.yaml <<'YAML'
 experiment: quantize_baseline
