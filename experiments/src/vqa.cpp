@@ -244,7 +244,11 @@ class VqaEval : public Experiment {
     data_.check();
     model_.check(data_);
     if (checkpoint_.empty()) throw_input_error("vqa_eval: 'checkpoint' is required (a train run's checkpoint.pt)");
-    if (!fs::exists(checkpoint_)) throw_input_error("vqa_eval: checkpoint '{}' does not exist", checkpoint_);
+    if (!fs::exists(checkpoint_)) {
+      throw_input_error("vqa_eval: checkpoint '{}' does not exist (a train run writes it, e.g. bcfeat run "
+                        "configs/train_tiny.yaml)",
+                        checkpoint_);
+    }
     for (int tap : taps_) {
       if (tap > model_.options.depth) throw_input_error("taps: block {} but model.depth is {}", tap, model_.options.depth);
     }
