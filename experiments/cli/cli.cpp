@@ -122,7 +122,8 @@ std::string format_report(const nlohmann::ordered_json& rows, const std::vector<
     // Swept key paths (they contain a dot), status, then the headline metrics present.
     static const std::vector<std::string> kHeadline = {
         "bits_per_value", "compression_ratio", "psnr_db", "rel_l2", "cosine_mean", "cosine_p01", "max_abs_err",
-        "vqa_accuracy", "vqa_accuracy_drop", "vqa_accuracy_drop_ci95", "val_accuracy", "alignment"};
+        "vqa_accuracy", "vqa_accuracy_drop", "vqa_accuracy_drop_ci95", "feature_bytes_per_image", "val_accuracy",
+        "alignment"};
     if (labelled) {
       columns.push_back("run");
     } else {

@@ -11,7 +11,8 @@
 //           reconstruction). Metrics: vqa_accuracy, vqa_accuracy_uncompressed,
 //           vqa_accuracy_drop with a 95% paired-bootstrap interval over questions,
 //           per-question-type accuracy (accuracy_<type>), and the rate/distortion of the
-//           tapped features (bits_per_value over every tapped token value, feature_rel_l2).
+//           tapped features (bits_per_value over every tapped token value, feature_rel_l2,
+//           feature_bytes_per_image next to its fp16 size).
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -319,6 +320,10 @@ class VqaEval : public Experiment {
       metrics[std::string("accuracy_") + question_type_name(static_cast<QuestionType>(t))] =
           100.0 * right.masked_select(mask).mean().item<double>();
     }
+    // Memory of the tapped features per image (each question's forward pass is one image):
+    // compressed bytes, and what fp16 would take.
+    metrics["feature_bytes_per_image"] = static_cast<double>(bytes) / static_cast<double>(n);
+    metrics["feature_fp16_bytes_per_image"] = 2.0 * static_cast<double>(values) / static_cast<double>(n);
     metrics["feature_rel_l2"] = energy > 0 ? std::sqrt(squared_error / energy) : 0.0;
     metrics["feature_mse"] = values > 0 ? squared_error / static_cast<double>(values) : 0.0;
     metrics["encode_ms"] = encode_ms;

@@ -183,6 +183,9 @@ assert f['bits_per_value'] == 16 and abs(i['bits_per_value'] - (2 + 32 / 32)) < 
 lo, hi = i['vqa_accuracy_drop_ci95']
 assert lo <= i['vqa_accuracy_drop'] <= hi, i
 assert any(k.startswith('accuracy_') for k in i), sorted(i)
+# memory: 2 taps x 16 tokens x 32 channels per image; fp16 = 2 bytes each, int2 g32 = 3 bits each
+assert f['feature_fp16_bytes_per_image'] == 2 * 2 * 16 * 32 == f['feature_bytes_per_image'], f
+assert abs(i['feature_bytes_per_image'] - 2 * 16 * 32 * 3 / 8) < 1e-9, i['feature_bytes_per_image']
 " && pass "vqa_eval: fp16 changes nothing, int2 rate counted, drop inside its interval" || fail "vqa_eval metrics: $(cat ev/summary.json)"
 printf 'experiment: vqa_eval\ncheckpoint: missing.pt\n' >noeval.yaml
 expect_code 2 "vqa_eval without a checkpoint file exits 2" -- "$bcfeat" run noeval.yaml --output bad_out
