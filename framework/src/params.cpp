@@ -149,7 +149,10 @@ std::vector<ParamDoc> ParamSet::docs() const {
     if (!spec.choices.empty()) allowed = join(spec.choices, ", ");
     if (spec.low || spec.high) allowed = fmt::format("[{}, {}]", spec.low ? fmt::format("{}", *spec.low) : "-inf",
                                                      spec.high ? fmt::format("{}", *spec.high) : "inf");
-    out.push_back({spec.path, spec.type, yaml_inline(spec.default_value), spec.doc, allowed});
+    // Numbers in their shortest round-trip form (0.05, not YAML's 0.050000000000000003).
+    const std::string shown =
+        spec.type == "number" ? fmt::format("{}", spec.default_value.as<double>()) : yaml_inline(spec.default_value);
+    out.push_back({spec.path, spec.type, shown, spec.doc, allowed});
   }
   return out;
 }
