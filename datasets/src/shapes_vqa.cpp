@@ -297,6 +297,25 @@ std::string make_caption(const VqaScene& scene) {
   return out;
 }
 
+VqaTensors vqa_tensors(const ShapesVqaOptions& options, VqaSplit split, int64_t first, int64_t count,
+                       int questions_per_scene, int length) {
+  std::vector<torch::Tensor> images;
+  std::vector<int64_t> ids, answers, types;
+  for (int64_t index = first; index < first + count; ++index) {
+    const VqaScene scene = make_scene(options, split, index);
+    const torch::Tensor image = render_scene(scene, options);
+    for (const auto& q : make_questions(scene, options, questions_per_scene)) {
+      images.push_back(image);
+      const auto tokens = tokenize(q.text, length);
+      ids.insert(ids.end(), tokens.begin(), tokens.end());
+      answers.push_back(q.answer);
+      types.push_back(static_cast<int64_t>(q.type));
+    }
+  }
+  const auto n = static_cast<int64_t>(answers.size());
+  return {torch::stack(images), torch::tensor(ids).reshape({n, length}), torch::tensor(answers), torch::tensor(types)};
+}
+
 const std::vector<std::string>& vqa_answers() {
   static const std::vector<std::string> answers = [] {
     std::vector<std::string> out = {"yes", "no"};

@@ -35,27 +35,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-struct VqaData {
-  torch::Tensor images, questions, answers, types;
-};
-
-VqaData make_vqa_data(const ShapesVqaOptions& options, VqaSplit split, int scenes, int per_scene, int length) {
-  std::vector<torch::Tensor> images;
-  std::vector<int64_t> ids, answers, types;
-  for (int index = 0; index < scenes; ++index) {
-    const VqaScene scene = make_scene(options, split, index);
-    const torch::Tensor image = render_scene(scene, options);
-    for (const auto& q : make_questions(scene, options, per_scene)) {
-      images.push_back(image);
-      const auto tokens = tokenize(q.text, length);
-      ids.insert(ids.end(), tokens.begin(), tokens.end());
-      answers.push_back(q.answer);
-      types.push_back(static_cast<int64_t>(q.type));
-    }
-  }
-  const auto n = static_cast<int64_t>(answers.size());
-  return {torch::stack(images), torch::tensor(ids).reshape({n, length}), torch::tensor(answers), torch::tensor(types)};
-}
+using VqaData = VqaTensors;
 
 // Model options under `model.` (image size and vocabularies come from the data).
 struct ModelParams {
@@ -131,8 +111,8 @@ class Train : public Experiment {
     torch::manual_seed(seed);
     const torch::Device device = pick_device(device_);
     const int length = model_.options.question_length;
-    const VqaData train = make_vqa_data(data_, VqaSplit::kTrain, scenes_, per_scene_, length);
-    const VqaData val = make_vqa_data(data_, VqaSplit::kVal, val_scenes_, per_scene_, length);
+    const VqaData train = vqa_tensors(data_, VqaSplit::kTrain, 0, scenes_, per_scene_, length);
+    const VqaData val = vqa_tensors(data_, VqaSplit::kVal, 0, val_scenes_, per_scene_, length);
     TinyVlm model(model_.resolved(data_));
     model->to(device);
     torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(lr_).weight_decay(weight_decay_));
@@ -266,7 +246,7 @@ class VqaEval : public Experiment {
     }
     model->to(device);
     model->eval();
-    const VqaData data = make_vqa_data(data_, split_ == "val" ? VqaSplit::kVal : VqaSplit::kTest, scenes_, per_scene_,
+    const VqaData data = vqa_tensors(data_, split_ == "val" ? VqaSplit::kVal : VqaSplit::kTest, 0, scenes_, per_scene_,
                                        model_.options.question_length);
     const auto compressor = make_compressor(compression_);
     const torch::Tensor reference = predict(model, data, batch_, device);

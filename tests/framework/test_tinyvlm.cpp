@@ -23,30 +23,15 @@ TinyVlmOptions tiny_options() {
   return options;
 }
 
-struct Batch {
-  torch::Tensor images, questions, answers;
-};
+using Batch = VqaTensors;
 
-// Every question of scenes [first, first + count) of a split, as tensors.
+// Every question of scenes [first, first + count) of the small test scenes.
 Batch make_data(VqaSplit split, int first, int count, int questions_per_scene) {
   ShapesVqaOptions data;
   data.image_size = 48;
   data.min_objects = 2;
   data.max_objects = 4;
-  std::vector<torch::Tensor> images;
-  std::vector<int64_t> ids, answers;
-  for (int index = first; index < first + count; ++index) {
-    const VqaScene scene = make_scene(data, split, index);
-    const torch::Tensor image = render_scene(scene, data);
-    for (const auto& q : make_questions(scene, data, questions_per_scene)) {
-      images.push_back(image);
-      const auto tokens = tokenize(q.text, 16);
-      ids.insert(ids.end(), tokens.begin(), tokens.end());
-      answers.push_back(q.answer);
-    }
-  }
-  const auto n = static_cast<int64_t>(answers.size());
-  return {torch::stack(images), torch::tensor(ids).reshape({n, 16}), torch::tensor(answers)};
+  return vqa_tensors(data, split, first, count, questions_per_scene, 16);
 }
 
 }  // namespace

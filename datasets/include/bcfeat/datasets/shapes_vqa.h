@@ -74,6 +74,14 @@ std::vector<VqaQuestion> make_questions(const VqaScene& scene, const ShapesVqaOp
 // "a large red circle, a small blue square and ..." from left to right.
 std::string make_caption(const VqaScene& scene);
 
+// Every question of scenes [first, first + count) of a split as tensors: images [Q, 3, S, S]
+// (each question's scene image), question ids [Q, length], answers [Q], types [Q] (int64).
+struct VqaTensors {
+  torch::Tensor images, questions, answers, types;
+};
+VqaTensors vqa_tensors(const ShapesVqaOptions& options, VqaSplit split, int64_t first, int64_t count,
+                       int questions_per_scene, int length);
+
 const std::vector<std::string>& vqa_answers();  // yes, no, 0..9, colours, shapes, sizes
 const std::vector<std::string>& vqa_words();     // token 0 is <pad>
 int answer_index(const std::string& answer);     // throws std::out_of_range for an unknown answer
