@@ -12,13 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-results/gpu_check}
 mkdir -p "$out"
-prefix=/tmp/bcfeat-deps
-if [ -d .gpu/debs ]; then
-  mkdir -p "$prefix"
-  for deb in .gpu/debs/*.deb; do dpkg -x "$deb" "$prefix"; done
-fi
-export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
-torch_prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+source tools/gpu_env.sh
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 
 start=$(date +%s)

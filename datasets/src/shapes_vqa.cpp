@@ -299,21 +299,43 @@ std::string make_caption(const VqaScene& scene) {
 
 VqaTensors vqa_tensors(const ShapesVqaOptions& options, VqaSplit split, int64_t first, int64_t count,
                        int questions_per_scene, int length) {
-  std::vector<torch::Tensor> images;
-  std::vector<int64_t> ids, answers, types;
-  for (int64_t index = first; index < first + count; ++index) {
-    const VqaScene scene = make_scene(options, split, index);
-    const torch::Tensor image = render_scene(scene, options);
+  if (count < 1) throw_input_error("shapes_vqa: no scenes requested");
+  VqaTensors out;
+  out.images = torch::empty({count, 3, options.image_size, options.image_size}, torch::kFloat32);
+  std::vector<int64_t> ids, answers, types, scenes, captions;
+  out.first_question.push_back(0);
+  for (int64_t s = 0; s < count; ++s) {
+    const VqaScene scene = make_scene(options, split, first + s);
+    out.images[s].copy_(render_scene(scene, options));
+    const auto caption = tokenize(make_caption(scene), kCaptionLength);
+    captions.insert(captions.end(), caption.begin(), caption.end());
     for (const auto& q : make_questions(scene, options, questions_per_scene)) {
-      images.push_back(image);
       const auto tokens = tokenize(q.text, length);
       ids.insert(ids.end(), tokens.begin(), tokens.end());
       answers.push_back(q.answer);
       types.push_back(static_cast<int64_t>(q.type));
+      scenes.push_back(s);
     }
+    out.first_question.push_back(static_cast<int64_t>(answers.size()));
   }
   const auto n = static_cast<int64_t>(answers.size());
-  return {torch::stack(images), torch::tensor(ids).reshape({n, length}), torch::tensor(answers), torch::tensor(types)};
+  out.captions = torch::tensor(captions).reshape({count, kCaptionLength});
+  out.questions = torch::tensor(ids).reshape({n, length});
+  out.answers = torch::tensor(answers);
+  out.types = torch::tensor(types);
+  out.scene = torch::tensor(scenes);
+  return out;
+}
+
+std::pair<torch::Tensor, torch::Tensor> VqaTensors::questions_of(const std::vector<int64_t>& scene_ids) const {
+  std::vector<int64_t> index, position;
+  for (size_t k = 0; k < scene_ids.size(); ++k) {
+    for (int64_t q = first_question.at(scene_ids[k]); q < first_question.at(scene_ids[k] + 1); ++q) {
+      index.push_back(q);
+      position.push_back(static_cast<int64_t>(k));
+    }
+  }
+  return {torch::tensor(index, torch::kLong), torch::tensor(position, torch::kLong)};
 }
 
 const std::vector<std::string>& vqa_answers() {

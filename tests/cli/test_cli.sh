@@ -139,7 +139,7 @@ cat >train.yaml <<'YAML'
 experiment: train
 data: {image_size: 32, min_objects: 2, max_objects: 3}
 model: {patch: 8, width: 32, depth: 2, heads: 2, text_depth: 1}
-train: {scenes: 200, questions_per_scene: 4, epochs: 3, batch: 32, lr: 0.003, warmup_steps: 5, device: cpu}
+train: {scenes: 200, questions_per_scene: 4, epochs: 3, batch: 8, lr: 0.003, warmup_steps: 5, device: cpu}
 val: {scenes: 50}
 YAML
 expect_code 0 "train runs to the end" -- "$bcfeat" run train.yaml --output tr_full
@@ -160,24 +160,24 @@ b = json.load(open(glob.glob('tr_kill/*/metrics.json')[0]))['metrics']
 assert a['epochs'] == [1, 2, 3] and b['epochs'] == [1, 2, 3], (a['epochs'], b['epochs'])
 assert a['val_accuracy_curve'] == b['val_accuracy_curve'] and a['train_loss_curve'] == b['train_loss_curve'], (a, b)
 " && pass "resumed training equals uninterrupted training" || fail "resume changed the curves"
+model_file=$(ls -d "$PWD"/tr_full/*/)model.pt
 checkpoint=$(ls -d "$PWD"/tr_full/*/)checkpoint.pt
 cat >eval.yaml <<YAML
 experiment: vqa_eval
-checkpoint: $checkpoint
-data: {image_size: 32, min_objects: 2, max_objects: 3}
-model: {patch: 8, width: 32, depth: 2, heads: 2, text_depth: 1}
+model_file: $model_file
 eval: {scenes: 60, questions_per_scene: 4, device: cpu, bootstrap: 200}
-taps: [1, 2]
+taps: [1, last]
 sweep:
   runs:
     - {compression.method: fp16}
     - {compression.method: int, compression.bits: 2, compression.group_size: 32}
+    - {compression.method: codebook, compression.codebook: pq, compression.codebook_size: 16, compression.subvector: 8, eval.calibration_scenes: 40}
 YAML
 expect_code 0 "vqa_eval runs" -- "$bcfeat" run eval.yaml --output ev
 /usr/bin/python3 -c "
 import json
 rows = {r['compression.method']: r for r in json.load(open('ev/summary.json'))}
-f, i = rows['fp16'], rows['int']
+f, i, c = rows['fp16'], rows['int'], rows['codebook']
 assert f['vqa_accuracy'] == f['vqa_accuracy_uncompressed'] == i['vqa_accuracy_uncompressed'], (f, i)
 assert f['bits_per_value'] == 16 and abs(i['bits_per_value'] - (2 + 32 / 32)) < 1e-9, i['bits_per_value']
 lo, hi = i['vqa_accuracy_drop_ci95']
@@ -186,9 +186,65 @@ assert any(k.startswith('accuracy_') for k in i), sorted(i)
 # memory: 2 taps x 16 tokens x 32 channels per image; fp16 = 2 bytes each, int2 g32 = 3 bits each
 assert f['feature_fp16_bytes_per_image'] == 2 * 2 * 16 * 32 == f['feature_bytes_per_image'], f
 assert abs(i['feature_bytes_per_image'] - 2 * 16 * 32 * 3 / 8) < 1e-9, i['feature_bytes_per_image']
-" && pass "vqa_eval: fp16 changes nothing, int2 rate counted, drop inside its interval" || fail "vqa_eval metrics: $(cat ev/summary.json)"
-printf 'experiment: vqa_eval\ncheckpoint: missing.pt\n' >noeval.yaml
-expect_code 2 "vqa_eval without a checkpoint file exits 2" -- "$bcfeat" run noeval.yaml --output bad_out
+# a codebook fitted on train scenes is shared: 4 sub-spaces x 16 entries x 8 dims in fp16, counted once
+assert c['shared_bytes'] == 4 * 16 * 8 * 2, c['shared_bytes']
+values = 60 * 2 * 16 * 32
+assert abs(c['bits_per_value'] - 8 * (c['feature_bytes_per_image'] * 60 + c['shared_bytes']) / values) < 1e-9, c
+" && pass "vqa_eval: fp16 changes nothing, int2 rate counted, shared codebook counted once, drop inside its interval" || fail "vqa_eval metrics: $(cat ev/summary.json)"
+sed "s#model_file: .*#model_file: $checkpoint#" eval.yaml | grep -v codebook >eval_ckpt.yaml
+expect_code 0 "vqa_eval reads the training checkpoint too" -- "$bcfeat" run eval_ckpt.yaml --output ev_ckpt
+/usr/bin/python3 -c "
+import json
+a = {r['compression.method']: r for r in json.load(open('ev/summary.json'))}['fp16']
+b = {r['compression.method']: r for r in json.load(open('ev_ckpt/summary.json'))}['fp16']
+# model.pt holds fp16 weights: answers may move by a question or two, no more
+assert abs(a['vqa_accuracy_uncompressed'] - b['vqa_accuracy_uncompressed']) <= 100 * 2 / a['questions'], (a, b)
+" && pass "fp16 weights file answers like the fp32 checkpoint" || fail "model.pt vs checkpoint.pt"
+printf 'experiment: vqa_eval\nmodel_file: missing.pt\n' >noeval.yaml
+expect_code 2 "vqa_eval without a model file exits 2" -- "$bcfeat" run noeval.yaml --output bad_out
+printf 'experiment: vqa_eval\nmodel_file: %s\ntaps: [7]\n' "$model_file" >badtap.yaml
+expect_code 2 "vqa_eval with a tap beyond the model's depth exits 2" -- "$bcfeat" run badtap.yaml --output bad_out
+head -c 3000 "$model_file" >truncated.pt
+printf 'experiment: vqa_eval\nmodel_file: truncated.pt\n' >trunc.yaml
+expect_code 2 "vqa_eval with a truncated model file exits 2" -- "$bcfeat" run trunc.yaml --output bad_out
+[ ! -e bad_out ] && pass "nothing written for bad eval configs" || fail "bad eval config wrote bad_out"
+
+# clip: a tiny contrastive model, then recall and alignment under compression
+cat >clip.yaml <<'YAML'
+experiment: train
+data: {image_size: 32, min_objects: 2, max_objects: 3}
+model: {kind: clip, patch: 8, width: 32, depth: 2, heads: 2, text_depth: 1, embed: 16}
+train: {scenes: 200, epochs: 2, batch: 16, lr: 0.002, warmup_steps: 5, device: cpu}
+val: {scenes: 50}
+YAML
+expect_code 0 "clip trains" -- "$bcfeat" run clip.yaml --output clip_tr
+clip_file=$(ls -d "$PWD"/clip_tr/*/)model.pt
+cat >clip_eval.yaml <<YAML
+experiment: clip_eval
+model_file: $clip_file
+eval: {scenes: 50, device: cpu, bootstrap: 200}
+sweep:
+  runs:
+    - {compression.method: fp16}
+    - {compression.method: int, compression.bits: 2, compression.group_size: 32}
+YAML
+expect_code 0 "clip_eval runs" -- "$bcfeat" run clip_eval.yaml --output clip_ev
+/usr/bin/python3 -c "
+import json
+rows = {r['compression.method']: r for r in json.load(open('clip_ev/summary.json'))}
+f, i = rows['fp16'], rows['int']
+for r in (f, i):
+    for k in ('recall_i2t_1', 'recall_i2t_5', 'recall_t2i_1', 'recall_t2i_5'):
+        assert 0 <= r[k] <= 100 and r[k + '_uncompressed'] == f[k + '_uncompressed'], (k, r)
+    assert r['recall_i2t_1'] <= r['recall_i2t_5'] and r['recall_t2i_1'] <= r['recall_t2i_5'], r
+    lo, hi = r['recall_i2t_1_drop_ci95']
+    assert lo <= r['recall_i2t_1_drop'] <= hi, r
+assert abs(f['alignment'] - 1) < 1e-3 and f['embedding_cosine'] > 0.9999, f
+assert i['embedding_cosine'] < f['embedding_cosine'], (i, f)
+assert abs(i['bits_per_value'] - 3) < 1e-9, i['bits_per_value']
+" && pass "clip_eval: recall@1 <= recall@5, fp16 keeps alignment, int2 rate counted" || fail "clip_eval metrics: $(cat clip_ev/summary.json)"
+sed "s#model_file: .*#model_file: $model_file#" clip_eval.yaml >clip_wrong.yaml
+expect_code 2 "clip_eval on a tinyvlm model exits 2" -- "$bcfeat" run clip_wrong.yaml --output bad_out
 unset OPENBLAS_NUM_THREADS
 
 # --- parallel workers, GPU assignment, a failing run ---------------------------------------

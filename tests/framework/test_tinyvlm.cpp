@@ -41,18 +41,23 @@ TEST_CASE("tinyvlm: output shape, and the tap sees and replaces every block's vi
   TinyVlm model(tiny_options());
   const Batch batch = make_data(VqaSplit::kTrain, 0, 1, 2);
   std::vector<int> layers;
+  REQUIRE(batch.images.size(0) == 1);
+  REQUIRE(batch.questions.size(0) == 2);
   const torch::Tensor logits = model->forward(batch.images, batch.questions, [&](int layer, const torch::Tensor& tokens) {
     layers.push_back(layer);
-    CHECK(tokens.sizes() == torch::IntArrayRef({36, 2, 64}));
+    CHECK(tokens.sizes() == torch::IntArrayRef({36, 1, 64}));  // one image for both questions
     return tokens;
-  });
+  }, batch.scene);
   CHECK(logits.sizes() == torch::IntArrayRef({2, static_cast<int64_t>(vqa_answers().size())}));
   CHECK(layers == std::vector<int>({1, 2}));
-  const torch::Tensor plain = model->forward(batch.images, batch.questions);
+  const torch::Tensor plain = model->forward(batch.images, batch.questions, {}, batch.scene);
   CHECK(torch::allclose(plain, logits));
-  const torch::Tensor zeroed =
-      model->forward(batch.images, batch.questions, [](int, const torch::Tensor& tokens) { return torch::zeros_like(tokens); });
+  const torch::Tensor zeroed = model->forward(
+      batch.images, batch.questions, [](int, const torch::Tensor& tokens) { return torch::zeros_like(tokens); }, batch.scene);
   CHECK(!torch::allclose(plain, zeroed));
+  // Encoding the image once per question gives the same answers as sharing it.
+  const torch::Tensor repeated = model->forward(batch.images.expand({2, -1, -1, -1}), batch.questions);
+  CHECK(torch::allclose(plain, repeated, 1e-5, 1e-5));
 }
 
 TEST_CASE("tinyvlm: a tiny config learns shapes_vqa on the CPU (loss falls, accuracy beats the majority answer)") {
@@ -69,7 +74,7 @@ TEST_CASE("tinyvlm: a tiny config learns shapes_vqa on the CPU (loss falls, accu
   for (int step = 0; step < steps; ++step) {
     const torch::Tensor index = torch::randint(n, {batch}, torch::kLong);
     const torch::Tensor loss = torch::nn::functional::cross_entropy(
-        model->forward(train.images.index_select(0, index), train.questions.index_select(0, index)),
+        model->forward(train.images.index_select(0, train.scene.index_select(0, index)), train.questions.index_select(0, index)),
         train.answers.index_select(0, index));
     optimizer.zero_grad();
     loss.backward();
@@ -80,7 +85,7 @@ TEST_CASE("tinyvlm: a tiny config learns shapes_vqa on the CPU (loss falls, accu
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   torch::NoGradGuard no_grad;
   model->eval();
-  const torch::Tensor predicted = model->forward(val.images, val.questions).argmax(1);
+  const torch::Tensor predicted = model->forward(val.images, val.questions, {}, val.scene).argmax(1);
   const double accuracy = predicted.eq(val.answers).to(torch::kDouble).mean().item<double>();
   std::map<int64_t, int> counts;
   for (int64_t i = 0; i < val.answers.size(0); ++i) ++counts[val.answers[i].item<int64_t>()];
@@ -91,4 +96,57 @@ TEST_CASE("tinyvlm: a tiny config learns shapes_vqa on the CPU (loss falls, accu
                << ", " << seconds << " s");
   CHECK(last_loss < 0.6 * first_loss);
   CHECK(accuracy > baseline + 0.15);
+}
+
+TEST_CASE("tinyvlm with joint fusion blocks: shapes, padding ignored, tap") {
+  torch::manual_seed(2);
+  TinyVlmOptions options = tiny_options();
+  options.fusion_depth = 2;
+  TinyVlm model(options);
+  model->eval();
+  const Batch batch = make_data(VqaSplit::kTrain, 0, 3, 3);
+  int taps = 0;
+  const torch::Tensor logits = model->forward(batch.images, batch.questions, [&](int, const torch::Tensor& t) {
+    ++taps;
+    return t;
+  }, batch.scene);
+  CHECK(taps == 2);
+  CHECK(logits.sizes() == torch::IntArrayRef({batch.questions.size(0), static_cast<int64_t>(vqa_answers().size())}));
+  // Padding words are masked: changing what a pad position would embed to changes nothing.
+  torch::NoGradGuard no_grad;
+  const torch::Tensor one = model->forward(batch.images, batch.questions.slice(0, 0, 1), {}, batch.scene.slice(0, 0, 1));
+  for (auto& p : model->named_parameters()) {
+    if (p.key() == "text.words.weight") p.value()[0].fill_(3.0);
+  }
+  const torch::Tensor again = model->forward(batch.images, batch.questions.slice(0, 0, 1), {}, batch.scene.slice(0, 0, 1));
+  CHECK(torch::allclose(one, again, 1e-5, 1e-5));
+}
+
+TEST_CASE("clip: unit-length embeddings, captions for every scene, and the contrastive loss falls") {
+  torch::manual_seed(3);
+  TinyVlmOptions options = tiny_options();
+  options.question_length = kCaptionLength;
+  options.embed = 32;
+  Clip model(options);
+  const Batch data = make_data(VqaSplit::kTrain, 0, 48, 1);
+  REQUIRE(data.captions.sizes() == torch::IntArrayRef({48, kCaptionLength}));
+  CHECK(data.captions.select(1, 0).ne(0).all().item<bool>());  // every caption has words
+  const torch::Tensor images = model->encode_image(data.images), texts = model->encode_text(data.captions);
+  CHECK(images.sizes() == torch::IntArrayRef({48, 32}));
+  CHECK(torch::allclose(images.norm(2, 1), torch::ones({48}), 1e-5, 1e-5));
+  CHECK(torch::allclose(texts.norm(2, 1), torch::ones({48}), 1e-5, 1e-5));
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-3));
+  double first = 0, last = 0;
+  for (int step = 0; step < 150; ++step) {
+    const torch::Tensor index = torch::randperm(48, torch::kLong).slice(0, 0, 16);
+    const torch::Tensor loss = model->loss(model->encode_image(data.images.index_select(0, index)),
+                                           model->encode_text(data.captions.index_select(0, index)));
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    if (step < 5) first += loss.item<double>() / 5;
+    if (step >= 145) last += loss.item<double>() / 5;
+  }
+  INFO("contrastive loss " << first << " -> " << last << " (chance " << std::log(16.0) << ")");
+  CHECK(last < 0.7 * first);
 }

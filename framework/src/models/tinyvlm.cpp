@@ -1,10 +1,46 @@
 #include "bcfeat/framework/models/tinyvlm.h"
 
+#include <cmath>
+
 #include "bcfeat/framework/error.h"
 
 namespace bcfeat {
 
 namespace nn = torch::nn;
+
+void TinyVlmOptions::check() const {
+  if (image_size % patch != 0) throw_input_error("tinyvlm: image_size {} is not a multiple of patch {}", image_size, patch);
+  if (width % heads != 0) throw_input_error("tinyvlm: width {} is not a multiple of heads {}", width, heads);
+}
+
+nlohmann::json to_json(const TinyVlmOptions& o) {
+  return {{"image_size", o.image_size}, {"patch", o.patch},         {"width", o.width},
+          {"depth", o.depth},           {"heads", o.heads},         {"mlp_ratio", o.mlp_ratio},
+          {"text_depth", o.text_depth}, {"fusion_depth", o.fusion_depth}, {"embed", o.embed},
+          {"question_length", o.question_length}, {"vocabulary", o.vocabulary}, {"answers", o.answers}};
+}
+
+TinyVlmOptions options_from_json(const nlohmann::json& json) {
+  TinyVlmOptions o;
+  auto get = [&](const char* key, int& field) {
+    if (!json.contains(key) || !json[key].is_number_integer()) throw_input_error("model options: '{}' missing", key);
+    field = json[key].get<int>();
+  };
+  get("image_size", o.image_size);
+  get("patch", o.patch);
+  get("width", o.width);
+  get("depth", o.depth);
+  get("heads", o.heads);
+  get("mlp_ratio", o.mlp_ratio);
+  get("text_depth", o.text_depth);
+  get("fusion_depth", o.fusion_depth);
+  get("embed", o.embed);
+  get("question_length", o.question_length);
+  get("vocabulary", o.vocabulary);
+  get("answers", o.answers);
+  o.check();
+  return o;
+}
 
 TransformerBlockImpl::TransformerBlockImpl(int width, int heads, int mlp_ratio) {
   norm1_ = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({width})));
@@ -16,67 +52,134 @@ TransformerBlockImpl::TransformerBlockImpl(int width, int heads, int mlp_ratio) 
 
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& padding_mask) {
   const torch::Tensor h = norm1_(x);
-  torch::Tensor attended = std::get<0>(attention_(h, h, h, padding_mask));
+  // No attention weights: LibTorch then takes its fused attention path where it has one.
+  torch::Tensor attended = std::get<0>(attention_(h, h, h, padding_mask, /*need_weights=*/false));
   torch::Tensor y = x + attended;
   return y + fc2_(torch::gelu(fc1_(norm2_(y))));
 }
 
-TinyVlmImpl::TinyVlmImpl(const TinyVlmOptions& options) : options_(options) {
-  if (options.image_size % options.patch != 0) {
-    throw_input_error("tinyvlm: image_size {} is not a multiple of patch {}", options.image_size, options.patch);
-  }
-  if (options.width % options.heads != 0) {
-    throw_input_error("tinyvlm: width {} is not a multiple of heads {}", options.width, options.heads);
-  }
-  const int width = options.width;
-  patch_embed_ = register_module(
-      "patch_embed", nn::Conv2d(nn::Conv2dOptions(3, width, options.patch).stride(options.patch)));
-  image_positions_ = register_parameter("image_positions", torch::randn({options.tokens(), 1, width}) * 0.02);
-  word_positions_ = register_parameter("word_positions", torch::randn({options.question_length, 1, width}) * 0.02);
-  blocks_ = register_module("blocks", nn::ModuleList());
-  for (int k = 0; k < options.depth; ++k) blocks_->push_back(TransformerBlock(width, options.heads, options.mlp_ratio));
-  text_blocks_ = register_module("text_blocks", nn::ModuleList());
-  for (int k = 0; k < options.text_depth; ++k) {
-    text_blocks_->push_back(TransformerBlock(width, options.heads, options.mlp_ratio));
-  }
-  image_norm_ = register_module("image_norm", nn::LayerNorm(nn::LayerNormOptions({width})));
-  text_norm_ = register_module("text_norm", nn::LayerNorm(nn::LayerNormOptions({width})));
-  fused_norm_ = register_module("fused_norm", nn::LayerNorm(nn::LayerNormOptions({width})));
-  words_ = register_module("words", nn::Embedding(options.vocabulary, width));
-  cross_ = register_module("cross", nn::MultiheadAttention(nn::MultiheadAttentionOptions(width, options.heads)));
-  head1_ = register_module("head1", nn::Linear(width, 2 * width));
-  head2_ = register_module("head2", nn::Linear(2 * width, options.answers));
+namespace {
+
+nn::ModuleList make_blocks(int count, const TinyVlmOptions& o) {
+  nn::ModuleList blocks;
+  for (int k = 0; k < count; ++k) blocks->push_back(TransformerBlock(o.width, o.heads, o.mlp_ratio));
+  return blocks;
 }
 
-torch::Tensor TinyVlmImpl::encode_image(const torch::Tensor& images, const VisualTap& tap) {
+}  // namespace
+
+VisionTransformerImpl::VisionTransformerImpl(const TinyVlmOptions& options) : options_(options) {
+  options.check();
+  patch_embed_ = register_module(
+      "patch_embed", nn::Conv2d(nn::Conv2dOptions(3, options.width, options.patch).stride(options.patch)));
+  positions_ = register_parameter("positions", torch::randn({options.tokens(), 1, options.width}) * 0.02);
+  blocks_ = register_module("blocks", make_blocks(options.depth, options));
+  norm_ = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({options.width})));
+}
+
+torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images, const VisualTap& tap) {
   if (images.dim() != 4 || images.size(1) != 3 || images.size(2) != options_.image_size ||
       images.size(3) != options_.image_size) {
     throw_input_error("tinyvlm: images must be [B, 3, {}, {}]", options_.image_size, options_.image_size);
   }
   // [B, E, h, w] → [N, B, E]
-  torch::Tensor x = patch_embed_(images).flatten(2).permute({2, 0, 1}) + image_positions_;
+  torch::Tensor x = patch_embed_(images).flatten(2).permute({2, 0, 1}) + positions_;
   int layer = 0;
   for (const auto& block : *blocks_) {
     x = block->as<TransformerBlock>()->forward(x);
     ++layer;
     if (tap) x = tap(layer, x);
   }
-  return image_norm_(x);
+  return norm_(x);
 }
 
-torch::Tensor TinyVlmImpl::forward(const torch::Tensor& images, const torch::Tensor& questions, const VisualTap& tap) {
-  const torch::Tensor visual = encode_image(images, tap);
-  if (questions.dim() != 2 || questions.size(1) != options_.question_length) {
-    throw_input_error("tinyvlm: questions must be [B, {}] word ids", options_.question_length);
+TextEncoderImpl::TextEncoderImpl(const TinyVlmOptions& options, int length) : length_(length) {
+  words_ = register_module("words", nn::Embedding(options.vocabulary, options.width));
+  positions_ = register_parameter("positions", torch::randn({length, 1, options.width}) * 0.02);
+  blocks_ = register_module("blocks", make_blocks(options.text_depth, options));
+  norm_ = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({options.width})));
+}
+
+torch::Tensor TextEncoderImpl::forward(const torch::Tensor& ids) {
+  if (ids.dim() != 2 || ids.size(1) != length_) throw_input_error("text encoder: ids must be [B, {}] word ids", length_);
+  const torch::Tensor padding = ids.eq(0);  // [B, L], true = ignore
+  torch::Tensor t = words_(ids).permute({1, 0, 2}) + positions_;
+  for (const auto& block : *blocks_) t = block->as<TransformerBlock>()->forward(t, padding);
+  return norm_(t);
+}
+
+torch::Tensor masked_mean(const torch::Tensor& tokens, const torch::Tensor& ids) {
+  const torch::Tensor keep = ids.ne(0).t().unsqueeze(2).to(tokens.dtype());  // [L, B, 1]
+  return (tokens * keep).sum(0) / keep.sum(0).clamp_min(1.0);
+}
+
+TinyVlmImpl::TinyVlmImpl(const TinyVlmOptions& options) : options_(options) {
+  options.check();
+  const int width = options.width;
+  vit_ = register_module("vit", VisionTransformer(options));
+  text_ = register_module("text", TextEncoder(options, options.question_length));
+  if (options.fusion_depth == 0) {
+    cross_ = register_module("cross", nn::MultiheadAttention(nn::MultiheadAttentionOptions(width, options.heads)));
+  } else {
+    fusion_ = register_module("fusion", make_blocks(options.fusion_depth, options));
+    modality_ = register_parameter("modality", torch::randn({2, 1, width}) * 0.02);
   }
-  const torch::Tensor padding = questions.eq(0);  // [B, L], true = ignore
-  torch::Tensor t = words_(questions).permute({1, 0, 2}) + word_positions_;
-  for (const auto& block : *text_blocks_) t = block->as<TransformerBlock>()->forward(t, padding);
-  t = text_norm_(t);
-  t = fused_norm_(t + std::get<0>(cross_(t, visual, visual)));
-  const torch::Tensor keep = (~padding).t().unsqueeze(2).to(t.dtype());  // [L, B, 1]
-  const torch::Tensor pooled = (t * keep).sum(0) / keep.sum(0).clamp_min(1.0);
-  return head2_(torch::gelu(head1_(pooled)));
+  fused_norm_ = register_module("fused_norm", nn::LayerNorm(nn::LayerNormOptions({width})));
+  head1_ = register_module("head1", nn::Linear(width, 2 * width));
+  head2_ = register_module("head2", nn::Linear(2 * width, options.answers));
+}
+
+torch::Tensor TinyVlmImpl::encode_image(const torch::Tensor& images, const VisualTap& tap) { return vit_(images, tap); }
+
+torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tensor& questions) {
+  torch::Tensor t = text_(questions);  // [L, Q, E]
+  const int64_t n = visual.size(0);
+  if (options_.fusion_depth == 0) {
+    t = fused_norm_(t + std::get<0>(cross_(t, visual, visual, torch::Tensor(), /*need_weights=*/false)));
+  } else {
+    torch::Tensor joint = torch::cat({visual + modality_[0], t + modality_[1]}, 0);  // [N + L, Q, E]
+    const torch::Tensor padding =
+        torch::cat({torch::zeros({questions.size(0), n}, questions.options().dtype(torch::kBool)), questions.eq(0)}, 1);
+    for (const auto& block : *fusion_) joint = block->as<TransformerBlock>()->forward(joint, padding);
+    t = fused_norm_(joint.slice(0, n));
+  }
+  return head2_(torch::gelu(head1_(masked_mean(t, questions))));
+}
+
+torch::Tensor TinyVlmImpl::forward(const torch::Tensor& images, const torch::Tensor& questions, const VisualTap& tap,
+                                   const torch::Tensor& image_of) {
+  torch::Tensor visual = encode_image(images, tap);
+  if (image_of.defined()) visual = visual.index_select(1, image_of);
+  if (questions.dim() != 2 || questions.size(0) != visual.size(1)) {
+    throw_input_error("tinyvlm: {} questions for {} images", questions.size(0), visual.size(1));
+  }
+  return answer(visual, questions);
+}
+
+ClipImpl::ClipImpl(const TinyVlmOptions& options) : options_(options) {
+  options.check();
+  vit_ = register_module("vit", VisionTransformer(options));
+  text_ = register_module("text", TextEncoder(options, options.question_length));
+  image_projection_ = register_module("image_projection", nn::Linear(options.width, options.embed));
+  text_projection_ = register_module("text_projection", nn::Linear(options.width, options.embed));
+  log_scale_ = register_parameter("log_scale", torch::full({1}, std::log(1.0 / 0.07)));
+}
+
+torch::Tensor ClipImpl::encode_image(const torch::Tensor& images, const VisualTap& tap) {
+  return torch::nn::functional::normalize(image_projection_(vit_(images, tap).mean(0)),
+                                          torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+torch::Tensor ClipImpl::encode_text(const torch::Tensor& captions) {
+  return torch::nn::functional::normalize(text_projection_(masked_mean(text_(captions), captions)),
+                                          torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+torch::Tensor ClipImpl::loss(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings) {
+  const torch::Tensor logits = log_scale_.clamp_max(std::log(100.0)).exp() * image_embeddings.matmul(text_embeddings.t());
+  const torch::Tensor target = torch::arange(logits.size(0), logits.options().dtype(torch::kLong));
+  return 0.5 * (torch::nn::functional::cross_entropy(logits, target) +
+                torch::nn::functional::cross_entropy(logits.t(), target));
 }
 
 }  // namespace bcfeat

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/types.h>
@@ -74,10 +75,19 @@ std::vector<VqaQuestion> make_questions(const VqaScene& scene, const ShapesVqaOp
 // "a large red circle, a small blue square and ..." from left to right.
 std::string make_caption(const VqaScene& scene);
 
-// Every question of scenes [first, first + count) of a split as tensors: images [Q, 3, S, S]
-// (each question's scene image), question ids [Q, length], answers [Q], types [Q] (int64).
+// Scenes [first, first + count) of a split as tensors: images [S, 3, H, W] (one per scene),
+// captions [S, kCaptionLength] word ids, and every question of those scenes: ids
+// [Q, length], answers [Q], types [Q] and the scene each one is about, scene [Q] (int64).
+// Questions are grouped by scene: those of scene s are [first_question[s], first_question[s+1]).
+constexpr int kCaptionLength = 40;  // the longest caption (9 objects) has 37 words
 struct VqaTensors {
-  torch::Tensor images, questions, answers, types;
+  torch::Tensor images, captions;
+  torch::Tensor questions, answers, types, scene;
+  std::vector<int64_t> first_question;  // S + 1 entries
+  int64_t scenes() const { return images.size(0); }
+  // Question indices [Q'] of the given scenes (in order), and for each the position of its
+  // scene within `scene_ids` ([Q'], for gathering per-scene features).
+  std::pair<torch::Tensor, torch::Tensor> questions_of(const std::vector<int64_t>& scene_ids) const;
 };
 VqaTensors vqa_tensors(const ShapesVqaOptions& options, VqaSplit split, int64_t first, int64_t count,
                        int questions_per_scene, int length);

@@ -1,19 +1,28 @@
-// tinyvlm: the reference VQA model (issue 7) — a ViT image encoder whose visual tokens a
-// question attends to.
+// The reference vision-language models (issue 7), trained from scratch on shapes_vqa.
 //
-//   image [B, 3, S, S] → patch embedding (P×P, stride P) + learned positions → `depth`
-//   pre-norm transformer blocks (multi-head self-attention, GELU MLP) → visual tokens
-//   [N, B, E] (N = (S/P)²);
-//   question ids [B, L] (0 = padding) → word embedding + positions → `text_depth` blocks
-//   (padding masked) → cross-attention of the question tokens on the visual tokens →
-//   mean over the question's words → MLP → answer logits.
-// A tap callback sees (and may replace) the visual tokens after any ViT block: this is
-// where features are compressed and the forward pass continues from the reconstruction.
+// Shared parts:
+//   VisionTransformer  image [B, 3, S, S] → patch embedding (P×P, stride P) + learned
+//                      positions → `depth` pre-norm transformer blocks → final norm →
+//                      visual tokens [N, B, E] (N = (S/P)²). A tap callback sees (and may
+//                      replace) the tokens after any block: this is where features are
+//                      compressed and the forward pass continues from the reconstruction.
+//   TextEncoder        word ids [B, L] (0 = padding) → embedding + positions → blocks with
+//                      the padding masked → norm → [L, B, E].
+// Models:
+//   tinyvlm  VQA: ViT + question encoder, fused either by one cross-attention of the question
+//            on the visual tokens (fusion_depth 0) or by `fusion_depth` joint transformer
+//            blocks over [visual tokens; question tokens] (each with a modality embedding);
+//            the question tokens' mean → MLP → answer logits.
+//   clip     dual encoder: the same ViT and a caption encoder, each mean-pooled and
+//            projected to `embed` dimensions (unit length), trained with the symmetric
+//            contrastive loss at a learned temperature.
 // Tensors are [sequence, batch, width] inside (LibTorch 1.13 attention layout).
 #pragma once
 
 #include <functional>
+#include <string>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 namespace bcfeat {
@@ -26,11 +35,16 @@ struct TinyVlmOptions {
   int heads = 3;
   int mlp_ratio = 4;
   int text_depth = 2;
-  int question_length = 16;
-  int vocabulary = 64;  // word ids
+  int fusion_depth = 0;  // tinyvlm: 0 = one cross-attention; > 0 = joint blocks
+  int embed = 128;       // clip: embedding dimension
+  int question_length = 16;  // tinyvlm: question word ids; clip: caption word ids
+  int vocabulary = 64;       // word ids
   int answers = 23;
   int tokens() const { return (image_size / patch) * (image_size / patch); }
+  void check() const;  // throws InputError on inconsistent sizes
 };
+nlohmann::json to_json(const TinyVlmOptions& options);
+TinyVlmOptions options_from_json(const nlohmann::json& json);  // throws InputError on a missing key
 
 // Pre-norm transformer block on [S, B, E].
 class TransformerBlockImpl : public torch::nn::Module {
@@ -48,25 +62,77 @@ TORCH_MODULE(TransformerBlock);
 // tap(layer, tokens [N, B, E]) → tokens to continue with; layer 1..depth (after that block).
 using VisualTap = std::function<torch::Tensor(int layer, const torch::Tensor& tokens)>;
 
+class VisionTransformerImpl : public torch::nn::Module {
+ public:
+  explicit VisionTransformerImpl(const TinyVlmOptions& options);
+  torch::Tensor forward(const torch::Tensor& images, const VisualTap& tap = {});  // [N, B, E]
+
+ private:
+  TinyVlmOptions options_;
+  torch::nn::Conv2d patch_embed_{nullptr};
+  torch::Tensor positions_;
+  torch::nn::ModuleList blocks_{nullptr};
+  torch::nn::LayerNorm norm_{nullptr};
+};
+TORCH_MODULE(VisionTransformer);
+
+class TextEncoderImpl : public torch::nn::Module {
+ public:
+  TextEncoderImpl(const TinyVlmOptions& options, int length);
+  torch::Tensor forward(const torch::Tensor& ids);  // [L, B, E]; padding (id 0) masked
+
+ private:
+  int length_;
+  torch::nn::Embedding words_{nullptr};
+  torch::Tensor positions_;
+  torch::nn::ModuleList blocks_{nullptr};
+  torch::nn::LayerNorm norm_{nullptr};
+};
+TORCH_MODULE(TextEncoder);
+
+// Mean over the non-padding positions: tokens [L, B, E], ids [B, L] → [B, E].
+torch::Tensor masked_mean(const torch::Tensor& tokens, const torch::Tensor& ids);
+
 class TinyVlmImpl : public torch::nn::Module {
  public:
   explicit TinyVlmImpl(const TinyVlmOptions& options);
   // Visual tokens after the last block (and the final norm), [N, B, E].
   torch::Tensor encode_image(const torch::Tensor& images, const VisualTap& tap = {});
-  // Answer logits [B, answers].
-  torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& questions, const VisualTap& tap = {});
+  // Answer logits [Q, answers] for questions [Q, L] about images [B, ...]; `image_of` [Q]
+  // names each question's image (undefined: question q is about image q).
+  torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& questions, const VisualTap& tap = {},
+                        const torch::Tensor& image_of = {});
+  torch::Tensor answer(const torch::Tensor& visual, const torch::Tensor& questions);  // visual [N, Q, E]
   const TinyVlmOptions& options() const { return options_; }
 
  private:
   TinyVlmOptions options_;
-  torch::nn::Conv2d patch_embed_{nullptr};
-  torch::Tensor image_positions_, word_positions_;
-  torch::nn::ModuleList blocks_{nullptr}, text_blocks_{nullptr};
-  torch::nn::LayerNorm image_norm_{nullptr}, text_norm_{nullptr}, fused_norm_{nullptr};
-  torch::nn::Embedding words_{nullptr};
+  VisionTransformer vit_{nullptr};
+  TextEncoder text_{nullptr};
   torch::nn::MultiheadAttention cross_{nullptr};
+  torch::nn::LayerNorm fused_norm_{nullptr};
+  torch::nn::ModuleList fusion_{nullptr};
+  torch::Tensor modality_;  // [2, 1, E] for joint fusion
   torch::nn::Linear head1_{nullptr}, head2_{nullptr};
 };
 TORCH_MODULE(TinyVlm);
+
+class ClipImpl : public torch::nn::Module {
+ public:
+  explicit ClipImpl(const TinyVlmOptions& options);
+  torch::Tensor encode_image(const torch::Tensor& images, const VisualTap& tap = {});  // [B, embed], unit length
+  torch::Tensor encode_text(const torch::Tensor& captions);                          // [B, embed], unit length
+  // Symmetric InfoNCE of matching image/caption pairs (row i of each).
+  torch::Tensor loss(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings);
+  const TinyVlmOptions& options() const { return options_; }
+
+ private:
+  TinyVlmOptions options_;
+  VisionTransformer vit_{nullptr};
+  TextEncoder text_{nullptr};
+  torch::nn::Linear image_projection_{nullptr}, text_projection_{nullptr};
+  torch::Tensor log_scale_;
+};
+TORCH_MODULE(Clip);
 
 }  // namespace bcfeat

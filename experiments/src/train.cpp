@@ -1,0 +1,213 @@
+// train: trains the reference models on shapes_vqa scenes (issue 7).
+//
+//   model.kind tinyvlm  answers the train split's questions (cross-entropy);
+//   model.kind clip     matches each train scene with its caption (symmetric contrastive loss).
+// AdamW with linear warm-up then cosine decay; each step takes `train.batch` scenes (and, for
+// tinyvlm, all of their questions: the image is encoded once per scene). With `train.amp`
+// the forward pass runs in bf16 autocast on CUDA. After every epoch the val split is scored
+// (tinyvlm: answer accuracy; clip: image→caption recall@1) and <run>/checkpoint.pt (model,
+// optimizer, epoch, curves) is written atomically; a re-launched run resumes from it. At the
+// end <run>/model.pt holds the weights alone in fp16 — the file vqa_eval / clip_eval read
+// (with the model and data description, so eval configs need not repeat them).
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "bcfeat/experiments/experiment.h"
+#include "bcfeat/framework/error.h"
+#include "vlm.h"
+
+namespace bcfeat {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+class Train : public Experiment {
+ public:
+  void declare(ParamSet& params) override {
+    data_.declare(params);
+    model_.declare(params);
+    params.add("train.scenes", &scenes_, "training scenes (train split, indices [0, n))").range(1, 10000000);
+    params.add("train.questions_per_scene", &per_scene_, "tinyvlm: questions asked about each scene").range(1, 64);
+    params.add("train.epochs", &epochs_, "passes over the training scenes").range(1, 100000);
+    params.add("train.batch", &batch_, "scenes per step (tinyvlm: with all their questions)").range(2, 65536);
+    params.add("train.lr", &lr_, "peak AdamW learning rate").range(1e-7, 1.0);
+    params.add("train.weight_decay", &weight_decay_, "AdamW weight decay").range(0.0, 1.0);
+    params.add("train.warmup_steps", &warmup_, "linear warm-up steps before the cosine decay").range(0, 1000000);
+    params.add("train.device", &device_, "cpu, cuda or auto").one_of({"auto", "cpu", "cuda"});
+    params.add("train.amp", &amp_, "bf16 autocast for the forward pass (CUDA only)");
+    params.add("val.scenes", &val_scenes_, "validation scenes (val split)").range(2, 1000000);
+  }
+  void validate() const override {
+    data_.check();
+    model_.check(data_);
+    if (amp_ && device_ == "cpu") throw_input_error("train.amp: bf16 autocast is for train.device cuda (or auto on a GPU machine)");
+  }
+
+  nlohmann::json run(uint64_t seed, RunContext& context) override {
+    torch::manual_seed(seed);
+    const torch::Device device = vlm::pick_device(device_);
+    const bool amp = amp_ && device.is_cuda();
+    const bool clip = model_.kind == "clip";
+    const int length = model_.options.question_length;
+    const auto d0 = Clock::now();
+    VqaTensors train = vqa_tensors(data_, VqaSplit::kTrain, 0, scenes_, per_scene_, length);
+    const VqaTensors val = vqa_tensors(data_, VqaSplit::kVal, 0, val_scenes_, per_scene_, length);
+    context.log << fmt::format("data: {} train scenes ({} questions), {} val scenes in {:.1f} s\n", train.scenes(),
+                               train.answers.size(0), val.scenes(),
+                               std::chrono::duration<double>(Clock::now() - d0).count());
+    // The training set lives on the device for the whole run.
+    train.images = train.images.to(device);
+    train.captions = train.captions.to(device);
+    train.questions = train.questions.to(device);
+    train.answers = train.answers.to(device);
+    vlm::Model model = vlm::make_model(model_.kind, model_.resolved(data_));
+    auto module = model.module();
+    module->to(device);
+    torch::optim::AdamW optimizer(module->parameters(), torch::optim::AdamWOptions(lr_).weight_decay(weight_decay_));
+    const int64_t n = train.scenes();
+    const int64_t steps_per_epoch = (n + batch_ - 1) / batch_, total = steps_per_epoch * epochs_;
+    const std::string val_name = clip ? "val_recall_at_1" : "val_accuracy";
+    nlohmann::json curves = {{"epoch", nlohmann::json::array()}, {"train_loss", nlohmann::json::array()},
+                             {val_name, nlohmann::json::array()}, {"seconds", nlohmann::json::array()}};
+    const nlohmann::json meta = {{"kind", model_.kind}, {"model", to_json(model.options)}, {"data", vlm::data_meta(data_)}};
+    const std::string checkpoint = (fs::path(context.run_dir) / "checkpoint.pt").string();
+    int start_epoch = 0;
+    double elapsed = 0;
+    if (fs::exists(checkpoint)) {
+      torch::serialize::InputArchive archive;
+      archive.load_from(checkpoint, device);
+      module->load(archive);
+      torch::serialize::InputArchive state;
+      archive.read("optimizer", state);
+      optimizer.load(state);
+      torch::Tensor epoch, history;
+      archive.read("epoch", epoch);
+      start_epoch = static_cast<int>(epoch.item<int64_t>());
+      archive.read("curves", history);
+      curves = nlohmann::json::parse(std::string(static_cast<const char*>(history.data_ptr()), history.numel()));
+      if (!curves["seconds"].empty()) elapsed = curves["seconds"].back().get<double>();
+      context.log << fmt::format("resumed from {} after epoch {}\n", checkpoint, start_epoch);
+    }
+    double val_score = curves[val_name].empty() ? 0.0 : curves[val_name].back().get<double>();
+    const auto t0 = Clock::now();
+    for (int epoch = start_epoch; epoch < epochs_; ++epoch) {
+      module->train();
+      torch::Generator generator = at::detail::createCPUGenerator(seed * 1000003 + epoch);
+      const torch::Tensor order = torch::randperm(n, generator, torch::kLong);
+      const int64_t* scene_order = order.data_ptr<int64_t>();
+      torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
+      for (int64_t s = 0; s < steps_per_epoch; ++s) {
+        const int64_t step = epoch * steps_per_epoch + s;
+        const double scale = step < warmup_ ? static_cast<double>(step + 1) / (warmup_ + 1)
+                                            : 0.5 * (1.0 + std::cos(M_PI * (step - warmup_) / std::max<int64_t>(1, total - warmup_)));
+        for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr_ * scale);
+        const std::vector<int64_t> scenes(scene_order + s * batch_, scene_order + std::min(n, (s + 1) * batch_));
+        const torch::Tensor index = torch::tensor(scenes, torch::kLong).to(device);
+        torch::Tensor loss;
+        {
+          vlm::Autocast autocast(amp);
+          if (clip) {
+            loss = model.clip->loss(model.clip->encode_image(train.images.index_select(0, index)),
+                                    model.clip->encode_text(train.captions.index_select(0, index)));
+          } else {
+            const auto [questions, image_of] = train.questions_of(scenes);
+            const torch::Tensor q = questions.to(device);
+            loss = torch::nn::functional::cross_entropy(
+                model.vqa->forward(train.images.index_select(0, index), train.questions.index_select(0, q), {},
+                                   image_of.to(device)),
+                train.answers.index_select(0, q));
+          }
+        }
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+        loss_sum += loss.detach().to(torch::kDouble);
+      }
+      module->eval();
+      val_score = validate_model(model, val, device);
+      const double mean_loss = loss_sum.item<double>() / static_cast<double>(steps_per_epoch);
+      const double seconds = elapsed + std::chrono::duration<double>(Clock::now() - t0).count();
+      curves["epoch"].push_back(epoch + 1);
+      curves["train_loss"].push_back(mean_loss);
+      curves[val_name].push_back(val_score);
+      curves["seconds"].push_back(seconds);
+      save_checkpoint(module, optimizer, epoch + 1, curves, meta, checkpoint);
+      context.log << fmt::format("epoch {}/{}: train loss {:.4f}, {} {:.4f}, {:.0f} s\n", epoch + 1, epochs_, mean_loss,
+                                 val_name, val_score, seconds)
+                  << std::flush;
+    }
+    const std::string weights = (fs::path(context.run_dir) / "model.pt").string();
+    vlm::save_weights(model, meta, weights);
+    nlohmann::json metrics;
+    metrics[val_name] = val_score;
+    metrics["epochs"] = curves["epoch"];  // per-epoch curves (flat keys, so reports do not take them for swept values)
+    metrics["train_loss_curve"] = curves["train_loss"];
+    metrics[val_name + "_curve"] = curves[val_name];
+    metrics["seconds_curve"] = curves["seconds"];
+    metrics["train_scenes"] = n;
+    metrics["train_questions"] = clip ? 0 : train.answers.size(0);
+    metrics["val_scenes"] = val.scenes();
+    metrics["steps"] = total;
+    metrics["device"] = device.is_cuda() ? "cuda" : "cpu";
+    metrics["amp"] = amp;
+    metrics["train_s"] = curves["seconds"].empty() ? 0.0 : curves["seconds"].back().get<double>();
+    metrics["parameters"] = parameter_count(module);
+    metrics["checkpoint"] = checkpoint;
+    metrics["model_file"] = weights;
+    metrics["model_file_bytes"] = static_cast<int64_t>(fs::file_size(weights));
+    return metrics;
+  }
+
+ private:
+  static int64_t parameter_count(const std::shared_ptr<torch::nn::Module>& module) {
+    int64_t count = 0;
+    for (const auto& p : module->parameters()) count += p.numel();
+    return count;
+  }
+
+  double validate_model(vlm::Model& model, const VqaTensors& val, torch::Device device) const {
+    if (model.clip) {
+      const torch::Tensor images = vlm::embed_images(model.clip, val.images, 256, device);
+      const torch::Tensor texts = vlm::embed_texts(model.clip, val.captions, 256, device);
+      return vlm::retrieval_hits(images, texts, val.captions).image_to_text_1.mean().item<double>();
+    }
+    return vlm::predict_answers(model.vqa, val, 256, device).eq(val.answers).to(torch::kDouble).mean().item<double>();
+  }
+
+  static void save_checkpoint(const std::shared_ptr<torch::nn::Module>& module, torch::optim::AdamW& optimizer, int epoch,
+                              const nlohmann::json& curves, const nlohmann::json& meta, const std::string& path) {
+    torch::serialize::OutputArchive archive;
+    module->save(archive);
+    torch::serialize::OutputArchive state;
+    optimizer.save(state);
+    archive.write("optimizer", state);
+    archive.write("epoch", torch::tensor(static_cast<int64_t>(epoch)));
+    const std::string text = curves.dump();
+    archive.write("curves", torch::from_blob(const_cast<char*>(text.data()), {static_cast<int64_t>(text.size())},
+                                             torch::kUInt8).clone());
+    vlm::write_meta(archive, meta);
+    const std::string temporary = path + ".tmp";
+    archive.save_to(temporary);
+    fs::rename(temporary, path);
+  }
+
+  ShapesVqaOptions data_;
+  vlm::ModelParams model_;
+  int scenes_ = 2000, per_scene_ = 8, epochs_ = 10, batch_ = 32, val_scenes_ = 300;
+  int64_t warmup_ = 100;
+  double lr_ = 1e-3, weight_decay_ = 0.05;
+  std::string device_ = "auto";
+  bool amp_ = false;
+};
+
+}  // namespace
+
+ExperimentEntry train_entry() {
+  return {"train", "train tinyvlm (VQA) or clip (contrastive) on shapes_vqa; checkpoints each epoch, resumes, curves",
+          [] { return std::make_unique<Train>(); }};
+}
+
+}  // namespace bcfeat
