@@ -57,7 +57,8 @@ class Train : public Experiment {
     const VqaTensors val = vqa_tensors(data_, VqaSplit::kVal, 0, val_scenes_, per_scene_, length);
     context.log << fmt::format("data: {} train scenes ({} questions), {} val scenes in {:.1f} s\n", train.scenes(),
                                train.answers.size(0), val.scenes(),
-                               std::chrono::duration<double>(Clock::now() - d0).count());
+                               std::chrono::duration<double>(Clock::now() - d0).count())
+                << std::flush;
     // The training set lives on the device for the whole run.
     train.images = train.images.to(device);
     train.captions = train.captions.to(device);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <torch/version.h>
+
 #include "bcfeat/framework/error.h"
 
 namespace bcfeat {
@@ -42,18 +44,45 @@ TinyVlmOptions options_from_json(const nlohmann::json& json) {
   return o;
 }
 
+AttentionImpl::AttentionImpl(int width, int heads) : heads_(heads) {
+  q_ = register_module("q", nn::Linear(width, width));
+  kv_ = register_module("kv", nn::Linear(width, 2 * width));
+  out_ = register_module("out", nn::Linear(width, width));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& query, const torch::Tensor& context, const torch::Tensor& padding) {
+  const int64_t lq = query.size(0), lk = context.size(0), batch = query.size(1), width = query.size(2);
+  const int64_t d = width / heads_;
+  auto split = [&](const torch::Tensor& x, int64_t length) {  // [L, B, E] → [B, H, L, d]
+    return x.reshape({length, batch, heads_, d}).permute({1, 2, 0, 3});
+  };
+  const torch::Tensor q = split(q_(query), lq);
+  const auto kv = kv_(context).chunk(2, -1);
+  const torch::Tensor k = split(kv[0], lk), v = split(kv[1], lk);
+  torch::Tensor attended;
+#if TORCH_VERSION_MAJOR >= 2
+  std::optional<torch::Tensor> keep;
+  if (padding.defined()) keep = padding.logical_not().reshape({batch, 1, 1, lk});
+  attended = at::scaled_dot_product_attention(q, k, v, keep);
+#else
+  torch::Tensor scores = q.matmul(k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
+  if (padding.defined()) scores = scores.masked_fill(padding.reshape({batch, 1, 1, lk}), -INFINITY);
+  attended = torch::softmax(scores, -1).matmul(v);
+#endif
+  return out_(attended.permute({2, 0, 1, 3}).reshape({lq, batch, width}));
+}
+
 TransformerBlockImpl::TransformerBlockImpl(int width, int heads, int mlp_ratio) {
   norm1_ = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({width})));
   norm2_ = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({width})));
-  attention_ = register_module("attention", nn::MultiheadAttention(nn::MultiheadAttentionOptions(width, heads)));
+  attention_ = register_module("attention", Attention(width, heads));
   fc1_ = register_module("fc1", nn::Linear(width, width * mlp_ratio));
   fc2_ = register_module("fc2", nn::Linear(width * mlp_ratio, width));
 }
 
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& padding_mask) {
   const torch::Tensor h = norm1_(x);
-  // No attention weights: LibTorch then takes its fused attention path where it has one.
-  torch::Tensor attended = std::get<0>(attention_(h, h, h, padding_mask, /*need_weights=*/false));
+  const torch::Tensor attended = attention_(h, h, padding_mask);
   torch::Tensor y = x + attended;
   return y + fc2_(torch::gelu(fc1_(norm2_(y))));
 }
@@ -119,7 +148,7 @@ TinyVlmImpl::TinyVlmImpl(const TinyVlmOptions& options) : options_(options) {
   vit_ = register_module("vit", VisionTransformer(options));
   text_ = register_module("text", TextEncoder(options, options.question_length));
   if (options.fusion_depth == 0) {
-    cross_ = register_module("cross", nn::MultiheadAttention(nn::MultiheadAttentionOptions(width, options.heads)));
+    cross_ = register_module("cross", Attention(width, options.heads));
   } else {
     fusion_ = register_module("fusion", make_blocks(options.fusion_depth, options));
     modality_ = register_parameter("modality", torch::randn({2, 1, width}) * 0.02);
@@ -135,7 +164,7 @@ torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tens
   torch::Tensor t = text_(questions);  // [L, Q, E]
   const int64_t n = visual.size(0);
   if (options_.fusion_depth == 0) {
-    t = fused_norm_(t + std::get<0>(cross_(t, visual, visual, torch::Tensor(), /*need_weights=*/false)));
+    t = fused_norm_(t + cross_(t, visual));
   } else {
     torch::Tensor joint = torch::cat({visual + modality_[0], t + modality_[1]}, 0);  // [N + L, Q, E]
     const torch::Tensor padding =
@@ -160,13 +189,17 @@ ClipImpl::ClipImpl(const TinyVlmOptions& options) : options_(options) {
   options.check();
   vit_ = register_module("vit", VisionTransformer(options));
   text_ = register_module("text", TextEncoder(options, options.question_length));
+  pool_ = register_module("pool", Attention(options.width, options.heads));
+  pool_query_ = register_parameter("pool_query", torch::randn({1, 1, options.width}) * 0.02);
   image_projection_ = register_module("image_projection", nn::Linear(options.width, options.embed));
   text_projection_ = register_module("text_projection", nn::Linear(options.width, options.embed));
   log_scale_ = register_parameter("log_scale", torch::full({1}, std::log(1.0 / 0.07)));
 }
 
 torch::Tensor ClipImpl::encode_image(const torch::Tensor& images, const VisualTap& tap) {
-  return torch::nn::functional::normalize(image_projection_(vit_(images, tap).mean(0)),
+  const torch::Tensor visual = vit_(images, tap);
+  const torch::Tensor pooled = pool_(pool_query_.expand({1, visual.size(1), visual.size(2)}), visual).squeeze(0);
+  return torch::nn::functional::normalize(image_projection_(pooled),
                                           torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
 

@@ -13,7 +13,8 @@
 //            on the visual tokens (fusion_depth 0) or by `fusion_depth` joint transformer
 //            blocks over [visual tokens; question tokens] (each with a modality embedding);
 //            the question tokens' mean → MLP → answer logits.
-//   clip     dual encoder: the same ViT and a caption encoder, each mean-pooled and
+//   clip     dual encoder: the same ViT and a caption encoder, pooled (image: attention of a
+//            learned query over the visual tokens; caption: mean over its words) and
 //            projected to `embed` dimensions (unit length), trained with the symmetric
 //            contrastive loss at a learned temperature.
 // Tensors are [sequence, batch, width] inside (LibTorch 1.13 attention layout).
@@ -46,6 +47,20 @@ struct TinyVlmOptions {
 nlohmann::json to_json(const TinyVlmOptions& options);
 TinyVlmOptions options_from_json(const nlohmann::json& json);  // throws InputError on a missing key
 
+// Multi-head attention of `query` [Lq, B, E] on `context` [Lk, B, E]; `padding` [B, Lk]
+// (true = ignore that key). Scaled dot-product attention in the input dtype (fused kernels
+// on LibTorch >= 2, so bf16 autocast works), softmax over the unmasked keys.
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(int width, int heads);
+  torch::Tensor forward(const torch::Tensor& query, const torch::Tensor& context, const torch::Tensor& padding = {});
+
+ private:
+  int heads_;
+  torch::nn::Linear q_{nullptr}, kv_{nullptr}, out_{nullptr};
+};
+TORCH_MODULE(Attention);
+
 // Pre-norm transformer block on [S, B, E].
 class TransformerBlockImpl : public torch::nn::Module {
  public:
@@ -54,7 +69,7 @@ class TransformerBlockImpl : public torch::nn::Module {
 
  private:
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
-  torch::nn::MultiheadAttention attention_{nullptr};
+  Attention attention_{nullptr};
   torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
 };
 TORCH_MODULE(TransformerBlock);
@@ -109,7 +124,7 @@ class TinyVlmImpl : public torch::nn::Module {
   TinyVlmOptions options_;
   VisionTransformer vit_{nullptr};
   TextEncoder text_{nullptr};
-  torch::nn::MultiheadAttention cross_{nullptr};
+  Attention cross_{nullptr};
   torch::nn::LayerNorm fused_norm_{nullptr};
   torch::nn::ModuleList fusion_{nullptr};
   torch::Tensor modality_;  // [2, 1, E] for joint fusion
@@ -130,6 +145,8 @@ class ClipImpl : public torch::nn::Module {
   TinyVlmOptions options_;
   VisionTransformer vit_{nullptr};
   TextEncoder text_{nullptr};
+  Attention pool_{nullptr};  // a learned query attends over the visual tokens
+  torch::Tensor pool_query_;
   torch::nn::Linear image_projection_{nullptr}, text_projection_{nullptr};
   torch::Tensor log_scale_;
 };
