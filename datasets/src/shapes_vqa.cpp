@@ -1,5 +1,7 @@
 #include "bcfeat/datasets/shapes_vqa.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -117,9 +119,13 @@ VqaScene make_scene(const ShapesVqaOptions& options, VqaSplit split, int64_t ind
 }
 
 torch::Tensor render_scene(const VqaScene& scene, const ShapesVqaOptions& options) {
+  torch::Tensor image = torch::empty({3, options.image_size, options.image_size}, torch::kFloat32);
+  render_scene_into(scene, options, image.data_ptr<float>());
+  return image;
+}
+
+void render_scene_into(const VqaScene& scene, const ShapesVqaOptions& options, float* pixels) {
   const int size = options.image_size;
-  torch::Tensor image = torch::empty({3, size, size}, torch::kFloat32);
-  float* pixels = image.data_ptr<float>();
   const int64_t plane = static_cast<int64_t>(size) * size;
   for (int64_t i = 0; i < 3 * plane; ++i) pixels[i] = kBackground;
   // Objects in drawing order, each blended by its coverage of 4×4 samples per pixel.
@@ -150,7 +156,6 @@ torch::Tensor render_scene(const VqaScene& scene, const ShapesVqaOptions& option
       for (int c = 0; c < 3; ++c) pixels[c * plane + i] = std::min(1.0f, std::max(0.0f, pixels[c * plane + i] + n));
     }
   }
-  return image;
 }
 
 std::vector<VqaQuestion> make_questions(const VqaScene& scene, const ShapesVqaOptions& options, int count) {
@@ -302,14 +307,25 @@ VqaTensors vqa_tensors(const ShapesVqaOptions& options, VqaSplit split, int64_t 
   if (count < 1) throw_input_error("shapes_vqa: no scenes requested");
   VqaTensors out;
   out.images = torch::empty({count, 3, options.image_size, options.image_size}, torch::kFloat32);
-  std::vector<int64_t> ids, answers, types, scenes, captions;
+  const int64_t pixels = 3 * static_cast<int64_t>(options.image_size) * options.image_size;
+  float* images = out.images.data_ptr<float>();
+  // Scenes are independent (each from its own seed): built in parallel, gathered in order.
+  std::vector<std::vector<VqaQuestion>> questions(count);
+  std::vector<std::string> captions(count);
+  at::parallel_for(0, count, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s) {
+      const VqaScene scene = make_scene(options, split, first + s);
+      render_scene_into(scene, options, images + s * pixels);
+      captions[s] = make_caption(scene);
+      questions[s] = make_questions(scene, options, questions_per_scene);
+    }
+  });
+  std::vector<int64_t> ids, answers, types, scenes, caption_ids;
   out.first_question.push_back(0);
   for (int64_t s = 0; s < count; ++s) {
-    const VqaScene scene = make_scene(options, split, first + s);
-    out.images[s].copy_(render_scene(scene, options));
-    const auto caption = tokenize(make_caption(scene), kCaptionLength);
-    captions.insert(captions.end(), caption.begin(), caption.end());
-    for (const auto& q : make_questions(scene, options, questions_per_scene)) {
+    const auto caption = tokenize(captions[s], kCaptionLength);
+    caption_ids.insert(caption_ids.end(), caption.begin(), caption.end());
+    for (const auto& q : questions[s]) {
       const auto tokens = tokenize(q.text, length);
       ids.insert(ids.end(), tokens.begin(), tokens.end());
       answers.push_back(q.answer);
@@ -319,7 +335,7 @@ VqaTensors vqa_tensors(const ShapesVqaOptions& options, VqaSplit split, int64_t 
     out.first_question.push_back(static_cast<int64_t>(answers.size()));
   }
   const auto n = static_cast<int64_t>(answers.size());
-  out.captions = torch::tensor(captions).reshape({count, kCaptionLength});
+  out.captions = torch::tensor(caption_ids).reshape({count, kCaptionLength});
   out.questions = torch::tensor(ids).reshape({n, length});
   out.answers = torch::tensor(answers);
   out.types = torch::tensor(types);

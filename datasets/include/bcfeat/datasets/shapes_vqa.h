@@ -69,6 +69,7 @@ struct VqaQuestion {
 VqaScene make_scene(const ShapesVqaOptions& options, VqaSplit split, int64_t index);
 // [3, S, S] float32 in [0, 1].
 torch::Tensor render_scene(const VqaScene& scene, const ShapesVqaOptions& options);
+void render_scene_into(const VqaScene& scene, const ShapesVqaOptions& options, float* pixels);  // 3·S·S floats
 // Up to `count` distinct questions, cycling through the question types (types with no valid
 // question for the scene are skipped); deterministic from the scene's seed.
 std::vector<VqaQuestion> make_questions(const VqaScene& scene, const ShapesVqaOptions& options, int count);
