@@ -14,7 +14,12 @@ source tools/gpu_env.sh
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 if [ ! -x build/bcfeat ] || [ -n "${REBUILD:-}" ]; then
   start=$(date +%s)
-  if ! tools/build.sh -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_prefix" ${CMAKE_ARGS:-} >"$out/build.log" 2>&1; then
+  # Without GPU_TESTS only bcfeat itself is built (no test suites, no CUDA BC6H/BC7
+  # encoders: the training and evaluation runs need neither), which saves minutes.
+  tests=OFF bptc=OFF
+  [ -n "${GPU_TESTS:-}" ] && tests=ON bptc=ON
+  if ! tools/build.sh -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_prefix" -DBCFEAT_BUILD_TESTS=$tests \
+      -DBCFEAT_CUDA_BPTC_ENCODERS=$bptc ${CMAKE_ARGS:-} >"$out/build.log" 2>&1; then
     tail -60 "$out/build.log"
     exit 1
   fi
