@@ -98,6 +98,13 @@ std::string cell_text(const nlohmann::ordered_json& value) {
   if (value.is_null()) return "";
   if (value.is_string()) return value.get<std::string>();
   if (value.is_number_float()) return fmt::format("{:.5g}", value.get<double>());
+  if (value.is_array()) {  // e.g. a confidence interval: [-0.21, 0.5]
+    std::string out = "[";
+    for (size_t i = 0; i < value.size(); ++i) {
+      out += (i ? ", " : "") + (value[i].is_number_float() ? fmt::format("{:.3g}", value[i].get<double>()) : cell_text(value[i]));
+    }
+    return out + "]";
+  }
   return value.dump();
 }
 }  // namespace
@@ -122,8 +129,9 @@ std::string format_report(const nlohmann::ordered_json& rows, const std::vector<
     // Swept key paths (they contain a dot), status, then the headline metrics present.
     static const std::vector<std::string> kHeadline = {
         "bits_per_value", "compression_ratio", "psnr_db", "rel_l2", "cosine_mean", "cosine_p01", "max_abs_err",
-        "vqa_accuracy", "vqa_accuracy_drop", "vqa_accuracy_drop_ci95", "feature_bytes_per_image", "val_accuracy",
-        "alignment"};
+        "vqa_accuracy", "vqa_accuracy_drop", "vqa_accuracy_drop_ci95", "recall_i2t_1", "recall_t2i_1",
+        "recall_i2t_1_drop", "recall_i2t_1_drop_ci95", "alignment", "feature_bytes_per_image", "val_accuracy",
+        "val_recall_at_1"};
     if (labelled) {
       columns.push_back("run");
     } else {
