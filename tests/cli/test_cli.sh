@@ -5,6 +5,7 @@
 set -u
 bcfeat=$1
 work=$2
+root=$(cd "$(dirname "$0")/../.." && pwd)  # the repository
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work" || exit 1
@@ -80,7 +81,7 @@ expect_code 0 "re-launch of a finished sweep" -- "$bcfeat" run small.yaml --outp
 grep -q "6 of 6 runs already complete" err.txt && pass "finished runs skipped" || fail "re-launch: $(cat err.txt)"
 
 # --- plot ----------------------------------------------------------------------------------
-plot=$(dirname "$0")/../../tools/plot.py
+plot=$root/tools/plot.py
 expect_code 0 "plot.py draws the sweep" -- /usr/bin/python3 "$plot" seq/summary.json --x bits_per_value --y psnr_db \
   --series compression.method,compression.axis -o rd.png
 [ "$(head -c 4 rd.png | tail -c 3)" = "PNG" ] && pass "plot is a PNG" || fail "plot output"
@@ -246,6 +247,17 @@ assert abs(i['bits_per_value'] - 3) < 1e-9, i['bits_per_value']
 sed "s#model_file: .*#model_file: $model_file#" clip_eval.yaml >clip_wrong.yaml
 expect_code 2 "clip_eval on a tinyvlm model exits 2" -- "$bcfeat" run clip_wrong.yaml --output bad_out
 unset OPENBLAS_NUM_THREADS
+
+# --- every shipped config validates (model files, keys, values) -------------------------------
+for config in "$root"/configs/*.yaml; do
+  name=$(basename "$config" .yaml)
+  # a config evaluating another config's output (not in a fresh clone) gets this test's tiny model
+  override=()
+  grep -q "^model_file: results/train_tiny" "$config" && override=("model_file=$model_file")
+  (cd "$root" && "$bcfeat" run "$config" "${override[@]}" --dry-run --output "$work/dry_$name") >out.txt 2>err.txt
+  code=$?
+  [ "$code" = 0 ] && pass "configs/$name.yaml validates" || fail "configs/$name.yaml: exit $code: $(cat err.txt)"
+done
 
 # --- parallel workers, GPU assignment, a failing run ---------------------------------------
 cat >mixed.yaml <<'YAML'
