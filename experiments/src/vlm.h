@@ -77,7 +77,7 @@ class FeatureTap {
   double squared_error_ = 0, energy_ = 0, encode_ms_ = 0, decode_ms_ = 0;
 };
 
-// Visual tokens [B, N, E] (float32, CPU) after block `layer` for images [first, first+count).
+// Visual tokens [B, N, E] (float32, CPU) after block `layer` for every image of `images`.
 torch::Tensor tapped_features(Model& model, const torch::Tensor& images, int layer, int batch, torch::Device device);
 
 // 95% paired-bootstrap interval of 100·mean(a − b) over per-query scores a, b.
