@@ -135,9 +135,9 @@ TEST_CASE("clip: unit-length embeddings, captions for every scene, and the contr
   CHECK(images.sizes() == torch::IntArrayRef({48, 32}));
   CHECK(torch::allclose(images.norm(2, 1), torch::ones({48}), 1e-5, 1e-5));
   CHECK(torch::allclose(texts.norm(2, 1), torch::ones({48}), 1e-5, 1e-5));
-  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(2e-3));
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(3e-4));
   double first = 0, last = 0;
-  for (int step = 0; step < 150; ++step) {
+  for (int step = 0; step < 200; ++step) {
     const torch::Tensor index = torch::randperm(48, torch::kLong).slice(0, 0, 16);
     const torch::Tensor loss = model->loss(model->encode_image(data.images.index_select(0, index)),
                                            model->encode_text(data.captions.index_select(0, index)));
@@ -145,8 +145,9 @@ TEST_CASE("clip: unit-length embeddings, captions for every scene, and the contr
     loss.backward();
     optimizer.step();
     if (step < 5) first += loss.item<double>() / 5;
-    if (step >= 145) last += loss.item<double>() / 5;
+    if (step >= 195) last += loss.item<double>() / 5;
   }
   INFO("contrastive loss " << first << " -> " << last << " (chance " << std::log(16.0) << ")");
-  CHECK(last < 0.7 * first);
+  // Well below chance: a model that collapses to one embedding stays at log(16).
+  CHECK(last < 0.75 * std::log(16.0));
 }
