@@ -84,11 +84,10 @@ class Train : public Experiment {
       torch::serialize::InputArchive state;
       archive.read("optimizer", state);
       optimizer.load(state);
-      torch::Tensor epoch, history;
+      torch::Tensor epoch;
       archive.read("epoch", epoch);
       start_epoch = static_cast<int>(epoch.item<int64_t>());
-      archive.read("curves", history);
-      curves = nlohmann::json::parse(std::string(static_cast<const char*>(history.data_ptr()), history.numel()));
+      curves = vlm::read_json(archive, "curves");
       if (!curves["seconds"].empty()) elapsed = curves["seconds"].back().get<double>();
       context.log << fmt::format("resumed from {} after epoch {}\n", checkpoint, start_epoch);
     }
@@ -186,10 +185,8 @@ class Train : public Experiment {
     optimizer.save(state);
     archive.write("optimizer", state);
     archive.write("epoch", torch::tensor(static_cast<int64_t>(epoch)));
-    const std::string text = curves.dump();
-    archive.write("curves", torch::from_blob(const_cast<char*>(text.data()), {static_cast<int64_t>(text.size())},
-                                             torch::kUInt8).clone());
-    vlm::write_meta(archive, meta);
+    vlm::write_json(archive, "curves", curves);
+    vlm::write_json(archive, "meta", meta);
     const std::string temporary = path + ".tmp";
     archive.save_to(temporary);
     fs::rename(temporary, path);

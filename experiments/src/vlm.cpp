@@ -107,15 +107,11 @@ Model make_model(const std::string& kind, const TinyVlmOptions& options) {
 nlohmann::json read_meta(const std::string& path) {
   if (!fs::exists(path)) throw_input_error("model file '{}' does not exist", path);
   torch::serialize::InputArchive archive;
-  torch::Tensor meta;
   try {
     archive.load_from(path, torch::kCPU);
-    archive.read("meta", meta);
+    return read_json(archive, "meta");
   } catch (const c10::Error&) {
     throw_input_error("'{}' is not a bcfeat model file (a train run's checkpoint.pt or model.pt)", path);
-  }
-  try {
-    return nlohmann::json::parse(std::string(static_cast<const char*>(meta.data_ptr()), meta.numel()));
   } catch (const nlohmann::json::exception&) {
     throw_input_error("'{}': its model description is corrupt", path);
   }
@@ -158,10 +154,16 @@ void save_half(const torch::nn::Module& module, torch::serialize::OutputArchive&
 
 }  // namespace
 
-void write_meta(torch::serialize::OutputArchive& archive, const nlohmann::json& meta) {
-  const std::string text = meta.dump();
-  archive.write("meta", torch::from_blob(const_cast<char*>(text.data()), {static_cast<int64_t>(text.size())},
-                                         torch::kUInt8).clone());
+void write_json(torch::serialize::OutputArchive& archive, const std::string& key, const nlohmann::json& value) {
+  const std::string text = value.dump();
+  archive.write(key, torch::from_blob(const_cast<char*>(text.data()), {static_cast<int64_t>(text.size())},
+                                      torch::kUInt8).clone());
+}
+
+nlohmann::json read_json(torch::serialize::InputArchive& archive, const std::string& key) {
+  torch::Tensor bytes;
+  archive.read(key, bytes);
+  return nlohmann::json::parse(std::string(static_cast<const char*>(bytes.data_ptr()), bytes.numel()));
 }
 
 void save_weights(Model& model, const nlohmann::json& meta, const std::string& path) {
@@ -169,7 +171,7 @@ void save_weights(Model& model, const nlohmann::json& meta, const std::string& p
   save_half(*model.module(), archive);
   nlohmann::json described = meta;
   described["weights"] = "float16";
-  write_meta(archive, described);
+  write_json(archive, "meta", described);
   const std::string temporary = path + ".tmp";
   archive.save_to(temporary);
   fs::rename(temporary, path);

@@ -57,7 +57,9 @@ Model make_model(const std::string& kind, const TinyVlmOptions& options);
 // export (fp16). Both carry "meta" = {"kind", "model": options, "data": {image_size, ...}}.
 nlohmann::json read_meta(const std::string& path);  // throws InputError on a file that is not a bcfeat model
 Model load_model(const std::string& path, torch::Device device);  // float32 on `device`, eval mode
-void write_meta(torch::serialize::OutputArchive& archive, const nlohmann::json& meta);
+// JSON stored in a model archive as a uint8 tensor (the model description "meta", curves).
+void write_json(torch::serialize::OutputArchive& archive, const std::string& key, const nlohmann::json& value);
+nlohmann::json read_json(torch::serialize::InputArchive& archive, const std::string& key);  // throws on bad JSON
 void save_weights(Model& model, const nlohmann::json& meta, const std::string& path);  // fp16, atomic
 
 // Compresses the visual tokens after the chosen ViT blocks and counts every byte.
