@@ -104,9 +104,11 @@ Model make_model(const std::string& kind, const TinyVlmOptions& options) {
   return model;
 }
 
-nlohmann::json read_meta(const std::string& path) {
+namespace {
+
+// Opens a model file and returns its description (InputError when it is not a bcfeat model).
+nlohmann::json open_model_file(const std::string& path, torch::serialize::InputArchive& archive) {
   if (!fs::exists(path)) throw_input_error("model file '{}' does not exist", path);
-  torch::serialize::InputArchive archive;
   try {
     archive.load_from(path, torch::kCPU);
     return read_json(archive, "meta");
@@ -117,11 +119,18 @@ nlohmann::json read_meta(const std::string& path) {
   }
 }
 
-Model load_model(const std::string& path, torch::Device device) {
-  const nlohmann::json meta = read_meta(path);
-  Model model = make_model(meta.value("kind", "tinyvlm"), options_from_json(meta.at("model")));
+}  // namespace
+
+nlohmann::json read_meta(const std::string& path) {
   torch::serialize::InputArchive archive;
-  archive.load_from(path, torch::kCPU);
+  return open_model_file(path, archive);
+}
+
+Model load_model(const std::string& path, torch::Device device) {
+  torch::serialize::InputArchive archive;
+  const nlohmann::json meta = open_model_file(path, archive);
+  Model model = make_model(meta.value("kind", "tinyvlm"), options_from_json(meta.at("model")));
+  model.meta = meta;
   // Module::load adopts the stored tensors: the module must already have their dtype.
   if (meta.value("weights", "float32") == "float16") model.module()->to(torch::kFloat16);
   try {

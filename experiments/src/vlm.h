@@ -46,6 +46,7 @@ class Autocast {
 struct Model {
   std::string kind;  // tinyvlm | clip
   TinyVlmOptions options;
+  nlohmann::json meta;  // the file's description (load_model), {} for a new model
   TinyVlm vqa{nullptr};
   Clip clip{nullptr};
   std::shared_ptr<torch::nn::Module> module() const;
@@ -85,11 +86,6 @@ torch::Tensor tapped_features(Model& model, const torch::Tensor& images, int lay
 // 95% paired-bootstrap interval of 100·mean(a − b) over per-query scores a, b.
 std::pair<double, double> paired_bootstrap_ci(const torch::Tensor& a, const torch::Tensor& b, int resamples, uint64_t seed);
 
-}  // namespace vlm
-}  // namespace bcfeat
-
-namespace bcfeat {
-namespace vlm {
 
 // Per-query hits (float64 0/1) of image→text and text→image retrieval at 1 and 5 among
 // the given scenes; a retrieved item counts when its caption equals the query's (scenes

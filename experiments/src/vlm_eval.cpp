@@ -100,7 +100,7 @@ class VlmEval : public Experiment {
     Setup s;
     s.device = vlm::pick_device(device_);
     s.model = vlm::load_model(model_file_, s.device);
-    const nlohmann::json data = vlm::read_meta(model_file_).at("data");
+    const nlohmann::json& data = s.model.meta.at("data");
     s.data.image_size = data.at("image_size");
     s.data.min_objects = data.at("min_objects");
     s.data.max_objects = data.at("max_objects");
