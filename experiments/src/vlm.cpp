@@ -28,6 +28,8 @@ void ModelParams::declare(ParamSet& params) {
   params.add("model.fusion_depth", &options.fusion_depth,
              "tinyvlm: joint blocks over visual and question tokens (0 = one cross-attention)")
       .range(0, 16);
+  params.add("model.fusion_positions", &options.fusion_positions,
+             "tinyvlm joint fusion: learned positions added to the visual tokens again as they enter the fusion blocks");
   params.add("model.embed", &options.embed, "clip: embedding dimension").range(8, 4096);
 }
 

@@ -102,8 +102,17 @@ TEST_CASE("tinyvlm with joint fusion blocks: shapes, padding ignored, tap") {
   torch::manual_seed(2);
   TinyVlmOptions options = tiny_options();
   options.fusion_depth = 2;
+  options.fusion_positions = true;
   TinyVlm model(options);
   model->eval();
+  // The fusion positions are a parameter of their own, and the option survives the model description.
+  int fusion_positions = 0;
+  for (const auto& p : model->named_parameters()) fusion_positions += p.key() == "fusion_positions";
+  CHECK(fusion_positions == 1);
+  CHECK(options_from_json(to_json(options)).fusion_positions);
+  nlohmann::json old = to_json(options);
+  old.erase("fusion_positions");
+  CHECK_FALSE(options_from_json(old).fusion_positions);
   const Batch batch = make_data(VqaSplit::kTrain, 0, 3, 3);
   int taps = 0;
   const torch::Tensor logits = model->forward(batch.images, batch.questions, [&](int, const torch::Tensor& t) {

@@ -19,7 +19,8 @@ nlohmann::json to_json(const TinyVlmOptions& o) {
   return {{"image_size", o.image_size}, {"patch", o.patch},         {"width", o.width},
           {"depth", o.depth},           {"heads", o.heads},         {"mlp_ratio", o.mlp_ratio},
           {"text_depth", o.text_depth}, {"fusion_depth", o.fusion_depth}, {"embed", o.embed},
-          {"question_length", o.question_length}, {"vocabulary", o.vocabulary}, {"answers", o.answers}};
+          {"question_length", o.question_length}, {"vocabulary", o.vocabulary}, {"answers", o.answers},
+          {"fusion_positions", o.fusion_positions}};
 }
 
 TinyVlmOptions options_from_json(const nlohmann::json& json) {
@@ -40,6 +41,11 @@ TinyVlmOptions options_from_json(const nlohmann::json& json) {
   get("question_length", o.question_length);
   get("vocabulary", o.vocabulary);
   get("answers", o.answers);
+  // Optional: files written before the option existed have none (= false).
+  if (json.contains("fusion_positions")) {
+    if (!json["fusion_positions"].is_boolean()) throw_input_error("model options: 'fusion_positions' is not a boolean");
+    o.fusion_positions = json["fusion_positions"].get<bool>();
+  }
   o.check();
   return o;
 }
@@ -152,6 +158,9 @@ TinyVlmImpl::TinyVlmImpl(const TinyVlmOptions& options) : options_(options) {
   } else {
     fusion_ = register_module("fusion", make_blocks(options.fusion_depth, options));
     modality_ = register_parameter("modality", torch::randn({2, 1, width}) * 0.02);
+    if (options.fusion_positions) {
+      fusion_positions_ = register_parameter("fusion_positions", torch::randn({options.tokens(), 1, width}) * 0.02);
+    }
   }
   fused_norm_ = register_module("fused_norm", nn::LayerNorm(nn::LayerNormOptions({width})));
   head1_ = register_module("head1", nn::Linear(width, 2 * width));
@@ -166,7 +175,9 @@ torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tens
   if (options_.fusion_depth == 0) {
     t = fused_norm_(t + cross_(t, visual));
   } else {
-    torch::Tensor joint = torch::cat({visual + modality_[0], t + modality_[1]}, 0);  // [N + L, Q, E]
+    torch::Tensor v = visual + modality_[0];
+    if (fusion_positions_.defined()) v = v + fusion_positions_;
+    torch::Tensor joint = torch::cat({v, t + modality_[1]}, 0);  // [N + L, Q, E]
     const torch::Tensor padding =
         torch::cat({torch::zeros({questions.size(0), n}, questions.options().dtype(torch::kBool)), questions.eq(0)}, 1);
     for (const auto& block : *fusion_) joint = block->as<TransformerBlock>()->forward(joint, padding);

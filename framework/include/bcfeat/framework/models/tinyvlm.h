@@ -37,6 +37,7 @@ struct TinyVlmOptions {
   int mlp_ratio = 4;
   int text_depth = 2;
   int fusion_depth = 0;  // tinyvlm: 0 = one cross-attention; > 0 = joint blocks
+  bool fusion_positions = false;  // tinyvlm joint fusion: learned positions added to the visual tokens again
   int embed = 128;       // clip: embedding dimension
   int question_length = 16;  // tinyvlm: question word ids; clip: caption word ids
   int vocabulary = 64;       // word ids
@@ -128,6 +129,7 @@ class TinyVlmImpl : public torch::nn::Module {
   torch::nn::LayerNorm fused_norm_{nullptr};
   torch::nn::ModuleList fusion_{nullptr};
   torch::Tensor modality_;  // [2, 1, E] for joint fusion
+  torch::Tensor fusion_positions_;  // [N, 1, E] when options.fusion_positions
   torch::nn::Linear head1_{nullptr}, head2_{nullptr};
 };
 TORCH_MODULE(TinyVlm);
