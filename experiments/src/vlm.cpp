@@ -174,6 +174,7 @@ void write_json(torch::serialize::OutputArchive& archive, const std::string& key
 nlohmann::json read_json(torch::serialize::InputArchive& archive, const std::string& key) {
   torch::Tensor bytes;
   archive.read(key, bytes);
+  bytes = bytes.to(torch::kCPU).contiguous();  // an archive loaded onto a GPU holds it there
   return nlohmann::json::parse(std::string(static_cast<const char*>(bytes.data_ptr()), bytes.numel()));
 }
 
