@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build g++ git pkg-config
   libtorch-dev libyaml-cpp-dev libfmt-dev nlohmann-json3-dev libeigen3-dev catch2
   libopenblas0-pthread  # LibTorch's CPU matmuls: Debian's default reference BLAS is several times slower
-  libsquish-dev libastcenc-dev libzstd-dev libstb-dev libnvtt-dev
+  libsquish-dev libastcenc-dev astcenc libzstd-dev libstb-dev libnvtt-dev
   python3 python3-numpy python3-scipy python3-matplotlib python3-pil python3-pip
 )
 missing=()

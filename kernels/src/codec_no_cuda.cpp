@@ -1,6 +1,7 @@
 // Built instead of codec_cuda.cu when CUDA is off: the GPU paths report that they are absent.
 #include <stdexcept>
 
+#include "bcfeat/kernels/astc_codec.h"
 #include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/codec_timing.h"
 #include "bcfeat/kernels/codebook.h"
@@ -25,5 +26,7 @@ std::vector<float> fp8_decode_cuda(const uint8_t*, const GroupGeometry&, Fp8Spec
 std::vector<uint8_t> half_encode_cuda(const float*, int64_t, bool) { no_cuda(); }
 std::vector<float> half_decode_cuda(const uint8_t*, int64_t, bool) { no_cuda(); }
 std::vector<int32_t> codebook_assign_cuda(const float*, const CodebookShape&, const float*) { no_cuda(); }
+std::vector<uint16_t> astc_decode_half_cuda(const AstcFormat&, AstcProfile, const uint8_t*, int, int) { no_cuda(); }
+AstcCudaTiming time_astc_decode_cuda(const AstcFormat&, AstcProfile, const uint8_t*, int, int, int) { no_cuda(); }
 
 }  // namespace bcfeat

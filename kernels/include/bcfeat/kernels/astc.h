@@ -1,0 +1,884 @@
+// ASTC (2D, LDR and HDR profiles): one 128-bit block → its texels as half-float bits.
+//
+// Written from the Khronos Data Format Specification (chapter "ASTC Compressed Texture
+// Image Formats"): block mode, partitions and the partition hash, colour endpoint modes
+// 0-15 (LDR and HDR), integer sequence encoding with trits and quints, weight unquantisation
+// and the bilinear weight infill, dual planes, void-extent blocks. The output follows ARM's
+// libastcenc decoder (the reference the tests compare with, bit for bit, as float16):
+//  - LDR channels interpolate 16-bit unorm values and become half floats by truncation
+//    (0xFFFF → 1.0); HDR channels interpolate 16-bit LNS values (→ half, at most 65504);
+//  - error blocks (reserved block modes, too many weights or colour values, dual plane with
+//    four partitions, bad void extents, a grid larger than the block) decode to 0xFFFF
+//    (NaN) in every channel, as do HDR void-extent blocks under the LDR profile; HDR
+//    endpoints under the LDR profile decode to the error colour (0xFF00, 0, 0xFF00, 0xFF00)
+//    in unorm16.
+// Everything is BCFEAT_HD so the CPU driver and the CUDA kernel run the same code.
+#pragma once
+
+#include <cstdint>
+
+#include "bcfeat/kernels/host_device.h"
+
+namespace bcfeat {
+
+constexpr int kAstcMaxTexels = 144;  // 12x12
+
+namespace astc_detail {
+
+// The 128-bit block as two little-endian words; bit i of the block is bit i of lo:hi.
+struct Bits {
+  uint64_t lo, hi;
+};
+
+BCFEAT_HD uint32_t bits_at(const Bits& b, int pos, int count) {
+  if (count <= 0 || pos >= 128) return 0;
+  uint64_t v;
+  if (pos >= 64) {
+    v = b.hi >> (pos - 64);
+  } else if (pos == 0) {
+    v = b.lo;
+  } else {
+    v = (b.lo >> pos) | (b.hi << (64 - pos));
+  }
+  return static_cast<uint32_t>(v & ((count >= 32 ? 0xffffffffull : ((1ull << count) - 1))));
+}
+
+BCFEAT_HD uint64_t reverse64(uint64_t x) {
+  x = ((x >> 1) & 0x5555555555555555ull) | ((x & 0x5555555555555555ull) << 1);
+  x = ((x >> 2) & 0x3333333333333333ull) | ((x & 0x3333333333333333ull) << 2);
+  x = ((x >> 4) & 0x0f0f0f0f0f0f0f0full) | ((x & 0x0f0f0f0f0f0f0f0full) << 4);
+  x = ((x >> 8) & 0x00ff00ff00ff00ffull) | ((x & 0x00ff00ff00ff00ffull) << 8);
+  x = ((x >> 16) & 0x0000ffff0000ffffull) | ((x & 0x0000ffff0000ffffull) << 16);
+  return (x >> 32) | (x << 32);
+}
+
+// The 21 quantisation ranges of the integer sequence encoding, index 0..20 =
+// 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256 values.
+// kind: 0 = bits only, 1 = trits, 2 = quints.
+struct Range {
+  int bits, kind;
+};
+
+BCFEAT_HD Range range_of(int index) {
+  // Pattern from index 2 on: (bits b, none), (b-1, quint), (b-1... ) — written out plainly.
+  switch (index) {
+    case 0: return {1, 0};
+    case 1: return {0, 1};
+    case 2: return {2, 0};
+    case 3: return {0, 2};
+    case 4: return {1, 1};
+    case 5: return {3, 0};
+    case 6: return {1, 2};
+    case 7: return {2, 1};
+    case 8: return {4, 0};
+    case 9: return {2, 2};
+    case 10: return {3, 1};
+    case 11: return {5, 0};
+    case 12: return {3, 2};
+    case 13: return {4, 1};
+    case 14: return {6, 0};
+    case 15: return {4, 2};
+    case 16: return {5, 1};
+    case 17: return {7, 0};
+    case 18: return {5, 2};
+    case 19: return {6, 1};
+    default: return {8, 0};
+  }
+}
+
+BCFEAT_HD int sequence_bits(int count, int index) {
+  const Range r = range_of(index);
+  int bits = count * r.bits;
+  if (r.kind == 1) bits += (8 * count + 4) / 5;
+  if (r.kind == 2) bits += (7 * count + 2) / 3;
+  return bits;
+}
+
+// Reads `count` (≤ 64) values of range `index` starting at bit `start`; bits past the end of
+// the sequence read as zero.
+BCFEAT_HD void decode_sequence(const Bits& b, int start, int count, int index, uint8_t* out) {
+  const Range r = range_of(index);
+  const int end = start + sequence_bits(count, index);
+  int pos = start;
+  auto take = [&](int n) -> uint32_t {
+    const int avail = end - pos;
+    const uint32_t v = avail <= 0 ? 0u : bits_at(b, pos, n < avail ? n : avail);
+    pos += n;
+    return v;
+  };
+  if (r.kind == 0) {
+    for (int i = 0; i < count; ++i) out[i] = static_cast<uint8_t>(take(r.bits));
+    return;
+  }
+  if (r.kind == 1) {
+    for (int first = 0; first < count; first += 5) {
+      uint32_t m[5];
+      uint32_t t = 0;
+      m[0] = take(r.bits);
+      t |= take(2);
+      m[1] = take(r.bits);
+      t |= take(2) << 2;
+      m[2] = take(r.bits);
+      t |= take(1) << 4;
+      m[3] = take(r.bits);
+      t |= take(2) << 5;
+      m[4] = take(r.bits);
+      t |= take(1) << 7;
+      // Trit unpacking (specification, "Integer Sequence Encoding").
+      uint32_t c, t0, t1, t2, t3, t4;
+      if (((t >> 2) & 7) == 7) {
+        c = ((t >> 5) << 2) | (t & 3);
+        t4 = 2;
+        t3 = 2;
+      } else {
+        c = t & 0x1f;
+        if (((t >> 5) & 3) == 3) {
+          t4 = 2;
+          t3 = (t >> 7) & 1;
+        } else {
+          t4 = (t >> 7) & 1;
+          t3 = (t >> 5) & 3;
+        }
+      }
+      if ((c & 3) == 3) {
+        t2 = 2;
+        t1 = (c >> 4) & 1;
+        t0 = (((c >> 3) & 1) << 1) | (((c >> 2) & 1) & ~((c >> 3) & 1));
+      } else if (((c >> 2) & 3) == 3) {
+        t2 = 2;
+        t1 = 2;
+        t0 = c & 3;
+      } else {
+        t2 = (c >> 4) & 1;
+        t1 = (c >> 2) & 3;
+        t0 = (((c >> 1) & 1) << 1) | ((c & 1) & ~((c >> 1) & 1));
+      }
+      const uint32_t trits[5] = {t0, t1, t2, t3, t4};
+      for (int k = 0; k < 5 && first + k < count; ++k) out[first + k] = static_cast<uint8_t>((trits[k] << r.bits) | m[k]);
+    }
+    return;
+  }
+  for (int first = 0; first < count; first += 3) {
+    uint32_t m[3];
+    uint32_t q = 0;
+    m[0] = take(r.bits);
+    q |= take(3);
+    m[1] = take(r.bits);
+    q |= take(2) << 3;
+    m[2] = take(r.bits);
+    q |= take(2) << 5;
+    uint32_t q0, q1, q2;
+    if (((q >> 1) & 3) == 3 && ((q >> 5) & 3) == 0) {
+      const uint32_t b0 = q & 1;
+      q2 = (b0 << 2) | ((((q >> 4) & 1) & ~b0) << 1) | (((q >> 3) & 1) & ~b0);
+      q1 = 4;
+      q0 = 4;
+    } else {
+      uint32_t c;
+      if (((q >> 1) & 3) == 3) {
+        q2 = 4;
+        c = (((q >> 3) & 3) << 3) | ((~(q >> 5) & 3) << 1) | (q & 1);
+      } else {
+        q2 = (q >> 5) & 3;
+        c = q & 0x1f;
+      }
+      if ((c & 7) == 5) {
+        q1 = 4;
+        q0 = (c >> 3) & 3;
+      } else {
+        q1 = (c >> 3) & 3;
+        q0 = c & 7;
+      }
+    }
+    const uint32_t quints[3] = {q0, q1, q2};
+    for (int k = 0; k < 3 && first + k < count; ++k) out[first + k] = static_cast<uint8_t>((quints[k] << r.bits) | m[k]);
+  }
+}
+
+// Bit replication of a `bits`-bit value to `to` bits (most significant bits first).
+BCFEAT_HD uint32_t replicate(uint32_t v, int bits, int to) {
+  uint32_t r = v;
+  int have = bits;
+  while (have < to) {
+    r = (r << bits) | v;
+    have += bits;
+  }
+  return r >> (have - to);
+}
+
+// Colour endpoint value of range `index` (≥ 4: at least 6 values) → 0..255.
+BCFEAT_HD int unquantize_colour(uint32_t v, int index) {
+  const Range r = range_of(index);
+  if (r.kind == 0) return static_cast<int>(replicate(v, r.bits, 8));
+  const uint32_t m = v & ((1u << r.bits) - 1);
+  const uint32_t d = v >> r.bits;
+  const uint32_t a = (v & 1) ? 0x1ffu : 0u;
+  const uint32_t b1 = (m >> 1) & 1, c = (m >> 2) & 1, dd = (m >> 3) & 1, e = (m >> 4) & 1, f = (m >> 5) & 1;
+  uint32_t bb = 0, cc = 0;
+  if (r.kind == 1) {
+    switch (r.bits) {
+      case 1: bb = 0; cc = 204; break;
+      case 2: bb = b1 * 0x116; cc = 93; break;
+      case 3: bb = c * 0x10a + b1 * 0x85; cc = 44; break;
+      case 4: bb = dd * 0x104 + c * 0x82 + b1 * 0x41; cc = 22; break;
+      case 5: bb = e * 0x102 + dd * 0x81 + c * 0x40 + b1 * 0x20; cc = 11; break;
+      default: bb = f * 0x101 + e * 0x80 + dd * 0x40 + c * 0x20 + b1 * 0x10; cc = 5; break;
+    }
+  } else {
+    switch (r.bits) {
+      case 1: bb = 0; cc = 113; break;
+      case 2: bb = b1 * 0x10c; cc = 54; break;
+      case 3: bb = c * 0x105 + b1 * 0x82; cc = 26; break;
+      case 4: bb = dd * 0x102 + c * 0x81 + b1 * 0x40; cc = 13; break;
+      default: bb = e * 0x101 + dd * 0x80 + c * 0x40 + b1 * 0x20; cc = 6; break;
+    }
+  }
+  uint32_t t = d * cc + bb;
+  t ^= a;
+  return static_cast<int>((a & 0x80) | (t >> 2));
+}
+
+// Weight value of range `index` (0..11) → 0..64.
+BCFEAT_HD int unquantize_weight(uint32_t v, int index) {
+  const Range r = range_of(index);
+  uint32_t t;
+  if (r.kind == 0) {
+    t = replicate(v, r.bits, 6);
+  } else if (r.bits == 0) {
+    if (r.kind == 1) {
+      t = v == 0 ? 0 : v == 1 ? 32 : 63;
+    } else {
+      t = v == 0 ? 0 : v == 1 ? 16 : v == 2 ? 32 : v == 3 ? 47 : 63;
+    }
+  } else {
+    const uint32_t m = v & ((1u << r.bits) - 1);
+    const uint32_t d = v >> r.bits;
+    const uint32_t a = (v & 1) ? 0x7fu : 0u;
+    const uint32_t b1 = (m >> 1) & 1, c = (m >> 2) & 1;
+    uint32_t bb = 0, cc = 0;
+    if (r.kind == 1) {
+      if (r.bits == 1) { bb = 0; cc = 50; }
+      else if (r.bits == 2) { bb = b1 * 0x45; cc = 23; }
+      else { bb = c * 0x42 + b1 * 0x21; cc = 11; }
+    } else {
+      if (r.bits == 1) { bb = 0; cc = 28; }
+      else { bb = b1 * 0x42; cc = 13; }
+    }
+    t = d * cc + bb;
+    t ^= a;
+    t = (a & 0x20) | (t >> 2);
+  }
+  if (t > 32) ++t;
+  return static_cast<int>(t);
+}
+
+struct BlockMode {
+  int grid_w, grid_h;
+  bool dual;
+  int weight_range;  // 0..11
+  int weight_bits;
+};
+
+// Decodes the 11-bit block mode; false for reserved modes and for weight counts / bit
+// counts outside the limits (≤ 64 weights, 24..96 bits).
+BCFEAT_HD bool decode_block_mode(uint32_t mode, BlockMode& out) {
+  int r = static_cast<int>((mode >> 4) & 1);
+  int h = static_cast<int>((mode >> 9) & 1);
+  int d = static_cast<int>((mode >> 10) & 1);
+  const int a = static_cast<int>((mode >> 5) & 3);
+  int w = 0, hh = 0;
+  if ((mode & 3) != 0) {
+    r |= static_cast<int>(mode & 3) << 1;
+    int b = static_cast<int>((mode >> 7) & 3);
+    switch ((mode >> 2) & 3) {
+      case 0: w = b + 4; hh = a + 2; break;
+      case 1: w = b + 8; hh = a + 2; break;
+      case 2: w = a + 2; hh = b + 8; break;
+      default:
+        b &= 1;
+        if (mode & 0x100) {
+          w = b + 2;
+          hh = a + 2;
+        } else {
+          w = a + 2;
+          hh = b + 6;
+        }
+        break;
+    }
+  } else {
+    r |= static_cast<int>((mode >> 2) & 3) << 1;
+    if (((mode >> 2) & 3) == 0) return false;
+    const int b = static_cast<int>((mode >> 9) & 3);
+    switch ((mode >> 7) & 3) {
+      case 0: w = 12; hh = a + 2; break;
+      case 1: w = a + 2; hh = 12; break;
+      case 2: w = a + 6; hh = b + 6; d = 0; h = 0; break;
+      default:
+        if (((mode >> 5) & 3) == 0) {
+          w = 6;
+          hh = 10;
+        } else if (((mode >> 5) & 3) == 1) {
+          w = 10;
+          hh = 6;
+        } else {
+          return false;
+        }
+        break;
+    }
+  }
+  out.grid_w = w;
+  out.grid_h = hh;
+  out.dual = d != 0;
+  out.weight_range = (r - 2) + 6 * h;
+  const int count = w * hh * (d + 1);
+  out.weight_bits = sequence_bits(count, out.weight_range);
+  return count <= 64 && out.weight_bits >= 24 && out.weight_bits <= 96;
+}
+
+BCFEAT_HD uint32_t partition_hash(uint32_t p) {
+  p ^= p >> 15;
+  p -= p << 17;
+  p += p << 7;
+  p += p << 4;
+  p ^= p >> 5;
+  p += p << 16;
+  p ^= p >> 7;
+  p ^= p >> 3;
+  p ^= p << 6;
+  p ^= p >> 17;
+  return p;
+}
+
+// The partition of texel (x, y) for partition pattern `seed` (10 bits) of `count` partitions.
+BCFEAT_HD int select_partition(int seed, int x, int y, int count, bool small_block) {
+  if (small_block) {
+    x <<= 1;
+    y <<= 1;
+  }
+  seed += (count - 1) * 1024;
+  const uint32_t rnum = partition_hash(static_cast<uint32_t>(seed));
+  uint32_t s[12];
+  for (int i = 0; i < 8; ++i) s[i] = (rnum >> (4 * i)) & 0xf;
+  s[8] = (rnum >> 18) & 0xf;
+  s[9] = (rnum >> 22) & 0xf;
+  s[10] = (rnum >> 26) & 0xf;
+  s[11] = ((rnum >> 30) | (rnum << 2)) & 0xf;
+  for (int i = 0; i < 12; ++i) s[i] *= s[i];
+  int sh1, sh2;
+  if (seed & 1) {
+    sh1 = (seed & 2) ? 4 : 5;
+    sh2 = count == 3 ? 6 : 5;
+  } else {
+    sh1 = count == 3 ? 6 : 5;
+    sh2 = (seed & 2) ? 4 : 5;
+  }
+  const int sh3 = (seed & 0x10) ? sh1 : sh2;
+  for (int i = 0; i < 8; i += 2) {
+    s[i] >>= sh1;
+    s[i + 1] >>= sh2;
+  }
+  for (int i = 8; i < 12; ++i) s[i] >>= sh3;
+  // z = 0 for 2D blocks.
+  int a = static_cast<int>((s[0] * x + s[1] * y + (rnum >> 14)) & 0x3f);
+  int b = static_cast<int>((s[2] * x + s[3] * y + (rnum >> 10)) & 0x3f);
+  int c = static_cast<int>((s[4] * x + s[5] * y + (rnum >> 6)) & 0x3f);
+  int d = static_cast<int>((s[6] * x + s[7] * y + (rnum >> 2)) & 0x3f);
+  if (count < 4) d = 0;
+  if (count < 3) c = 0;
+  if (a >= b && a >= c && a >= d) return 0;
+  if (b >= c && b >= d) return 1;
+  if (c >= d) return 2;
+  return 3;
+}
+
+BCFEAT_HD int clamp_int(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+// One endpoint pair: 16-bit values per channel (unorm16 or LNS), and which channels are HDR.
+struct Endpoints {
+  int e0[4], e1[4];
+  bool rgb_hdr, alpha_hdr;
+};
+
+// "bit_transfer_signed": moves the top bit of `a` into `b` and makes `a` a signed 6-bit delta.
+BCFEAT_HD void bit_transfer_signed(int& a, int& b) {
+  b = (b >> 1) | (a & 0x80);
+  a = (a >> 1) & 0x3f;
+  if (a & 0x20) a -= 0x40;
+}
+
+BCFEAT_HD void set4(int* e, int r, int g, int b, int a) {
+  e[0] = r;
+  e[1] = g;
+  e[2] = b;
+  e[3] = a;
+}
+
+// HDR RGB direct (mode 11) into 12-bit values.
+BCFEAT_HD void hdr_rgb_direct(const int* v, int* e0, int* e1) {
+  const int mode = ((v[1] >> 7) & 1) | (((v[2] >> 7) & 1) << 1) | (((v[3] >> 7) & 1) << 2);
+  const int major = ((v[4] >> 7) & 1) | (((v[5] >> 7) & 1) << 1);
+  if (major == 3) {
+    set4(e0, v[0] << 4, v[2] << 4, (v[4] & 0x7f) << 5, 0);
+    set4(e1, v[1] << 4, v[3] << 4, (v[5] & 0x7f) << 5, 0);
+    return;
+  }
+  int a = v[0] | ((v[1] & 0x40) << 2);
+  int b0 = v[2] & 0x3f, b1 = v[3] & 0x3f;
+  int c = v[1] & 0x3f;
+  int d0 = v[4] & 0x7f, d1 = v[5] & 0x7f;
+  const int x0 = (v[2] >> 6) & 1, x1 = (v[3] >> 6) & 1, x2 = (v[4] >> 6) & 1, x3 = (v[5] >> 6) & 1;
+  const int x4 = (v[4] >> 5) & 1, x5 = (v[5] >> 5) & 1;
+  const int onehot = 1 << mode;
+  // Where the six variable bits go, per mode (specification table "HDR mode 11").
+  if (onehot & 0xa4) a |= x0 << 9;
+  if (onehot & 0x08) a |= x2 << 9;
+  if (onehot & 0x50) a |= x4 << 9;
+  if (onehot & 0x50) a |= x5 << 10;
+  if (onehot & 0xa0) a |= x1 << 10;
+  if (onehot & 0xc0) a |= x2 << 11;
+  if (onehot & 0x04) c |= x1 << 6;
+  if (onehot & 0xe8) c |= x3 << 6;
+  if (onehot & 0x20) c |= x2 << 7;
+  if (onehot & 0x5b) {
+    b0 |= x0 << 6;
+    b1 |= x1 << 6;
+  }
+  if (onehot & 0x12) {
+    b0 |= x2 << 7;
+    b1 |= x3 << 7;
+  }
+  if (onehot & 0xaf) {
+    d0 |= x4 << 5;
+    d1 |= x5 << 5;
+  }
+  if (onehot & 0x05) {
+    d0 |= x2 << 6;
+    d1 |= x3 << 6;
+  }
+  const int dbits = (mode & 1) ? 6 : (mode == 4 || mode == 6) ? 5 : 7;
+  // Sign-extend d0, d1 from dbits.
+  d0 = (d0 & ((1 << dbits) - 1)) - ((d0 >> (dbits - 1) & 1) << dbits);
+  d1 = (d1 & ((1 << dbits) - 1)) - ((d1 >> (dbits - 1) & 1) << dbits);
+  const int shift = (mode >> 1) ^ 3;
+  a <<= shift;
+  b0 <<= shift;
+  b1 <<= shift;
+  c <<= shift;
+  d0 *= 1 << shift;
+  d1 *= 1 << shift;
+  int rgb1[3] = {a, a - b0, a - b1};
+  int rgb0[3] = {a - c, a - b0 - c - d0, a - b1 - c - d1};
+  for (int i = 0; i < 3; ++i) {
+    rgb0[i] = clamp_int(rgb0[i], 0, 0xfff);
+    rgb1[i] = clamp_int(rgb1[i], 0, 0xfff);
+  }
+  if (major == 1 || major == 2) {  // swap red with green (1) or blue (2)
+    const int other = major;
+    int t = rgb0[0]; rgb0[0] = rgb0[other]; rgb0[other] = t;
+    t = rgb1[0]; rgb1[0] = rgb1[other]; rgb1[other] = t;
+  }
+  set4(e0, rgb0[0], rgb0[1], rgb0[2], 0);
+  set4(e1, rgb1[0], rgb1[1], rgb1[2], 0);
+}
+
+// HDR RGB base + scale (mode 7) into 12-bit values.
+BCFEAT_HD void hdr_rgb_scale(const int* v, int* e0, int* e1) {
+  const int modeval = ((v[0] & 0xc0) >> 6) | (((v[1] & 0x80) >> 7) << 2) | (((v[2] & 0x80) >> 7) << 3);
+  int major, mode;
+  if ((modeval & 0xc) != 0xc) {
+    major = modeval >> 2;
+    mode = modeval & 3;
+  } else if (modeval != 0xf) {
+    major = modeval & 3;
+    mode = 4;
+  } else {
+    major = 0;
+    mode = 5;
+  }
+  int red = v[0] & 0x3f, green = v[1] & 0x1f, blue = v[2] & 0x1f, scale = v[3] & 0x1f;
+  const int x0 = (v[1] >> 6) & 1, x1 = (v[1] >> 5) & 1, x2 = (v[2] >> 6) & 1, x3 = (v[2] >> 5) & 1;
+  const int x4 = (v[3] >> 7) & 1, x5 = (v[3] >> 6) & 1, x6 = (v[3] >> 5) & 1;
+  const int onehot = 1 << mode;
+  if (onehot & 0x30) green |= x0 << 6;
+  if (onehot & 0x3a) green |= x1 << 5;
+  if (onehot & 0x30) blue |= x2 << 6;
+  if (onehot & 0x3a) blue |= x3 << 5;
+  if (onehot & 0x3d) scale |= x6 << 5;
+  if (onehot & 0x2d) scale |= x5 << 6;
+  if (onehot & 0x04) scale |= x4 << 7;
+  if (onehot & 0x3b) red |= x4 << 6;
+  if (onehot & 0x04) red |= x3 << 6;
+  if (onehot & 0x10) red |= x5 << 7;
+  if (onehot & 0x0f) red |= x2 << 7;
+  if (onehot & 0x05) red |= x1 << 8;
+  if (onehot & 0x0a) red |= x0 << 8;
+  if (onehot & 0x05) red |= x0 << 9;
+  if (onehot & 0x02) red |= x6 << 9;
+  if (onehot & 0x01) red |= x3 << 10;
+  if (onehot & 0x02) red |= x5 << 10;
+  const int shift = mode < 2 ? 1 : mode;  // 1, 1, 2, 3, 4, 5
+  red <<= shift;
+  green <<= shift;
+  blue <<= shift;
+  scale <<= shift;
+  if (mode != 5) {
+    green = red - green;
+    blue = red - blue;
+  }
+  if (major == 1) {
+    const int t = red; red = green; green = t;
+  } else if (major == 2) {
+    const int t = red; red = blue; blue = t;
+  }
+  set4(e1, clamp_int(red, 0, 0xfff), clamp_int(green, 0, 0xfff), clamp_int(blue, 0, 0xfff), 0);
+  set4(e0, clamp_int(red - scale, 0, 0xfff), clamp_int(green - scale, 0, 0xfff), clamp_int(blue - scale, 0, 0xfff), 0);
+}
+
+// HDR alpha (the second half of mode 15) into 12-bit values.
+BCFEAT_HD void hdr_alpha(int v6, int v7, int& a0, int& a1) {
+  const int selector = ((v6 >> 7) & 1) | ((v7 >> 6) & 2);
+  v6 &= 0x7f;
+  v7 &= 0x7f;
+  if (selector == 3) {
+    a0 = v6 << 5;
+    a1 = v7 << 5;
+    return;
+  }
+  v6 |= (v7 << (selector + 1)) & 0x780;
+  v7 &= 0x3f >> selector;
+  v7 ^= 32 >> selector;
+  v7 -= 32 >> selector;
+  v6 <<= 4 - selector;
+  v7 *= 1 << (4 - selector);
+  v7 += v6;
+  a0 = v6;
+  a1 = clamp_int(v7, 0, 0xfff);
+}
+
+// Colour endpoint mode `cem` from unquantised values `v` (0..255).
+BCFEAT_HD Endpoints decode_endpoints(int cem, const int* v, bool hdr_profile) {
+  Endpoints ep;
+  ep.rgb_hdr = false;
+  ep.alpha_hdr = false;
+  bool default_alpha = false;  // HDR modes without alpha
+  auto blue_contract = [](int* e) {
+    e[0] = (e[0] + e[2]) >> 1;
+    e[1] = (e[1] + e[2]) >> 1;
+  };
+  switch (cem) {
+    case 0:
+      set4(ep.e0, v[0], v[0], v[0], 255);
+      set4(ep.e1, v[1], v[1], v[1], 255);
+      break;
+    case 1: {
+      const int l0 = (v[0] >> 2) | (v[1] & 0xc0);
+      const int l1 = l0 + (v[1] & 0x3f) > 255 ? 255 : l0 + (v[1] & 0x3f);
+      set4(ep.e0, l0, l0, l0, 255);
+      set4(ep.e1, l1, l1, l1, 255);
+      break;
+    }
+    case 2: {
+      int y0, y1;
+      if (v[1] >= v[0]) {
+        y0 = v[0] << 4;
+        y1 = v[1] << 4;
+      } else {
+        y0 = (v[1] << 4) + 8;
+        y1 = (v[0] << 4) - 8;
+      }
+      set4(ep.e0, y0, y0, y0, 0);
+      set4(ep.e1, y1, y1, y1, 0);
+      ep.rgb_hdr = true;
+      default_alpha = true;
+      break;
+    }
+    case 3: {
+      int y0, y1;
+      if (v[0] & 0x80) {
+        y0 = ((v[1] & 0xe0) << 4) | ((v[0] & 0x7f) << 2);
+        y1 = (v[1] & 0x1f) << 2;
+      } else {
+        y0 = ((v[1] & 0xf0) << 4) | ((v[0] & 0x7f) << 1);
+        y1 = (v[1] & 0x0f) << 1;
+      }
+      y1 += y0;
+      if (y1 > 0xfff) y1 = 0xfff;
+      set4(ep.e0, y0, y0, y0, 0);
+      set4(ep.e1, y1, y1, y1, 0);
+      ep.rgb_hdr = true;
+      default_alpha = true;
+      break;
+    }
+    case 4:
+      set4(ep.e0, v[0], v[0], v[0], v[2]);
+      set4(ep.e1, v[1], v[1], v[1], v[3]);
+      break;
+    case 5: {
+      int l0 = v[0], l1 = v[1], a0 = v[2], a1 = v[3];
+      bit_transfer_signed(l1, l0);
+      bit_transfer_signed(a1, a0);
+      set4(ep.e0, l0, l0, l0, a0);
+      const int l = clamp_int(l0 + l1, 0, 255);
+      set4(ep.e1, l, l, l, clamp_int(a0 + a1, 0, 255));
+      break;
+    }
+    case 6:
+      set4(ep.e0, (v[0] * v[3]) >> 8, (v[1] * v[3]) >> 8, (v[2] * v[3]) >> 8, 255);
+      set4(ep.e1, v[0], v[1], v[2], 255);
+      break;
+    case 7:
+      hdr_rgb_scale(v, ep.e0, ep.e1);
+      ep.rgb_hdr = true;
+      default_alpha = true;
+      break;
+    case 8:
+    case 12: {
+      const int a0 = cem == 12 ? v[6] : 255, a1 = cem == 12 ? v[7] : 255;
+      if (v[1] + v[3] + v[5] >= v[0] + v[2] + v[4]) {
+        set4(ep.e0, v[0], v[2], v[4], a0);
+        set4(ep.e1, v[1], v[3], v[5], a1);
+      } else {
+        set4(ep.e0, v[1], v[3], v[5], a1);
+        set4(ep.e1, v[0], v[2], v[4], a0);
+        blue_contract(ep.e0);
+        blue_contract(ep.e1);
+      }
+      break;
+    }
+    case 9:
+    case 13: {
+      int base[4] = {v[0], v[2], v[4], cem == 13 ? v[6] : 0};
+      int delta[4] = {v[1], v[3], v[5], cem == 13 ? v[7] : 0};
+      for (int i = 0; i < 4; ++i) bit_transfer_signed(delta[i], base[i]);
+      int sum[4];
+      for (int i = 0; i < 4; ++i) sum[i] = base[i] + delta[i];
+      if (cem == 9) {
+        base[3] = 255;
+        sum[3] = 255;
+      }
+      if (delta[0] + delta[1] + delta[2] >= 0) {
+        set4(ep.e0, base[0], base[1], base[2], base[3]);
+        set4(ep.e1, sum[0], sum[1], sum[2], sum[3]);
+      } else {
+        set4(ep.e0, sum[0], sum[1], sum[2], sum[3]);
+        set4(ep.e1, base[0], base[1], base[2], base[3]);
+        blue_contract(ep.e0);
+        blue_contract(ep.e1);
+      }
+      for (int i = 0; i < 4; ++i) {
+        ep.e0[i] = clamp_int(ep.e0[i], 0, 255);
+        ep.e1[i] = clamp_int(ep.e1[i], 0, 255);
+      }
+      break;
+    }
+    case 10:
+      set4(ep.e0, (v[0] * v[3]) >> 8, (v[1] * v[3]) >> 8, (v[2] * v[3]) >> 8, v[4]);
+      set4(ep.e1, v[0], v[1], v[2], v[5]);
+      break;
+    case 11:
+      hdr_rgb_direct(v, ep.e0, ep.e1);
+      ep.rgb_hdr = true;
+      default_alpha = true;
+      break;
+    case 14:
+      hdr_rgb_direct(v, ep.e0, ep.e1);
+      ep.e0[3] = v[6];
+      ep.e1[3] = v[7];
+      ep.rgb_hdr = true;
+      break;
+    default:  // 15
+      hdr_rgb_direct(v, ep.e0, ep.e1);
+      hdr_alpha(v[6], v[7], ep.e0[3], ep.e1[3]);
+      ep.rgb_hdr = true;
+      ep.alpha_hdr = true;
+      break;
+  }
+  // 12-bit HDR values → 16-bit LNS; 8-bit LDR values → unorm16 (x257).
+  if (ep.rgb_hdr && !hdr_profile) {
+    set4(ep.e0, 0xff00, 0, 0xff00, 0xff00);
+    set4(ep.e1, 0xff00, 0, 0xff00, 0xff00);
+    ep.rgb_hdr = false;
+    ep.alpha_hdr = false;
+    return ep;
+  }
+  if (default_alpha) {
+    ep.e0[3] = ep.e1[3] = 0x780;  // LNS of 1.0 (0x7800) before the 16-bit shift below
+    ep.alpha_hdr = true;
+  }
+  for (int i = 0; i < 4; ++i) {
+    const bool hdr = i < 3 ? ep.rgb_hdr : ep.alpha_hdr;
+    ep.e0[i] = hdr ? ep.e0[i] << 4 : ep.e0[i] * 257;
+    ep.e1[i] = hdr ? ep.e1[i] << 4 : ep.e1[i] * 257;
+  }
+  return ep;
+}
+
+// Unorm16 → half bits, truncating (0xFFFF → 1.0).
+BCFEAT_HD uint16_t unorm16_to_half(uint32_t p) {
+  if (p == 0xffff) return 0x3c00;
+  if (p < 4) return static_cast<uint16_t>(p << 8);
+  int lz = 0;
+  while (!(p & (0x8000u >> lz))) ++lz;
+  const uint32_t mantissa = ((p << (lz + 1)) & 0xffff) >> 6;
+  return static_cast<uint16_t>(((14 - lz) << 10) | mantissa);
+}
+
+// 16-bit LNS → half bits (at most 0x7BFF = 65504).
+BCFEAT_HD uint16_t lns_to_half(uint32_t p) {
+  uint32_t mc = p & 0x7ff;
+  const uint32_t ec = p >> 11;
+  if (mc < 512) {
+    mc *= 3;
+  } else if (mc < 1536) {
+    mc = 4 * mc - 512;
+  } else {
+    mc = 5 * mc - 2048;
+  }
+  const uint32_t h = (ec << 10) | (mc >> 3);
+  return static_cast<uint16_t>(h < 0x7bff ? h : 0x7bff);
+}
+
+}  // namespace astc_detail
+
+// Decodes one block of `block_w` x `block_h` texels into `out` (row-major texels, 4 half-bit
+// channels RGBA each, at least block_w*block_h*4 entries). `hdr` selects the HDR profile.
+BCFEAT_HD void decode_astc_block(const uint8_t* block, int block_w, int block_h, bool hdr, uint16_t* out) {
+  using namespace astc_detail;
+  Bits b;
+  memcpy(&b.lo, block, 8);
+  memcpy(&b.hi, block + 8, 8);
+  const int texels = block_w * block_h;
+  auto fill = [&](uint16_t r, uint16_t g, uint16_t bl, uint16_t a) {
+    for (int i = 0; i < texels; ++i) {
+      out[4 * i] = r;
+      out[4 * i + 1] = g;
+      out[4 * i + 2] = bl;
+      out[4 * i + 3] = a;
+    }
+  };
+  auto error = [&] { fill(0xffff, 0xffff, 0xffff, 0xffff); };
+
+  const uint32_t mode = bits_at(b, 0, 11);
+  if ((mode & 0x1ff) == 0x1fc) {  // void extent: one constant colour
+    if (bits_at(b, 10, 2) != 3) return error();
+    const uint32_t s0 = bits_at(b, 12, 13), s1 = bits_at(b, 25, 13), t0 = bits_at(b, 38, 13), t1 = bits_at(b, 51, 13);
+    const bool all_ones = s0 == 0x1fff && s1 == 0x1fff && t0 == 0x1fff && t1 == 0x1fff;
+    if ((s0 >= s1 || t0 >= t1) && !all_ones) return error();
+    uint16_t c[4];
+    for (int i = 0; i < 4; ++i) c[i] = static_cast<uint16_t>(bits_at(b, 64 + 16 * i, 16));
+    if (mode & 0x200) {  // half-float constant: HDR profile only
+      if (!hdr) return error();
+      // A NaN constant comes out quiet (libastcenc passes it through float32).
+      for (int i = 0; i < 4; ++i) {
+        if ((c[i] & 0x7c00) == 0x7c00 && (c[i] & 0x3ff)) c[i] |= 0x200;
+      }
+      return fill(c[0], c[1], c[2], c[3]);
+    }
+    return fill(unorm16_to_half(c[0]), unorm16_to_half(c[1]), unorm16_to_half(c[2]), unorm16_to_half(c[3]));
+  }
+
+  BlockMode bm;
+  if (!decode_block_mode(mode, bm) || bm.grid_w > block_w || bm.grid_h > block_h) return error();
+  const int partitions = static_cast<int>(bits_at(b, 11, 2)) + 1;
+  const int weight_count = bm.grid_w * bm.grid_h;
+  const int stored_weights = weight_count * (bm.dual ? 2 : 1);
+  uint8_t weights_q[64];
+  const Bits reversed = {reverse64(b.hi), reverse64(b.lo)};
+  decode_sequence(reversed, 0, stored_weights, bm.weight_range, weights_q);
+  if (bm.dual && partitions == 4) return error();
+
+  int cem[4];
+  int below_weights = 128 - bm.weight_bits;
+  int extra_cem_bits = 0;
+  int partition_seed = 0;
+  if (partitions == 1) {
+    cem[0] = static_cast<int>(bits_at(b, 13, 4));
+  } else {
+    partition_seed = static_cast<int>(bits_at(b, 13, 10));
+    const uint32_t low = bits_at(b, 23, 6);
+    if ((low & 3) == 0) {
+      for (int p = 0; p < partitions; ++p) cem[p] = static_cast<int>(low >> 2);
+    } else {
+      extra_cem_bits = 3 * partitions - 4;
+      const uint32_t encoded = low | (bits_at(b, below_weights - extra_cem_bits, extra_cem_bits) << 6);
+      const int base = static_cast<int>(encoded & 3) - 1;
+      for (int p = 0; p < partitions; ++p) {
+        const int cls = base + static_cast<int>((encoded >> (2 + p)) & 1);
+        cem[p] = (cls << 2) | static_cast<int>((encoded >> (2 + partitions + 2 * p)) & 3);
+      }
+      below_weights -= extra_cem_bits;
+    }
+  }
+  int colour_values = 0;
+  for (int p = 0; p < partitions; ++p) colour_values += 2 * ((cem[p] >> 2) + 1);
+  if (colour_values > 18) return error();
+  const int colour_start = partitions == 1 ? 17 : 29;
+  int colour_bits = below_weights - colour_start - (bm.dual ? 2 : 0);
+  if (colour_bits < 0) colour_bits = 0;
+  int colour_range = -1;
+  for (int q = 20; q >= 4; --q) {
+    if (sequence_bits(colour_values, q) <= colour_bits) {
+      colour_range = q;
+      break;
+    }
+  }
+  if (colour_range < 0) return error();
+  uint8_t colour_q[18];
+  decode_sequence(b, colour_start, colour_values, colour_range, colour_q);
+  const int plane2_channel = bm.dual ? static_cast<int>(bits_at(b, below_weights - 2, 2)) : -1;
+
+  Endpoints ep[4];
+  int offset = 0;
+  for (int p = 0; p < partitions; ++p) {
+    int v[8];
+    const int n = 2 * ((cem[p] >> 2) + 1);
+    for (int i = 0; i < n; ++i) v[i] = unquantize_colour(colour_q[offset + i], colour_range);
+    for (int i = n; i < 8; ++i) v[i] = 0;
+    offset += n;
+    ep[p] = decode_endpoints(cem[p], v, hdr);
+  }
+
+  int weights[2][64];
+  for (int i = 0; i < weight_count; ++i) {
+    for (int plane = 0; plane < (bm.dual ? 2 : 1); ++plane) {
+      const int index = bm.dual ? 2 * i + plane : i;
+      weights[plane][i] = unquantize_weight(weights_q[index], bm.weight_range);
+    }
+  }
+
+  const int ds = (1024 + block_w / 2) / (block_w - 1);
+  const int dt = (1024 + block_h / 2) / (block_h - 1);
+  const bool small_block = texels < 31;
+  for (int y = 0; y < block_h; ++y) {
+    for (int x = 0; x < block_w; ++x) {
+      // Bilinear infill of the weight grid (fixed point, as the specification).
+      const int gs = (ds * x * (bm.grid_w - 1) + 32) >> 6;
+      const int gt = (dt * y * (bm.grid_h - 1) + 32) >> 6;
+      const int js = gs >> 4, fs = gs & 0xf, jt = gt >> 4, ft = gt & 0xf;
+      const int w11 = (fs * ft + 8) >> 4;
+      const int w10 = ft - w11, w01 = fs - w11, w00 = 16 - fs - ft + w11;
+      const int v0 = js + jt * bm.grid_w;
+      const bool right = js + 1 < bm.grid_w, down = jt + 1 < bm.grid_h;
+      int texel_weight[2];
+      for (int plane = 0; plane < (bm.dual ? 2 : 1); ++plane) {
+        const int* w = weights[plane];
+        const int p00 = w[v0];
+        const int p01 = right ? w[v0 + 1] : 0;
+        const int p10 = down ? w[v0 + bm.grid_w] : 0;
+        const int p11 = right && down ? w[v0 + bm.grid_w + 1] : 0;
+        texel_weight[plane] = (p00 * w00 + p01 * w01 + p10 * w10 + p11 * w11 + 8) >> 4;
+      }
+      const int part = partitions == 1 ? 0 : select_partition(partition_seed, x, y, partitions, small_block);
+      const Endpoints& e = ep[part];
+      uint16_t* texel = out + 4 * (y * block_w + x);
+      for (int c = 0; c < 4; ++c) {
+        const int w = c == plane2_channel ? texel_weight[1] : texel_weight[0];
+        const uint32_t value = static_cast<uint32_t>((e.e0[c] * (64 - w) + e.e1[c] * w + 32) >> 6);
+        const bool lns = c < 3 ? e.rgb_hdr : e.alpha_hdr;
+        texel[c] = lns ? lns_to_half(value) : unorm16_to_half(value);
+      }
+    }
+  }
+}
+
+}  // namespace bcfeat

@@ -1,0 +1,259 @@
+// ASTC on the CPU: libastcenc for encoding and as the reference decoder, bcfeat's block
+// decoder (astc.h) over threads, and the .astc container.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+// Debian's libastcenc exports C symbols while astcenc.h declares C++ functions.
+extern "C" {
+#include <astcenc.h>
+}
+
+#include "bcfeat/kernels/astc.h"
+#include "bcfeat/kernels/astc_codec.h"
+#include "bcfeat/kernels/float_formats.h"
+
+namespace bcfeat {
+
+const std::vector<AstcFormat>& astc_formats() {
+  static const std::vector<AstcFormat> formats = {
+      {"astc_4x4", 4, 4},   {"astc_5x4", 5, 4},   {"astc_5x5", 5, 5},     {"astc_6x5", 6, 5},
+      {"astc_6x6", 6, 6},   {"astc_8x5", 8, 5},   {"astc_8x6", 8, 6},     {"astc_8x8", 8, 8},
+      {"astc_10x5", 10, 5}, {"astc_10x6", 10, 6}, {"astc_10x8", 10, 8},   {"astc_10x10", 10, 10},
+      {"astc_12x10", 12, 10}, {"astc_12x12", 12, 12},
+  };
+  return formats;
+}
+
+const AstcFormat* find_astc_format(const std::string& name) {
+  for (const auto& format : astc_formats()) {
+    if (name == format.name) return &format;
+  }
+  return nullptr;
+}
+
+const AstcFormat* find_astc_format(int block_width, int block_height) {
+  for (const auto& format : astc_formats()) {
+    if (format.block_width == block_width && format.block_height == block_height) return &format;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> astc_format_names() {
+  std::vector<std::string> names;
+  for (const auto& format : astc_formats()) names.push_back(format.name);
+  return names;
+}
+
+double astc_bits_per_texel(const AstcFormat& format) { return 128.0 / (format.block_width * format.block_height); }
+
+namespace {
+
+int64_t blocks_x(const AstcFormat& f, int width) { return (width + f.block_width - 1) / f.block_width; }
+int64_t blocks_y(const AstcFormat& f, int height) { return (height + f.block_height - 1) / f.block_height; }
+
+astcenc_profile library_profile(AstcProfile profile) {
+  return profile == AstcProfile::kHdr ? ASTCENC_PRF_HDR : ASTCENC_PRF_LDR;
+}
+
+float library_quality(AstcPreset preset) {
+  switch (preset) {
+    case AstcPreset::kFastest: return ASTCENC_PRE_FASTEST;
+    case AstcPreset::kFast: return ASTCENC_PRE_FAST;
+    case AstcPreset::kMedium: return ASTCENC_PRE_MEDIUM;
+    case AstcPreset::kThorough: return ASTCENC_PRE_THOROUGH;
+    case AstcPreset::kVeryThorough: return ASTCENC_PRE_VERYTHOROUGH;
+    case AstcPreset::kExhaustive: return ASTCENC_PRE_EXHAUSTIVE;
+  }
+  return ASTCENC_PRE_MEDIUM;
+}
+
+int thread_count(int threads) {
+  return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+void check(astcenc_error status, const char* what) {
+  if (status != ASTCENC_SUCCESS) throw std::runtime_error(std::string("libastcenc ") + what + ": " + astcenc_get_error_string(status));
+}
+
+struct ContextFree {
+  void operator()(astcenc_context* context) const { astcenc_context_free(context); }
+};
+using Context = std::unique_ptr<astcenc_context, ContextFree>;
+
+Context make_context(const AstcFormat& format, AstcProfile profile, float quality, unsigned flags, int threads) {
+  astcenc_config config;
+  check(astcenc_config_init(library_profile(profile), format.block_width, format.block_height, 1, quality, flags, &config),
+        "config");
+  astcenc_context* context = nullptr;
+  check(astcenc_context_alloc(&config, threads, &context), "context");
+  return Context(context);
+}
+
+// Runs `body(thread_index)` on `threads` threads (libastcenc's own work scheduling).
+template <class Body>
+void run_threads(int threads, Body body) {
+  std::vector<std::thread> pool;
+  std::vector<astcenc_error> status(threads, ASTCENC_SUCCESS);
+  for (int t = 0; t < threads; ++t) pool.emplace_back([&, t] { status[t] = body(t); });
+  for (auto& thread : pool) thread.join();
+  for (astcenc_error s : status) check(s, "run");
+}
+
+}  // namespace
+
+int64_t astc_compressed_size(const AstcFormat& format, int width, int height) {
+  return blocks_x(format, width) * blocks_y(format, height) * 16;
+}
+
+const char* astc_profile_name(AstcProfile profile) { return profile == AstcProfile::kHdr ? "hdr" : "ldr"; }
+
+AstcProfile parse_astc_profile(const std::string& name) {
+  if (name == "ldr") return AstcProfile::kLdr;
+  if (name == "hdr") return AstcProfile::kHdr;
+  throw std::invalid_argument("unknown ASTC profile '" + name + "'; valid: ldr, hdr");
+}
+
+const char* astc_preset_name(AstcPreset preset) {
+  switch (preset) {
+    case AstcPreset::kFastest: return "fastest";
+    case AstcPreset::kFast: return "fast";
+    case AstcPreset::kMedium: return "medium";
+    case AstcPreset::kThorough: return "thorough";
+    case AstcPreset::kVeryThorough: return "verythorough";
+    case AstcPreset::kExhaustive: return "exhaustive";
+  }
+  return "?";
+}
+
+AstcPreset parse_astc_preset(const std::string& name) {
+  if (name == "fastest") return AstcPreset::kFastest;
+  if (name == "fast") return AstcPreset::kFast;
+  if (name == "medium" || name == "normal") return AstcPreset::kMedium;
+  if (name == "thorough" || name == "high") return AstcPreset::kThorough;
+  if (name == "verythorough") return AstcPreset::kVeryThorough;
+  if (name == "exhaustive") return AstcPreset::kExhaustive;
+  throw std::invalid_argument("unknown ASTC quality '" + name +
+                              "'; valid: fast, normal, high (= astcenc fast, medium, thorough) or fastest, medium, "
+                              "thorough, verythorough, exhaustive");
+}
+
+std::vector<uint8_t> astc_encode(const AstcFormat& format, AstcProfile profile, const float* pixels, int width,
+                                 int height, int channels, AstcPreset preset, int threads) {
+  threads = thread_count(threads);
+  Context context = make_context(format, profile, library_quality(preset), 0, threads);
+  std::vector<float> rgba(static_cast<size_t>(width) * height * 4);
+  for (size_t p = 0; p < static_cast<size_t>(width) * height; ++p) {
+    for (int c = 0; c < 4; ++c) rgba[4 * p + c] = c < channels ? pixels[p * channels + c] : (c == 3 ? 1.0f : 0.0f);
+  }
+  void* slices[1] = {rgba.data()};
+  astcenc_image image{static_cast<unsigned>(width), static_cast<unsigned>(height), 1, ASTCENC_TYPE_F32, slices};
+  const astcenc_swizzle swizzle{ASTCENC_SWZ_R, ASTCENC_SWZ_G, ASTCENC_SWZ_B, ASTCENC_SWZ_A};
+  std::vector<uint8_t> out(astc_compressed_size(format, width, height));
+  run_threads(threads, [&](int t) {
+    return astcenc_compress_image(context.get(), &image, &swizzle, out.data(), out.size(), static_cast<unsigned>(t));
+  });
+  return out;
+}
+
+std::vector<uint16_t> astc_decode_half_cpu(const AstcFormat& format, AstcProfile profile, const uint8_t* blocks,
+                                           int width, int height, int threads) {
+  const int64_t bx = blocks_x(format, width), by = blocks_y(format, height);
+  std::vector<uint16_t> out(static_cast<size_t>(width) * height * 4);
+  threads = std::min<int>(thread_count(threads), static_cast<int>(by));
+  const bool hdr = profile == AstcProfile::kHdr;
+  auto rows = [&](int first) {
+    uint16_t texels[kAstcMaxTexels * 4];
+    for (int64_t row = first; row < by; row += threads) {
+      for (int64_t col = 0; col < bx; ++col) {
+        decode_astc_block(blocks + 16 * (row * bx + col), format.block_width, format.block_height, hdr, texels);
+        for (int y = 0; y < format.block_height; ++y) {
+          const int64_t py = row * format.block_height + y;
+          if (py >= height) break;
+          for (int x = 0; x < format.block_width; ++x) {
+            const int64_t px = col * format.block_width + x;
+            if (px >= width) break;
+            memcpy(&out[4 * (py * width + px)], &texels[4 * (y * format.block_width + x)], 8);
+          }
+        }
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(rows, t);
+  rows(0);
+  for (auto& thread : pool) thread.join();
+  return out;
+}
+
+std::vector<uint16_t> astc_decode_half_reference(const AstcFormat& format, AstcProfile profile,
+                                                 const uint8_t* blocks, int width, int height, int threads) {
+  threads = thread_count(threads);
+  Context context = make_context(format, profile, ASTCENC_PRE_MEDIUM, ASTCENC_FLG_DECOMPRESS_ONLY, threads);
+  std::vector<uint16_t> out(static_cast<size_t>(width) * height * 4);
+  void* slices[1] = {out.data()};
+  astcenc_image image{static_cast<unsigned>(width), static_cast<unsigned>(height), 1, ASTCENC_TYPE_F16, slices};
+  const astcenc_swizzle swizzle{ASTCENC_SWZ_R, ASTCENC_SWZ_G, ASTCENC_SWZ_B, ASTCENC_SWZ_A};
+  const size_t bytes = static_cast<size_t>(astc_compressed_size(format, width, height));
+  run_threads(threads, [&](int t) {
+    return astcenc_decompress_image(context.get(), blocks, bytes, &image, &swizzle, static_cast<unsigned>(t));
+  });
+  return out;
+}
+
+std::vector<float> astc_half_to_float(const std::vector<uint16_t>& half) {
+  std::vector<float> out(half.size());
+  for (size_t i = 0; i < half.size(); ++i) out[i] = half_bits_to_float(half[i]);
+  return out;
+}
+
+std::vector<uint8_t> make_astc_file(const AstcImage& image) {
+  std::vector<uint8_t> out(16);
+  const uint32_t magic = 0x5CA1AB13u;
+  memcpy(out.data(), &magic, 4);
+  out[4] = static_cast<uint8_t>(image.format->block_width);
+  out[5] = static_cast<uint8_t>(image.format->block_height);
+  out[6] = 1;
+  const uint32_t dims[3] = {static_cast<uint32_t>(image.width), static_cast<uint32_t>(image.height), 1};
+  for (int d = 0; d < 3; ++d) {
+    for (int k = 0; k < 3; ++k) out[7 + 3 * d + k] = static_cast<uint8_t>(dims[d] >> (8 * k));
+  }
+  out.insert(out.end(), image.blocks.begin(), image.blocks.end());
+  return out;
+}
+
+AstcImage parse_astc_file(const std::vector<uint8_t>& bytes, const std::string& name) {
+  if (bytes.size() < 16) throw std::invalid_argument("'" + name + "' is too short for an .astc header (16 bytes)");
+  uint32_t magic;
+  memcpy(&magic, bytes.data(), 4);
+  if (magic != 0x5CA1AB13u) throw std::invalid_argument("'" + name + "' is not an .astc file (bad magic number)");
+  uint32_t dims[3];
+  for (int d = 0; d < 3; ++d) {
+    dims[d] = bytes[7 + 3 * d] | (bytes[8 + 3 * d] << 8) | (bytes[9 + 3 * d] << 16);
+  }
+  if (bytes[6] != 1 || dims[2] != 1) throw std::invalid_argument("'" + name + "' is a 3D .astc file; bcfeat reads 2D only");
+  AstcImage image;
+  image.format = find_astc_format(bytes[4], bytes[5]);
+  if (!image.format) {
+    throw std::invalid_argument("'" + name + "' has block size " + std::to_string(bytes[4]) + "x" +
+                                std::to_string(bytes[5]) + ", not one of the 2D ASTC block sizes");
+  }
+  if (dims[0] == 0 || dims[1] == 0 || dims[0] > (1u << 16) || dims[1] > (1u << 16)) {
+    throw std::invalid_argument("'" + name + "' has image size " + std::to_string(dims[0]) + "x" +
+                                std::to_string(dims[1]) + " (1..65536 each)");
+  }
+  image.width = static_cast<int>(dims[0]);
+  image.height = static_cast<int>(dims[1]);
+  const size_t expected = static_cast<size_t>(astc_compressed_size(*image.format, image.width, image.height));
+  if (bytes.size() - 16 != expected) {
+    throw std::invalid_argument("'" + name + "' holds " + std::to_string(bytes.size() - 16) + " bytes of blocks; a " +
+                                std::to_string(image.width) + "x" + std::to_string(image.height) + " " +
+                                image.format->name + " image needs " + std::to_string(expected));
+  }
+  image.blocks.assign(bytes.begin() + 16, bytes.end());
+  return image;
+}
+
+}  // namespace bcfeat

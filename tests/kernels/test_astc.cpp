@@ -1,0 +1,178 @@
+// ASTC: bcfeat's decoder against ARM's libastcenc decoder (the golden source), bit for bit
+// as half floats, for every 2D block size × profile, on random block encodings (valid and
+// error blocks) and on images libastcenc encoded at every preset; the .astc container.
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "bcfeat/kernels/astc_codec.h"
+#include "catch.h"
+
+using namespace bcfeat;
+
+namespace {
+
+const AstcProfile kProfiles[] = {AstcProfile::kLdr, AstcProfile::kHdr};
+
+// Index of the first texel where two decodes differ, or -1.
+int64_t first_difference(const std::vector<uint16_t>& a, const std::vector<uint16_t>& b) {
+  if (a.size() != b.size()) return 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+// `count` blocks: random 128-bit words (a quarter with the low two mode bits cleared, to
+// reach the block modes that need them), keeping every block libastcenc decodes to a colour
+// and error blocks (one candidate in thirty, up to a tenth of the blocks) (reserved modes, too many values, bad void extents, ...).
+std::vector<uint8_t> random_blocks(const AstcFormat& f, AstcProfile profile, int count, std::mt19937_64& rng,
+                                   int& error_blocks) {
+  const int side = 400, candidates = side * side;
+  std::vector<uint8_t> pool(16 * static_cast<size_t>(candidates));
+  for (int i = 0; i < candidates; ++i) {
+    const uint64_t lo = rng(), hi = rng();
+    memcpy(&pool[16 * i], &lo, 8);
+    memcpy(&pool[16 * i + 8], &hi, 8);
+    if (rng() % 4 == 0) pool[16 * i] &= 0xfc;
+  }
+  const int width = side * f.block_width;
+  const std::vector<uint16_t> reference =
+      astc_decode_half_reference(f, profile, pool.data(), width, side * f.block_height);
+  std::vector<uint8_t> out;
+  error_blocks = 0;
+  for (int i = 0; i < candidates && static_cast<int>(out.size()) < 16 * count; ++i) {
+    const size_t texel = static_cast<size_t>(i / side) * f.block_height * width + static_cast<size_t>(i % side) * f.block_width;
+    bool error = true;
+    for (int c = 0; c < 4; ++c) error = error && reference[4 * texel + c] == 0xffff;
+    if (error && (error_blocks >= count / 10 || rng() % 30 != 0)) continue;
+    error_blocks += error;
+    out.insert(out.end(), pool.begin() + 16 * i, pool.begin() + 16 * i + 16);
+  }
+  REQUIRE(static_cast<int>(out.size()) == 16 * count);
+  return out;
+}
+
+// A smooth multi-frequency RGBA image with noise; HDR values reach a few hundred.
+std::vector<float> test_image(int width, int height, AstcProfile profile, std::mt19937_64& rng) {
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  std::vector<float> pixels(static_cast<size_t>(width) * height * 4);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      for (int c = 0; c < 4; ++c) {
+        float v = 0.5f + 0.4f * std::sin(0.11f * x * (c + 1) + 0.07f * y * (3 - c)) + 0.05f * noise(rng);
+        v = std::fmin(1.0f, std::fmax(0.0f, v));
+        if (profile == AstcProfile::kHdr && c < 3) v = 300.0f * v * v;
+        pixels[(static_cast<size_t>(y) * width + x) * 4 + c] = v;
+      }
+    }
+  }
+  return pixels;
+}
+
+}  // namespace
+
+TEST_CASE("ASTC: 14 block sizes, rates, profiles and presets") {
+  REQUIRE(astc_formats().size() == 14);
+  CHECK(astc_bits_per_texel(*find_astc_format("astc_4x4")) == 8.0);
+  CHECK(astc_bits_per_texel(*find_astc_format("astc_12x12")) == Approx(0.8889).epsilon(1e-3));
+  CHECK(find_astc_format("astc_7x7") == nullptr);
+  CHECK(astc_compressed_size(*find_astc_format("astc_6x5"), 13, 11) == 3 * 3 * 16);  // partial blocks count
+  CHECK(parse_astc_profile("hdr") == AstcProfile::kHdr);
+  CHECK_THROWS_AS(parse_astc_profile("srgb"), std::invalid_argument);
+  CHECK(parse_astc_preset("normal") == AstcPreset::kMedium);
+  CHECK(parse_astc_preset("exhaustive") == AstcPreset::kExhaustive);
+  CHECK_THROWS_AS(parse_astc_preset("ultra"), std::invalid_argument);
+}
+
+TEST_CASE("ASTC decoder equals libastcenc on random blocks, every block size and profile") {
+  std::mt19937_64 rng(11);
+  for (const AstcFormat& f : astc_formats()) {
+    for (AstcProfile profile : kProfiles) {
+      int errors = 0;
+      const int bx = 40, by = 25;
+      const std::vector<uint8_t> blocks = random_blocks(f, profile, bx * by, rng, errors);
+      const int width = bx * f.block_width, height = by * f.block_height;
+      const auto ours = astc_decode_half_cpu(f, profile, blocks.data(), width, height);
+      const auto reference = astc_decode_half_reference(f, profile, blocks.data(), width, height);
+      INFO(f.name << " " << astc_profile_name(profile) << ": " << errors << " error blocks, first difference at half "
+                  << first_difference(ours, reference));
+      CHECK(errors > 20);               // error blocks are exercised ...
+      CHECK(errors <= bx * by / 10);     // ... and most blocks are valid encodings
+      CHECK(first_difference(ours, reference) == -1);
+    }
+  }
+}
+
+TEST_CASE("ASTC decoder equals libastcenc on images it encoded at every preset") {
+  std::mt19937_64 rng(12);
+  const int width = 37, height = 29;  // partial blocks at every block size
+  for (AstcProfile profile : kProfiles) {
+    const std::vector<float> image = test_image(width, height, profile, rng);
+    for (const AstcFormat& f : astc_formats()) {
+      for (AstcPreset preset : {AstcPreset::kFastest, AstcPreset::kFast, AstcPreset::kMedium, AstcPreset::kThorough,
+                                AstcPreset::kVeryThorough, AstcPreset::kExhaustive}) {
+        // The slowest presets on the large blocks only: they dominate the run time.
+        if (preset >= AstcPreset::kVeryThorough && f.block_width * f.block_height < 64) continue;
+        const std::vector<uint8_t> blocks = astc_encode(f, profile, image.data(), width, height, 4, preset);
+        REQUIRE(static_cast<int64_t>(blocks.size()) == astc_compressed_size(f, width, height));
+        const auto ours = astc_decode_half_cpu(f, profile, blocks.data(), width, height);
+        const auto reference = astc_decode_half_reference(f, profile, blocks.data(), width, height);
+        INFO(f.name << " " << astc_profile_name(profile) << " " << astc_preset_name(preset));
+        CHECK(first_difference(ours, reference) == -1);
+      }
+    }
+  }
+}
+
+TEST_CASE("ASTC encode: error falls with rate, and the thorough preset is no worse than fastest") {
+  std::mt19937_64 rng(13);
+  const int width = 64, height = 48;
+  const std::vector<float> image = test_image(width, height, AstcProfile::kLdr, rng);
+  auto rmse = [&](const char* name, AstcPreset preset) {
+    const AstcFormat& f = *find_astc_format(name);
+    const auto blocks = astc_encode(f, AstcProfile::kLdr, image.data(), width, height, 4, preset);
+    const auto decoded = astc_half_to_float(astc_decode_half_cpu(f, AstcProfile::kLdr, blocks.data(), width, height));
+    double sum = 0;
+    for (size_t i = 0; i < decoded.size(); ++i) sum += (decoded[i] - image[i]) * (decoded[i] - image[i]);
+    return std::sqrt(sum / decoded.size());
+  };
+  const double r4 = rmse("astc_4x4", AstcPreset::kMedium), r8 = rmse("astc_8x8", AstcPreset::kMedium),
+               r12 = rmse("astc_12x12", AstcPreset::kMedium);
+  INFO("rmse 4x4 " << r4 << ", 8x8 " << r8 << ", 12x12 " << r12);
+  CHECK(r4 < 0.05);
+  CHECK(r4 < r8);
+  CHECK(r8 < r12);
+  CHECK(rmse("astc_6x6", AstcPreset::kThorough) <= rmse("astc_6x6", AstcPreset::kFastest));
+}
+
+TEST_CASE(".astc files: header layout, round trip, bad files") {
+  AstcImage image;
+  image.format = find_astc_format("astc_10x6");
+  image.width = 300;
+  image.height = 70000 / 1000;  // 70
+  image.blocks.assign(static_cast<size_t>(astc_compressed_size(*image.format, image.width, image.height)), 0x5a);
+  const std::vector<uint8_t> file = make_astc_file(image);
+  REQUIRE(file.size() == 16 + image.blocks.size());
+  // astcenc's header: magic 13 AB A1 5C, block 10 6 1, then 24-bit x, y, z.
+  const uint8_t header[16] = {0x13, 0xab, 0xa1, 0x5c, 10, 6, 1, 0x2c, 0x01, 0x00, 70, 0, 0, 1, 0, 0};
+  CHECK(memcmp(file.data(), header, 16) == 0);
+  const AstcImage back = parse_astc_file(file, "x.astc");
+  CHECK(back.format == image.format);
+  CHECK(back.width == 300);
+  CHECK(back.height == 70);
+  CHECK(back.blocks == image.blocks);
+
+  auto bad = [&](std::vector<uint8_t> bytes) { return parse_astc_file(bytes, "bad.astc"); };
+  std::vector<uint8_t> wrong_magic = file;
+  wrong_magic[0] = 0;
+  CHECK_THROWS_WITH(bad(wrong_magic), message_contains("bad magic"));
+  CHECK_THROWS_WITH(bad(std::vector<uint8_t>(file.begin(), file.begin() + 10)), message_contains("too short"));
+  CHECK_THROWS_WITH(bad(std::vector<uint8_t>(file.begin(), file.end() - 1)), message_contains("needs"));
+  std::vector<uint8_t> odd_block = file;
+  odd_block[4] = 7;
+  CHECK_THROWS_WITH(bad(odd_block), message_contains("block size 7x6"));
+  std::vector<uint8_t> volume = file;
+  volume[6] = 4;
+  CHECK_THROWS_WITH(bad(volume), message_contains("3D"));
+}
