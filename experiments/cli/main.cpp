@@ -39,8 +39,10 @@ usage:
                     [--compressai OUT.json [--series KEY=VALUE]]
   bcfeat list experiments|formats|compressors|keys [EXPERIMENT]
   bcfeat codec encode IN OUT.dds --format F [--quality fast|normal|high] [--device cpu|cuda] [--clamp]
+  bcfeat codec encode IN OUT.astc --format astc_WxH [--profile ldr|hdr] [--quality Q] [--clamp]
   bcfeat codec decode IN.dds OUT.npy [--device cpu|cuda|texture]
-  bcfeat codec info FILE.dds
+  bcfeat codec decode IN.astc OUT.npy [--profile ldr|hdr] [--device cpu|cuda|reference]
+  bcfeat codec info FILE.dds|FILE.astc
   bcfeat bench codecs [--formats a,b] [--qualities q,..] [--images DIR] [--device cpu|cuda] [--output FILE.json]
   bcfeat dataset shapes_vqa --output DIR [--split train|val|test] [--count N] [--first I] [--questions Q]
                  [--image-size S] [--seed K]

@@ -1,6 +1,7 @@
 // ASTC on the CPU: libastcenc for encoding and as the reference decoder, bcfeat's block
 // decoder (astc.h) over threads, and the .astc container.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -144,12 +145,29 @@ std::vector<uint8_t> astc_encode(const AstcFormat& format, AstcProfile profile, 
                                  int height, int channels, AstcPreset preset, int threads) {
   threads = thread_count(threads);
   Context context = make_context(format, profile, library_quality(preset), 0, threads);
-  std::vector<float> rgba(static_cast<size_t>(width) * height * 4);
-  for (size_t p = 0; p < static_cast<size_t>(width) * height; ++p) {
+  const size_t texels = static_cast<size_t>(width) * height;
+  std::vector<float> rgba(texels * 4);
+  for (size_t p = 0; p < texels; ++p) {
     for (int c = 0; c < 4; ++c) rgba[4 * p + c] = c < channels ? pixels[p * channels + c] : (c == 3 ? 1.0f : 0.0f);
   }
-  void* slices[1] = {rgba.data()};
-  astcenc_image image{static_cast<unsigned>(width), static_cast<unsigned>(height), 1, ASTCENC_TYPE_F32, slices};
+  // LDR values that are all k/255 (an 8-bit source such as a PNG) go to libastcenc as 8-bit
+  // data, as the astcenc tool passes them, so both produce the same blocks for one preset.
+  std::vector<uint8_t> rgba8;
+  if (profile == AstcProfile::kLdr) {
+    rgba8.resize(rgba.size());
+    for (size_t i = 0; i < rgba.size(); ++i) {
+      const float v = rgba[i];
+      const long q = std::lround(v * 255.0f);
+      if (q < 0 || q > 255 || static_cast<float>(q) / 255.0f != v) {
+        rgba8.clear();
+        break;
+      }
+      rgba8[i] = static_cast<uint8_t>(q);
+    }
+  }
+  void* slices[1] = {rgba8.empty() ? static_cast<void*>(rgba.data()) : static_cast<void*>(rgba8.data())};
+  astcenc_image image{static_cast<unsigned>(width), static_cast<unsigned>(height), 1,
+                      rgba8.empty() ? ASTCENC_TYPE_F32 : ASTCENC_TYPE_U8, slices};
   const astcenc_swizzle swizzle{ASTCENC_SWZ_R, ASTCENC_SWZ_G, ASTCENC_SWZ_B, ASTCENC_SWZ_A};
   std::vector<uint8_t> out(astc_compressed_size(format, width, height));
   run_threads(threads, [&](int t) {

@@ -399,5 +399,59 @@ if "$bcfeat" list formats >/dev/null && ! nvidia-smi >/dev/null 2>&1; then
   expect_code 2 "--device cuda without a GPU" -- "$bcfeat" codec encode img.npy x.dds --format bc1 --device cuda
 fi
 
+# --- codec: ASTC (libastcenc encodes; bcfeat decodes; the astcenc tool on the other side) ------
+/usr/bin/python3 - <<'PY'
+import numpy as np
+from PIL import Image
+rng = np.random.default_rng(2)
+yy, xx = np.mgrid[0:45, 0:70]
+rgb = np.stack([0.5 + 0.4 * np.sin(0.2 * xx + 0.1 * yy), 0.5 + 0.4 * np.cos(0.15 * yy), (xx * yy % 17) / 17.0], -1)
+rgb = np.clip(rgb + 0.05 * rng.standard_normal(rgb.shape), 0, 1)
+Image.fromarray((rgb * 255).round().astype(np.uint8)).save("pic.png")
+smooth = np.stack([0.5 + 0.4 * np.sin(0.2 * xx + 0.1 * yy), 0.5 + 0.4 * np.cos(0.15 * yy), 0.3 + 0.2 * np.sin(0.05 * xx)], -1)
+np.save("pic_hdr.npy", (300 * smooth ** 2).astype(np.float32))  # smooth HDR, 1.5 .. 243
+PY
+command -v astcenc >/dev/null && pass "astcenc tool present" || fail "astcenc tool missing (tools/setup.sh installs it)"
+for q in "fast -fast" "normal -medium" "high -thorough"; do
+  set -- $q
+  expect_code 0 "astc encode 6x6 $1" -- "$bcfeat" codec encode pic.png "pic_$1.astc" --format astc_6x6 --quality $1
+  astcenc -cl pic.png "tool_$1.astc" 6x6 $2 -silent >/dev/null 2>&1
+  cmp -s "pic_$1.astc" "tool_$1.astc" && pass "astc $1 = astcenc $2: same file, same blocks" \
+    || fail "astc $1 differs from astcenc $2"
+done
+expect_code 0 "astc decode (bcfeat) of astcenc's file" -- "$bcfeat" codec decode tool_normal.astc tool.npy
+astcenc -dl pic_normal.astc tool_dec.png -silent >/dev/null 2>&1
+/usr/bin/python3 -c "
+import numpy as np, sys
+from PIL import Image
+ours = np.load('tool.npy'); tool = np.asarray(Image.open('tool_dec.png').convert('RGBA')).astype(np.float64)
+sys.exit(0 if ours.shape == (45, 70, 4) and np.array_equal(np.rint(ours * 255), tool) else 1)" \
+  && pass "astcenc -dl decodes bcfeat's .astc to bcfeat's own decode (8-bit)" || fail "astc decode differs from astcenc -dl"
+expect_code 0 "astc decode with libastcenc" -- "$bcfeat" codec decode pic_normal.astc ref.npy --device reference
+expect_code 0 "astc decode with bcfeat" -- "$bcfeat" codec decode pic_normal.astc own.npy
+cmp -s ref.npy own.npy && pass "bcfeat and libastcenc decodes are identical files" || fail "astc decoders differ"
+expect_code 0 "astc hdr encode 8x8" -- "$bcfeat" codec encode pic_hdr.npy h.astc --format astc_8x8 --profile hdr
+expect_code 0 "astc hdr decode" -- "$bcfeat" codec decode h.astc h_astc.npy --profile hdr
+/usr/bin/python3 -c "
+import numpy as np, sys
+a, b = np.load('pic_hdr.npy').astype(np.float64), np.load('h_astc.npy')[..., :3]
+sys.exit(0 if np.sqrt(np.mean((a - b) ** 2) / np.mean(a ** 2)) < 0.1 else 1)" \
+  && pass "astc hdr round trip within 10% (RMS) at 2 bits/texel" || fail "astc hdr round trip"
+expect_code 0 "astc info" -- "$bcfeat" codec info h.astc
+grep -q "astc_8x8" out.txt && grep -q "2.0000 bits/texel per block" out.txt && pass "astc info lists format and rate" \
+  || fail "astc info: $(cat out.txt)"
+expect_code 2 "astc ldr rejects values above 1" -- "$bcfeat" codec encode pic_hdr.npy x.astc --format astc_4x4
+expect_code 2 "astc unknown profile" -- "$bcfeat" codec encode pic.png x.astc --format astc_4x4 --profile srgb
+expect_code 2 "astc unknown quality" -- "$bcfeat" codec encode pic.png x.astc --format astc_4x4 --quality ultra
+expect_code 2 "astc encode on cuda" -- "$bcfeat" codec encode pic.png x.astc --format astc_4x4 --device cuda
+expect_code 2 "astc needs .astc output" -- "$bcfeat" codec encode pic.png x.dds --format astc_4x4
+expect_code 2 "--profile on a BC format" -- "$bcfeat" codec encode pic.png x.dds --format bc1 --profile hdr
+head -c 100 h.astc >trunc.astc
+expect_code 2 "truncated .astc" -- "$bcfeat" codec decode trunc.astc t2.npy
+grep -q "needs" err.txt && pass "truncated .astc message" || fail "truncated .astc message: $(cat err.txt)"
+printf 'not an astc file' >junk.astc
+expect_code 2 "not an .astc" -- "$bcfeat" codec info junk.astc
+[ ! -e x.astc ] && [ ! -e t2.npy ] && pass "nothing written for bad ASTC input" || fail "bad ASTC input wrote output"
+
 echo "$failures failures"
 [ $failures = 0 ]
