@@ -8,6 +8,10 @@
 // decode timed with CUDA events on device-resident data; decode bandwidth counts
 // compressed bytes read + float32 texels written, next to the device's copy bandwidth
 // measured in the same run. Baselines run single-threaded (their libraries are serial).
+//
+// `bcfeat bench astc`: libastcenc encodes (its presets), bcfeat's decoder on CPU and CUDA
+// against libastcenc's own decoder (bit-exactness checked, CPU speeds side by side), and
+// the CUDA decode bandwidth (blocks read + half RGBA written) against the copy bandwidth.
 #include <squish.h>
 #if defined(BCFEAT_WITH_NVTT)
 #include <nvtt/nvtt.h>
@@ -15,6 +19,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
@@ -24,6 +29,7 @@
 #include "bcfeat/framework/image_io.h"
 #include "bcfeat/framework/provenance.h"
 #include "bcfeat/framework/results.h"
+#include "bcfeat/kernels/astc_codec.h"
 #include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/codec_timing.h"
 #include "bcfeat/kernels/cuda_device.h"
@@ -221,11 +227,161 @@ std::vector<Baseline> nvtt_baselines(const FormatInfo& format) {
 std::vector<Baseline> nvtt_baselines(const FormatInfo&) { return {}; }  // built without nvtt
 #endif
 
+
+// Mean over the images of the RGB PSNR (LDR, peak 1) or of the relative RMSE (HDR).
+int bench_astc(Args& args) {
+  std::vector<std::string> format_list = split_list(args.option("--formats", ""));
+  const std::vector<std::string> profile_list = split_list(args.option("--profiles", "ldr,hdr"));
+  const std::vector<std::string> quality_list = split_list(args.option("--qualities", "normal"));
+  const std::string image_dir = args.option("--images", "");
+  const std::string output = args.option("--output", "");
+  const int threads = args.int_option("--threads", static_cast<int>(std::thread::hardware_concurrency()), 1, 4096);
+  const int repetitions = args.int_option("--repetitions", 20, 1, 10000);
+  const int bandwidth_size = args.int_option("--bandwidth-size", 8192, 256, 32768);
+  args.finish();
+  if (format_list.empty()) format_list = astc_format_names();
+  std::vector<const AstcFormat*> formats;
+  for (const auto& name : format_list) {
+    const AstcFormat* format = find_astc_format(name);
+    if (!format) {
+      throw_input_error("--formats: unknown ASTC format '{}'{}; valid: {}", name, did_you_mean(name, astc_format_names()),
+                        join(astc_format_names()));
+    }
+    formats.push_back(format);
+  }
+  std::vector<AstcProfile> profiles;
+  std::vector<AstcPreset> presets;
+  try {
+    for (const auto& name : profile_list) profiles.push_back(parse_astc_profile(name));
+    for (const auto& name : quality_list) presets.push_back(parse_astc_preset(name));
+  } catch (const std::invalid_argument& e) {
+    throw_input_error("{}", e.what());
+  }
+  const std::vector<BenchImage> images = image_dir.empty() ? synthetic_images() : load_images(image_dir);
+  int64_t texels = 0;
+  for (const auto& image : images) texels += static_cast<int64_t>(image.width) * image.height;
+  const bool cuda = cuda_codec_available();
+
+  nlohmann::ordered_json report;
+  report["bench"] = "astc";
+  report["time"] = iso_time_now();
+  report["provenance"] = provenance_snapshot();
+  report["device"] = cuda ? cuda_device_name(0) : "cpu";
+  report["cpu_threads"] = threads;
+  report["images"] = image_dir.empty() ? "synthetic (4 × 512x384)" : image_dir;
+  report["image_count"] = images.size();
+  report["texels"] = texels;
+  report["hdr_images"] = "the same images as 100·v² (RGB), alpha 1";
+  if (cuda) report["copy_bandwidth_GBps"] = measure_copy_bandwidth(int64_t{1} << 28, repetitions) / 1e9;
+  report["results"] = nlohmann::ordered_json::array();
+  report["bandwidth"] = nlohmann::ordered_json::array();
+
+  for (AstcProfile profile : profiles) {
+    const bool hdr = profile == AstcProfile::kHdr;
+    std::vector<std::vector<float>> sources;
+    for (const auto& image : images) {
+      std::vector<float> pixels = image.rgba;
+      if (hdr) {
+        for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = i % 4 == 3 ? 1.0f : 100.0f * pixels[i] * pixels[i];
+      }
+      sources.push_back(std::move(pixels));
+    }
+    for (const AstcFormat* format : formats) {
+      std::vector<uint8_t> first_blocks;
+      for (AstcPreset preset : presets) {
+        double encode_s = 0, decode_s = 0, reference_s = 0, quality_sum = 0;
+        bool cpu_exact = true, cuda_exact = true;
+        for (size_t i = 0; i < images.size(); ++i) {
+          const int w = images[i].width, h = images[i].height;
+          auto start = Clock::now();
+          const auto blocks = astc_encode(*format, profile, sources[i].data(), w, h, 4, preset, threads);
+          encode_s += seconds_since(start);
+          if (i == 0 && first_blocks.empty()) first_blocks = blocks;
+          start = Clock::now();
+          const auto ours = astc_decode_half_cpu(*format, profile, blocks.data(), w, h, threads);
+          decode_s += seconds_since(start);
+          start = Clock::now();
+          const auto reference = astc_decode_half_reference(*format, profile, blocks.data(), w, h, threads);
+          reference_s += seconds_since(start);
+          cpu_exact = cpu_exact && ours == reference;
+          if (cuda) cuda_exact = cuda_exact && astc_decode_half_cuda(*format, profile, blocks.data(), w, h) == ours;
+          const std::vector<float> decoded = astc_half_to_float(ours);
+          double se = 0, energy = 0;
+          for (size_t t = 0; t < static_cast<size_t>(w) * h; ++t) {
+            for (int c = 0; c < 3; ++c) {
+              const double a = sources[i][4 * t + c], d = decoded[4 * t + c] - a;
+              se += d * d;
+              energy += a * a;
+            }
+          }
+          quality_sum += hdr ? std::sqrt(se / energy) : 10.0 * std::log10(1.0 / (se / (3.0 * w * h)));
+        }
+        nlohmann::ordered_json row = {
+            {"format", format->name},
+            {"profile", astc_profile_name(profile)},
+            {"preset", astc_preset_name(preset)},
+            {"bits_per_texel", astc_bits_per_texel(*format)},
+            {hdr ? "relative_rmse" : "psnr_db", quality_sum / images.size()},
+            {"cpu_encode_mtexel_s", texels / encode_s / 1e6},
+            {"cpu_decode_mtexel_s", texels / decode_s / 1e6},
+            {"libastcenc_decode_mtexel_s", texels / reference_s / 1e6},
+            {"decode_equals_libastcenc", cpu_exact},
+            {"cpu_threads", threads},
+        };
+        if (cuda) row["cuda_decode_equals_cpu"] = cuda_exact;
+        fmt::print(stderr, "{:<11} {} {:<9} {} {:.4f}  enc {:.1f}  dec {:.1f} (libastcenc {:.1f}) Mtexel/s  exact {}{}\n",
+                   format->name, astc_profile_name(profile), astc_preset_name(preset), hdr ? "rel.rmse" : "psnr",
+                   quality_sum / images.size(), texels / encode_s / 1e6, texels / decode_s / 1e6,
+                   texels / reference_s / 1e6, cpu_exact, cuda ? fmt::format(" cuda exact {}", cuda_exact) : "");
+        report["results"].push_back(row);
+      }
+      if (cuda) {
+        // A size x size image tiled with the blocks of the first image (decode cost depends on
+        // the block encodings only).
+        const BenchImage& tile = images.front();
+        const int64_t tile_bx = (tile.width + format->block_width - 1) / format->block_width;
+        const int64_t tile_by = (tile.height + format->block_height - 1) / format->block_height;
+        const int size = bandwidth_size;
+        const int64_t bx = (size + format->block_width - 1) / format->block_width;
+        const int64_t by = (size + format->block_height - 1) / format->block_height;
+        std::vector<uint8_t> big(static_cast<size_t>(bx * by * 16));
+        for (int64_t y = 0; y < by; ++y) {
+          for (int64_t x = 0; x < bx; ++x) {
+            memcpy(&big[16 * (y * bx + x)], &first_blocks[16 * ((y % tile_by) * tile_bx + x % tile_bx)], 16);
+          }
+        }
+        const AstcCudaTiming timing = time_astc_decode_cuda(*format, profile, big.data(), size, size, repetitions);
+        const double copy = report["copy_bandwidth_GBps"].get<double>();
+        const double gbps = (timing.encoded_bytes + timing.decoded_bytes) / timing.decode_s / 1e9;
+        report["bandwidth"].push_back({{"format", format->name},
+                                       {"profile", astc_profile_name(profile)},
+                                       {"width", size},
+                                       {"height", size},
+                                       {"cuda_decode_GBps", gbps},
+                                       {"cuda_decode_fraction_of_copy", gbps / copy},
+                                       {"cuda_decode_gtexel_s", static_cast<double>(size) * size / timing.decode_s / 1e9}});
+        fmt::print(stderr, "{:<11} {} bandwidth: decode {:.0f} GB/s = {:.0f}% of copy, {:.1f} Gtexel/s\n", format->name,
+                   astc_profile_name(profile), gbps, 100 * gbps / copy,
+                   static_cast<double>(size) * size / timing.decode_s / 1e9);
+      }
+    }
+  }
+  const std::string text = report.dump(2) + "\n";
+  if (output.empty()) {
+    fmt::print("{}", text);
+  } else {
+    write_file_atomic(output, text);
+    fmt::print(stderr, "wrote {}\n", output);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int command_bench(Args& args) {
-  const std::string what = args.positional("codecs");
-  if (what != "codecs") throw_input_error("bcfeat bench: unknown benchmark '{}'; valid: codecs", what);
+  const std::string what = args.positional("codecs|astc");
+  if (what == "astc") return bench_astc(args);
+  if (what != "codecs") throw_input_error("bcfeat bench: unknown benchmark '{}'; valid: codecs, astc", what);
   std::vector<std::string> format_list = split_list(args.option("--formats", ""));
   std::vector<std::string> quality_list = split_list(args.option("--qualities", "fast,normal,high"));
   const std::string image_dir = args.option("--images", "");

@@ -44,6 +44,7 @@ usage:
   bcfeat codec decode IN.astc OUT.npy [--profile ldr|hdr] [--device cpu|cuda|reference]
   bcfeat codec info FILE.dds|FILE.astc
   bcfeat bench codecs [--formats a,b] [--qualities q,..] [--images DIR] [--device cpu|cuda] [--output FILE.json]
+  bcfeat bench astc [--formats astc_4x4,..] [--profiles ldr,hdr] [--qualities normal,..] [--images DIR] [--output FILE.json]
   bcfeat dataset shapes_vqa --output DIR [--split train|val|test] [--count N] [--first I] [--questions Q]
                  [--image-size S] [--seed K]
 

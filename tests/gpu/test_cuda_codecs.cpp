@@ -1,5 +1,6 @@
 // GPU suite: CUDA encoders == CPU encoders, CUDA decoder == texture units == CPU decoder,
-// and the CUDA decoder against the stored texture-unit vectors. Exits 77 (CTest: skipped)
+// the CUDA decoder against the stored texture-unit vectors, and the CUDA ASTC decoder ==
+// bcfeat's CPU ASTC decoder == libastcenc. Exits 77 (CTest: skipped)
 // when no CUDA device is usable.
 // Catch2 2.x: this file provides main().
 #define CATCH_CONFIG_RUNNER
@@ -8,6 +9,9 @@
 
 #include <sstream>
 
+#include <random>
+
+#include "bcfeat/kernels/astc_codec.h"
 #include "bcfeat/kernels/block_codec.h"
 #include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/cuda_device.h"
@@ -97,6 +101,40 @@ TEST_CASE("CUDA, texture-unit and CPU decoders agree bit for bit") {
     // Odd sizes take the edge path of the kernels.
     const auto odd_cpu = decode_image_cpu(format, vectors.blocks.data(), 250, 70);
     CHECK(bits_equal(decode_image_cuda(format, vectors.blocks.data(), 250, 70), odd_cpu));
+  }
+}
+
+TEST_CASE("CUDA ASTC decoder equals the CPU decoder and libastcenc, every block size and profile") {
+  std::mt19937_64 rng(21);
+  const int width = 157, height = 93;  // partial blocks everywhere
+  std::vector<float> image(static_cast<size_t>(width) * height * 4);
+  for (size_t i = 0; i < image.size(); ++i) {
+    const size_t p = i / 4;
+    image[i] = 0.5f + 0.4f * std::sin(0.07f * (p % width) * (i % 4 + 1) + 0.05f * (p / width)) +
+               0.03f * static_cast<float>(rng() % 1000) / 1000.0f;
+  }
+  for (const AstcFormat& f : astc_formats()) {
+    for (AstcProfile profile : {AstcProfile::kLdr, AstcProfile::kHdr}) {
+      std::vector<float> source = image;
+      if (profile == AstcProfile::kHdr) {
+        for (float& v : source) v = 50.0f * v * v;
+      }
+      const auto encoded = astc_encode(f, profile, source.data(), width, height, 4, AstcPreset::kFast);
+      // Random 128-bit words too: mostly error blocks and odd modes.
+      const int bx = 64, by = 16;
+      std::vector<uint8_t> random(16 * bx * by);
+      for (size_t i = 0; i < random.size(); i += 8) {
+        const uint64_t r = rng();
+        memcpy(&random[i], &r, 8);
+      }
+      INFO(f.name << " " << astc_profile_name(profile));
+      const auto cuda = astc_decode_half_cuda(f, profile, encoded.data(), width, height);
+      CHECK(cuda == astc_decode_half_cpu(f, profile, encoded.data(), width, height));
+      CHECK(cuda == astc_decode_half_reference(f, profile, encoded.data(), width, height));
+      const int rw = bx * f.block_width, rh = by * f.block_height;
+      const auto cuda_random = astc_decode_half_cuda(f, profile, random.data(), rw, rh);
+      CHECK(cuda_random == astc_decode_half_reference(f, profile, random.data(), rw, rh));
+    }
   }
 }
 
