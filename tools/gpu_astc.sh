@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One call on a CUDA machine for ASTC (issue 5): build bcfeat and the GPU suite only, run the
+# CUDA ASTC decoder test (CUDA == CPU == libastcenc), then `bcfeat bench astc` (all 14 block
+# sizes, both profiles, CUDA decode bandwidth vs copy). Logs and JSON go to $OUT.
+# BENCH_ARGS adds bench options (default: the synthetic images, preset normal).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-results/gpu_astc}
+mkdir -p "$out"
+source tools/gpu_env.sh
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+start=$(date +%s)
+export PATH="$PATH:/usr/local/cuda/bin"
+if ! { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_prefix" \
+         -DBCFEAT_BUILD_TESTS=ON -DBCFEAT_CUDA_BPTC_ENCODERS=OFF ${CMAKE_ARGS:-} &&
+       cmake --build build -j "$(nproc)" --target bcfeat test_cuda; } >"$out/build.log" 2>&1; then
+  tail -60 "$out/build.log"
+  exit 1
+fi
+echo "build: $(( $(date +%s) - start )) s"
+build/tests/test_cuda "CUDA ASTC*" >"$out/test_cuda_astc.log" 2>&1
+echo "test_cuda ASTC: exit $?"
+tail -4 "$out/test_cuda_astc.log"
+build/bcfeat bench astc --output "$out/bench_astc.json" ${BENCH_ARGS:-} 2>"$out/bench_astc.log"
+echo "bench: exit $?"
+grep -E "bandwidth|exact false" "$out/bench_astc.log" | head -40
