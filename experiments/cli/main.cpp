@@ -21,6 +21,7 @@
 #include "bcfeat/framework/results.h"
 #include "bcfeat/framework/runner.h"
 #include "bcfeat/kernels/dds.h"
+#include "bcfeat/kernels/astc_codec.h"
 #include "bcfeat/kernels/format.h"
 #include "cli.h"
 
@@ -249,6 +250,11 @@ int command_list(Args& args) {
                  fmt::format("{}x{}", format.block_width, format.block_height), format.bytes_per_block,
                  format.channels, format_bits_per_texel(format), value_domain_name(format.domain),
                  format.texture_decodable ? "yes" : "no");
+    }
+    for (const auto& format : astc_formats()) {
+      fmt::print("{:<14} {:>5} {:>6} {:>8} {:>10.3f}  {:<8} {}\n", format.name,
+                 fmt::format("{}x{}", format.block_width, format.block_height), 16, 4, astc_bits_per_texel(format),
+                 "ldr|hdr", "no (bcfeat CUDA decoder)");
     }
   } else if (what == "keys") {
     std::vector<std::string> names = experiment.empty() ? experiment_names() : std::vector<std::string>{experiment};

@@ -276,6 +276,51 @@ TEST_CASE("texture compressor: exact stream size, smooth features compress well"
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);  // 64 != 192
 }
 
+TEST_CASE("texture compressor with ASTC: block sizes set the rate, exact stream size, HDR profile") {
+  const torch::Tensor x = features(2, 16, 12, 10, 4, 0);
+  CompressionOptions options;
+  options.method = "texture";
+  options.tokens_hw = {16, 12};
+  options.value_map = "per_channel";
+  double previous_rel = 0;
+  // 3 groups of 4 channels (the last holds 2) per image; 16x12 texels per texture.
+  struct Case {
+    const char* format;
+    int64_t blocks_per_texture;
+  } cases[] = {{"astc_4x4", 4 * 3}, {"astc_6x6", 3 * 2}, {"astc_8x8", 2 * 2}, {"astc_12x12", 2 * 1}};
+  for (const auto& test : cases) {
+    INFO("format " << test.format);
+    options.format = test.format;
+    const auto compressor = make_compressor(options);
+    const Compressed c = compressor->compress(x);
+    CHECK(c.side_bytes == 4 * 10);
+    CHECK(static_cast<int64_t>(c.bytes.size()) == 4 * 10 + 2 * 3 * test.blocks_per_texture * 16);
+    const torch::Tensor y = compressor->decompress(c);
+    const double rel = ((y - x).pow(2).sum() / x.pow(2).sum()).sqrt().item<double>();
+    CHECK(rel < 0.6);
+    CHECK(rel > previous_rel);  // fewer bits, more error
+    previous_rel = rel;
+  }
+  // HDR profile: values as half floats (value_scale scale: per-channel fp16 scale, counted).
+  options.format = "astc_4x4";
+  options.profile = "hdr";
+  options.value_scale = "scale";
+  const torch::Tensor positive = x.abs() + 0.5;
+  const auto hdr = make_compressor(options);
+  const Compressed h = hdr->compress(positive);
+  CHECK(h.side_bytes == 2 * 10);
+  const double hdr_rel = ((hdr->decompress(h) - positive).pow(2).sum() / positive.pow(2).sum()).sqrt().item<double>();
+  CHECK(hdr_rel < 0.25);
+  CHECK_THROWS_AS(hdr->compress(x), InputError);  // negative values need the affine map
+  options.profile = "ldr";
+  CHECK_THROWS_AS(make_compressor(options), InputError);  // value_scale scale needs a half-float profile
+  options.value_scale = "affine";
+  options.quality = "exhaustive";  // libastcenc presets are accepted for ASTC ...
+  CHECK_NOTHROW(make_compressor(options));
+  options.format = "bc1";
+  CHECK_THROWS_AS(make_compressor(options), InputError);  // ... but not for BC formats
+}
+
 TEST_CASE("texture compressor keeps listed tokens exactly (fp16) and packs the rest") {
   torch::Tensor x = features(2, 1, 65, 6, 5, 0);  // a CLS token + an 8×8 grid
   x.index_put_({torch::indexing::Slice(), 0}, 40.0f);  // an outlying CLS token

@@ -15,7 +15,12 @@
 // slot (`per_texture`). Channels that pad D up to a multiple of C are encoded as the
 // domain's midpoint and dropped on decode.
 //
-// BC6H formats can instead take the values directly (value_scale = direct; UF16 needs them
+// ASTC formats (astc_4x4 ... astc_12x12, libastcenc encoding, bcfeat's decoder on CPU or
+// CUDA) store 4 channels per texel: profile ldr is a unorm domain like bc7's, profile hdr an
+// unsigned half-float domain like bc6h_uf16's. Their blocks cover block_width x block_height
+// texels, so the layouts above group that many tokens / channel groups per block instead.
+//
+// BC6H and HDR ASTC formats can instead take the values directly (value_scale = direct; UF16 needs them
 // non-negative) or divided by a per-channel fp16 scale (value_scale = scale: max |x| → 1).
 //
 // Rotations: `pca` (eigenvectors of the channels' second moments, fp16 D'×D' matrix) or
@@ -50,6 +55,7 @@
 
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
+#include "bcfeat/kernels/astc_codec.h"
 #include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/float_formats.h"
 
@@ -71,13 +77,34 @@ uint16_t read_u16(const std::vector<uint8_t>& bytes, size_t& position) {
 class TextureCompressor : public Compressor {
  public:
   explicit TextureCompressor(const CompressionOptions& options) : options_(options) {
-    format_ = find_format(options.format);
-    if (!format_) throw_input_error("compression.format '{}' is not a block format; valid: {}", options.format, join(format_names()));
-    quality_ = parse_quality(options.quality);
-    slots_ = format_->id == FormatId::kBC1 ? 3 : format_->channels;
-    if (options.value_scale != "affine" && format_->domain != ValueDomain::kHalf &&
-        format_->domain != ValueDomain::kUnsignedHalf) {
-      throw_input_error("compression.value_scale '{}' needs a half-float format (bc6h_uf16, bc6h_sf16), not {}",
+    astc_ = find_astc_format(options.format);
+    if (astc_) {
+      try {
+        astc_profile_ = parse_astc_profile(options.profile);
+        astc_preset_ = parse_astc_preset(options.quality);
+      } catch (const std::invalid_argument& e) {
+        throw_input_error("compression: {}", e.what());
+      }
+      domain_ = astc_profile_ == AstcProfile::kHdr ? ValueDomain::kUnsignedHalf : ValueDomain::kUnorm;
+      slots_ = channels_ = 4;
+    } else {
+      format_ = find_format(options.format);
+      if (!format_) {
+        throw_input_error("compression.format '{}' is not a block format; valid: {}, {}", options.format,
+                          join(format_names()), join(astc_format_names()));
+      }
+      try {
+        quality_ = parse_quality(options.quality);
+      } catch (const std::invalid_argument& e) {
+        throw_input_error("compression.quality for {}: {}", options.format, e.what());
+      }
+      domain_ = format_->domain;
+      channels_ = format_->channels;
+      slots_ = format_->id == FormatId::kBC1 ? 3 : format_->channels;
+    }
+    if (options.value_scale != "affine" && !half_format()) {
+      throw_input_error("compression.value_scale '{}' needs a half-float format (bc6h_uf16, bc6h_sf16, astc with "
+                        "profile hdr), not {}",
                         options.value_scale, options.format);
     }
     if (options.device == "cuda" && !cuda_codec_available()) {
@@ -163,8 +190,11 @@ class TextureCompressor : public Compressor {
     std::vector<uint16_t> ranges;  // per_channel maps: (low, high) per channel, or one scale per channel
   };
 
-  bool half_format() const {
-    return format_->domain == ValueDomain::kHalf || format_->domain == ValueDomain::kUnsignedHalf;
+  bool half_format() const { return domain_ == ValueDomain::kHalf || domain_ == ValueDomain::kUnsignedHalf; }
+  const char* format_name() const { return astc_ ? astc_->name : format_->name; }
+  int64_t texture_bytes(int64_t width, int64_t height) const {
+    return astc_ ? astc_compressed_size(*astc_, static_cast<int>(width), static_cast<int>(height))
+                 : compressed_size(*format_, static_cast<int>(width), static_cast<int>(height));
   }
   bool shared_ranges() const {
     return options_.value_scale == "scale" || (options_.value_scale == "affine" && options_.value_map == "per_channel");
@@ -494,11 +524,18 @@ class TextureCompressor : public Compressor {
     return low + unit * (high - low);
   }
 
+  // ASTC encodes on the CPU (libastcenc) for either device; it decodes where asked.
   std::vector<uint8_t> encode_texture(const std::vector<float>& pixels, int width, int height) const {
+    if (astc_) return astc_encode(*astc_, astc_profile_, pixels.data(), width, height, 4, astc_preset_);
     if (options_.device == "cuda") return encode_image_cuda(*format_, pixels.data(), width, height, 4, quality_);
     return encode_image_cpu(*format_, pixels.data(), width, height, 4, quality_);
   }
   std::vector<float> decode_texture(const uint8_t* blocks, int width, int height) const {
+    if (astc_) {
+      return astc_half_to_float(options_.device == "cuda"
+                                    ? astc_decode_half_cuda(*astc_, astc_profile_, blocks, width, height)
+                                    : astc_decode_half_cpu(*astc_, astc_profile_, blocks, width, height));
+    }
     if (options_.device == "cuda") return decode_image_cuda(*format_, blocks, width, height);
     return decode_image_cpu(*format_, blocks, width, height);
   }
@@ -506,11 +543,11 @@ class TextureCompressor : public Compressor {
   Compressed compress_packed(const torch::Tensor& features, const Side& side) const {
     const Geometry g = geometry(features.sizes().vec());
     const float* x = features.data_ptr<float>();
-    const bool is_signed = format_->domain == ValueDomain::kSnorm || format_->domain == ValueDomain::kHalf;
-    if (format_->domain == ValueDomain::kUnsignedHalf && options_.value_scale != "affine" &&
+    const bool is_signed = domain_ == ValueDomain::kSnorm || domain_ == ValueDomain::kHalf;
+    if (domain_ == ValueDomain::kUnsignedHalf && options_.value_scale != "affine" &&
         features.min().item<float>() < 0.0f) {
       throw_input_error("{} stores no negative values: use value_scale affine (or bc6h_sf16) for these features",
-                        format_->name);
+                        format_name());
     }
     if (options_.value_scale == "direct" && features.abs().max().item<float>() > 65504.0f) {
       throw_input_error("value_scale direct: feature values exceed the half-float range (max |x| > 65504)");
@@ -548,7 +585,7 @@ class TextureCompressor : public Compressor {
 
   torch::Tensor decompress_packed(const Compressed& data, const Side& side) const {
     const Geometry g = geometry(data.shape);
-    const bool is_signed = format_->domain == ValueDomain::kSnorm || format_->domain == ValueDomain::kHalf;
+    const bool is_signed = domain_ == ValueDomain::kSnorm || domain_ == ValueDomain::kHalf;
     const bool per_texture = options_.value_scale == "affine" && options_.value_map == "per_texture";
     const int stride = options_.value_scale == "affine" ? 2 : 1;
     std::vector<uint16_t> maps = side.ranges;
@@ -568,7 +605,7 @@ class TextureCompressor : public Compressor {
           if (d >= g.dim) break;
           const int64_t r = per_texture ? b * g.dim + d : d;
           const uint16_t* map = maps.empty() ? nullptr : &maps[stride * r];
-          y[(b * g.tokens + t) * g.dim + d] = from_texel(pixels[(py * g.width + px) * format_->channels + c], map, is_signed);
+          y[(b * g.tokens + t) * g.dim + d] = from_texel(pixels[(py * g.width + px) * channels_ + c], map, is_signed);
         }
       });
     }
@@ -619,7 +656,7 @@ class TextureCompressor : public Compressor {
     }
     if (options_.layout != "spatial") {
       if (g.width > 65536 || g.height > (1 << 24)) throw_input_error("features too large for one texture per image");
-      g.texture_bytes = compressed_size(*format_, static_cast<int>(g.width), static_cast<int>(g.height));
+      g.texture_bytes = texture_bytes(g.width, g.height);
       return g;
     }
     if (options_.tokens_hw.empty()) {
@@ -640,15 +677,20 @@ class TextureCompressor : public Compressor {
     g.height = g.grid_h;
     g.width = g.grid_w;
     g.textures = g.batch * g.groups;
-    g.texture_bytes = compressed_size(*format_, static_cast<int>(g.width), static_cast<int>(g.height));
+    g.texture_bytes = texture_bytes(g.width, g.height);
     return g;
   }
 
   CompressionOptions options_;
   std::optional<Side> shared_;  // scope per_dataset, after fit()
   int64_t shared_bytes_ = 0;
-  const FormatInfo* format_ = nullptr;
+  const FormatInfo* format_ = nullptr;  // a BC format, or
+  const AstcFormat* astc_ = nullptr;    // an ASTC format
+  AstcProfile astc_profile_ = AstcProfile::kLdr;
+  AstcPreset astc_preset_ = AstcPreset::kMedium;
   Quality quality_ = Quality::kNormal;
+  ValueDomain domain_ = ValueDomain::kUnorm;
+  int channels_ = 4;  // channels the decoder returns
   int slots_ = 1;
 };
 

@@ -29,7 +29,8 @@ struct CompressionOptions {
   std::string fp8_format = "e4m3";
   int zstd_level = 19;               // lossless: zstd compression level
   std::string format = "bc4_snorm";  // texture: block-compression format (bcfeat list formats)
-  std::string quality = "normal";    // texture: encoder level
+  std::string quality = "normal";    // texture: encoder level (ASTC: or a libastcenc preset)
+  std::string profile = "ldr";       // texture, astc formats: ldr | hdr
   std::string layout = "spatial";    // texture: spatial | token_channel | channel
   std::string value_map = "per_channel";  // texture: affine map into the format's domain
   std::vector<int> tokens_hw;        // texture: token grid [h, w] (empty: N must be a square)
