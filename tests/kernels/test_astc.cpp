@@ -112,8 +112,6 @@ TEST_CASE("ASTC decoder equals libastcenc on images it encoded at every preset")
     for (const AstcFormat& f : astc_formats()) {
       for (AstcPreset preset : {AstcPreset::kFastest, AstcPreset::kFast, AstcPreset::kMedium, AstcPreset::kThorough,
                                 AstcPreset::kVeryThorough, AstcPreset::kExhaustive}) {
-        // The slowest presets on the large blocks only: they dominate the run time.
-        if (preset >= AstcPreset::kVeryThorough && f.block_width * f.block_height < 64) continue;
         const std::vector<uint8_t> blocks = astc_encode(f, profile, image.data(), width, height, 4, preset);
         REQUIRE(static_cast<int64_t>(blocks.size()) == astc_compressed_size(f, width, height));
         const auto ours = astc_decode_half_cpu(f, profile, blocks.data(), width, height);
