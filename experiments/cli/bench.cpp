@@ -228,6 +228,35 @@ std::vector<Baseline> nvtt_baselines(const FormatInfo&) { return {}; }  // built
 #endif
 
 
+// The header both benchmarks write: what ran where, on which images, and (on a GPU) the
+// device's copy bandwidth measured in the same run.
+nlohmann::ordered_json report_header(const std::string& bench, bool cuda, int threads, const std::string& image_dir,
+                                     const std::vector<BenchImage>& images, int repetitions) {
+  int64_t texels = 0;
+  for (const auto& image : images) texels += static_cast<int64_t>(image.width) * image.height;
+  nlohmann::ordered_json report;
+  report["bench"] = bench;
+  report["time"] = iso_time_now();
+  report["provenance"] = provenance_snapshot();
+  report["device"] = cuda ? cuda_device_name(0) : "cpu";
+  report["cpu_threads"] = threads;
+  report["images"] = image_dir.empty() ? "synthetic (4 × 512x384)" : image_dir;
+  report["image_count"] = images.size();
+  report["texels"] = texels;
+  if (cuda) report["copy_bandwidth_GBps"] = measure_copy_bandwidth(int64_t{1} << 28, repetitions) / 1e9;
+  return report;
+}
+
+void write_report(const nlohmann::ordered_json& report, const std::string& output) {
+  const std::string text = report.dump(2) + "\n";
+  if (output.empty()) {
+    fmt::print("{}", text);
+  } else {
+    write_file_atomic(output, text);
+    fmt::print(stderr, "wrote {}\n", output);
+  }
+}
+
 // Mean over the images of the RGB PSNR (LDR, peak 1) or of the relative RMSE (HDR).
 int bench_astc(Args& args) {
   std::vector<std::string> format_list = split_list(args.option("--formats", ""));
@@ -258,21 +287,10 @@ int bench_astc(Args& args) {
     throw_input_error("{}", e.what());
   }
   const std::vector<BenchImage> images = image_dir.empty() ? synthetic_images() : load_images(image_dir);
-  int64_t texels = 0;
-  for (const auto& image : images) texels += static_cast<int64_t>(image.width) * image.height;
   const bool cuda = cuda_codec_available();
-
-  nlohmann::ordered_json report;
-  report["bench"] = "astc";
-  report["time"] = iso_time_now();
-  report["provenance"] = provenance_snapshot();
-  report["device"] = cuda ? cuda_device_name(0) : "cpu";
-  report["cpu_threads"] = threads;
-  report["images"] = image_dir.empty() ? "synthetic (4 × 512x384)" : image_dir;
-  report["image_count"] = images.size();
-  report["texels"] = texels;
+  nlohmann::ordered_json report = report_header("astc", cuda, threads, image_dir, images, repetitions);
+  const int64_t texels = report["texels"].get<int64_t>();
   report["hdr_images"] = "the same images as 100·v² (RGB), alpha 1";
-  if (cuda) report["copy_bandwidth_GBps"] = measure_copy_bandwidth(int64_t{1} << 28, repetitions) / 1e9;
   report["results"] = nlohmann::ordered_json::array();
   report["bandwidth"] = nlohmann::ordered_json::array();
 
@@ -366,13 +384,7 @@ int bench_astc(Args& args) {
       }
     }
   }
-  const std::string text = report.dump(2) + "\n";
-  if (output.empty()) {
-    fmt::print("{}", text);
-  } else {
-    write_file_atomic(output, text);
-    fmt::print(stderr, "wrote {}\n", output);
-  }
+  write_report(report, output);
   return 0;
 }
 
@@ -410,20 +422,9 @@ int command_bench(Args& args) {
     }
   }
   const std::vector<BenchImage> images = image_dir.empty() ? synthetic_images() : load_images(image_dir);
-  int64_t texels = 0;
-  for (const auto& image : images) texels += static_cast<int64_t>(image.width) * image.height;
   const bool cuda = device == "cuda";
-
-  nlohmann::ordered_json report;
-  report["bench"] = "codecs";
-  report["time"] = iso_time_now();
-  report["provenance"] = provenance_snapshot();
-  report["device"] = cuda ? cuda_device_name(0) : "cpu";
-  report["cpu_threads"] = threads;
-  report["images"] = image_dir.empty() ? "synthetic (4 × 512x384)" : image_dir;
-  report["image_count"] = images.size();
-  report["texels"] = texels;
-  if (cuda) report["copy_bandwidth_GBps"] = measure_copy_bandwidth(int64_t{1} << 28, repetitions) / 1e9;
+  nlohmann::ordered_json report = report_header("codecs", cuda, threads, image_dir, images, repetitions);
+  const int64_t texels = report["texels"].get<int64_t>();
   report["results"] = nlohmann::ordered_json::array();
   report["baselines"] = nlohmann::ordered_json::array();
   report["bandwidth"] = nlohmann::ordered_json::array();
@@ -537,13 +538,7 @@ int command_bench(Args& args) {
       report["bandwidth"].push_back(row);
     }
   }
-  const std::string text = report.dump(2) + "\n";
-  if (output.empty()) {
-    fmt::print("{}", text);
-  } else {
-    write_file_atomic(output, text);
-    fmt::print(stderr, "wrote {}\n", output);
-  }
+  write_report(report, output);
   return 0;
 }
 

@@ -166,13 +166,11 @@ int codec_encode(Args& args) {
   const std::vector<uint8_t> file = make_dds(encoded);
   write_file_atomic(output, std::string(file.begin(), file.end()));
   const BlockGrid grid = block_grid(format, image.width, image.height);
-  const int padded_width = grid.blocks_x * format.block_width, padded_height = grid.blocks_y * format.block_height;
+  const std::string padding = describe_padding(image.width, image.height, format.block_width, format.block_height);
   fmt::print("{}: {}x{} -> {} ({} quality, {}): {} blocks, {} bytes, {:.4f} bits/texel, {:.3f} s{}{}\n", input,
              image.width, image.height, output, quality_name(quality), device, grid.blocks(), encoded.blocks.size(),
              8.0 * encoded.blocks.size() / (static_cast<double>(image.width) * image.height), seconds,
-             padded_width != image.width || padded_height != image.height
-                 ? fmt::format(", padded to {}x{} by edge replication", padded_width, padded_height)
-                 : "",
+             padding.empty() ? "" : padding + " by edge replication",
              image.channels > format.channels ? fmt::format(" (input channels beyond {} ignored)", format.channels) : "");
   return 0;
 }

@@ -68,10 +68,6 @@ std::vector<uint8_t> make_astc_file(const AstcImage& image);
 // size mismatch); `name` is used in the message.
 AstcImage parse_astc_file(const std::vector<uint8_t>& bytes, const std::string& name);
 
-}  // namespace bcfeat
-
-namespace bcfeat {
-
 // Seconds per decode of one image by the CUDA kernel (device-resident blocks and output,
 // `repetitions` timed with CUDA events); bytes moved = blocks read + half RGBA written.
 struct AstcCudaTiming {
