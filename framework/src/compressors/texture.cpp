@@ -191,6 +191,7 @@ class TextureCompressor : public Compressor {
   };
 
   bool half_format() const { return domain_ == ValueDomain::kHalf || domain_ == ValueDomain::kUnsignedHalf; }
+  bool signed_domain() const { return domain_ == ValueDomain::kSnorm || domain_ == ValueDomain::kHalf; }
   const char* format_name() const { return astc_ ? astc_->name : format_->name; }
   int64_t texture_bytes(int64_t width, int64_t height) const {
     return astc_ ? astc_compressed_size(*astc_, static_cast<int>(width), static_cast<int>(height))
@@ -543,7 +544,7 @@ class TextureCompressor : public Compressor {
   Compressed compress_packed(const torch::Tensor& features, const Side& side) const {
     const Geometry g = geometry(features.sizes().vec());
     const float* x = features.data_ptr<float>();
-    const bool is_signed = domain_ == ValueDomain::kSnorm || domain_ == ValueDomain::kHalf;
+    const bool is_signed = signed_domain();
     if (domain_ == ValueDomain::kUnsignedHalf && options_.value_scale != "affine" &&
         features.min().item<float>() < 0.0f) {
       throw_input_error("{} stores no negative values: use value_scale affine (or bc6h_sf16) for these features",
@@ -585,7 +586,7 @@ class TextureCompressor : public Compressor {
 
   torch::Tensor decompress_packed(const Compressed& data, const Side& side) const {
     const Geometry g = geometry(data.shape);
-    const bool is_signed = domain_ == ValueDomain::kSnorm || domain_ == ValueDomain::kHalf;
+    const bool is_signed = signed_domain();
     const bool per_texture = options_.value_scale == "affine" && options_.value_map == "per_texture";
     const int stride = options_.value_scale == "affine" ? 2 : 1;
     std::vector<uint16_t> maps = side.ranges;
