@@ -228,7 +228,7 @@ std::vector<float> astc_half_to_float(const std::vector<uint16_t>& half) {
 }
 
 std::vector<uint8_t> make_astc_file(const AstcImage& image) {
-  std::vector<uint8_t> out(16);
+  std::vector<uint8_t> out(16 + image.blocks.size());  // one allocation: header, then the blocks
   const uint32_t magic = 0x5CA1AB13u;
   memcpy(out.data(), &magic, 4);
   out[4] = static_cast<uint8_t>(image.format->block_width);
@@ -238,7 +238,7 @@ std::vector<uint8_t> make_astc_file(const AstcImage& image) {
   for (int d = 0; d < 3; ++d) {
     for (int k = 0; k < 3; ++k) out[7 + 3 * d + k] = static_cast<uint8_t>(dims[d] >> (8 * k));
   }
-  out.insert(out.end(), image.blocks.begin(), image.blocks.end());
+  std::copy(image.blocks.begin(), image.blocks.end(), out.begin() + 16);
   return out;
 }
 
