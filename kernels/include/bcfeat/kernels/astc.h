@@ -60,7 +60,7 @@ struct Range {
 };
 
 BCFEAT_HD Range range_of(int index) {
-  // Pattern from index 2 on: (bits b, none), (b-1, quint), (b-1... ) — written out plainly.
+  // The levels in order: bits only, trits (3·2^b) or quints (5·2^b), each with b low bits.
   switch (index) {
     case 0: return {1, 0};
     case 1: return {0, 1};
