@@ -11,9 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-results/gpu_check}
-mkdir -p "$out"
 source tools/gpu_env.sh
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 
 start=$(date +%s)
 if ! tools/build.sh -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_prefix" >"$out/build.log" 2>&1; then

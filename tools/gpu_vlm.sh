@@ -9,9 +9,7 @@ set -uo pipefail
 start0=$(date +%s)
 cd "$(dirname "$0")/.."
 out=${OUT:-results/gpu_vlm}
-mkdir -p "$out"
 source tools/gpu_env.sh
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 if [ ! -x build/bcfeat ] || [ -n "${REBUILD:-}" ]; then
   start=$(date +%s)
   # Without GPU_TESTS only bcfeat itself is built (no test suites, no CUDA BC6H/BC7

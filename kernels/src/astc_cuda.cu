@@ -1,8 +1,11 @@
-// CUDA ASTC decoder: the block code of astc.h, one thread per block.
+// CUDA ASTC decoder: the block code of astc.h in two phases per CTA.
 //
-// A CTA decodes kThreads consecutive blocks of one block row and stages each texel row of
-// those blocks in shared memory, so the half RGBA output (8 bytes per texel) leaves as
-// contiguous 16-byte stores instead of one scattered 8-byte store per texel and thread.
+// A CTA owns kBlocks consecutive blocks of one block row. Phase 1: each thread decodes one
+// block's parameters (block mode, integer sequences, endpoints, unquantised weights) into
+// shared memory. Phase 2: the threads walk the CTA's texels in output order — thread i takes
+// columns i, i + kBlocks, ... of each texel row — and compute each texel from its block's
+// parameters (weight infill, partition, interpolation), so the per-texel work is spread
+// evenly and every warp stores 256 contiguous bytes of half RGBA.
 #include <cuda_runtime.h>
 
 #include <stdexcept>
@@ -18,36 +21,32 @@ namespace {
 using cuda_util::check_cuda;
 using cuda_util::DeviceBuffer;
 using cuda_util::require_gpu;
+using cuda_util::time_cuda;
 
-constexpr int kThreads = 32;
+constexpr int kBlocks = 128;  // blocks per CTA = threads per CTA
 
 template <int kBw, int kBh>
-__global__ void astc_decode_kernel(const uint4* __restrict__ blocks, int width, int height, int blocks_x, bool hdr,
-                                   uint2* __restrict__ out) {
-  __shared__ uint2 staged[kThreads * kBw];  // one texel row of kThreads blocks
+__global__ void __launch_bounds__(kBlocks) astc_decode_kernel(const uint4* __restrict__ blocks, int width, int height,
+                                                               int blocks_x, bool hdr, uint2* __restrict__ out) {
+  __shared__ AstcBlockParams params[kBlocks];
   const int by = blockIdx.y;
-  const int bx = blockIdx.x * kThreads + threadIdx.x;
-  uint16_t texels[kBw * kBh * 4];
-  if (bx < blocks_x) {
-    const uint4 raw = blocks[static_cast<int64_t>(by) * blocks_x + bx];
-    decode_astc_block(reinterpret_cast<const uint8_t*>(&raw), kBw, kBh, hdr, texels);
+  const int first = blockIdx.x * kBlocks;
+  if (first + static_cast<int>(threadIdx.x) < blocks_x) {
+    const uint4 raw = blocks[static_cast<int64_t>(by) * blocks_x + first + threadIdx.x];
+    decode_astc_params(reinterpret_cast<const uint8_t*>(&raw), kBw, kBh, hdr, params[threadIdx.x]);
   }
-  const int x0 = blockIdx.x * kThreads * kBw;  // first pixel column of this CTA
-  const int columns = min(kThreads * kBw, width - x0);
-  for (int y = 0; y < kBh; ++y) {
-    const int py = by * kBh + y;
-    if (py >= height) break;  // uniform across the CTA
-    __syncthreads();
-    if (bx < blocks_x) {
-      for (int x = 0; x < kBw; ++x) {
-        const uint16_t* t = texels + 4 * (y * kBw + x);
-        staged[threadIdx.x * kBw + x] = make_uint2(t[0] | (static_cast<uint32_t>(t[1]) << 16),
-                                                   t[2] | (static_cast<uint32_t>(t[3]) << 16));
-      }
+  __syncthreads();
+  const int x0 = first * kBw;  // first texel column of this CTA
+  const int columns = min(kBlocks * kBw, width - x0);
+  const int rows = min(kBh, height - by * kBh);
+  for (int y = 0; y < rows; ++y) {
+    uint2* row = out + static_cast<int64_t>(by * kBh + y) * width + x0;
+    for (int i = threadIdx.x; i < columns; i += kBlocks) {
+      const int block = i / kBw;
+      uint16_t t[4];
+      astc_texel(params[block], kBw, kBh, i - block * kBw, y, t);
+      row[i] = make_uint2(t[0] | (static_cast<uint32_t>(t[1]) << 16), t[2] | (static_cast<uint32_t>(t[3]) << 16));
     }
-    __syncthreads();
-    uint2* row = out + static_cast<int64_t>(py) * width + x0;
-    for (int i = threadIdx.x; i < columns; i += kThreads) row[i] = staged[i];
   }
 }
 
@@ -55,12 +54,12 @@ void launch(const AstcFormat& f, const uint8_t* blocks, int width, int height, b
             cudaStream_t stream) {
   const int blocks_x = (width + f.block_width - 1) / f.block_width;
   const int blocks_y = (height + f.block_height - 1) / f.block_height;
-  const dim3 grid((blocks_x + kThreads - 1) / kThreads, blocks_y);
+  const dim3 grid((blocks_x + kBlocks - 1) / kBlocks, blocks_y);
   const auto* in = reinterpret_cast<const uint4*>(blocks);
   auto* o = reinterpret_cast<uint2*>(out);
 #define BCFEAT_ASTC_CASE(W, H)                                                                         \
   if (f.block_width == W && f.block_height == H) {                                                    \
-    astc_decode_kernel<W, H><<<grid, kThreads, 0, stream>>>(in, width, height, blocks_x, hdr, o); \
+    astc_decode_kernel<W, H><<<grid, kBlocks, 0, stream>>>(in, width, height, blocks_x, hdr, o); \
     return;                                                                                           \
   }
   BCFEAT_ASTC_CASE(4, 4)
@@ -108,20 +107,8 @@ AstcCudaTiming time_astc_decode_cuda(const AstcFormat& format, AstcProfile profi
   DeviceBuffer<uint16_t> d_out(static_cast<size_t>(width) * height * 4);
   check_cuda(cudaMemcpy(d_in.data, blocks, timing.encoded_bytes, cudaMemcpyHostToDevice), "copy blocks to the GPU");
   const bool hdr = profile == AstcProfile::kHdr;
-  launch(format, d_in.data, width, height, hdr, d_out.data, nullptr);  // warm-up
-  check_cuda(cudaDeviceSynchronize(), "ASTC decode");
-  cudaEvent_t start, stop;
-  check_cuda(cudaEventCreate(&start), "event");
-  check_cuda(cudaEventCreate(&stop), "event");
-  check_cuda(cudaEventRecord(start), "event record");
-  for (int r = 0; r < repetitions; ++r) launch(format, d_in.data, width, height, hdr, d_out.data, nullptr);
-  check_cuda(cudaEventRecord(stop), "event record");
-  check_cuda(cudaEventSynchronize(stop), "ASTC decode");
-  float ms = 0;
-  check_cuda(cudaEventElapsedTime(&ms, start, stop), "elapsed");
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  timing.decode_s = ms / 1000.0 / repetitions;
+  timing.decode_s =
+      time_cuda(repetitions, [&] { launch(format, d_in.data, width, height, hdr, d_out.data, nullptr); });
   return timing;
 }
 

@@ -26,6 +26,7 @@ namespace {
 using cuda_util::check_cuda;
 using cuda_util::DeviceBuffer;
 using cuda_util::require_gpu;
+using cuda_util::time_cuda;
 
 // ---- kernels --------------------------------------------------------------------------
 
@@ -254,31 +255,15 @@ CudaCodecTiming time_cuda_codec(const FormatInfo& format, Quality quality, const
   DeviceBuffer<uint8_t> device_blocks(bytes);
   DeviceBuffer<float> device_decoded(decoded_count);
   check_cuda(cudaMemcpy(device_pixels.data, pixels, pixel_count * sizeof(float), cudaMemcpyHostToDevice), "upload");
-  cudaEvent_t start, stop;
-  check_cuda(cudaEventCreate(&start), "event");
-  check_cuda(cudaEventCreate(&stop), "event");
-  auto time = [&](auto&& body) {
-    body();  // warm-up
-    check_cuda(cudaDeviceSynchronize(), "warm-up");
-    check_cuda(cudaEventRecord(start), "event record");
-    for (int r = 0; r < repetitions; ++r) body();
-    check_cuda(cudaEventRecord(stop), "event record");
-    check_cuda(cudaEventSynchronize(stop), "event sync");
-    float ms = 0.0f;
-    check_cuda(cudaEventElapsedTime(&ms, start, stop), "elapsed");
-    return static_cast<double>(ms) / 1000.0 / repetitions;
-  };
   CudaCodecTiming timing;
-  timing.encode_s = time([&] { launch_encode(format, quality, device_pixels.data, width, height, channels, device_blocks.data, nullptr); });
-  timing.decode_s = time([&] { launch_decode(format, device_blocks.data, width, height, device_decoded.data, nullptr); });
+  timing.encode_s = time_cuda(repetitions, [&] { launch_encode(format, quality, device_pixels.data, width, height, channels, device_blocks.data, nullptr); });
+  timing.decode_s = time_cuda(repetitions, [&] { launch_decode(format, device_blocks.data, width, height, device_decoded.data, nullptr); });
   if (format.texture_decodable) {
     BlockTexture texture(format, device_blocks.data, width, height);
-    timing.texture_decode_s = time([&] { launch_texture_decode(format, texture, width, height, device_decoded.data, nullptr); });
+    timing.texture_decode_s = time_cuda(repetitions, [&] { launch_texture_decode(format, texture, width, height, device_decoded.data, nullptr); });
   }
   timing.encoded_bytes = static_cast<int64_t>(bytes);
   timing.decoded_bytes = static_cast<int64_t>(decoded_count * sizeof(float));
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
   return timing;
 }
 
@@ -286,19 +271,10 @@ double measure_copy_bandwidth(int64_t bytes, int repetitions) {
   require_gpu();
   DeviceBuffer<uint8_t> source(static_cast<size_t>(bytes)), target(static_cast<size_t>(bytes));
   check_cuda(cudaMemset(source.data, 1, bytes), "memset");
-  cudaEvent_t start, stop;
-  check_cuda(cudaEventCreate(&start), "event");
-  check_cuda(cudaEventCreate(&stop), "event");
-  check_cuda(cudaMemcpy(target.data, source.data, bytes, cudaMemcpyDeviceToDevice), "copy");
-  check_cuda(cudaEventRecord(start), "event record");
-  for (int r = 0; r < repetitions; ++r) check_cuda(cudaMemcpyAsync(target.data, source.data, bytes, cudaMemcpyDeviceToDevice), "copy");
-  check_cuda(cudaEventRecord(stop), "event record");
-  check_cuda(cudaEventSynchronize(stop), "event sync");
-  float ms = 0.0f;
-  check_cuda(cudaEventElapsedTime(&ms, start, stop), "elapsed");
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return 2.0 * static_cast<double>(bytes) * repetitions / (ms / 1000.0);  // bytes read + written per second
+  const double seconds = time_cuda(repetitions, [&] {
+    check_cuda(cudaMemcpyAsync(target.data, source.data, bytes, cudaMemcpyDeviceToDevice), "copy");
+  });
+  return 2.0 * static_cast<double>(bytes) / seconds;  // bytes read + written per second
 }
 
 }  // namespace bcfeat

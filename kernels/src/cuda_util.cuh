@@ -1,5 +1,5 @@
-// Small host helpers shared by the CUDA translation units: error checks and an owning
-// device buffer.
+// Small host helpers shared by the CUDA translation units: error checks, an owning device
+// buffer and CUDA-event timing.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -28,6 +28,32 @@ struct DeviceBuffer {
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 };
+
+// Mean seconds per call of `body` (which launches work on the default stream) over
+// `repetitions` calls, after one untimed warm-up call; timed with CUDA events.
+template <class Body>
+double time_cuda(int repetitions, Body&& body) {
+  struct Events {
+    cudaEvent_t start = nullptr, stop = nullptr;
+    Events() {
+      check_cuda(cudaEventCreate(&start), "event");
+      check_cuda(cudaEventCreate(&stop), "event");
+    }
+    ~Events() {
+      cudaEventDestroy(start);
+      cudaEventDestroy(stop);
+    }
+  } events;
+  body();
+  check_cuda(cudaDeviceSynchronize(), "warm-up");
+  check_cuda(cudaEventRecord(events.start), "event record");
+  for (int r = 0; r < repetitions; ++r) body();
+  check_cuda(cudaEventRecord(events.stop), "event record");
+  check_cuda(cudaEventSynchronize(events.stop), "event sync");
+  float ms = 0.0f;
+  check_cuda(cudaEventElapsedTime(&ms, events.start, events.stop), "elapsed");
+  return static_cast<double>(ms) / 1000.0 / repetitions;
+}
 
 }  // namespace cuda_util
 }  // namespace bcfeat

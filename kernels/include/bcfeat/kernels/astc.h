@@ -349,12 +349,11 @@ BCFEAT_HD uint32_t partition_hash(uint32_t p) {
   return p;
 }
 
-// The partition of texel (x, y) for partition pattern `seed` (10 bits) of `count` partitions.
-BCFEAT_HD int select_partition(int seed, int x, int y, int count, bool small_block) {
-  if (small_block) {
-    x <<= 1;
-    y <<= 1;
-  }
+// The partition pattern `seed` (10 bits) of `count` partitions as four lines: texel (x, y)
+// scores (mul[2i] * x + mul[2i+1] * y + add[i]) & 63 on line i and belongs to the partition of
+// the highest score (the first on ties). Unused lines score 0; small blocks (< 31 texels)
+// double the slopes, as the specification doubles x and y.
+BCFEAT_HD void partition_pattern(int seed, int count, bool small_block, uint8_t* mul, uint8_t* add) {
   seed += (count - 1) * 1024;
   const uint32_t rnum = partition_hash(static_cast<uint32_t>(seed));
   uint32_t s[12];
@@ -372,19 +371,25 @@ BCFEAT_HD int select_partition(int seed, int x, int y, int count, bool small_blo
     sh1 = count == 3 ? 6 : 5;
     sh2 = (seed & 2) ? 4 : 5;
   }
-  const int sh3 = (seed & 0x10) ? sh1 : sh2;
+  // s[8..11] are the z slopes, unused for 2D blocks (z = 0).
   for (int i = 0; i < 8; i += 2) {
     s[i] >>= sh1;
     s[i + 1] >>= sh2;
   }
-  for (int i = 8; i < 12; ++i) s[i] >>= sh3;
-  // z = 0 for 2D blocks.
-  int a = static_cast<int>((s[0] * x + s[1] * y + (rnum >> 14)) & 0x3f);
-  int b = static_cast<int>((s[2] * x + s[3] * y + (rnum >> 10)) & 0x3f);
-  int c = static_cast<int>((s[4] * x + s[5] * y + (rnum >> 6)) & 0x3f);
-  int d = static_cast<int>((s[6] * x + s[7] * y + (rnum >> 2)) & 0x3f);
-  if (count < 4) d = 0;
-  if (count < 3) c = 0;
+  const int lines = count < 3 ? 2 : count;
+  for (int i = 0; i < 4; ++i) {
+    const bool used = i < lines;
+    mul[2 * i] = static_cast<uint8_t>(used ? s[2 * i] << (small_block ? 1 : 0) : 0);
+    mul[2 * i + 1] = static_cast<uint8_t>(used ? s[2 * i + 1] << (small_block ? 1 : 0) : 0);
+    add[i] = static_cast<uint8_t>(used ? (rnum >> (14 - 4 * i)) & 0x3f : 0);
+  }
+}
+
+BCFEAT_HD int partition_of(const uint8_t* mul, const uint8_t* add, int x, int y) {
+  const int a = (mul[0] * x + mul[1] * y + add[0]) & 0x3f;
+  const int b = (mul[2] * x + mul[3] * y + add[1]) & 0x3f;
+  const int c = (mul[4] * x + mul[5] * y + add[2]) & 0x3f;
+  const int d = (mul[6] * x + mul[7] * y + add[3]) & 0x3f;
   if (a >= b && a >= c && a >= d) return 0;
   if (b >= c && b >= d) return 1;
   if (c >= d) return 2;
@@ -713,12 +718,20 @@ BCFEAT_HD Endpoints decode_endpoints(int cem, const int* v, bool hdr_profile) {
   return ep;
 }
 
+// Leading zero bits of a 16-bit value (p > 0).
+BCFEAT_HD int leading_zeros16(uint32_t p) {
+#if defined(__CUDA_ARCH__)
+  return __clz(p) - 16;
+#else
+  return __builtin_clz(p) - 16;
+#endif
+}
+
 // Unorm16 → half bits, truncating (0xFFFF → 1.0).
 BCFEAT_HD uint16_t unorm16_to_half(uint32_t p) {
   if (p == 0xffff) return 0x3c00;
   if (p < 4) return static_cast<uint16_t>(p << 8);
-  int lz = 0;
-  while (!(p & (0x8000u >> lz))) ++lz;
+  const int lz = leading_zeros16(p);
   const uint32_t mantissa = ((p << (lz + 1)) & 0xffff) >> 6;
   return static_cast<uint16_t>(((14 - lz) << 10) | mantissa);
 }
@@ -740,21 +753,32 @@ BCFEAT_HD uint16_t lns_to_half(uint32_t p) {
 
 }  // namespace astc_detail
 
-// Decodes one block of `block_w` x `block_h` texels into `out` (row-major texels, 4 half-bit
-// channels RGBA each, at least block_w*block_h*4 entries). `hdr` selects the HDR profile.
-BCFEAT_HD void decode_astc_block(const uint8_t* block, int block_w, int block_h, bool hdr, uint16_t* out) {
+// One block decoded down to what its texels need: decode_astc_params does the per-block work
+// (block mode, integer sequences, endpoints), astc_texel the per-texel work (weight infill,
+// partition, interpolation). The CPU driver runs both per block; the CUDA kernel keeps one
+// AstcBlockParams per block in shared memory and spreads the texels over its threads.
+struct AstcBlockParams {
+  uint16_t e0[4][4], e1[4][4];  // per partition and channel: unorm16 or 16-bit LNS
+  uint8_t weights[2][64];       // unquantised weights (0..64) per plane, weight-grid order
+  uint16_t constant[4];         // half bits of every texel when is_constant
+  uint8_t part_mul[8], part_add[4];  // partition lines (see astc_detail::partition_pattern)
+  uint8_t is_constant, partitions, grid_w, grid_h;
+  int8_t plane2_channel;        // channel that uses the second weight plane, -1: none
+  uint8_t lns[4];               // per partition: bit 0 = RGB are LNS, bit 1 = alpha is LNS
+};
+
+// Per-block half of the decoder: `block_w` x `block_h` texels, `hdr` selects the HDR profile.
+BCFEAT_HD void decode_astc_params(const uint8_t* block, int block_w, int block_h, bool hdr, AstcBlockParams& out) {
   using namespace astc_detail;
   Bits b;
   memcpy(&b.lo, block, 8);
   memcpy(&b.hi, block + 8, 8);
-  const int texels = block_w * block_h;
   auto fill = [&](uint16_t r, uint16_t g, uint16_t bl, uint16_t a) {
-    for (int i = 0; i < texels; ++i) {
-      out[4 * i] = r;
-      out[4 * i + 1] = g;
-      out[4 * i + 2] = bl;
-      out[4 * i + 3] = a;
-    }
+    out.is_constant = 1;
+    out.constant[0] = r;
+    out.constant[1] = g;
+    out.constant[2] = bl;
+    out.constant[3] = a;
   };
   auto error = [&] { fill(0xffff, 0xffff, 0xffff, 0xffff); };
 
@@ -780,11 +804,6 @@ BCFEAT_HD void decode_astc_block(const uint8_t* block, int block_w, int block_h,
   BlockMode bm;
   if (!decode_block_mode(mode, bm) || bm.grid_w > block_w || bm.grid_h > block_h) return error();
   const int partitions = static_cast<int>(bits_at(b, 11, 2)) + 1;
-  const int weight_count = bm.grid_w * bm.grid_h;
-  const int stored_weights = weight_count * (bm.dual ? 2 : 1);
-  uint8_t weights_q[64];
-  const Bits reversed = {reverse64(b.hi), reverse64(b.lo)};
-  decode_sequence(reversed, 0, stored_weights, bm.weight_range, weights_q);
   if (bm.dual && partitions == 4) return error();
 
   int cem[4];
@@ -823,11 +842,18 @@ BCFEAT_HD void decode_astc_block(const uint8_t* block, int block_w, int block_h,
     }
   }
   if (colour_range < 0) return error();
+
+  out.is_constant = 0;
+  out.partitions = static_cast<uint8_t>(partitions);
+  out.grid_w = static_cast<uint8_t>(bm.grid_w);
+  out.grid_h = static_cast<uint8_t>(bm.grid_h);
+  out.plane2_channel = static_cast<int8_t>(bm.dual ? static_cast<int>(bits_at(b, below_weights - 2, 2)) : -1);
+  if (partitions > 1) {
+    partition_pattern(partition_seed, partitions, block_w * block_h < 31, out.part_mul, out.part_add);
+  }
+
   uint8_t colour_q[18];
   decode_sequence(b, colour_start, colour_values, colour_range, colour_q);
-  const int plane2_channel = bm.dual ? static_cast<int>(bits_at(b, below_weights - 2, 2)) : -1;
-
-  Endpoints ep[4];
   int offset = 0;
   for (int p = 0; p < partitions; ++p) {
     int v[8];
@@ -835,49 +861,79 @@ BCFEAT_HD void decode_astc_block(const uint8_t* block, int block_w, int block_h,
     for (int i = 0; i < n; ++i) v[i] = unquantize_colour(colour_q[offset + i], colour_range);
     for (int i = n; i < 8; ++i) v[i] = 0;
     offset += n;
-    ep[p] = decode_endpoints(cem[p], v, hdr);
-  }
-
-  int weights[2][64];
-  for (int i = 0; i < weight_count; ++i) {
-    for (int plane = 0; plane < (bm.dual ? 2 : 1); ++plane) {
-      const int index = bm.dual ? 2 * i + plane : i;
-      weights[plane][i] = unquantize_weight(weights_q[index], bm.weight_range);
+    const Endpoints ep = decode_endpoints(cem[p], v, hdr);
+    for (int c = 0; c < 4; ++c) {
+      out.e0[p][c] = static_cast<uint16_t>(ep.e0[c]);
+      out.e1[p][c] = static_cast<uint16_t>(ep.e1[c]);
     }
+    out.lns[p] = static_cast<uint8_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0));
   }
 
+  // The weights, read in reverse bit order from the top of the block, interleaved by plane.
+  const int weight_count = bm.grid_w * bm.grid_h;
+  const Bits reversed = {reverse64(b.hi), reverse64(b.lo)};
+  if (bm.dual) {
+    // Decoded interleaved into plane 1's storage and split in place: entry i is written after
+    // entries 2i and 2i + 1 were read.
+    uint8_t* q = out.weights[1];
+    decode_sequence(reversed, 0, 2 * weight_count, bm.weight_range, q);
+    for (int i = 0; i < weight_count; ++i) {
+      out.weights[0][i] = static_cast<uint8_t>(unquantize_weight(q[2 * i], bm.weight_range));
+      out.weights[1][i] = static_cast<uint8_t>(unquantize_weight(q[2 * i + 1], bm.weight_range));
+    }
+  } else {
+    uint8_t* w = out.weights[0];
+    decode_sequence(reversed, 0, weight_count, bm.weight_range, w);
+    for (int i = 0; i < weight_count; ++i) w[i] = static_cast<uint8_t>(unquantize_weight(w[i], bm.weight_range));
+  }
+}
+
+// Per-texel half of the decoder: texel (x, y) of a `block_w` x `block_h` block as 4 half-bit
+// channels RGBA.
+BCFEAT_HD void astc_texel(const AstcBlockParams& p, int block_w, int block_h, int x, int y, uint16_t* out) {
+  using namespace astc_detail;
+  if (p.is_constant) {
+    for (int c = 0; c < 4; ++c) out[c] = p.constant[c];
+    return;
+  }
+  // Bilinear infill of the weight grid (fixed point, as the specification).
+  const int grid_w = p.grid_w, grid_h = p.grid_h;
   const int ds = (1024 + block_w / 2) / (block_w - 1);
   const int dt = (1024 + block_h / 2) / (block_h - 1);
-  const bool small_block = texels < 31;
+  const int gs = (ds * x * (grid_w - 1) + 32) >> 6;
+  const int gt = (dt * y * (grid_h - 1) + 32) >> 6;
+  const int js = gs >> 4, fs = gs & 0xf, jt = gt >> 4, ft = gt & 0xf;
+  const bool right = js + 1 < grid_w, down = jt + 1 < grid_h;
+  const int w11_full = (fs * ft + 8) >> 4;
+  const int w00 = 16 - fs - ft + w11_full;
+  // Neighbours past the grid count as weight 0: their factor becomes 0 and they read v0.
+  const int w01 = right ? fs - w11_full : 0;
+  const int w10 = down ? ft - w11_full : 0;
+  const int w11 = right && down ? w11_full : 0;
+  const int v0 = js + jt * grid_w;
+  const int v01 = right ? v0 + 1 : v0;
+  const int v10 = down ? v0 + grid_w : v0;
+  const int v11 = right && down ? v0 + grid_w + 1 : v0;
+  auto infill = [&](const uint8_t* w) { return (w[v0] * w00 + w[v01] * w01 + w[v10] * w10 + w[v11] * w11 + 8) >> 4; };
+  const int weight = infill(p.weights[0]);
+  const int weight2 = p.plane2_channel >= 0 ? infill(p.weights[1]) : weight;
+  const int part = p.partitions == 1 ? 0 : partition_of(p.part_mul, p.part_add, x, y);
+  const int lns = p.lns[part];
+  for (int c = 0; c < 4; ++c) {
+    const int w = c == p.plane2_channel ? weight2 : weight;
+    const uint32_t value = static_cast<uint32_t>((p.e0[part][c] * (64 - w) + p.e1[part][c] * w + 32) >> 6);
+    const bool is_lns = (lns >> (c < 3 ? 0 : 1)) & 1;
+    out[c] = is_lns ? lns_to_half(value) : unorm16_to_half(value);
+  }
+}
+
+// Decodes one block of `block_w` x `block_h` texels into `out` (row-major texels, 4 half-bit
+// channels RGBA each, at least block_w*block_h*4 entries). `hdr` selects the HDR profile.
+BCFEAT_HD void decode_astc_block(const uint8_t* block, int block_w, int block_h, bool hdr, uint16_t* out) {
+  AstcBlockParams params;
+  decode_astc_params(block, block_w, block_h, hdr, params);
   for (int y = 0; y < block_h; ++y) {
-    for (int x = 0; x < block_w; ++x) {
-      // Bilinear infill of the weight grid (fixed point, as the specification).
-      const int gs = (ds * x * (bm.grid_w - 1) + 32) >> 6;
-      const int gt = (dt * y * (bm.grid_h - 1) + 32) >> 6;
-      const int js = gs >> 4, fs = gs & 0xf, jt = gt >> 4, ft = gt & 0xf;
-      const int w11 = (fs * ft + 8) >> 4;
-      const int w10 = ft - w11, w01 = fs - w11, w00 = 16 - fs - ft + w11;
-      const int v0 = js + jt * bm.grid_w;
-      const bool right = js + 1 < bm.grid_w, down = jt + 1 < bm.grid_h;
-      int texel_weight[2];
-      for (int plane = 0; plane < (bm.dual ? 2 : 1); ++plane) {
-        const int* w = weights[plane];
-        const int p00 = w[v0];
-        const int p01 = right ? w[v0 + 1] : 0;
-        const int p10 = down ? w[v0 + bm.grid_w] : 0;
-        const int p11 = right && down ? w[v0 + bm.grid_w + 1] : 0;
-        texel_weight[plane] = (p00 * w00 + p01 * w01 + p10 * w10 + p11 * w11 + 8) >> 4;
-      }
-      const int part = partitions == 1 ? 0 : select_partition(partition_seed, x, y, partitions, small_block);
-      const Endpoints& e = ep[part];
-      uint16_t* texel = out + 4 * (y * block_w + x);
-      for (int c = 0; c < 4; ++c) {
-        const int w = c == plane2_channel ? texel_weight[1] : texel_weight[0];
-        const uint32_t value = static_cast<uint32_t>((e.e0[c] * (64 - w) + e.e1[c] * w + 32) >> 6);
-        const bool lns = c < 3 ? e.rgb_hdr : e.alpha_hdr;
-        texel[c] = lns ? lns_to_half(value) : unorm16_to_half(value);
-      }
-    }
+    for (int x = 0; x < block_w; ++x) astc_texel(params, block_w, block_h, x, y, out + 4 * (y * block_w + x));
   }
 }
 
