@@ -888,15 +888,11 @@ BCFEAT_HD void decode_astc_params(const uint8_t* block, int block_w, int block_h
   }
 }
 
-// Per-texel half of the decoder: texel (x, y) of a `block_w` x `block_h` block as 4 half-bit
-// channels RGBA.
-BCFEAT_HD void astc_texel(const AstcBlockParams& p, int block_w, int block_h, int x, int y, uint16_t* out) {
-  using namespace astc_detail;
-  if (p.is_constant) {
-    for (int c = 0; c < 4; ++c) out[c] = p.constant[c];
-    return;
-  }
-  // Bilinear infill of the weight grid (fixed point, as the specification).
+namespace astc_detail {
+
+// Bilinear infill of the weight grid (fixed point, as the specification) at texel (x, y):
+// plane 1 into `weight`, plane 2 into `weight2`.
+BCFEAT_HD void infill_weights(const AstcBlockParams& p, int block_w, int block_h, int x, int y, int& weight, int& weight2) {
   const int grid_w = p.grid_w, grid_h = p.grid_h;
   const int ds = (1024 + block_w / 2) / (block_w - 1);
   const int dt = (1024 + block_h / 2) / (block_h - 1);
@@ -915,8 +911,30 @@ BCFEAT_HD void astc_texel(const AstcBlockParams& p, int block_w, int block_h, in
   const int v10 = down ? v0 + grid_w : v0;
   const int v11 = right && down ? v0 + grid_w + 1 : v0;
   auto infill = [&](const uint8_t* w) { return (w[v0] * w00 + w[v01] * w01 + w[v10] * w10 + w[v11] * w11 + 8) >> 4; };
-  const int weight = infill(p.weights[0]);
-  const int weight2 = p.plane2_channel >= 0 ? infill(p.weights[1]) : weight;
+  weight = infill(p.weights[0]);
+  weight2 = p.plane2_channel >= 0 ? infill(p.weights[1]) : weight;
+}
+
+}  // namespace astc_detail
+
+// Per-texel half of the decoder: texel (x, y) of a `block_w` x `block_h` block as 4 half-bit
+// channels RGBA.
+BCFEAT_HD void astc_texel(const AstcBlockParams& p, int block_w, int block_h, int x, int y, uint16_t* out) {
+  using namespace astc_detail;
+  if (p.is_constant) {
+    for (int c = 0; c < 4; ++c) out[c] = p.constant[c];
+    return;
+  }
+  const int grid_w = p.grid_w, grid_h = p.grid_h;
+  int weight, weight2;
+  if (grid_w == block_w && grid_h == block_h) {
+    // A full grid: the infill gives every texel its own grid weight (fs = ft = 0 for
+    // every texel of blocks up to 12 wide), so read it directly.
+    weight = p.weights[0][y * grid_w + x];
+    weight2 = p.plane2_channel >= 0 ? p.weights[1][y * grid_w + x] : weight;
+  } else {
+    astc_detail::infill_weights(p, block_w, block_h, x, y, weight, weight2);
+  }
   const int part = p.partitions == 1 ? 0 : partition_of(p.part_mul, p.part_add, x, y);
   const int lns = p.lns[part];
   for (int c = 0; c < 4; ++c) {
