@@ -95,8 +95,10 @@ BCFEAT_HD int sequence_bits(int count, int index) {
 }
 
 // Reads `count` (≤ 64) values of range `index` starting at bit `start`; bits past the end of
-// the sequence read as zero.
-BCFEAT_HD void decode_sequence(const Bits& b, int start, int count, int index, uint8_t* out) {
+// the sequence read as zero. Value k goes to out[k], or with `split_planes` (interleaved dual
+// plane weights, count ≤ 64) even values to out[k / 2] and odd ones to out[32 + k / 2].
+BCFEAT_HD void decode_sequence(const Bits& b, int start, int count, int index, uint8_t* out, bool split_planes = false) {
+  auto slot = [&](int k) { return split_planes ? ((k & 1) << 5) | (k >> 1) : k; };
   const Range r = range_of(index);
   const int end = start + sequence_bits(count, index);
   int pos = start;
@@ -107,7 +109,7 @@ BCFEAT_HD void decode_sequence(const Bits& b, int start, int count, int index, u
     return v;
   };
   if (r.kind == 0) {
-    for (int i = 0; i < count; ++i) out[i] = static_cast<uint8_t>(take(r.bits));
+    for (int i = 0; i < count; ++i) out[slot(i)] = static_cast<uint8_t>(take(r.bits));
     return;
   }
   if (r.kind == 1) {
@@ -154,7 +156,7 @@ BCFEAT_HD void decode_sequence(const Bits& b, int start, int count, int index, u
         t0 = (((c >> 1) & 1) << 1) | ((c & 1) & ~((c >> 1) & 1));
       }
       const uint32_t trits[5] = {t0, t1, t2, t3, t4};
-      for (int k = 0; k < 5 && first + k < count; ++k) out[first + k] = static_cast<uint8_t>((trits[k] << r.bits) | m[k]);
+      for (int k = 0; k < 5 && first + k < count; ++k) out[slot(first + k)] = static_cast<uint8_t>((trits[k] << r.bits) | m[k]);
     }
     return;
   }
@@ -191,7 +193,7 @@ BCFEAT_HD void decode_sequence(const Bits& b, int start, int count, int index, u
       }
     }
     const uint32_t quints[3] = {q0, q1, q2};
-    for (int k = 0; k < 3 && first + k < count; ++k) out[first + k] = static_cast<uint8_t>((quints[k] << r.bits) | m[k]);
+    for (int k = 0; k < 3 && first + k < count; ++k) out[slot(first + k)] = static_cast<uint8_t>((quints[k] << r.bits) | m[k]);
   }
 }
 
@@ -759,7 +761,9 @@ BCFEAT_HD uint16_t lns_to_half(uint32_t p) {
 // AstcBlockParams per block in shared memory and spreads the texels over its threads.
 struct AstcBlockParams {
   uint16_t e0[4][4], e1[4][4];  // per partition and channel: unorm16 or 16-bit LNS
-  uint8_t weights[2][64];       // unquantised weights (0..64) per plane, weight-grid order
+  // Unquantised weights (0..64) in weight-grid order; with dual planes (at most 32 weights
+  // each) plane 1 is at [0, 32) and plane 2 at [32, 64).
+  uint8_t weights[64];
   uint16_t constant[4];         // half bits of every texel when is_constant
   uint8_t part_mul[8], part_add[4];  // partition lines (see astc_detail::partition_pattern)
   uint8_t is_constant, partitions, grid_w, grid_h;
@@ -869,22 +873,13 @@ BCFEAT_HD void decode_astc_params(const uint8_t* block, int block_w, int block_h
     out.lns[p] = static_cast<uint8_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0));
   }
 
-  // The weights, read in reverse bit order from the top of the block, interleaved by plane.
+  // The weights, read in reverse bit order from the top of the block (dual planes interleaved).
   const int weight_count = bm.grid_w * bm.grid_h;
   const Bits reversed = {reverse64(b.hi), reverse64(b.lo)};
-  if (bm.dual) {
-    // Decoded interleaved into plane 1's storage and split in place: entry i is written after
-    // entries 2i and 2i + 1 were read.
-    uint8_t* q = out.weights[1];
-    decode_sequence(reversed, 0, 2 * weight_count, bm.weight_range, q);
-    for (int i = 0; i < weight_count; ++i) {
-      out.weights[0][i] = static_cast<uint8_t>(unquantize_weight(q[2 * i], bm.weight_range));
-      out.weights[1][i] = static_cast<uint8_t>(unquantize_weight(q[2 * i + 1], bm.weight_range));
-    }
-  } else {
-    uint8_t* w = out.weights[0];
-    decode_sequence(reversed, 0, weight_count, bm.weight_range, w);
-    for (int i = 0; i < weight_count; ++i) w[i] = static_cast<uint8_t>(unquantize_weight(w[i], bm.weight_range));
+  decode_sequence(reversed, 0, weight_count * (bm.dual ? 2 : 1), bm.weight_range, out.weights, bm.dual);
+  for (int i = 0; i < weight_count; ++i) {
+    out.weights[i] = static_cast<uint8_t>(unquantize_weight(out.weights[i], bm.weight_range));
+    if (bm.dual) out.weights[32 + i] = static_cast<uint8_t>(unquantize_weight(out.weights[32 + i], bm.weight_range));
   }
 }
 
@@ -911,8 +906,8 @@ BCFEAT_HD void infill_weights(const AstcBlockParams& p, int block_w, int block_h
   const int v10 = down ? v0 + grid_w : v0;
   const int v11 = right && down ? v0 + grid_w + 1 : v0;
   auto infill = [&](const uint8_t* w) { return (w[v0] * w00 + w[v01] * w01 + w[v10] * w10 + w[v11] * w11 + 8) >> 4; };
-  weight = infill(p.weights[0]);
-  weight2 = p.plane2_channel >= 0 ? infill(p.weights[1]) : weight;
+  weight = infill(p.weights);
+  weight2 = p.plane2_channel >= 0 ? infill(p.weights + 32) : weight;
 }
 
 }  // namespace astc_detail
@@ -930,8 +925,8 @@ BCFEAT_HD void astc_texel(const AstcBlockParams& p, int block_w, int block_h, in
   if (grid_w == block_w && grid_h == block_h) {
     // A full grid: the infill gives every texel its own grid weight (fs = ft = 0 for
     // every texel of blocks up to 12 wide), so read it directly.
-    weight = p.weights[0][y * grid_w + x];
-    weight2 = p.plane2_channel >= 0 ? p.weights[1][y * grid_w + x] : weight;
+    weight = p.weights[y * grid_w + x];
+    weight2 = p.plane2_channel >= 0 ? p.weights[32 + y * grid_w + x] : weight;
   } else {
     astc_detail::infill_weights(p, block_w, block_h, x, y, weight, weight2);
   }
