@@ -25,11 +25,14 @@ void ModelParams::declare(ParamSet& params) {
   params.add("model.heads", &options.heads, "attention heads (divide width)").range(1, 64);
   params.add("model.mlp_ratio", &options.mlp_ratio, "MLP width / token width").range(1, 16);
   params.add("model.text_depth", &options.text_depth, "question / caption encoder blocks").range(0, 16);
-  params.add("model.fusion_depth", &options.fusion_depth,
-             "tinyvlm: joint blocks over visual and question tokens (0 = one cross-attention)")
+  params.add("model.fusion_depth", &options.fusion_depth, "tinyvlm: fusion blocks (0 = one cross-attention)")
       .range(0, 16);
+  params.add("model.fusion", &options.fusion,
+             "tinyvlm fusion blocks: joint (self-attention over visual and question tokens) or decoder (question "
+             "tokens: self-attention, cross-attention on the visual tokens, MLP)")
+      .one_of({"joint", "decoder"});
   params.add("model.fusion_positions", &options.fusion_positions,
-             "tinyvlm joint fusion: learned positions added to the visual tokens again as they enter the fusion blocks");
+             "tinyvlm fusion: learned positions added to the visual tokens again as they enter the fusion blocks");
   params.add("model.embed", &options.embed, "clip: embedding dimension").range(8, 4096);
 }
 

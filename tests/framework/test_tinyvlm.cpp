@@ -3,6 +3,7 @@
 #include <map>
 
 #include "bcfeat/datasets/shapes_vqa.h"
+#include "bcfeat/framework/error.h"
 #include "bcfeat/framework/models/tinyvlm.h"
 #include "catch.h"
 
@@ -98,21 +99,34 @@ TEST_CASE("tinyvlm: a tiny config learns shapes_vqa on the CPU (loss falls, accu
   CHECK(accuracy > baseline + 0.15);
 }
 
-TEST_CASE("tinyvlm with joint fusion blocks: shapes, padding ignored, tap") {
+TEST_CASE("tinyvlm with joint or decoder fusion blocks: shapes, options, padding ignored, tap") {
   torch::manual_seed(2);
   TinyVlmOptions options = tiny_options();
   options.fusion_depth = 2;
   options.fusion_positions = true;
+  options.fusion = GENERATE(std::string("joint"), std::string("decoder"));
+  INFO("fusion " << options.fusion);
   TinyVlm model(options);
   model->eval();
-  // The fusion positions are a parameter of their own, and the option survives the model description.
-  int fusion_positions = 0;
-  for (const auto& p : model->named_parameters()) fusion_positions += p.key() == "fusion_positions";
+  // The fusion positions are a parameter of their own; decoder blocks have a cross-attention
+  // on the visual tokens, joint blocks none; the options survive the model description.
+  int fusion_positions = 0, cross = 0;
+  for (const auto& p : model->named_parameters()) {
+    fusion_positions += p.key() == "fusion_positions";
+    cross += p.key().rfind("fusion.", 0) == 0 && p.key().find(".cross.") != std::string::npos;
+  }
   CHECK(fusion_positions == 1);
+  CHECK((cross > 0) == (options.fusion == "decoder"));
   CHECK(options_from_json(to_json(options)).fusion_positions);
+  CHECK(options_from_json(to_json(options)).fusion == options.fusion);
   nlohmann::json old = to_json(options);
   old.erase("fusion_positions");
+  old.erase("fusion");
   CHECK_FALSE(options_from_json(old).fusion_positions);
+  CHECK(options_from_json(old).fusion == "joint");  // files written before the option: joint
+  nlohmann::json bad = to_json(options);
+  bad["fusion"] = "sideways";
+  CHECK_THROWS_AS(options_from_json(bad), InputError);
   const Batch batch = make_data(VqaSplit::kTrain, 0, 3, 3);
   int taps = 0;
   const torch::Tensor logits = model->forward(batch.images, batch.questions, [&](int, const torch::Tensor& t) {
@@ -121,6 +135,10 @@ TEST_CASE("tinyvlm with joint fusion blocks: shapes, padding ignored, tap") {
   }, batch.scene);
   CHECK(taps == 2);
   CHECK(logits.sizes() == torch::IntArrayRef({batch.questions.size(0), static_cast<int64_t>(vqa_answers().size())}));
+  // The answers depend on the visual tokens.
+  const torch::Tensor blind = model->forward(
+      batch.images, batch.questions, [](int, const torch::Tensor& t) { return torch::zeros_like(t); }, batch.scene);
+  CHECK_FALSE(torch::allclose(logits, blind, 1e-4, 1e-4));
   // Padding words are masked: changing what a pad position would embed to changes nothing.
   torch::NoGradGuard no_grad;
   const torch::Tensor one = model->forward(batch.images, batch.questions.slice(0, 0, 1), {}, batch.scene.slice(0, 0, 1));

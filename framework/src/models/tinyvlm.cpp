@@ -13,6 +13,7 @@ namespace nn = torch::nn;
 void TinyVlmOptions::check() const {
   if (image_size % patch != 0) throw_input_error("tinyvlm: image_size {} is not a multiple of patch {}", image_size, patch);
   if (width % heads != 0) throw_input_error("tinyvlm: width {} is not a multiple of heads {}", width, heads);
+  if (fusion != "joint" && fusion != "decoder") throw_input_error("tinyvlm: fusion '{}' is not joint or decoder", fusion);
 }
 
 nlohmann::json to_json(const TinyVlmOptions& o) {
@@ -20,7 +21,7 @@ nlohmann::json to_json(const TinyVlmOptions& o) {
           {"depth", o.depth},           {"heads", o.heads},         {"mlp_ratio", o.mlp_ratio},
           {"text_depth", o.text_depth}, {"fusion_depth", o.fusion_depth}, {"embed", o.embed},
           {"question_length", o.question_length}, {"vocabulary", o.vocabulary}, {"answers", o.answers},
-          {"fusion_positions", o.fusion_positions}};
+          {"fusion_positions", o.fusion_positions}, {"fusion", o.fusion}};
 }
 
 TinyVlmOptions options_from_json(const nlohmann::json& json) {
@@ -45,6 +46,10 @@ TinyVlmOptions options_from_json(const nlohmann::json& json) {
   if (json.contains("fusion_positions")) {
     if (!json["fusion_positions"].is_boolean()) throw_input_error("model options: 'fusion_positions' is not a boolean");
     o.fusion_positions = json["fusion_positions"].get<bool>();
+  }
+  if (json.contains("fusion")) {  // likewise (= joint)
+    if (!json["fusion"].is_string()) throw_input_error("model options: 'fusion' is not a string");
+    o.fusion = json["fusion"].get<std::string>();
   }
   o.check();
   return o;
@@ -91,6 +96,23 @@ torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch:
   const torch::Tensor attended = attention_(h, h, padding_mask);
   torch::Tensor y = x + attended;
   return y + fc2_(torch::gelu(fc1_(norm2_(y))));
+}
+
+DecoderBlockImpl::DecoderBlockImpl(int width, int heads, int mlp_ratio) {
+  norm1_ = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({width})));
+  norm2_ = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({width})));
+  norm3_ = register_module("norm3", nn::LayerNorm(nn::LayerNormOptions({width})));
+  self_ = register_module("self", Attention(width, heads));
+  cross_ = register_module("cross", Attention(width, heads));
+  fc1_ = register_module("fc1", nn::Linear(width, width * mlp_ratio));
+  fc2_ = register_module("fc2", nn::Linear(width * mlp_ratio, width));
+}
+
+torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& padding) {
+  const torch::Tensor h = norm1_(x);
+  torch::Tensor y = x + self_(h, h, padding);
+  y = y + cross_(norm2_(y), context);
+  return y + fc2_(torch::gelu(fc1_(norm3_(y))));
 }
 
 namespace {
@@ -156,7 +178,12 @@ TinyVlmImpl::TinyVlmImpl(const TinyVlmOptions& options) : options_(options) {
   if (options.fusion_depth == 0) {
     cross_ = register_module("cross", Attention(width, options.heads));
   } else {
-    fusion_ = register_module("fusion", make_blocks(options.fusion_depth, options));
+    if (options.fusion == "decoder") {
+      fusion_ = register_module("fusion", nn::ModuleList());
+      for (int k = 0; k < options.fusion_depth; ++k) fusion_->push_back(DecoderBlock(width, options.heads, options.mlp_ratio));
+    } else {
+      fusion_ = register_module("fusion", make_blocks(options.fusion_depth, options));
+    }
     modality_ = register_parameter("modality", torch::randn({2, 1, width}) * 0.02);
     if (options.fusion_positions) {
       fusion_positions_ = register_parameter("fusion_positions", torch::randn({options.tokens(), 1, width}) * 0.02);
@@ -177,6 +204,12 @@ torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tens
   } else {
     torch::Tensor v = visual + modality_[0];
     if (fusion_positions_.defined()) v = v + fusion_positions_;
+    if (options_.fusion == "decoder") {
+      t = t + modality_[1];
+      const torch::Tensor padding = questions.eq(0);
+      for (const auto& block : *fusion_) t = block->as<DecoderBlock>()->forward(t, v, padding);
+      return head2_(torch::gelu(head1_(masked_mean(fused_norm_(t), questions))));
+    }
     torch::Tensor joint = torch::cat({v, t + modality_[1]}, 0);  // [N + L, Q, E]
     const torch::Tensor padding =
         torch::cat({torch::zeros({questions.size(0), n}, questions.options().dtype(torch::kBool)), questions.eq(0)}, 1);

@@ -9,9 +9,13 @@
 //   TextEncoder        word ids [B, L] (0 = padding) → embedding + positions → blocks with
 //                      the padding masked → norm → [L, B, E].
 // Models:
-//   tinyvlm  VQA: ViT + question encoder, fused either by one cross-attention of the question
-//            on the visual tokens (fusion_depth 0) or by `fusion_depth` joint transformer
-//            blocks over [visual tokens; question tokens] (each with a modality embedding);
+//   tinyvlm  VQA: ViT + question encoder, fused by one of
+//              - one cross-attention of the question on the visual tokens (fusion_depth 0);
+//              - fusion "joint": `fusion_depth` transformer blocks over [visual tokens;
+//                question tokens] (each with a modality embedding);
+//              - fusion "decoder": `fusion_depth` decoder blocks on the question tokens
+//                (self-attention among them, cross-attention on the visual tokens, MLP); the
+//                visual tokens are not updated, so a block costs ~L·N instead of (N + L)².
 //            the question tokens' mean → MLP → answer logits.
 //   clip     dual encoder: the same ViT and a caption encoder, pooled (image: attention of a
 //            learned query over the visual tokens; caption: mean over its words) and
@@ -36,8 +40,9 @@ struct TinyVlmOptions {
   int heads = 3;
   int mlp_ratio = 4;
   int text_depth = 2;
-  int fusion_depth = 0;  // tinyvlm: 0 = one cross-attention; > 0 = joint blocks
-  bool fusion_positions = false;  // tinyvlm joint fusion: learned positions added to the visual tokens again
+  int fusion_depth = 0;  // tinyvlm: 0 = one cross-attention; > 0 = fusion blocks
+  std::string fusion = "joint";   // tinyvlm, fusion_depth > 0: "joint" or "decoder" blocks
+  bool fusion_positions = false;  // tinyvlm fusion: learned positions added to the visual tokens again
   int embed = 128;       // clip: embedding dimension
   int question_length = 16;  // tinyvlm: question word ids; clip: caption word ids
   int vocabulary = 64;       // word ids
@@ -74,6 +79,20 @@ class TransformerBlockImpl : public torch::nn::Module {
   torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
 };
 TORCH_MODULE(TransformerBlock);
+
+// Pre-norm decoder block: tokens [L, B, E] attend to themselves (`padding` [B, L]), then to
+// `context` [N, B, E], then an MLP.
+class DecoderBlockImpl : public torch::nn::Module {
+ public:
+  DecoderBlockImpl(int width, int heads, int mlp_ratio);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& padding = {});
+
+ private:
+  torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, norm3_{nullptr};
+  Attention self_{nullptr}, cross_{nullptr};
+  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+};
+TORCH_MODULE(DecoderBlock);
 
 // tap(layer, tokens [N, B, E]) → tokens to continue with; layer 1..depth (after that block).
 using VisualTap = std::function<torch::Tensor(int layer, const torch::Tensor& tokens)>;
@@ -128,7 +147,7 @@ class TinyVlmImpl : public torch::nn::Module {
   Attention cross_{nullptr};
   torch::nn::LayerNorm fused_norm_{nullptr};
   torch::nn::ModuleList fusion_{nullptr};
-  torch::Tensor modality_;  // [2, 1, E] for joint fusion
+  torch::Tensor modality_;  // [2, 1, E] for joint and decoder fusion
   torch::Tensor fusion_positions_;  // [N, 1, E] when options.fusion_positions
   torch::nn::Linear head1_{nullptr}, head2_{nullptr};
 };
