@@ -29,29 +29,29 @@ struct DeviceBuffer {
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 };
 
+// An owning CUDA event.
+struct Event {
+  cudaEvent_t event = nullptr;
+  Event() { check_cuda(cudaEventCreate(&event), "event"); }
+  ~Event() { cudaEventDestroy(event); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+};
+
 // Mean seconds per call of `body` (which launches work on the default stream) over
 // `repetitions` calls, after one untimed warm-up call; timed with CUDA events.
 template <class Body>
 double time_cuda(int repetitions, Body&& body) {
-  struct Events {
-    cudaEvent_t start = nullptr, stop = nullptr;
-    Events() {
-      check_cuda(cudaEventCreate(&start), "event");
-      check_cuda(cudaEventCreate(&stop), "event");
-    }
-    ~Events() {
-      cudaEventDestroy(start);
-      cudaEventDestroy(stop);
-    }
-  } events;
+  Event start, stop;
   body();
+  check_cuda(cudaGetLastError(), "launch");
   check_cuda(cudaDeviceSynchronize(), "warm-up");
-  check_cuda(cudaEventRecord(events.start), "event record");
+  check_cuda(cudaEventRecord(start.event), "event record");
   for (int r = 0; r < repetitions; ++r) body();
-  check_cuda(cudaEventRecord(events.stop), "event record");
-  check_cuda(cudaEventSynchronize(events.stop), "event sync");
+  check_cuda(cudaEventRecord(stop.event), "event record");
+  check_cuda(cudaEventSynchronize(stop.event), "event sync");
   float ms = 0.0f;
-  check_cuda(cudaEventElapsedTime(&ms, events.start, events.stop), "elapsed");
+  check_cuda(cudaEventElapsedTime(&ms, start.event, stop.event), "elapsed");
   return static_cast<double>(ms) / 1000.0 / repetitions;
 }
 
