@@ -38,5 +38,6 @@ std::string format_report(const nlohmann::ordered_json& rows, const std::vector<
 int command_codec(Args& args);
 int command_dataset(Args& args);
 int command_bench(Args& args);
+int command_probe(Args& args);
 
 }  // namespace bcfeat

@@ -48,6 +48,7 @@ usage:
   bcfeat bench astc [--formats astc_4x4,..] [--profiles ldr,hdr] [--qualities normal,..] [--images DIR] [--output FILE.json]
   bcfeat dataset shapes_vqa --output DIR [--split train|val|test] [--count N] [--first I] [--questions Q]
                  [--image-size S] [--seed K]
+  bcfeat probe positions MODEL.pt [--scenes N] [--output FILE.json]
 
 exit codes: 0 ok, 1 some runs failed, 2 bad input
 )";
@@ -288,6 +289,7 @@ int main(int argc, char** argv) {
       {"run", command_run},         {"run-one", command_run_one}, {"report", command_report},
       {"list", command_list},       {"codec", command_codec},     {"bench", command_bench},
       {"dataset", command_dataset},
+      {"probe", command_probe},
   };
   try {
     auto it = commands.find(command);

@@ -330,5 +330,17 @@ nlohmann::json data_meta(const ShapesVqaOptions& data) {
           {"overlap", data.overlap},       {"noise", data.noise},             {"seed", data.seed}};
 }
 
+ShapesVqaOptions data_from_meta(const nlohmann::json& meta) {
+  const nlohmann::json& data = meta.at("data");
+  ShapesVqaOptions out;
+  out.image_size = data.at("image_size");
+  out.min_objects = data.at("min_objects");
+  out.max_objects = data.at("max_objects");
+  out.overlap = data.at("overlap");
+  out.noise = data.at("noise");
+  out.seed = data.at("seed");
+  return out;
+}
+
 }  // namespace vlm
 }  // namespace bcfeat

@@ -104,6 +104,7 @@ torch::Tensor embed_texts(Clip& model, const torch::Tensor& captions, int batch,
 torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch, torch::Device device, const VisualTap& tap = {});
 
 nlohmann::json data_meta(const ShapesVqaOptions& data);
+ShapesVqaOptions data_from_meta(const nlohmann::json& meta);  // a model file's "data" (read_meta / load_model)
 
 }  // namespace vlm
 }  // namespace bcfeat

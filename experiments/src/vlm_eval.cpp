@@ -100,13 +100,7 @@ class VlmEval : public Experiment {
     Setup s;
     s.device = vlm::pick_device(device_);
     s.model = vlm::load_model(model_file_, s.device);
-    const nlohmann::json& data = s.model.meta.at("data");
-    s.data.image_size = data.at("image_size");
-    s.data.min_objects = data.at("min_objects");
-    s.data.max_objects = data.at("max_objects");
-    s.data.overlap = data.at("overlap");
-    s.data.noise = data.at("noise");
-    s.data.seed = data.at("seed");
+    s.data = vlm::data_from_meta(s.model.meta);
     s.split = vqa_tensors(s.data, split_ == "val" ? VqaSplit::kVal : VqaSplit::kTest, 0, scenes_, per_scene_,
                           s.model.options.question_length);
     s.taps = resolve_taps(s.model.options.depth);

@@ -192,6 +192,19 @@ assert c['shared_bytes'] == 4 * 16 * 8 * 2, c['shared_bytes']
 values = 60 * 2 * 16 * 32
 assert abs(c['bits_per_value'] - 8 * (c['feature_bytes_per_image'] * 60 + c['shared_bytes']) / values) < 1e-9, c
 " && pass "vqa_eval: fp16 changes nothing, int2 rate counted, shared codebook counted once, drop inside its interval" || fail "vqa_eval metrics: $(cat ev/summary.json)"
+expect_code 0 "probe positions runs on the tiny model" -- "$bcfeat" probe positions "$model_file" --scenes 40 --output probe.json
+/usr/bin/python3 -c "
+import json, math
+p = json.load(open('probe.json'))
+assert p['probe'] == 'positions' and p['scenes'] == 40 and p['objects'] >= 2 * 40, p
+assert [l['tokens'] for l in p['layers']] == ['block 1', 'block 2'], p['layers']
+for l in p['layers']:
+    assert all(math.isfinite(l[k]) for k in ('r2_x', 'r2_y', 'rmse_x_px', 'rmse_y_px')), l
+    assert l['r2_x'] <= 1 and l['r2_y'] <= 1 and 0 < l['rmse_x_px'] < 32 and 0 < l['rmse_y_px'] < 32, l
+" && pass "probe positions: one fit per ViT block, R2 <= 1, RMSE inside the image" || fail "probe output: $(cat probe.json)"
+expect_code 2 "probe: unknown probe" -- "$bcfeat" probe sizes "$model_file"
+expect_code 2 "probe: missing model file" -- "$bcfeat" probe positions nowhere.pt
+expect_code 2 "probe: not a model file" -- "$bcfeat" probe positions eval.yaml
 sed "s#model_file: .*#model_file: $checkpoint#" eval.yaml | grep -v codebook >eval_ckpt.yaml
 expect_code 0 "vqa_eval reads the training checkpoint too" -- "$bcfeat" run eval_ckpt.yaml --output ev_ckpt
 /usr/bin/python3 -c "
