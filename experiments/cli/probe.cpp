@@ -78,7 +78,7 @@ int command_probe(Args& args) {
         const int column = std::min(grid - 1, static_cast<int>(o.x / patch));
         const int row = std::min(grid - 1, static_cast<int>(o.y / patch));
         for (int l = 0; l <= depth; ++l) {
-          if (layers[l].defined()) rows[l].push_back(layers[l][row * grid + column][static_cast<int64_t>(b)]);
+          if (layers[l].defined()) rows[l].push_back(layers[l][row * grid + column][static_cast<int64_t>(b)].clone());
         }
         targets.push_back(static_cast<float>(o.x / data.image_size));
         targets.push_back(static_cast<float>(o.y / data.image_size));
