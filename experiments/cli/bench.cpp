@@ -280,12 +280,8 @@ int bench_astc(Args& args) {
   }
   std::vector<AstcProfile> profiles;
   std::vector<AstcPreset> presets;
-  try {
-    for (const auto& name : profile_list) profiles.push_back(parse_astc_profile(name));
-    for (const auto& name : quality_list) presets.push_back(parse_astc_preset(name));
-  } catch (const std::invalid_argument& e) {
-    throw_input_error("{}", e.what());
-  }
+  for (const auto& name : profile_list) profiles.push_back(parse_input("", [&] { return parse_astc_profile(name); }));
+  for (const auto& name : quality_list) presets.push_back(parse_input("", [&] { return parse_astc_preset(name); }));
   const std::vector<BenchImage> images = image_dir.empty() ? synthetic_images() : load_images(image_dir);
   const bool cuda = cuda_codec_available();
   nlohmann::ordered_json report = report_header("astc", cuda, threads, image_dir, images, repetitions);
@@ -415,11 +411,7 @@ int command_bench(Args& args) {
   }
   std::vector<Quality> qualities;
   for (const auto& name : quality_list) {
-    try {
-      qualities.push_back(parse_quality(name));
-    } catch (const std::invalid_argument& e) {
-      throw_input_error("--qualities: {}", e.what());
-    }
+    qualities.push_back(parse_input("--qualities", [&] { return parse_quality(name); }));
   }
   const std::vector<BenchImage> images = image_dir.empty() ? synthetic_images() : load_images(image_dir);
   const bool cuda = device == "cuda";

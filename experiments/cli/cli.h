@@ -1,10 +1,13 @@
 // Helpers shared by the `bcfeat` subcommands: argument parsing and report tables.
 #pragma once
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "bcfeat/framework/error.h"
 
 namespace bcfeat {
 
@@ -25,6 +28,17 @@ class Args {
   std::vector<bool> used_;
   std::string command_;
 };
+
+// parse(), with a std::invalid_argument it throws (a parser's "unknown name") turned into an
+// InputError, its message prefixed by `what` (an option name; empty: no prefix).
+template <class Parse>
+auto parse_input(const std::string& what, Parse&& parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const std::invalid_argument& e) {
+    throw_input_error("{}{}", what.empty() ? std::string() : what + ": ", e.what());
+  }
+}
 
 // "a,b,,c" -> {"a", "b", "c"}; "" -> {}.
 std::vector<std::string> split_list(const std::string& text);

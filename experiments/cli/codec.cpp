@@ -50,11 +50,7 @@ void check_domain(FloatImage& image, const std::string& format, float low, float
 }
 
 AstcProfile require_profile(const std::string& name) {
-  try {
-    return parse_astc_profile(name);
-  } catch (const std::invalid_argument& e) {
-    throw_input_error("--profile: {}", e.what());
-  }
+  return parse_input("--profile", [&] { return parse_astc_profile(name); });
 }
 
 std::string describe_padding(int width, int height, int block_width, int block_height) {
@@ -72,12 +68,7 @@ int astc_encode_file(const AstcFormat& format, const std::string& input, const s
     throw_input_error("--device {}: ASTC encodes on the CPU (libastcenc); decode with --device cuda", device);
   }
   const AstcProfile profile = require_profile(profile_text);
-  AstcPreset preset;
-  try {
-    preset = parse_astc_preset(quality_text);
-  } catch (const std::invalid_argument& e) {
-    throw_input_error("--quality: {}", e.what());
-  }
+  const AstcPreset preset = parse_input("--quality", [&] { return parse_astc_preset(quality_text); });
   if (fs::path(output).extension() != ".astc") throw_input_error("output '{}' must end in .astc", output);
   FloatImage image = load_image(input);
   check_domain(image, fmt::format("{} ({})", format.name, astc_profile_name(profile)), 0.0f,
@@ -97,11 +88,7 @@ int astc_encode_file(const AstcFormat& format, const std::string& input, const s
 }
 
 AstcImage read_astc(const std::string& path) {
-  try {
-    return parse_astc_file(read_bytes(path), path);
-  } catch (const std::invalid_argument& e) {
-    throw_input_error("{}", e.what());
-  }
+  return parse_input("", [&] { return parse_astc_file(read_bytes(path), path); });
 }
 
 int astc_decode_file(const std::string& input, const std::string& output, const std::string& device,
@@ -147,12 +134,7 @@ int codec_encode(Args& args) {
   if (!profile.empty()) throw_input_error("--profile applies to the ASTC formats only, not {}", format_name);
   const FormatInfo& format = require_format(format_name);
   if (device != "cpu" && device != "cuda") throw_input_error("--device must be cpu or cuda for encoding, got '{}'", device);
-  Quality quality;
-  try {
-    quality = parse_quality(quality_name_text);
-  } catch (const std::invalid_argument& e) {
-    throw_input_error("--quality: {}", e.what());
-  }
+  const Quality quality = parse_input("--quality", [&] { return parse_quality(quality_name_text); });
   if (fs::path(output).extension() != ".dds") throw_input_error("output '{}' must end in .dds", output);
   FloatImage image = load_image(input);
   check_domain(image, format.name, value_domain_low(format.domain), value_domain_high(format.domain), clamp, input);
