@@ -54,10 +54,9 @@ int command_probe(Args& args) {
   // Per block (1..depth), then the fusion's view: one row per object, its centre-patch token.
   std::vector<std::vector<torch::Tensor>> rows(depth + 1);
   std::vector<float> targets;
-  torch::Tensor fusion_positions;
-  for (const auto& p : model.module()->named_parameters()) {
-    if (p.key() == "fusion_positions") fusion_positions = p.value();  // [N, 1, E]
-  }
+  // The fusion's view differs from the final tokens only where the model adds positions there.
+  const bool fusion_view = model.kind == "tinyvlm" && model.options.fusion_depth > 0 &&
+                           model.options.fusion_positions != "none";
   const int batch = 50;
   for (int first = 0; first < scenes; first += batch) {
     std::vector<VqaScene> chunk;
@@ -72,7 +71,7 @@ int command_probe(Args& args) {
       layers[layer - 1] = t;
       return t;
     });
-    if (fusion_positions.defined()) layers[depth] = final_tokens + fusion_positions;
+    if (fusion_view) layers[depth] = model.vqa->fusion_input(final_tokens);
     for (size_t b = 0; b < chunk.size(); ++b) {
       for (const VqaObject& o : chunk[b].objects) {
         const int column = std::min(grid - 1, static_cast<int>(o.x / patch));

@@ -32,7 +32,9 @@ void ModelParams::declare(ParamSet& params) {
              "tokens: self-attention, cross-attention on the visual tokens, MLP)")
       .one_of({"joint", "decoder"});
   params.add("model.fusion_positions", &options.fusion_positions,
-             "tinyvlm fusion: learned positions added to the visual tokens again as they enter the fusion blocks");
+             "tinyvlm fusion: positions added to the visual tokens again as they enter the fusion blocks: none, "
+             "learned (trained parameters) or sincos (fixed 2D sine-cosine coordinates)")
+      .one_of({"none", "learned", "sincos"});
   params.add("model.embed", &options.embed, "clip: embedding dimension").range(8, 4096);
 }
 

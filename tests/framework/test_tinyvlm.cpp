@@ -103,29 +103,45 @@ TEST_CASE("tinyvlm with joint or decoder fusion blocks: shapes, options, padding
   torch::manual_seed(2);
   TinyVlmOptions options = tiny_options();
   options.fusion_depth = 2;
-  options.fusion_positions = true;
   options.fusion = GENERATE(std::string("joint"), std::string("decoder"));
-  INFO("fusion " << options.fusion);
+  options.fusion_positions = GENERATE(std::string("learned"), std::string("sincos"));
+  INFO("fusion " << options.fusion << ", positions " << options.fusion_positions);
   TinyVlm model(options);
   model->eval();
-  // The fusion positions are a parameter of their own; decoder blocks have a cross-attention
-  // on the visual tokens, joint blocks none; the options survive the model description.
-  int fusion_positions = 0, cross = 0;
+  // Learned fusion positions are a parameter of their own, sincos ones a (fixed) buffer;
+  // decoder blocks have a cross-attention on the visual tokens, joint blocks none; the
+  // options survive the model description.
+  int learned = 0, fixed = 0, cross = 0;
   for (const auto& p : model->named_parameters()) {
-    fusion_positions += p.key() == "fusion_positions";
+    learned += p.key() == "fusion_positions";
     cross += p.key().rfind("fusion.", 0) == 0 && p.key().find(".cross.") != std::string::npos;
   }
-  CHECK(fusion_positions == 1);
+  for (const auto& b : model->named_buffers()) fixed += b.key() == "fusion_positions";
+  CHECK(learned == (options.fusion_positions == "learned" ? 1 : 0));
+  CHECK(fixed == (options.fusion_positions == "sincos" ? 1 : 0));
   CHECK((cross > 0) == (options.fusion == "decoder"));
-  CHECK(options_from_json(to_json(options)).fusion_positions);
+  CHECK(options_from_json(to_json(options)).fusion_positions == options.fusion_positions);
   CHECK(options_from_json(to_json(options)).fusion == options.fusion);
+  // The fusion sees positions: the same token at two places enters the fusion differently.
+  const torch::Tensor same = torch::ones({options.tokens(), 1, options.width});
+  const torch::Tensor entering = model->fusion_input(same);
+  CHECK_FALSE(torch::allclose(entering[0], entering[1], 1e-6, 1e-6));
   nlohmann::json old = to_json(options);
   old.erase("fusion_positions");
   old.erase("fusion");
-  CHECK_FALSE(options_from_json(old).fusion_positions);
+  CHECK(options_from_json(old).fusion_positions == "none");
   CHECK(options_from_json(old).fusion == "joint");  // files written before the option: joint
+  old["fusion_positions"] = true;  // files from before sincos: a boolean
+  CHECK(options_from_json(old).fusion_positions == "learned");
+  old["fusion_positions"] = false;
+  CHECK(options_from_json(old).fusion_positions == "none");
   nlohmann::json bad = to_json(options);
   bad["fusion"] = "sideways";
+  CHECK_THROWS_AS(options_from_json(bad), InputError);
+  bad = to_json(options);
+  bad["fusion_positions"] = "rotary";
+  CHECK_THROWS_AS(options_from_json(bad), InputError);
+  bad["fusion_positions"] = 3;
   CHECK_THROWS_AS(options_from_json(bad), InputError);
   const Batch batch = make_data(VqaSplit::kTrain, 0, 3, 3);
   int taps = 0;
@@ -147,6 +163,32 @@ TEST_CASE("tinyvlm with joint or decoder fusion blocks: shapes, options, padding
   }
   const torch::Tensor again = model->forward(batch.images, batch.questions.slice(0, 0, 1), {}, batch.scene.slice(0, 0, 1));
   CHECK(torch::allclose(one, again, 1e-5, 1e-5));
+}
+
+TEST_CASE("sincos positions: bounded, distinct, monotone lowest frequency, linearly decodable coordinates") {
+  const int grid = 14, width = 192;
+  const torch::Tensor p = sincos_positions(grid, width).squeeze(1).to(torch::kDouble);  // [N, E]
+  REQUIRE(p.sizes() == torch::IntArrayRef({grid * grid, width}));
+  CHECK(p.abs().max().item<double>() <= 1.0);
+  // Every token has its own code: the closest pair of distinct tokens is well apart.
+  const torch::Tensor d = torch::cdist(p, p) + torch::eye(grid * grid, torch::kDouble) * 1e9;
+  CHECK(d.min().item<double>() > 0.5);
+  // Channel 0 (sin of x at the lowest frequency) rises along every row and ignores y;
+  // channel width/2 does the same for y.
+  const torch::Tensor x0 = p.select(1, 0).reshape({grid, grid}), y0 = p.select(1, width / 2).reshape({grid, grid});
+  CHECK((x0.slice(1, 1) - x0.slice(1, 0, grid - 1)).min().item<double>() > 0.0);
+  CHECK((x0 - x0.slice(0, 0, 1)).abs().max().item<double>() == 0.0);
+  CHECK((y0.slice(0, 1) - y0.slice(0, 0, grid - 1)).min().item<double>() > 0.0);
+  // A linear read-out of the four lowest-frequency channels alone (sin and cos of x and of y)
+  // places every token within half a patch of its column and row.
+  const torch::Tensor index = torch::arange(grid * grid, torch::kDouble);
+  const torch::Tensor xy = torch::stack({torch::remainder(index, grid), torch::floor(index / grid)}, 1);
+  const int f = width / 4;
+  const torch::Tensor design = torch::stack({p.select(1, 0), p.select(1, f), p.select(1, 2 * f), p.select(1, 3 * f),
+                                             torch::ones({grid * grid}, torch::kDouble)}, 1);
+  const torch::Tensor w = std::get<0>(torch::linalg_lstsq(design, xy));
+  CHECK((design.matmul(w) - xy).abs().max().item<double>() < 0.5);
+  CHECK_THROWS_AS(sincos_positions(grid, 190), InputError);
 }
 
 TEST_CASE("clip: unit-length embeddings, captions for every scene, and the contrastive loss falls") {

@@ -14,6 +14,12 @@ void TinyVlmOptions::check() const {
   if (image_size % patch != 0) throw_input_error("tinyvlm: image_size {} is not a multiple of patch {}", image_size, patch);
   if (width % heads != 0) throw_input_error("tinyvlm: width {} is not a multiple of heads {}", width, heads);
   if (fusion != "joint" && fusion != "decoder") throw_input_error("tinyvlm: fusion '{}' is not joint or decoder", fusion);
+  if (fusion_positions != "none" && fusion_positions != "learned" && fusion_positions != "sincos") {
+    throw_input_error("tinyvlm: fusion_positions '{}' is not none, learned or sincos", fusion_positions);
+  }
+  if (fusion_positions == "sincos" && width % 4 != 0) {
+    throw_input_error("tinyvlm: sincos fusion positions need a width that is a multiple of 4 (width {})", width);
+  }
 }
 
 nlohmann::json to_json(const TinyVlmOptions& o) {
@@ -42,10 +48,17 @@ TinyVlmOptions options_from_json(const nlohmann::json& json) {
   get("question_length", o.question_length);
   get("vocabulary", o.vocabulary);
   get("answers", o.answers);
-  // Optional: files written before the option existed have none (= false).
+  // Optional: files written before the option existed have none; files from before "sincos"
+  // have a boolean (true = learned).
   if (json.contains("fusion_positions")) {
-    if (!json["fusion_positions"].is_boolean()) throw_input_error("model options: 'fusion_positions' is not a boolean");
-    o.fusion_positions = json["fusion_positions"].get<bool>();
+    const auto& value = json["fusion_positions"];
+    if (value.is_boolean()) {
+      o.fusion_positions = value.get<bool>() ? "learned" : "none";
+    } else if (value.is_string()) {
+      o.fusion_positions = value.get<std::string>();
+    } else {
+      throw_input_error("model options: 'fusion_positions' is not a string");
+    }
   }
   if (json.contains("fusion")) {  // likewise (= joint)
     if (!json["fusion"].is_string()) throw_input_error("model options: 'fusion' is not a string");
@@ -53,6 +66,29 @@ TinyVlmOptions options_from_json(const nlohmann::json& json) {
   }
   o.check();
   return o;
+}
+
+torch::Tensor sincos_positions(int grid, int width) {
+  if (grid < 1 || width % 4 != 0) throw_input_error("sincos positions: grid {} / width {} (a multiple of 4)", grid, width);
+  const int frequencies = width / 4;
+  const double pi = std::acos(-1.0);
+  torch::Tensor out = torch::empty({grid * grid, 1, width});
+  auto a = out.accessor<float, 3>();
+  for (int k = 0; k < frequencies; ++k) {
+    // ω_k from π/(2·grid) (k = 0) to π/2 (k = frequencies − 1), geometric.
+    const double t = frequencies == 1 ? 0.0 : static_cast<double>(k) / (frequencies - 1);
+    const double omega = pi / (2.0 * grid) * std::pow(static_cast<double>(grid), t);
+    for (int row = 0; row < grid; ++row) {
+      for (int column = 0; column < grid; ++column) {
+        const int n = row * grid + column;
+        a[n][0][k] = static_cast<float>(std::sin(omega * (column + 0.5)));
+        a[n][0][frequencies + k] = static_cast<float>(std::cos(omega * (column + 0.5)));
+        a[n][0][2 * frequencies + k] = static_cast<float>(std::sin(omega * (row + 0.5)));
+        a[n][0][3 * frequencies + k] = static_cast<float>(std::cos(omega * (row + 0.5)));
+      }
+    }
+  }
+  return out;
 }
 
 AttentionImpl::AttentionImpl(int width, int heads) : heads_(heads) {
@@ -185,8 +221,10 @@ TinyVlmImpl::TinyVlmImpl(const TinyVlmOptions& options) : options_(options) {
       fusion_ = register_module("fusion", make_blocks(options.fusion_depth, options));
     }
     modality_ = register_parameter("modality", torch::randn({2, 1, width}) * 0.02);
-    if (options.fusion_positions) {
+    if (options.fusion_positions == "learned") {
       fusion_positions_ = register_parameter("fusion_positions", torch::randn({options.tokens(), 1, width}) * 0.02);
+    } else if (options.fusion_positions == "sincos") {
+      fusion_positions_ = register_buffer("fusion_positions", sincos_positions(options.image_size / options.patch, width));
     }
   }
   fused_norm_ = register_module("fused_norm", nn::LayerNorm(nn::LayerNormOptions({width})));
@@ -202,8 +240,7 @@ torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tens
   if (options_.fusion_depth == 0) {
     t = fused_norm_(t + cross_(t, visual));
   } else {
-    torch::Tensor v = visual + modality_[0];
-    if (fusion_positions_.defined()) v = v + fusion_positions_;
+    const torch::Tensor v = fusion_input(visual);
     if (options_.fusion == "decoder") {
       t = t + modality_[1];
       const torch::Tensor padding = questions.eq(0);
@@ -217,6 +254,13 @@ torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tens
     t = fused_norm_(joint.slice(0, n));
   }
   return head2_(torch::gelu(head1_(masked_mean(t, questions))));
+}
+
+torch::Tensor TinyVlmImpl::fusion_input(const torch::Tensor& visual) const {
+  if (options_.fusion_depth == 0) return visual;
+  torch::Tensor v = visual + modality_[0];
+  if (fusion_positions_.defined()) v = v + fusion_positions_.to(visual.dtype());
+  return v;
 }
 
 torch::Tensor TinyVlmImpl::forward(const torch::Tensor& images, const torch::Tensor& questions, const VisualTap& tap,

@@ -42,7 +42,9 @@ struct TinyVlmOptions {
   int text_depth = 2;
   int fusion_depth = 0;  // tinyvlm: 0 = one cross-attention; > 0 = fusion blocks
   std::string fusion = "joint";   // tinyvlm, fusion_depth > 0: "joint" or "decoder" blocks
-  bool fusion_positions = false;  // tinyvlm fusion: learned positions added to the visual tokens again
+  // tinyvlm fusion: positions added to the visual tokens again as they enter the fusion —
+  // "none", "learned" (a parameter) or "sincos" (fixed 2D sine-cosine coordinates, not trained).
+  std::string fusion_positions = "none";
   int embed = 128;       // clip: embedding dimension
   int question_length = 16;  // tinyvlm: question word ids; clip: caption word ids
   int vocabulary = 64;       // word ids
@@ -52,6 +54,11 @@ struct TinyVlmOptions {
 };
 nlohmann::json to_json(const TinyVlmOptions& options);
 TinyVlmOptions options_from_json(const nlohmann::json& json);  // throws InputError on a missing key
+// Fixed 2D sine-cosine coordinates of a grid×grid token layout, [grid², 1, width] (row-major
+// tokens): a quarter of the channels each for sin/cos of x and of y at width/4 frequencies,
+// geometric from π/(2·grid) (monotone over the grid: a near-linear coordinate) to π/2 per
+// token. Every value is in [-1, 1]; width must be a multiple of 4.
+torch::Tensor sincos_positions(int grid, int width);
 
 // Multi-head attention of `query` [Lq, B, E] on `context` [Lk, B, E]; `padding` [B, Lk]
 // (true = ignore that key). Scaled dot-product attention in the input dtype (fused kernels
@@ -138,6 +145,8 @@ class TinyVlmImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& questions, const VisualTap& tap = {},
                         const torch::Tensor& image_of = {});
   torch::Tensor answer(const torch::Tensor& visual, const torch::Tensor& questions);  // visual [N, Q, E]
+  // What the fusion blocks attend to: visual tokens [N, B, E] + modality + fusion positions.
+  torch::Tensor fusion_input(const torch::Tensor& visual) const;
   const TinyVlmOptions& options() const { return options_; }
 
  private:
@@ -148,7 +157,7 @@ class TinyVlmImpl : public torch::nn::Module {
   torch::nn::LayerNorm fused_norm_{nullptr};
   torch::nn::ModuleList fusion_{nullptr};
   torch::Tensor modality_;  // [2, 1, E] for joint and decoder fusion
-  torch::Tensor fusion_positions_;  // [N, 1, E] when options.fusion_positions
+  torch::Tensor fusion_positions_;  // [N, 1, E]: a parameter ("learned") or a buffer ("sincos")
   torch::nn::Linear head1_{nullptr}, head2_{nullptr};
 };
 TORCH_MODULE(TinyVlm);
