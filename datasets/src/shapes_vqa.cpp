@@ -66,6 +66,9 @@ void ShapesVqaOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".noise", &noise, "shapes_vqa: std of the per-pixel grey noise").range(0.0, 0.5);
   params.add(prefix + ".seed", &seed, "shapes_vqa: dataset seed (scenes follow from it, the split and the index)")
       .range(0, 9.007199254740992e15);
+  params.add(prefix + ".question_types", &question_types,
+             "shapes_vqa: question types asked (a subset leaves the scenes as they are)")
+      .one_of({"count", "exist", "colour", "shape", "size", "compare", "spatial"});
 }
 
 void ShapesVqaOptions::check() const {
@@ -73,6 +76,22 @@ void ShapesVqaOptions::check() const {
     throw_input_error("shapes_vqa: need 1 <= min_objects ({}) <= max_objects ({}) <= 9", min_objects, max_objects);
   }
   if (image_size < 32) throw_input_error("shapes_vqa: image_size {} is below 32", image_size);
+  if (question_types.empty()) throw_input_error("shapes_vqa: question_types is empty");
+  question_type_mask(*this);  // throws on an unknown name
+}
+
+unsigned question_type_mask(const ShapesVqaOptions& options) {
+  unsigned mask = 0;
+  for (const std::string& name : options.question_types) {
+    int t = 0;
+    while (t < kQuestionTypes && name != question_type_name(static_cast<QuestionType>(t))) ++t;
+    if (t == kQuestionTypes) {
+      throw_input_error("shapes_vqa: unknown question type '{}'; valid: count, exist, colour, shape, size, compare, "
+                        "spatial", name);
+    }
+    mask |= 1u << t;
+  }
+  return mask;
 }
 
 const char* split_name(VqaSplit split) {
@@ -274,11 +293,15 @@ std::vector<VqaQuestion> make_questions(const VqaScene& scene, const ShapesVqaOp
   };
 
   std::vector<VqaQuestion> out;
+  const unsigned allowed = question_type_mask(options);
+  const int types = __builtin_popcount(allowed);
   const int first = static_cast<int>(random.next() % kQuestionTypes);
   int misses = 0;
-  for (int k = 0; static_cast<int>(out.size()) < count && misses < kQuestionTypes; ++k) {
+  for (int k = 0; static_cast<int>(out.size()) < count && misses < types; ++k) {
+    const int type = (first + k) % kQuestionTypes;
+    if (!(allowed >> type & 1u)) continue;  // (all types allowed: the same questions as before the option)
     VqaQuestion q;
-    const bool made = generate(static_cast<QuestionType>((first + k) % kQuestionTypes), q);
+    const bool made = generate(static_cast<QuestionType>(type), q);
     if (made && std::none_of(out.begin(), out.end(), [&](const VqaQuestion& other) { return other.text == q.text; })) {
       out.push_back(q);
       misses = 0;
@@ -286,7 +309,6 @@ std::vector<VqaQuestion> make_questions(const VqaScene& scene, const ShapesVqaOp
       ++misses;
     }
   }
-  (void)options;
   return out;
 }
 

@@ -329,7 +329,8 @@ torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch,
 
 nlohmann::json data_meta(const ShapesVqaOptions& data) {
   return {{"image_size", data.image_size}, {"min_objects", data.min_objects}, {"max_objects", data.max_objects},
-          {"overlap", data.overlap},       {"noise", data.noise},             {"seed", data.seed}};
+          {"overlap", data.overlap},       {"noise", data.noise},             {"seed", data.seed},
+          {"question_types", data.question_types}};
 }
 
 ShapesVqaOptions data_from_meta(const nlohmann::json& meta) {
@@ -341,6 +342,8 @@ ShapesVqaOptions data_from_meta(const nlohmann::json& meta) {
   out.overlap = data.at("overlap");
   out.noise = data.at("noise");
   out.seed = data.at("seed");
+  // Files from before the option hold no list: every type.
+  if (data.contains("question_types")) out.question_types = data.at("question_types").get<std::vector<std::string>>();
   return out;
 }
 

@@ -151,6 +151,33 @@ TEST_CASE("shapes_vqa questions: answers agree with the scene, every type occurs
   CHECK(yes < 0.7 * yes_no);
 }
 
+TEST_CASE("shapes_vqa question_types: a subset asks only those types about the same scenes") {
+  ShapesVqaOptions all, subset, bad;
+  subset.question_types = {"spatial", "count"};
+  std::map<QuestionType, int> types;
+  for (int index = 0; index < 60; ++index) {
+    const VqaScene scene = make_scene(all, VqaSplit::kTrain, index);
+    const VqaScene same = make_scene(subset, VqaSplit::kTrain, index);
+    REQUIRE(scene.objects.size() == same.objects.size());
+    CHECK(scene.objects.front().x == same.objects.front().x);
+    const auto questions = make_questions(same, subset, 4);
+    CHECK_FALSE(questions.empty());
+    for (const auto& q : questions) {
+      INFO(q.text);
+      ++types[q.type];
+      CHECK(vqa_answers().at(q.answer) == expected_answer(same, q.text));
+    }
+  }
+  CHECK(types.size() == 2);
+  CHECK(types[QuestionType::kSpatial] > 30);
+  CHECK(types[QuestionType::kCount] > 30);
+  CHECK(question_type_mask(all) == (1u << kQuestionTypes) - 1);
+  bad.question_types = {"colour", "weather"};
+  CHECK_THROWS_AS(bad.check(), InputError);
+  bad.question_types = {};
+  CHECK_THROWS_AS(bad.check(), InputError);
+}
+
 TEST_CASE("shapes_vqa captions name every object from left to right; the tokenizer rejects unknown words") {
   ShapesVqaOptions options;
   const VqaScene scene = make_scene(options, VqaSplit::kTest, 3);

@@ -32,6 +32,9 @@ struct ShapesVqaOptions {
   double overlap = 0.75;  // min centre distance as a fraction of the two radii's sum (< 1: occlusion)
   double noise = 0.03;    // std of per-pixel grey noise on the canvas and the shapes
   int64_t seed = 0;
+  // Question types asked (names as question_type_name); the default is all of them. A
+  // subset leaves the scenes unchanged and skips the other templates.
+  std::vector<std::string> question_types = {"count", "exist", "colour", "shape", "size", "compare", "spatial"};
 
   void declare(ParamSet& params, const std::string& prefix = "data");
   void check() const;  // throws InputError on inconsistent options
@@ -59,6 +62,9 @@ struct VqaScene {
 enum class QuestionType { kCount = 0, kExist, kColour, kShape, kSize, kCompare, kSpatial };
 constexpr int kQuestionTypes = 7;
 const char* question_type_name(QuestionType type);
+// Bit t set for every QuestionType t in options.question_types; throws InputError on an
+// unknown name.
+unsigned question_type_mask(const ShapesVqaOptions& options);
 
 struct VqaQuestion {
   QuestionType type;
