@@ -97,15 +97,16 @@ class Train : public Experiment {
       module->train();
       torch::Generator generator = at::detail::createCPUGenerator(seed * 1000003 + epoch);
       const torch::Tensor order = torch::randperm(n, generator, torch::kLong);
-      const int64_t* scene_order = order.data_ptr<int64_t>();
+      // Every step's scene and question indices, built on the host and copied to the device
+      // once per epoch: a copy per step would make the host wait for the GPU every step.
+      const EpochIndex epoch_index = index_epoch(train, order, batch_, clip, device);
       torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
       for (int64_t s = 0; s < steps_per_epoch; ++s) {
         const int64_t step = epoch * steps_per_epoch + s;
         const double scale = step < warmup_ ? static_cast<double>(step + 1) / (warmup_ + 1)
                                             : 0.5 * (1.0 + std::cos(M_PI * (step - warmup_) / std::max<int64_t>(1, total - warmup_)));
         for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr_ * scale);
-        const std::vector<int64_t> scenes(scene_order + s * batch_, scene_order + std::min(n, (s + 1) * batch_));
-        const torch::Tensor index = torch::tensor(scenes, torch::kLong).to(device);
+        const torch::Tensor index = epoch_index.scenes.slice(0, s * batch_, std::min(n, (s + 1) * batch_));
         torch::Tensor loss;
         {
           vlm::Autocast autocast(amp);
@@ -113,11 +114,11 @@ class Train : public Experiment {
             loss = model.clip->loss(model.clip->encode_image(train.images.index_select(0, index)),
                                     model.clip->encode_text(train.captions.index_select(0, index)));
           } else {
-            const auto [questions, image_of] = train.questions_of(scenes);
-            const torch::Tensor q = questions.to(device);
+            const int64_t first = epoch_index.first_question[s], last = epoch_index.first_question[s + 1];
+            const torch::Tensor q = epoch_index.questions.slice(0, first, last);
             loss = torch::nn::functional::cross_entropy(
                 model.vqa->forward(train.images.index_select(0, index), train.questions.index_select(0, q), {},
-                                   image_of.to(device)),
+                                   epoch_index.image_of.slice(0, first, last)),
                 train.answers.index_select(0, q));
           }
         }
@@ -163,6 +164,35 @@ class Train : public Experiment {
   }
 
  private:
+  // One epoch's batches on the device: scenes in step order; for tinyvlm every step's
+  // questions (train.questions_of of its scenes) back to back, step s holding
+  // [first_question[s], first_question[s + 1]), with each question's position in its batch.
+  struct EpochIndex {
+    torch::Tensor scenes, questions, image_of;
+    std::vector<int64_t> first_question;
+  };
+
+  static EpochIndex index_epoch(const VqaTensors& train, const torch::Tensor& order, int64_t batch, bool clip,
+                                torch::Device device) {
+    EpochIndex out;
+    out.scenes = order.to(device);
+    if (clip) return out;
+    const int64_t n = order.size(0);
+    const int64_t* scene_order = order.data_ptr<int64_t>();
+    std::vector<torch::Tensor> questions, image_of;
+    out.first_question.push_back(0);
+    for (int64_t start = 0; start < n; start += batch) {
+      const std::vector<int64_t> scenes(scene_order + start, scene_order + std::min(n, start + batch));
+      auto [q, position] = train.questions_of(scenes);
+      out.first_question.push_back(out.first_question.back() + q.size(0));
+      questions.push_back(std::move(q));
+      image_of.push_back(std::move(position));
+    }
+    out.questions = torch::cat(questions).to(device);
+    out.image_of = torch::cat(image_of).to(device);
+    return out;
+  }
+
   static int64_t parameter_count(const std::shared_ptr<torch::nn::Module>& module) {
     int64_t count = 0;
     for (const auto& p : module->parameters()) count += p.numel();
