@@ -36,7 +36,8 @@ class VlmEval : public Experiment {
   void declare(ParamSet& params) override {
     compression_.declare(params);
     params.add("model_file", &model_file_, "model.pt (or checkpoint.pt) written by a train run");
-    params.add("eval.split", &split_, "scenes of this split").one_of({"val", "test"});
+    params.add("eval.split", &split_, "scenes of this split (train: the first scenes a train run saw, to measure memorisation)")
+        .one_of({"train", "val", "test"});
     params.add("eval.scenes", &scenes_, "scenes evaluated (indices [0, n) of the split)").range(2, 1000000);
     if (kind_ == "tinyvlm") {
       params.add("eval.questions_per_scene", &per_scene_, "questions asked about each scene").range(1, 64);
@@ -101,7 +102,8 @@ class VlmEval : public Experiment {
     s.device = vlm::pick_device(device_);
     s.model = vlm::load_model(model_file_, s.device);
     s.data = vlm::data_from_meta(s.model.meta);
-    s.split = vqa_tensors(s.data, split_ == "val" ? VqaSplit::kVal : VqaSplit::kTest, 0, scenes_, per_scene_,
+    const VqaSplit split = split_ == "train" ? VqaSplit::kTrain : (split_ == "val" ? VqaSplit::kVal : VqaSplit::kTest);
+    s.split = vqa_tensors(s.data, split, 0, scenes_, per_scene_,
                           s.model.options.question_length);
     s.taps = resolve_taps(s.model.options.depth);
     s.compressor = make_compressor(compression_);
