@@ -68,7 +68,7 @@ void ShapesVqaOptions::declare(ParamSet& params, const std::string& prefix) {
       .range(0, 9.007199254740992e15);
   params.add(prefix + ".question_types", &question_types,
              "shapes_vqa: question types asked (a subset leaves the scenes as they are)")
-      .one_of({"count", "exist", "colour", "shape", "size", "compare", "spatial"});
+      .one_of(question_type_names());
 }
 
 void ShapesVqaOptions::check() const {
@@ -86,12 +86,18 @@ unsigned question_type_mask(const ShapesVqaOptions& options) {
     int t = 0;
     while (t < kQuestionTypes && name != question_type_name(static_cast<QuestionType>(t))) ++t;
     if (t == kQuestionTypes) {
-      throw_input_error("shapes_vqa: unknown question type '{}'; valid: count, exist, colour, shape, size, compare, "
-                        "spatial", name);
+      throw_input_error("shapes_vqa: unknown question type '{}'; valid: {}", name, fmt::join(question_type_names(), ", "));
     }
     mask |= 1u << t;
   }
   return mask;
+}
+
+VqaSplit split_from_name(const std::string& name) {
+  for (VqaSplit split : {VqaSplit::kTrain, VqaSplit::kVal, VqaSplit::kTest}) {
+    if (name == split_name(split)) return split;
+  }
+  throw_input_error("shapes_vqa: split must be train, val or test, not '{}'", name);
 }
 
 const char* split_name(VqaSplit split) {
@@ -103,10 +109,12 @@ const char* split_name(VqaSplit split) {
   return "?";
 }
 
-const char* question_type_name(QuestionType type) {
-  static const char* const names[kQuestionTypes] = {"count", "exist", "colour", "shape", "size", "compare", "spatial"};
-  return names[static_cast<int>(type)];
+const std::vector<std::string>& question_type_names() {
+  static const std::vector<std::string> names = {"count", "exist", "colour", "shape", "size", "compare", "spatial"};
+  return names;
 }
+
+const char* question_type_name(QuestionType type) { return question_type_names()[static_cast<int>(type)].c_str(); }
 
 VqaScene make_scene(const ShapesVqaOptions& options, VqaSplit split, int64_t index) {
   options.check();

@@ -26,11 +26,7 @@ int command_dataset(Args& args) {
   args.finish();
   if (name != "shapes_vqa") throw_input_error("bcfeat dataset: unknown dataset '{}'; valid: shapes_vqa", name);
   if (output.empty()) throw_input_error("bcfeat dataset: --output DIR is required");
-  VqaSplit split;
-  if (split_text == "train") split = VqaSplit::kTrain;
-  else if (split_text == "val") split = VqaSplit::kVal;
-  else if (split_text == "test") split = VqaSplit::kTest;
-  else throw_input_error("bcfeat dataset: --split must be train, val or test, not '{}'", split_text);
+  const VqaSplit split = split_from_name(split_text);
   std::string lines;
   for (int index = first; index < first + count; ++index) {
     const VqaScene scene = make_scene(options, split, index);

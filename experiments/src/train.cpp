@@ -208,9 +208,10 @@ class Train : public Experiment {
     }
     const torch::Tensor right =
         vlm::predict_answers(model.vqa, val, 256, device).cpu().eq(val.answers.cpu()).to(torch::kDouble);
+    const torch::Tensor types = val.types.cpu();
     std::vector<std::string> parts;
     for (int t = 0; t < kQuestionTypes; ++t) {
-      const torch::Tensor of_type = val.types.cpu().eq(t);
+      const torch::Tensor of_type = types.eq(t);
       if (!of_type.any().item<bool>()) continue;
       parts.push_back(fmt::format("{} {:.2f}", question_type_name(static_cast<QuestionType>(t)),
                                   right.masked_select(of_type).mean().item<double>()));

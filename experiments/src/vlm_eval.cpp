@@ -102,9 +102,7 @@ class VlmEval : public Experiment {
     s.device = vlm::pick_device(device_);
     s.model = vlm::load_model(model_file_, s.device);
     s.data = vlm::data_from_meta(s.model.meta);
-    const VqaSplit split = split_ == "train" ? VqaSplit::kTrain : (split_ == "val" ? VqaSplit::kVal : VqaSplit::kTest);
-    s.split = vqa_tensors(s.data, split, 0, scenes_, per_scene_,
-                          s.model.options.question_length);
+    s.split = vqa_tensors(s.data, split_from_name(split_), 0, scenes_, per_scene_, s.model.options.question_length);
     s.taps = resolve_taps(s.model.options.depth);
     s.compressor = make_compressor(compression_);
     if (calibration_scenes_ > 0) {

@@ -259,7 +259,7 @@ torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tens
 torch::Tensor TinyVlmImpl::fusion_input(const torch::Tensor& visual) const {
   if (options_.fusion_depth == 0) return visual;
   torch::Tensor v = visual + modality_[0];
-  if (fusion_positions_.defined()) v = v + fusion_positions_.to(visual.dtype());
+  if (fusion_positions_.defined()) v = v + fusion_positions_;
   return v;
 }
 

@@ -25,6 +25,9 @@
 
 namespace bcfeat {
 
+// Question type names in QuestionType order: count, exist, colour, shape, size, compare, spatial.
+const std::vector<std::string>& question_type_names();
+
 struct ShapesVqaOptions {
   int image_size = 224;
   int min_objects = 3;
@@ -34,7 +37,7 @@ struct ShapesVqaOptions {
   int64_t seed = 0;
   // Question types asked (names as question_type_name); the default is all of them. A
   // subset leaves the scenes unchanged and skips the other templates.
-  std::vector<std::string> question_types = {"count", "exist", "colour", "shape", "size", "compare", "spatial"};
+  std::vector<std::string> question_types = question_type_names();
 
   void declare(ParamSet& params, const std::string& prefix = "data");
   void check() const;  // throws InputError on inconsistent options
@@ -42,6 +45,7 @@ struct ShapesVqaOptions {
 
 enum class VqaSplit { kTrain = 0, kVal = 1, kTest = 2 };
 const char* split_name(VqaSplit split);
+VqaSplit split_from_name(const std::string& name);  // train, val or test; throws InputError otherwise
 
 enum class VqaShape { kCircle = 0, kSquare = 1, kTriangle = 2 };
 constexpr int kVqaShapes = 3;
