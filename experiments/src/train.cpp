@@ -206,15 +206,10 @@ class Train : public Experiment {
       const torch::Tensor texts = vlm::embed_texts(model.clip, val.captions, 256, device);
       return vlm::retrieval_hits(images, texts, val.captions).image_to_text_1.mean().item<double>();
     }
-    const torch::Tensor right =
-        vlm::predict_answers(model.vqa, val, 256, device).cpu().eq(val.answers.cpu()).to(torch::kDouble);
-    const torch::Tensor types = val.types.cpu();
+    const torch::Tensor right = vlm::predict_answers(model.vqa, val, 256, device).eq(val.answers).to(torch::kDouble);
     std::vector<std::string> parts;
-    for (int t = 0; t < kQuestionTypes; ++t) {
-      const torch::Tensor of_type = types.eq(t);
-      if (!of_type.any().item<bool>()) continue;
-      parts.push_back(fmt::format("{} {:.2f}", question_type_name(static_cast<QuestionType>(t)),
-                                  right.masked_select(of_type).mean().item<double>()));
+    for (const auto& [type, accuracy] : vlm::accuracy_by_type(right, val.types)) {
+      parts.push_back(fmt::format("{} {:.2f}", type, accuracy));
     }
     per_type = fmt::format(" ({})", fmt::join(parts, ", "));
     return right.mean().item<double>();

@@ -327,6 +327,17 @@ torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch,
   return torch::cat(parts);
 }
 
+std::vector<std::pair<std::string, double>> accuracy_by_type(const torch::Tensor& right, const torch::Tensor& types) {
+  std::vector<std::pair<std::string, double>> out;
+  for (int t = 0; t < kQuestionTypes; ++t) {
+    const torch::Tensor mask = types.eq(t);
+    if (!mask.any().item<bool>()) continue;
+    out.emplace_back(question_type_name(static_cast<QuestionType>(t)),
+                     right.masked_select(mask).to(torch::kDouble).mean().item<double>());
+  }
+  return out;
+}
+
 nlohmann::json data_meta(const ShapesVqaOptions& data) {
   return {{"image_size", data.image_size}, {"min_objects", data.min_objects}, {"max_objects", data.max_objects},
           {"overlap", data.overlap},       {"noise", data.noise},             {"seed", data.seed},

@@ -100,8 +100,11 @@ RetrievalHits retrieval_hits(const torch::Tensor& image_embeddings, const torch:
 torch::Tensor embed_images(Clip& model, const torch::Tensor& images, int batch, torch::Device device, const VisualTap& tap = {});
 torch::Tensor embed_texts(Clip& model, const torch::Tensor& captions, int batch, torch::Device device);
 
-// The answer the model gives to each question of `data`, `batch` images at a time.
+// The answer the model gives to each question of `data`, `batch` images at a time (on the CPU).
 torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch, torch::Device device, const VisualTap& tap = {});
+// Fraction right per question type present in `types` ([Q], QuestionType), in type order:
+// {name, accuracy}; `right` [Q] is 1 for a right answer, 0 otherwise.
+std::vector<std::pair<std::string, double>> accuracy_by_type(const torch::Tensor& right, const torch::Tensor& types);
 
 nlohmann::json data_meta(const ShapesVqaOptions& data);
 ShapesVqaOptions data_from_meta(const nlohmann::json& meta);  // a model file's "data" (read_meta / load_model)

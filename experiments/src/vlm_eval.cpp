@@ -143,11 +143,8 @@ class VqaEval : public VlmEval {
     metrics["vqa_accuracy_drop_ci95"] = {ci.first, ci.second};
     metrics["questions"] = data.answers.size(0);
     metrics["scenes"] = data.scenes();
-    for (int t = 0; t < kQuestionTypes; ++t) {  // accuracy_count, accuracy_exist, ...
-      const torch::Tensor mask = data.types.eq(t);
-      if (mask.sum().item<int64_t>() == 0) continue;
-      metrics[std::string("accuracy_") + question_type_name(static_cast<QuestionType>(t))] =
-          100.0 * right.masked_select(mask).mean().item<double>();
+    for (const auto& [type, accuracy] : vlm::accuracy_by_type(right, data.types)) {  // accuracy_count, ...
+      metrics["accuracy_" + type] = 100.0 * accuracy;
     }
     context.log << fmt::format("accuracy {:.2f}% (uncompressed {:.2f}%), {:.3f} bits/value\n",
                                metrics["vqa_accuracy"].get<double>(), metrics["vqa_accuracy_uncompressed"].get<double>(),
