@@ -81,14 +81,12 @@ void ShapesVqaOptions::check() const {
 }
 
 unsigned question_type_mask(const ShapesVqaOptions& options) {
+  const auto& names = question_type_names();
   unsigned mask = 0;
   for (const std::string& name : options.question_types) {
-    int t = 0;
-    while (t < kQuestionTypes && name != question_type_name(static_cast<QuestionType>(t))) ++t;
-    if (t == kQuestionTypes) {
-      throw_input_error("shapes_vqa: unknown question type '{}'; valid: {}", name, fmt::join(question_type_names(), ", "));
-    }
-    mask |= 1u << t;
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) throw_input_error("shapes_vqa: unknown question type '{}'; valid: {}", name, fmt::join(names, ", "));
+    mask |= 1u << (it - names.begin());
   }
   return mask;
 }
