@@ -35,6 +35,10 @@ void ModelParams::declare(ParamSet& params) {
              "tinyvlm fusion: positions added to the visual tokens again as they enter the fusion blocks: none, "
              "learned (trained parameters) or sincos (fixed 2D sine-cosine coordinates)")
       .one_of({"none", "learned", "sincos"});
+  params.add("model.relation", &options.relation,
+             "tinyvlm: none, or pointers (two attentions over the visual tokens, each driven by its own pooling of "
+             "the fused question tokens; their expected token coordinates and the difference feed the answer head)")
+      .one_of({"none", "pointers"});
   params.add("model.embed", &options.embed, "clip: embedding dimension").range(8, 4096);
 }
 

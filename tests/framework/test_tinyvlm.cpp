@@ -165,6 +165,61 @@ TEST_CASE("tinyvlm with joint or decoder fusion blocks: shapes, options, padding
   CHECK(torch::allclose(one, again, 1e-5, 1e-5));
 }
 
+TEST_CASE("tinyvlm relation pointers: token centres, where a pointer looks, options, answers use it") {
+  // Token centres: row-major, x = column and y = row, in [-1, 1].
+  const torch::Tensor centres = token_centres(4);
+  REQUIRE(centres.sizes() == torch::IntArrayRef({16, 2}));
+  CHECK(centres[6][0].item<double>() == Approx(0.25));   // row 1, column 2
+  CHECK(centres[6][1].item<double>() == Approx(-0.25));
+  CHECK(centres.abs().max().item<double>() == Approx(0.75));
+  CHECK(centres.sum().abs().item<double>() < 1e-6);
+
+  torch::manual_seed(4);
+  TinyVlmOptions options = tiny_options();
+  options.fusion_depth = 1;
+  options.fusion = "decoder";
+  options.relation = "pointers";
+  TinyVlm model(options);
+  model->eval();
+  CHECK(options_from_json(to_json(options)).relation == "pointers");
+  nlohmann::json old = to_json(options);
+  old.erase("relation");
+  CHECK(options_from_json(old).relation == "none");  // files written before the option
+  old["relation"] = "graph";
+  CHECK_THROWS_AS(options_from_json(old), InputError);
+
+  torch::NoGradGuard no_grad;
+  const Batch batch = make_data(VqaSplit::kTrain, 0, 2, 2);
+  const torch::Tensor before = model->forward(batch.images, batch.questions, {}, batch.scene);
+  // Make both pointers query channel 0 whatever the question, and the keys the entering
+  // tokens themselves: a token with a large channel 0 takes all of a pointer's attention,
+  // so the pointer's coordinates are that token's centre.
+  for (auto& p : model->named_parameters()) {
+    if (p.key() == "pointer_query.weight" || p.key() == "pointer_key.bias") p.value().zero_();
+    if (p.key() == "pointer_query.bias") p.value().zero_()[0] = 100.0;
+    if (p.key() == "pointer_key.weight") p.value().copy_(torch::eye(options.width));
+  }
+  const int n = options.tokens(), q = static_cast<int>(batch.questions.size(0));
+  const torch::Tensor fused = torch::randn({options.question_length, q, options.width});
+  torch::Tensor entering = torch::zeros({n, q, options.width});
+  const int target = 2 * (options.image_size / options.patch) + 5;  // row 2, column 5
+  entering[target].select(1, 0).fill_(10.0);
+  const torch::Tensor c = model->pointer_coordinates(fused, batch.questions, entering);
+  REQUIRE(c.sizes() == torch::IntArrayRef({q, 2, 2}));
+  const torch::Tensor expected = token_centres(options.image_size / options.patch)[target];
+  CHECK((c - expected).abs().max().item<double>() < 1e-4);
+  // With every key alike the pointers look everywhere: the mean centre, (0, 0).
+  const torch::Tensor flat = model->pointer_coordinates(fused, batch.questions, torch::zeros({n, q, options.width}));
+  CHECK(flat.abs().max().item<double>() < 1e-5);
+  // The answers read the relation step.
+  const torch::Tensor changed = model->forward(batch.images, batch.questions, {}, batch.scene);
+  CHECK_FALSE(torch::allclose(before, changed, 1e-4, 1e-4));
+  // Without the relation step there are no pointers to ask.
+  options.relation = "none";
+  TinyVlm plain(options);
+  CHECK_THROWS_AS(plain->pointer_coordinates(fused, batch.questions, entering), InputError);
+}
+
 TEST_CASE("sincos positions: bounded, distinct, monotone lowest frequency, linearly decodable coordinates") {
   const int grid = 14, width = 192;
   const torch::Tensor p = sincos_positions(grid, width).squeeze(1).to(torch::kDouble);  // [N, E]

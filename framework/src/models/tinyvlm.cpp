@@ -17,6 +17,9 @@ void TinyVlmOptions::check() const {
   if (fusion_positions != "none" && fusion_positions != "learned" && fusion_positions != "sincos") {
     throw_input_error("tinyvlm: fusion_positions '{}' is not none, learned or sincos", fusion_positions);
   }
+  if (relation != "none" && relation != "pointers") {
+    throw_input_error("tinyvlm: relation '{}' is not none or pointers", relation);
+  }
   if (fusion_positions == "sincos" && width % 4 != 0) {
     throw_input_error("tinyvlm: sincos fusion positions need a width that is a multiple of 4 (width {})", width);
   }
@@ -27,7 +30,7 @@ nlohmann::json to_json(const TinyVlmOptions& o) {
           {"depth", o.depth},           {"heads", o.heads},         {"mlp_ratio", o.mlp_ratio},
           {"text_depth", o.text_depth}, {"fusion_depth", o.fusion_depth}, {"embed", o.embed},
           {"question_length", o.question_length}, {"vocabulary", o.vocabulary}, {"answers", o.answers},
-          {"fusion_positions", o.fusion_positions}, {"fusion", o.fusion}};
+          {"fusion_positions", o.fusion_positions}, {"fusion", o.fusion}, {"relation", o.relation}};
 }
 
 TinyVlmOptions options_from_json(const nlohmann::json& json) {
@@ -64,6 +67,10 @@ TinyVlmOptions options_from_json(const nlohmann::json& json) {
     if (!json["fusion"].is_string()) throw_input_error("model options: 'fusion' is not a string");
     o.fusion = json["fusion"].get<std::string>();
   }
+  if (json.contains("relation")) {  // likewise (= none)
+    if (!json["relation"].is_string()) throw_input_error("model options: 'relation' is not a string");
+    o.relation = json["relation"].get<std::string>();
+  }
   o.check();
   return o;
 }
@@ -89,6 +96,14 @@ torch::Tensor sincos_positions(int grid, int width) {
     }
   }
   return out;
+}
+
+torch::Tensor token_centres(int grid) {
+  if (grid < 1) throw_input_error("token centres: grid {} is below 1", grid);
+  const torch::Tensor centre = (torch::arange(grid, torch::kFloat) + 0.5) * (2.0 / grid) - 1.0;
+  const torch::Tensor x = centre.repeat({grid});                   // column of token row * grid + column
+  const torch::Tensor y = centre.repeat_interleave(grid);          // its row
+  return torch::stack({x, y}, 1);
 }
 
 AttentionImpl::AttentionImpl(int width, int heads) : heads_(heads) {
@@ -230,6 +245,13 @@ TinyVlmImpl::TinyVlmImpl(const TinyVlmOptions& options) : options_(options) {
   fused_norm_ = register_module("fused_norm", nn::LayerNorm(nn::LayerNormOptions({width})));
   head1_ = register_module("head1", nn::Linear(width, 2 * width));
   head2_ = register_module("head2", nn::Linear(2 * width, options.answers));
+  if (options.relation == "pointers") {
+    pointer_slots_ = register_parameter("pointer_slots", torch::randn({2, width}) * 0.02);
+    pointer_query_ = register_module("pointer_query", nn::Linear(width, width));
+    pointer_key_ = register_module("pointer_key", nn::Linear(width, width));
+    relation_ = register_module("relation", nn::Linear(6, width));
+    token_centres_ = register_buffer("token_centres", token_centres(options.image_size / options.patch));
+  }
 }
 
 torch::Tensor TinyVlmImpl::encode_image(const torch::Tensor& images, const VisualTap& tap) { return vit_(images, tap); }
@@ -237,23 +259,42 @@ torch::Tensor TinyVlmImpl::encode_image(const torch::Tensor& images, const Visua
 torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tensor& questions) {
   torch::Tensor t = text_(questions);  // [L, Q, E]
   const int64_t n = visual.size(0);
+  const torch::Tensor v = fusion_input(visual);
   if (options_.fusion_depth == 0) {
     t = fused_norm_(t + cross_(t, visual));
+  } else if (options_.fusion == "decoder") {
+    t = t + modality_[1];
+    const torch::Tensor padding = questions.eq(0);
+    for (const auto& block : *fusion_) t = block->as<DecoderBlock>()->forward(t, v, padding);
+    t = fused_norm_(t);
   } else {
-    const torch::Tensor v = fusion_input(visual);
-    if (options_.fusion == "decoder") {
-      t = t + modality_[1];
-      const torch::Tensor padding = questions.eq(0);
-      for (const auto& block : *fusion_) t = block->as<DecoderBlock>()->forward(t, v, padding);
-      return head2_(torch::gelu(head1_(masked_mean(fused_norm_(t), questions))));
-    }
     torch::Tensor joint = torch::cat({v, t + modality_[1]}, 0);  // [N + L, Q, E]
     const torch::Tensor padding =
         torch::cat({torch::zeros({questions.size(0), n}, questions.options().dtype(torch::kBool)), questions.eq(0)}, 1);
     for (const auto& block : *fusion_) joint = block->as<TransformerBlock>()->forward(joint, padding);
     t = fused_norm_(joint.slice(0, n));
   }
-  return head2_(torch::gelu(head1_(masked_mean(t, questions))));
+  torch::Tensor pooled = masked_mean(t, questions);  // [Q, E]
+  if (relation_) {
+    const torch::Tensor c = pointer_coordinates(t, questions, v);  // [Q, 2, 2]
+    const torch::Tensor where = torch::cat({c.flatten(1), c.select(1, 0) - c.select(1, 1)}, 1);  // [Q, 6]
+    pooled = pooled + relation_(where.to(pooled.dtype()));
+  }
+  return head2_(torch::gelu(head1_(pooled)));
+}
+
+torch::Tensor TinyVlmImpl::pointer_coordinates(const torch::Tensor& fused, const torch::Tensor& questions,
+                                               const torch::Tensor& entering) {
+  if (!relation_) throw_input_error("tinyvlm: pointer coordinates need model.relation: pointers");
+  const double scale = 1.0 / std::sqrt(static_cast<double>(options_.width));
+  // Each pointer pools the question tokens it scores highest (padding ignored) ...
+  torch::Tensor slot = torch::einsum("lqe,ke->qkl", {fused, pointer_slots_.to(fused.dtype())}) * scale;
+  slot = slot.masked_fill(questions.eq(0).unsqueeze(1), -1e4).softmax(2);        // [Q, 2, L]
+  const torch::Tensor query = pointer_query_(torch::einsum("qkl,lqe->qke", {slot, fused}));  // [Q, 2, E]
+  // ... and attends over the visual tokens with it; the answer is the expected token centre.
+  const torch::Tensor key = pointer_key_(entering);                                        // [N, Q, E]
+  const torch::Tensor look = (torch::einsum("qke,nqe->qkn", {query, key}) * scale).softmax(2);  // [Q, 2, N]
+  return torch::matmul(look.to(torch::kFloat), token_centres_);                            // [Q, 2, 2]
 }
 
 torch::Tensor TinyVlmImpl::fusion_input(const torch::Tensor& visual) const {

@@ -45,6 +45,12 @@ struct TinyVlmOptions {
   // tinyvlm fusion: positions added to the visual tokens again as they enter the fusion —
   // "none", "learned" (a parameter) or "sincos" (fixed 2D sine-cosine coordinates, not trained).
   std::string fusion_positions = "none";
+  // tinyvlm relation step: "none", or "pointers": two attentions over the visual tokens, each
+  // driven by its own pooling of the fused question tokens, point at two places; their
+  // expected token-centre coordinates (x, y in [-1, 1]) and the difference of the two are
+  // added, through a linear map, to the vector the answer head reads. An explicit "where" for
+  // two-object relation questions.
+  std::string relation = "none";
   int embed = 128;       // clip: embedding dimension
   int question_length = 16;  // tinyvlm: question word ids; clip: caption word ids
   int vocabulary = 64;       // word ids
@@ -59,6 +65,9 @@ TinyVlmOptions options_from_json(const nlohmann::json& json);  // throws InputEr
 // geometric from π/(2·grid) (monotone over the grid: a near-linear coordinate) to π/2 per
 // token. Every value is in [-1, 1]; width must be a multiple of 4.
 torch::Tensor sincos_positions(int grid, int width);
+// Token-centre coordinates of a grid×grid token layout, [grid², 2] (row-major tokens): x
+// (column) and y (row) of each centre, mapped to [-1, 1] ((2·(i + 0.5) / grid) − 1).
+torch::Tensor token_centres(int grid);
 
 // Multi-head attention of `query` [Lq, B, E] on `context` [Lk, B, E]; `padding` [B, Lk]
 // (true = ignore that key). Scaled dot-product attention in the input dtype (fused kernels
@@ -147,6 +156,10 @@ class TinyVlmImpl : public torch::nn::Module {
   torch::Tensor answer(const torch::Tensor& visual, const torch::Tensor& questions);  // visual [N, Q, E]
   // What the fusion blocks attend to: visual tokens [N, B, E] + modality + fusion positions.
   torch::Tensor fusion_input(const torch::Tensor& visual) const;
+  // relation "pointers": where the two pointers look, [Q, 2 pointers, 2 (x, y)], from the
+  // fused question tokens `fused` [L, Q, E] (after fused_norm) and fusion_input(visual).
+  torch::Tensor pointer_coordinates(const torch::Tensor& fused, const torch::Tensor& questions,
+                                    const torch::Tensor& entering);
   const TinyVlmOptions& options() const { return options_; }
 
  private:
@@ -159,6 +172,10 @@ class TinyVlmImpl : public torch::nn::Module {
   torch::Tensor modality_;  // [2, 1, E] for joint and decoder fusion
   torch::Tensor fusion_positions_;  // [N, 1, E]: a parameter ("learned") or a buffer ("sincos")
   torch::nn::Linear head1_{nullptr}, head2_{nullptr};
+  // relation "pointers"
+  torch::Tensor pointer_slots_;  // [2, E]: what each pointer's question pooling looks for
+  torch::nn::Linear pointer_query_{nullptr}, pointer_key_{nullptr}, relation_{nullptr};
+  torch::Tensor token_centres_;  // [N, 2] buffer
 };
 TORCH_MODULE(TinyVlm);
 
