@@ -63,14 +63,14 @@ TinyVlmOptions options_from_json(const nlohmann::json& json) {
       throw_input_error("model options: 'fusion_positions' is not a string");
     }
   }
-  if (json.contains("fusion")) {  // likewise (= joint)
-    if (!json["fusion"].is_string()) throw_input_error("model options: 'fusion' is not a string");
-    o.fusion = json["fusion"].get<std::string>();
-  }
-  if (json.contains("relation")) {  // likewise (= none)
-    if (!json["relation"].is_string()) throw_input_error("model options: 'relation' is not a string");
-    o.relation = json["relation"].get<std::string>();
-  }
+  // Likewise optional, absent in older files (= the defaults: joint, none).
+  auto get_optional = [&](const char* key, std::string& field) {
+    if (!json.contains(key)) return;
+    if (!json[key].is_string()) throw_input_error("model options: '{}' is not a string", key);
+    field = json[key].get<std::string>();
+  };
+  get_optional("fusion", o.fusion);
+  get_optional("relation", o.relation);
   o.check();
   return o;
 }
