@@ -1,13 +1,26 @@
-// CUDA ASTC decoder: the block code of astc.h in two phases per CTA.
+// CUDA ASTC decoder: the block code of astc.h reorganised so that the lanes of a warp share
+// each block's work instead of one thread walking one block's every branch.
 //
-// A CTA owns kBlocks consecutive blocks of one block row. Phase 1: each thread decodes one
-// block's parameters (block mode, integer sequences, endpoints, unquantised weights) into
-// shared memory. Phase 2: the threads walk the CTA's texels in output order — thread i takes
-// columns i, i + kBlocks, ... of each texel row — and compute each texel from its block's
-// parameters (weight infill, partition, interpolation), so the per-texel work is spread
-// evenly and every warp stores 256 contiguous bytes of half RGBA.
+// Work unit: one warp owns a span of 32 consecutive blocks of one block row (persistent
+// CTAs walk the spans). Per span, four steps with the warp's shared memory in between:
+//  1. header   — lane i decodes block i's header (astc.h decode_astc_header): constant colour,
+//                or partitions, endpoint modes, the ranges and counts of its integer sequences;
+//  2. sequences — the span's colour values and weights, all blocks together, one group (a
+//                trit or quint block, or 5 plain values) per lane: each lane reads its
+//                group's bits from the block in one 64-bit window, unpacks the trits or
+//                quints and unquantises the values through tables;
+//  3. endpoints — lane i turns block i's colour values into endpoints per partition;
+//  4. texels   — lane j computes texel columns j, j + 32, ... of each texel row of the span
+//                (weight infill, partition, interpolation), so each store is 256 contiguous
+//                bytes of half RGBA.
+// Every lane of a warp runs the same code on one group in step 2 (the bulk of a block's
+// work), so the per-block decode does not diverge as blocks of different modes meet in a warp.
+// Output is bit-identical to the CPU decoder (decode_astc_params + astc_texel).
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <mutex>
+#include <set>
 #include <stdexcept>
 
 #include "bcfeat/kernels/astc.h"
@@ -23,44 +36,412 @@ using cuda_util::DeviceBuffer;
 using cuda_util::require_gpu;
 using cuda_util::time_cuda;
 
-constexpr int kBlocks = 128;  // blocks per CTA = threads per CTA
+constexpr int kWarps = 4;  // warps per CTA
+constexpr int kSpan = 32;  // blocks per warp work unit
+constexpr int kColourStride = 20;  // bytes of unquantised colour values per block (18 used)
 
-template <int kBw, int kBh>
-__global__ void __launch_bounds__(kBlocks) astc_decode_kernel(const uint4* __restrict__ blocks, int width, int height,
-                                                               int blocks_x, bool hdr, uint2* __restrict__ out) {
-  __shared__ AstcBlockParams params[kBlocks];
-  const int by = blockIdx.y;
-  const int first = blockIdx.x * kBlocks;
-  if (first + static_cast<int>(threadIdx.x) < blocks_x) {
-    const uint4 raw = blocks[static_cast<int64_t>(by) * blocks_x + first + threadIdx.x];
-    decode_astc_params(reinterpret_cast<const uint8_t*>(&raw), kBw, kBh, hdr, params[threadIdx.x]);
+// Unquantisation tables: values of weight ranges 0..11, then colour ranges 4..20.
+constexpr int kWeightTable = 2 + 3 + 4 + 5 + 6 + 8 + 10 + 12 + 16 + 20 + 24 + 32;
+constexpr int kColourTable = 6 + 8 + 10 + 12 + 16 + 20 + 24 + 32 + 40 + 48 + 64 + 80 + 96 + 128 + 160 + 192 + 256;
+
+struct alignas(16) Tables {
+  uint16_t digits[256 + 128];  // unpack_trits of 0..255, then unpack_quints of 0..127
+  uint16_t offset[21 + 21];    // first entry of each weight range, then of each colour range
+  uint8_t unquantised[kWeightTable + kColourTable];
+  uint8_t padding[(16 - (2 * (256 + 128 + 42) + kWeightTable + kColourTable) % 16) % 16];
+};
+
+// The blocks' bits, needed by steps 1-2.
+struct SpanBits {
+  uint32_t forward[kSpan][6];  // the block's 4 words, then 0 (a group's 64-bit window may run past)
+  uint32_t reverse[kSpan][6];  // the bit-reversed block (weights are read from the top down)
+};
+
+// The endpoints, made in step 3 and read in step 4.
+struct SpanEndpoints {
+  uint2 e0[kSpan][4], e1[kSpan][4];  // per partition, 4 x 16 bits
+};
+
+// One warp's span.
+struct Span {
+  union {  // the endpoints reuse the bits' memory
+    SpanBits bits;
+    SpanEndpoints ends;
+  };
+  uint32_t info[kSpan];        // see kInfo* below
+  uint2 colour_seq[kSpan], weight_seq[kSpan];  // sequence layouts, see pack_sequence
+  uint32_t cems[kSpan];        // endpoint mode of partition p in bits 4p..4p+3
+  uint32_t item_start[kSpan + 1];  // prefix sum of the groups (step 2) per block
+  // Partition lines: mul[8] then add[4] (astc_detail::partition_pattern); for a constant block
+  // its colour as 4 halves in .x and .y.
+  uint4 lines[kSpan];
+  uint8_t colour[kSpan][kColourStride];
+  uint8_t weights[kSpan][64];
+};
+
+// info: grid_w (4 bits), grid_h (4), partitions - 1 (2), plane-2 channel (2), dual (1),
+// constant (1), then per partition the 2 LNS bits (RGB, alpha) from bit 16.
+constexpr uint32_t kInfoDual = 1u << 12;
+constexpr uint32_t kInfoConstant = 1u << 13;
+constexpr int kInfoLnsShift = 16;
+
+// Values are decoded a group at a time: a trit block (5 values), a quint block (3) or, for
+// ranges without trits or quints, 5 values.
+__device__ __forceinline__ int group_size(int kind) { return kind == 2 ? 3 : 5; }
+
+// A sequence layout: .x = first bit (8 bits), end bit (8), low bits per value (4), kind (2:
+// bits, trits, quints), dual-plane slot split (1), value count (7, from bit 24); .y = index of
+// the range's first entry in Tables::unquantised (16 bits), number of groups (from bit 16).
+__device__ uint2 pack_sequence(int start, int end, int range, int count, bool split, int table_offset) {
+  const astc_detail::Range r = astc_detail::range_of(range);
+  const int groups = (count + group_size(r.kind) - 1) / group_size(r.kind);
+  return make_uint2(static_cast<uint32_t>(start) | (static_cast<uint32_t>(end) << 8) |
+                        (static_cast<uint32_t>(r.bits) << 16) | (static_cast<uint32_t>(r.kind) << 20) |
+                        (split ? 1u << 22 : 0u) | (static_cast<uint32_t>(count) << 24),
+                    static_cast<uint32_t>(table_offset) | (static_cast<uint32_t>(groups) << 16));
+}
+
+// The tables, computed on the host from the block code (astc.h) and copied to each device once.
+Tables host_tables() {
+  using namespace astc_detail;
+  Tables t{};
+  for (int i = 0; i < 256 + 128; ++i) {
+    t.digits[i] = static_cast<uint16_t>(i < 256 ? unpack_trits(static_cast<uint32_t>(i)) : unpack_quints(i - 256u));
   }
-  __syncthreads();
-  const int x0 = first * kBw;  // first texel column of this CTA
-  const int columns = min(kBlocks * kBw, width - x0);
-  const int rows = min(kBh, height - by * kBh);
-  for (int y = 0; y < rows; ++y) {
-    uint2* row = out + static_cast<int64_t>(by * kBh + y) * width + x0;
-    for (int i = threadIdx.x; i < columns; i += kBlocks) {
-      const int block = i / kBw;
-      uint16_t t[4];
-      astc_texel(params[block], kBw, kBh, i - block * kBw, y, t);
-      row[i] = make_uint2(t[0] | (static_cast<uint32_t>(t[1]) << 16), t[2] | (static_cast<uint32_t>(t[3]) << 16));
+  auto levels = [](int range) {
+    const Range r = range_of(range);
+    return (r.kind == 0 ? 1 : r.kind == 1 ? 3 : 5) << r.bits;
+  };
+  int at = 0;
+  for (int r = 0; r < 12; ++r) {  // weights
+    t.offset[r] = static_cast<uint16_t>(at);
+    for (int v = 0; v < levels(r); ++v) t.unquantised[at++] = static_cast<uint8_t>(unquantize_weight(v, r));
+  }
+  for (int r = 4; r < 21; ++r) {  // colours
+    t.offset[21 + r] = static_cast<uint16_t>(at);
+    for (int v = 0; v < levels(r); ++v) t.unquantised[at++] = static_cast<uint8_t>(unquantize_colour(v, r));
+  }
+  return t;
+}
+
+__device__ Tables device_tables;
+
+// Copies the tables to `device` once per process.
+void upload_tables() {
+  static std::mutex mutex;
+  static std::set<int> done;
+  int device = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  std::lock_guard<std::mutex> lock(mutex);
+  if (done.count(device)) return;
+  const Tables t = host_tables();
+  check_cuda(cudaMemcpyToSymbol(device_tables, &t, sizeof t), "copy ASTC tables to the GPU");
+  done.insert(device);
+}
+
+// Group g of the integer sequence `seq` in the words `w` (6 words, zero past the block):
+// its values unquantised through the tables into out[slot] (slots split for dual planes).
+// Trit and quint blocks interleave their packed bits with the values' low bits: a trit block
+// is m0 t[0,2) m1 t[2,4) m2 t[4,5) m3 t[5,7) m4 t[7,8), a quint block m0 q[0,3) m1 q[3,5)
+// m2 q[5,7). Field f of the packed bits starts at bit e_f of the packed value and follows
+// m_f, so with e = (0 2 4 5 7 8) for trits, (0 3 5 7 7 7) for quints and 0 for plain bits one
+// code path reads all three kinds and the lanes of a warp do not diverge. A group spans at
+// most 40 bits, so one 64-bit window holds it; bits past the sequence's end read as 0.
+__device__ __forceinline__ void decode_group(const uint32_t* w, uint2 seq, int g, const Tables& t, uint8_t* out) {
+  const int start = seq.x & 0xff, end = (seq.x >> 8) & 0xff, bits = (seq.x >> 16) & 15;
+  const int kind = (seq.x >> 20) & 3, count = seq.x >> 24;
+  const uint32_t e = kind == 1 ? 0x875420u : kind == 2 ? 0x777530u : 0u;  // e_0..e_5, 4 bits each
+  const int per_group = group_size(kind);
+  const int base = start + g * (per_group * bits + static_cast<int>(e >> 20));
+  const int word = base >> 5, shift = base & 31;
+  const uint32_t lo = __funnelshift_r(w[word], w[word + 1], shift);
+  const uint32_t hi = __funnelshift_r(w[word + 1], w[word + 2], shift);
+  uint64_t window = lo | (static_cast<uint64_t>(hi) << 32);
+  const int avail = end - base;  // ≥ 1
+  if (avail < 64) window &= (1ull << avail) - 1;
+  uint32_t digits = 0;
+  int digit_bits = 0;
+  if (kind != 0) {
+    uint32_t packed = 0;
+#pragma unroll
+    for (int f = 0; f < 5; ++f) {
+      const int ef = static_cast<int>((e >> (4 * f)) & 15);
+      const int width = static_cast<int>((e >> (4 * f + 4)) & 15) - ef;
+      packed |= (static_cast<uint32_t>(window >> ((f + 1) * bits + ef)) & ((1u << width) - 1)) << ef;
+    }
+    digits = t.digits[(kind == 1 ? 0 : 256) + packed];
+    digit_bits = kind == 1 ? 2 : 3;
+  }
+  const uint32_t low_mask = (1u << bits) - 1, digit_mask = (1u << digit_bits) - 1;
+  const uint8_t* table = t.unquantised + (seq.y & 0xffff);
+  const bool split = seq.x & (1u << 22);
+#pragma unroll
+  for (int j = 0; j < 5; ++j) {
+    const int k = g * per_group + j;
+    if (j < per_group && k < count) {
+      const int ej = static_cast<int>((e >> (4 * j)) & 15);
+      const uint32_t m = static_cast<uint32_t>(window >> (j * bits + ej)) & low_mask;
+      const uint32_t d = (digits >> (digit_bits * j)) & digit_mask;
+      out[split ? ((k & 1) << 5) | (k >> 1) : k] = table[(d << bits) | m];
     }
   }
 }
 
+// Four 16-bit values as one uint2 (first value in the low bits).
+__device__ __forceinline__ uint2 pack4(const int* v) {
+  return make_uint2(static_cast<uint32_t>(v[0]) | (static_cast<uint32_t>(v[1]) << 16),
+                    static_cast<uint32_t>(v[2]) | (static_cast<uint32_t>(v[3]) << 16));
+}
+
+// Unorm16 → half bits, truncating (0xFFFF → 1.0): exact in float, then rounded toward zero,
+// which is what astc_detail::unorm16_to_half computes.
+__device__ __forceinline__ uint32_t unorm16_half(uint32_t p) {
+  return p == 0xffff ? 0x3c00u : __half_as_ushort(__float2half_rz(__uint2float_rz(p) * (1.0f / 65536.0f)));
+}
+
+// One partition's endpoints ready for interpolation: e0 * (64 - w) + e1 * w + 32 =
+// base + delta * w with base = 64 * e0 + 32 and delta = e1 - e0, per channel; lns bit 0: RGB
+// are LNS values, bit 1: alpha is.
+struct Lerp {
+  int base[4], delta[4];
+  uint32_t lns;
+
+  template <bool kHdr>
+  __device__ __forceinline__ uint32_t channel(int c, int w) const {
+    const uint32_t v = static_cast<uint32_t>(base[c] + delta[c] * w) >> 6;
+    if (kHdr && ((lns >> (c < 3 ? 0 : 1)) & 1)) return astc_detail::lns_to_half(v);
+    return unorm16_half(v);
+  }
+};
+
+__device__ __forceinline__ Lerp make_lerp(uint2 e0, uint2 e1, uint32_t lns) {
+  const int a[4] = {static_cast<int>(e0.x & 0xffff), static_cast<int>(e0.x >> 16), static_cast<int>(e0.y & 0xffff),
+                    static_cast<int>(e0.y >> 16)};
+  const int b[4] = {static_cast<int>(e1.x & 0xffff), static_cast<int>(e1.x >> 16), static_cast<int>(e1.y & 0xffff),
+                    static_cast<int>(e1.y >> 16)};
+  Lerp l;
+  for (int c = 0; c < 4; ++c) {
+    l.base[c] = 64 * a[c] + 32;
+    l.delta[c] = b[c] - a[c];
+  }
+  l.lns = lns & 3;
+  return l;
+}
+
+// Step 4 for one texel column: texel (x, rows) of `block`, stored from `dst` down.
+template <int kBw, int kBh, bool kHdr>
+__device__ __forceinline__ void texel_column(const Span& s, int block, int x, int rows, int width, uint32_t info,
+                                             uint2* dst) {
+  using namespace astc_detail;
+  const int grid_w = info & 15, grid_h = (info >> 4) & 15;
+  const int partitions = ((info >> 8) & 3) + 1;
+  const bool dual = info & kInfoDual;
+  const int plane2 = dual ? static_cast<int>((info >> 10) & 3) : -1;
+  const uint8_t* weights = s.weights[block];
+  // Weight infill: the column's grid coordinate is fixed (a full grid reads its weights directly).
+  const bool full = grid_w == kBw && grid_h == kBh;
+  const GridCoord column = grid_coord(x, kBw, grid_w);
+  // Partition lines: score_i = (mul_x[i] * x + mul_y[i] * y + add[i]) & 63.
+  const uint4 lines = s.lines[block];
+  const int mul_y[4] = {static_cast<int>((lines.x >> 8) & 0xff), static_cast<int>(lines.x >> 24),
+                        static_cast<int>((lines.y >> 8) & 0xff), static_cast<int>(lines.y >> 24)};
+  const int line_base[4] = {static_cast<int>(lines.x & 0xff) * x + static_cast<int>(lines.z & 0xff),
+                            static_cast<int>((lines.x >> 16) & 0xff) * x + static_cast<int>((lines.z >> 8) & 0xff),
+                            static_cast<int>(lines.y & 0xff) * x + static_cast<int>((lines.z >> 16) & 0xff),
+                            static_cast<int>((lines.y >> 16) & 0xff) * x + static_cast<int>(lines.z >> 24)};
+  const uint32_t lns = info >> kInfoLnsShift;
+  Lerp lerp = make_lerp(s.ends.e0[block][0], s.ends.e1[block][0], lns);
+  // Which weight each channel reads (the second plane's channel reads weight2).
+  const bool p0 = plane2 == 0, p1 = plane2 == 1, p2 = plane2 == 2, p3 = plane2 == 3;
+  for (int y = 0; y < rows; ++y, dst += width) {
+    int weight, weight2;
+    if (full) {
+      weight = weights[y * grid_w + x];
+      weight2 = dual ? weights[32 + y * grid_w + x] : weight;
+    } else {
+      const Infill in = infill_at(column, grid_coord(y, kBh, grid_h), grid_w);
+      weight = in.apply(weights);
+      weight2 = dual ? in.apply(weights + 32) : weight;
+    }
+    if (partitions > 1) {
+      const int a = (line_base[0] + mul_y[0] * y) & 0x3f;
+      const int b = (line_base[1] + mul_y[1] * y) & 0x3f;
+      const int cc = (line_base[2] + mul_y[2] * y) & 0x3f;
+      const int d = (line_base[3] + mul_y[3] * y) & 0x3f;
+      const int part = (a >= b && a >= cc && a >= d) ? 0 : (b >= cc && b >= d) ? 1 : (cc >= d) ? 2 : 3;
+      lerp = make_lerp(s.ends.e0[block][part], s.ends.e1[block][part], lns >> (2 * part));
+    }
+    const uint32_t r = lerp.channel<kHdr>(0, p0 ? weight2 : weight);
+    const uint32_t g = lerp.channel<kHdr>(1, p1 ? weight2 : weight);
+    const uint32_t b = lerp.channel<kHdr>(2, p2 ? weight2 : weight);
+    const uint32_t a = lerp.channel<kHdr>(3, p3 ? weight2 : weight);
+    __stcs(dst, make_uint2(r | (g << 16), b | (a << 16)));
+  }
+}
+
+template <int kBw, int kBh, bool kHdr>
+__global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* __restrict__ blocks, int width,
+                                                                   int height, int blocks_x, int blocks_y,
+                                                                   uint2* __restrict__ out) {
+  using namespace astc_detail;
+  __shared__ Tables tables;
+  __shared__ Span spans[kWarps];
+  static_assert(sizeof(Tables) % 16 == 0, "Tables is copied as uint4");
+  for (int i = threadIdx.x; i < static_cast<int>(sizeof(Tables) / 16); i += blockDim.x) {
+    reinterpret_cast<uint4*>(&tables)[i] = reinterpret_cast<const uint4*>(&device_tables)[i];
+  }
+  __syncthreads();
+
+  const int lane = threadIdx.x & 31;
+  Span& s = spans[threadIdx.x >> 5];
+  const int spans_x = (blocks_x + kSpan - 1) / kSpan;
+  const int64_t units = static_cast<int64_t>(spans_x) * blocks_y;
+  const bool small_block = kBw * kBh < 31;
+  for (int64_t unit = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); unit < units;
+       unit += static_cast<int64_t>(gridDim.x) * kWarps) {
+    const int by = static_cast<int>(unit / spans_x);
+    const int first = static_cast<int>(unit - static_cast<int64_t>(by) * spans_x) * kSpan;
+
+    // 1. Headers, one block per lane.
+    uint4 raw = make_uint4(0, 0, 0, 0);
+    const bool present = first + lane < blocks_x;
+    if (present) raw = __ldcs(blocks + static_cast<int64_t>(by) * blocks_x + first + lane);
+    s.bits.forward[lane][0] = raw.x;
+    s.bits.forward[lane][1] = raw.y;
+    s.bits.forward[lane][2] = raw.z;
+    s.bits.forward[lane][3] = raw.w;
+    s.bits.forward[lane][4] = 0;
+    s.bits.forward[lane][5] = 0;
+    s.bits.reverse[lane][0] = __brev(raw.w);
+    s.bits.reverse[lane][1] = __brev(raw.z);
+    s.bits.reverse[lane][2] = __brev(raw.y);
+    s.bits.reverse[lane][3] = __brev(raw.x);
+    s.bits.reverse[lane][4] = 0;
+    s.bits.reverse[lane][5] = 0;
+    AstcHeader h;
+    const Bits bits = {raw.x | (static_cast<uint64_t>(raw.y) << 32), raw.z | (static_cast<uint64_t>(raw.w) << 32)};
+    decode_astc_header(bits, kBw, kBh, kHdr, h);
+    int items = 0;
+    if (h.is_constant || !present) {
+      s.info[lane] = kInfoConstant;
+      s.lines[lane] = make_uint4(h.constant[0] | (static_cast<uint32_t>(h.constant[1]) << 16),
+                                 h.constant[2] | (static_cast<uint32_t>(h.constant[3]) << 16), 0, 0);
+    } else {
+      const int weights = h.grid_w * h.grid_h * (h.dual ? 2 : 1);
+      s.info[lane] = h.grid_w | (h.grid_h << 4) | ((h.partitions - 1) << 8) |
+                     ((h.dual ? h.plane2_channel : 0) << 10) | (h.dual ? kInfoDual : 0);
+      const int colour_end = h.colour_start + sequence_bits(h.colour_values, h.colour_range);
+      s.colour_seq[lane] = pack_sequence(h.colour_start, colour_end, h.colour_range, h.colour_values, false,
+                                         tables.offset[21 + h.colour_range]);
+      s.weight_seq[lane] =
+          pack_sequence(0, h.weight_bits, h.weight_range, weights, h.dual, tables.offset[h.weight_range]);
+      items = static_cast<int>((s.colour_seq[lane].y >> 16) + (s.weight_seq[lane].y >> 16));
+      s.cems[lane] = h.cem[0] | (h.cem[1] << 4) | (h.cem[2] << 8) | (h.cem[3] << 12);
+      if (h.partitions > 1) {
+        uint8_t line[16];
+        partition_pattern(h.partition_seed, h.partitions, small_block, line, line + 8);
+        uint4 packed;
+        memcpy(&packed, line, 12);
+        packed.w = 0;
+        s.lines[lane] = packed;
+      }
+    }
+    // Exclusive prefix sum of the group counts over the span.
+    int sum = items;
+    for (int d = 1; d < 32; d <<= 1) {
+      const int other = __shfl_up_sync(0xffffffffu, sum, d);
+      if (lane >= d) sum += other;
+    }
+    s.item_start[lane + 1] = sum;
+    if (lane == 0) s.item_start[0] = 0;
+    const int total = __shfl_sync(0xffffffffu, sum, 31);
+    __syncwarp();
+
+    // 2. Colour values and weights of all blocks, one group per lane.
+    for (int item = lane; item < total; item += 32) {
+      int block = 0;  // the last block whose first group is at or before `item`
+      for (int step = 16; step > 0; step >>= 1) {
+        if (s.item_start[block + step] <= static_cast<uint32_t>(item)) block += step;
+      }
+      const int g = item - static_cast<int>(s.item_start[block]);
+      const uint2 colour_seq = s.colour_seq[block];
+      const int colour_groups = static_cast<int>(colour_seq.y >> 16);
+      const bool weight = g >= colour_groups;
+      decode_group(weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? s.weight_seq[block] : colour_seq,
+                   weight ? g - colour_groups : g, tables, weight ? s.weights[block] : s.colour[block]);
+    }
+    __syncwarp();
+
+    // 3. Endpoints, one block per lane.
+    if (items > 0) {
+      uint32_t lns = 0;
+      int offset = 0;
+      for (int p = 0; p < h.partitions; ++p) {
+        const int cem = (s.cems[lane] >> (4 * p)) & 15;
+        const Endpoints ep = endpoints_from(cem, s.colour[lane] + offset, kHdr);
+        offset += 2 * ((cem >> 2) + 1);
+        s.ends.e0[lane][p] = pack4(ep.e0);
+        s.ends.e1[lane][p] = pack4(ep.e1);
+        lns |= static_cast<uint32_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0)) << (2 * p);
+      }
+      s.info[lane] |= lns << kInfoLnsShift;
+    }
+    __syncwarp();
+
+    // 4. Texels: lane j takes columns j, j + 32, ... of the span's kSpan * kBw columns.
+    const int x0 = first * kBw;
+    const int rows = min(kBh, height - by * kBh);
+    uint2* row0 = out + static_cast<int64_t>(by) * kBh * width + x0;
+#pragma unroll 1
+    for (int j = 0; j < kBw; ++j) {
+      const int c = lane + 32 * j;
+      const int block = c / kBw;
+      const int x = c - block * kBw;
+      if (x0 + c >= width) continue;
+      const uint32_t info = s.info[block];
+      uint2* dst = row0 + c;
+      if (info & kInfoConstant) {
+        const uint4 colour = s.lines[block];
+        const uint2 v = make_uint2(colour.x, colour.y);
+        for (int y = 0; y < rows; ++y, dst += width) __stcs(dst, v);
+        continue;
+      }
+      texel_column<kBw, kBh, kHdr>(s, block, x, rows, width, info, dst);
+    }
+    __syncwarp();
+  }
+}
+
+template <int kBw, int kBh>
+void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, cudaStream_t stream) {
+  const int blocks_x = (width + kBw - 1) / kBw;
+  const int blocks_y = (height + kBh - 1) / kBh;
+  const int64_t units = static_cast<int64_t>((blocks_x + kSpan - 1) / kSpan) * blocks_y;
+  upload_tables();
+  auto kernel = hdr ? astc_decode_kernel<kBw, kBh, true> : astc_decode_kernel<kBw, kBh, false>;
+  // Persistent CTAs: as many as fit on the device at once (each copies the tables to shared
+  // memory once). The count is taken on the first launch of this block size.
+  static int resident = 0;
+  if (resident == 0) {
+    int device = 0, sms = 0, per_sm = 0;
+    check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+    check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
+    check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 32 * kWarps, 0), "occupancy");
+    resident = sms * (per_sm > 0 ? per_sm : 1);
+  }
+  const int64_t needed = (units + kWarps - 1) / kWarps;
+  const int grid = static_cast<int>(needed < resident ? needed : resident);
+  kernel<<<grid, 32 * kWarps, 0, stream>>>(in, width, height, blocks_x, blocks_y, out);
+}
+
 void launch(const AstcFormat& f, const uint8_t* blocks, int width, int height, bool hdr, uint16_t* out,
             cudaStream_t stream) {
-  const int blocks_x = (width + f.block_width - 1) / f.block_width;
-  const int blocks_y = (height + f.block_height - 1) / f.block_height;
-  const dim3 grid((blocks_x + kBlocks - 1) / kBlocks, blocks_y);
   const auto* in = reinterpret_cast<const uint4*>(blocks);
   auto* o = reinterpret_cast<uint2*>(out);
-#define BCFEAT_ASTC_CASE(W, H)                                                                         \
-  if (f.block_width == W && f.block_height == H) {                                                    \
-    astc_decode_kernel<W, H><<<grid, kBlocks, 0, stream>>>(in, width, height, blocks_x, hdr, o); \
-    return;                                                                                           \
+#define BCFEAT_ASTC_CASE(W, H)                                    \
+  if (f.block_width == W && f.block_height == H) {               \
+    launch_size<W, H>(in, width, height, hdr, o, stream); \
+    return;                                                      \
   }
   BCFEAT_ASTC_CASE(4, 4)
   BCFEAT_ASTC_CASE(5, 4)

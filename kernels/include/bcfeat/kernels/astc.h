@@ -60,30 +60,13 @@ struct Range {
 };
 
 BCFEAT_HD Range range_of(int index) {
-  // The levels in order: bits only, trits (3·2^b) or quints (5·2^b), each with b low bits.
-  switch (index) {
-    case 0: return {1, 0};
-    case 1: return {0, 1};
-    case 2: return {2, 0};
-    case 3: return {0, 2};
-    case 4: return {1, 1};
-    case 5: return {3, 0};
-    case 6: return {1, 2};
-    case 7: return {2, 1};
-    case 8: return {4, 0};
-    case 9: return {2, 2};
-    case 10: return {3, 1};
-    case 11: return {5, 0};
-    case 12: return {3, 2};
-    case 13: return {4, 1};
-    case 14: return {6, 0};
-    case 15: return {4, 2};
-    case 16: return {5, 1};
-    case 17: return {7, 0};
-    case 18: return {5, 2};
-    case 19: return {6, 1};
-    default: return {8, 0};
-  }
+  // The levels in order: bits only, trits (3·2^b) or quints (5·2^b), each with b low bits:
+  // 1 0 2 0 1 3 1 2 4 2 3 5 3 4 6 4 5 7 5 6 8 low bits, of kinds b t b q t b q t b q t b q t b q t b q t b.
+  // Packed as 4-bit and 2-bit fields so that the lookup has no branches (the CUDA decoder
+  // calls it with a different range in every lane).
+  const uint32_t bits = index < 16 ? static_cast<uint32_t>(0x4643532421310201ull >> (4 * index))
+                                   : 0x86575u >> (4 * (index - 16));
+  return {static_cast<int>(bits & 15), static_cast<int>((0x6186186184ull >> (2 * index)) & 3)};
 }
 
 BCFEAT_HD int sequence_bits(int count, int index) {
@@ -92,6 +75,69 @@ BCFEAT_HD int sequence_bits(int count, int index) {
   if (r.kind == 1) bits += (8 * count + 4) / 5;
   if (r.kind == 2) bits += (7 * count + 2) / 3;
   return bits;
+}
+
+// The five trits packed in the 8 bits `t` of a trit block (specification, "Integer Sequence
+// Encoding"), returned two bits per trit: trit k in bits 2k..2k+1.
+BCFEAT_HD uint32_t unpack_trits(uint32_t t) {
+  uint32_t c, t0, t1, t2, t3, t4;
+  if (((t >> 2) & 7) == 7) {
+    c = ((t >> 5) << 2) | (t & 3);
+    t4 = 2;
+    t3 = 2;
+  } else {
+    c = t & 0x1f;
+    if (((t >> 5) & 3) == 3) {
+      t4 = 2;
+      t3 = (t >> 7) & 1;
+    } else {
+      t4 = (t >> 7) & 1;
+      t3 = (t >> 5) & 3;
+    }
+  }
+  if ((c & 3) == 3) {
+    t2 = 2;
+    t1 = (c >> 4) & 1;
+    t0 = (((c >> 3) & 1) << 1) | (((c >> 2) & 1) & ~((c >> 3) & 1));
+  } else if (((c >> 2) & 3) == 3) {
+    t2 = 2;
+    t1 = 2;
+    t0 = c & 3;
+  } else {
+    t2 = (c >> 4) & 1;
+    t1 = (c >> 2) & 3;
+    t0 = (((c >> 1) & 1) << 1) | ((c & 1) & ~((c >> 1) & 1));
+  }
+  return t0 | (t1 << 2) | (t2 << 4) | (t3 << 6) | (t4 << 8);
+}
+
+// The three quints packed in the 7 bits `q` of a quint block, three bits per quint: quint k
+// in bits 3k..3k+2.
+BCFEAT_HD uint32_t unpack_quints(uint32_t q) {
+  uint32_t q0, q1, q2;
+  if (((q >> 1) & 3) == 3 && ((q >> 5) & 3) == 0) {
+    const uint32_t b0 = q & 1;
+    q2 = (b0 << 2) | ((((q >> 4) & 1) & ~b0) << 1) | (((q >> 3) & 1) & ~b0);
+    q1 = 4;
+    q0 = 4;
+  } else {
+    uint32_t c;
+    if (((q >> 1) & 3) == 3) {
+      q2 = 4;
+      c = (((q >> 3) & 3) << 3) | ((~(q >> 5) & 3) << 1) | (q & 1);
+    } else {
+      q2 = (q >> 5) & 3;
+      c = q & 0x1f;
+    }
+    if ((c & 7) == 5) {
+      q1 = 4;
+      q0 = (c >> 3) & 3;
+    } else {
+      q1 = (c >> 3) & 3;
+      q0 = c & 7;
+    }
+  }
+  return q0 | (q1 << 3) | (q2 << 6);
 }
 
 // Reads `count` (≤ 64) values of range `index` starting at bit `start`; bits past the end of
@@ -126,37 +172,10 @@ BCFEAT_HD void decode_sequence(const Bits& b, int start, int count, int index, u
       t |= take(2) << 5;
       m[4] = take(r.bits);
       t |= take(1) << 7;
-      // Trit unpacking (specification, "Integer Sequence Encoding").
-      uint32_t c, t0, t1, t2, t3, t4;
-      if (((t >> 2) & 7) == 7) {
-        c = ((t >> 5) << 2) | (t & 3);
-        t4 = 2;
-        t3 = 2;
-      } else {
-        c = t & 0x1f;
-        if (((t >> 5) & 3) == 3) {
-          t4 = 2;
-          t3 = (t >> 7) & 1;
-        } else {
-          t4 = (t >> 7) & 1;
-          t3 = (t >> 5) & 3;
-        }
+      const uint32_t trits = unpack_trits(t);
+      for (int k = 0; k < 5 && first + k < count; ++k) {
+        out[slot(first + k)] = static_cast<uint8_t>((((trits >> (2 * k)) & 3) << r.bits) | m[k]);
       }
-      if ((c & 3) == 3) {
-        t2 = 2;
-        t1 = (c >> 4) & 1;
-        t0 = (((c >> 3) & 1) << 1) | (((c >> 2) & 1) & ~((c >> 3) & 1));
-      } else if (((c >> 2) & 3) == 3) {
-        t2 = 2;
-        t1 = 2;
-        t0 = c & 3;
-      } else {
-        t2 = (c >> 4) & 1;
-        t1 = (c >> 2) & 3;
-        t0 = (((c >> 1) & 1) << 1) | ((c & 1) & ~((c >> 1) & 1));
-      }
-      const uint32_t trits[5] = {t0, t1, t2, t3, t4};
-      for (int k = 0; k < 5 && first + k < count; ++k) out[slot(first + k)] = static_cast<uint8_t>((trits[k] << r.bits) | m[k]);
     }
     return;
   }
@@ -169,31 +188,10 @@ BCFEAT_HD void decode_sequence(const Bits& b, int start, int count, int index, u
     q |= take(2) << 3;
     m[2] = take(r.bits);
     q |= take(2) << 5;
-    uint32_t q0, q1, q2;
-    if (((q >> 1) & 3) == 3 && ((q >> 5) & 3) == 0) {
-      const uint32_t b0 = q & 1;
-      q2 = (b0 << 2) | ((((q >> 4) & 1) & ~b0) << 1) | (((q >> 3) & 1) & ~b0);
-      q1 = 4;
-      q0 = 4;
-    } else {
-      uint32_t c;
-      if (((q >> 1) & 3) == 3) {
-        q2 = 4;
-        c = (((q >> 3) & 3) << 3) | ((~(q >> 5) & 3) << 1) | (q & 1);
-      } else {
-        q2 = (q >> 5) & 3;
-        c = q & 0x1f;
-      }
-      if ((c & 7) == 5) {
-        q1 = 4;
-        q0 = (c >> 3) & 3;
-      } else {
-        q1 = (c >> 3) & 3;
-        q0 = c & 7;
-      }
+    const uint32_t quints = unpack_quints(q);
+    for (int k = 0; k < 3 && first + k < count; ++k) {
+      out[slot(first + k)] = static_cast<uint8_t>((((quints >> (3 * k)) & 7) << r.bits) | m[k]);
     }
-    const uint32_t quints[3] = {q0, q1, q2};
-    for (int k = 0; k < 3 && first + k < count; ++k) out[slot(first + k)] = static_cast<uint8_t>((quints[k] << r.bits) | m[k]);
   }
 }
 
@@ -771,14 +769,23 @@ struct AstcBlockParams {
   uint8_t lns[4];               // per partition: bit 0 = RGB are LNS, bit 1 = alpha is LNS
 };
 
-// Per-block half of the decoder: `block_w` x `block_h` texels, `hdr` selects the HDR profile.
-BCFEAT_HD void decode_astc_params(const uint8_t* block, int block_w, int block_h, bool hdr, AstcBlockParams& out) {
+// What a block's first bits say, before its integer sequences are read: a constant colour
+// (void extent or error block), or the layout of its colour values and weights.
+struct AstcHeader {
+  bool is_constant;
+  uint16_t constant[4];  // half bits when is_constant
+  int partitions, partition_seed, cem[4];
+  int colour_values, colour_range, colour_start;  // colour values: count, ISE range, first bit
+  int grid_w, grid_h, weight_range, weight_bits;
+  bool dual;
+  int plane2_channel;  // -1: no second plane
+};
+
+// Decodes the header of the block `b` of `block_w` x `block_h` texels (`hdr`: HDR profile).
+BCFEAT_HD void decode_astc_header(const astc_detail::Bits& b, int block_w, int block_h, bool hdr, AstcHeader& out) {
   using namespace astc_detail;
-  Bits b;
-  memcpy(&b.lo, block, 8);
-  memcpy(&b.hi, block + 8, 8);
   auto fill = [&](uint16_t r, uint16_t g, uint16_t bl, uint16_t a) {
-    out.is_constant = 1;
+    out.is_constant = true;
     out.constant[0] = r;
     out.constant[1] = g;
     out.constant[2] = bl;
@@ -810,62 +817,100 @@ BCFEAT_HD void decode_astc_params(const uint8_t* block, int block_w, int block_h
   const int partitions = static_cast<int>(bits_at(b, 11, 2)) + 1;
   if (bm.dual && partitions == 4) return error();
 
-  int cem[4];
   int below_weights = 128 - bm.weight_bits;
-  int extra_cem_bits = 0;
-  int partition_seed = 0;
+  out.partition_seed = 0;
   if (partitions == 1) {
-    cem[0] = static_cast<int>(bits_at(b, 13, 4));
+    out.cem[0] = static_cast<int>(bits_at(b, 13, 4));
   } else {
-    partition_seed = static_cast<int>(bits_at(b, 13, 10));
+    out.partition_seed = static_cast<int>(bits_at(b, 13, 10));
     const uint32_t low = bits_at(b, 23, 6);
     if ((low & 3) == 0) {
-      for (int p = 0; p < partitions; ++p) cem[p] = static_cast<int>(low >> 2);
+      for (int p = 0; p < partitions; ++p) out.cem[p] = static_cast<int>(low >> 2);
     } else {
-      extra_cem_bits = 3 * partitions - 4;
+      const int extra_cem_bits = 3 * partitions - 4;
       const uint32_t encoded = low | (bits_at(b, below_weights - extra_cem_bits, extra_cem_bits) << 6);
       const int base = static_cast<int>(encoded & 3) - 1;
       for (int p = 0; p < partitions; ++p) {
         const int cls = base + static_cast<int>((encoded >> (2 + p)) & 1);
-        cem[p] = (cls << 2) | static_cast<int>((encoded >> (2 + partitions + 2 * p)) & 3);
+        out.cem[p] = (cls << 2) | static_cast<int>((encoded >> (2 + partitions + 2 * p)) & 3);
       }
       below_weights -= extra_cem_bits;
     }
   }
   int colour_values = 0;
-  for (int p = 0; p < partitions; ++p) colour_values += 2 * ((cem[p] >> 2) + 1);
+  for (int p = 0; p < partitions; ++p) colour_values += 2 * ((out.cem[p] >> 2) + 1);
   if (colour_values > 18) return error();
   const int colour_start = partitions == 1 ? 17 : 29;
   int colour_bits = below_weights - colour_start - (bm.dual ? 2 : 0);
   if (colour_bits < 0) colour_bits = 0;
-  int colour_range = -1;
-  for (int q = 20; q >= 4; --q) {
-    if (sequence_bits(colour_values, q) <= colour_bits) {
-      colour_range = q;
-      break;
+  // The largest range 4..20 whose sequence fits (sequence_bits grows with the range, so a
+  // binary search finds it).
+  if (sequence_bits(colour_values, 4) > colour_bits) return error();
+  int lo = 4, hi = 20;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (sequence_bits(colour_values, mid) <= colour_bits) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
     }
   }
-  if (colour_range < 0) return error();
 
-  out.is_constant = 0;
-  out.partitions = static_cast<uint8_t>(partitions);
-  out.grid_w = static_cast<uint8_t>(bm.grid_w);
-  out.grid_h = static_cast<uint8_t>(bm.grid_h);
-  out.plane2_channel = static_cast<int8_t>(bm.dual ? static_cast<int>(bits_at(b, below_weights - 2, 2)) : -1);
-  if (partitions > 1) {
-    partition_pattern(partition_seed, partitions, block_w * block_h < 31, out.part_mul, out.part_add);
+  out.is_constant = false;
+  out.partitions = partitions;
+  out.colour_values = colour_values;
+  out.colour_range = lo;
+  out.colour_start = colour_start;
+  out.grid_w = bm.grid_w;
+  out.grid_h = bm.grid_h;
+  out.weight_range = bm.weight_range;
+  out.weight_bits = bm.weight_bits;
+  out.dual = bm.dual;
+  out.plane2_channel = bm.dual ? static_cast<int>(bits_at(b, below_weights - 2, 2)) : -1;
+}
+
+namespace astc_detail {
+
+// The endpoints of colour endpoint mode `cem` from its unquantised colour values (0..255).
+BCFEAT_HD Endpoints endpoints_from(int cem, const uint8_t* values, bool hdr) {
+  int v[8];
+  const int n = 2 * ((cem >> 2) + 1);
+  for (int i = 0; i < 8; ++i) v[i] = i < n ? values[i] : 0;
+  return decode_endpoints(cem, v, hdr);
+}
+
+}  // namespace astc_detail
+
+// Per-block half of the decoder: `block_w` x `block_h` texels, `hdr` selects the HDR profile.
+BCFEAT_HD void decode_astc_params(const uint8_t* block, int block_w, int block_h, bool hdr, AstcBlockParams& out) {
+  using namespace astc_detail;
+  Bits b;
+  memcpy(&b.lo, block, 8);
+  memcpy(&b.hi, block + 8, 8);
+  AstcHeader h;
+  decode_astc_header(b, block_w, block_h, hdr, h);
+  out.is_constant = h.is_constant ? 1 : 0;
+  if (h.is_constant) {
+    for (int c = 0; c < 4; ++c) out.constant[c] = h.constant[c];
+    return;
+  }
+  out.partitions = static_cast<uint8_t>(h.partitions);
+  out.grid_w = static_cast<uint8_t>(h.grid_w);
+  out.grid_h = static_cast<uint8_t>(h.grid_h);
+  out.plane2_channel = static_cast<int8_t>(h.plane2_channel);
+  if (h.partitions > 1) {
+    partition_pattern(h.partition_seed, h.partitions, block_w * block_h < 31, out.part_mul, out.part_add);
   }
 
-  uint8_t colour_q[18];
-  decode_sequence(b, colour_start, colour_values, colour_range, colour_q);
+  uint8_t colour[18];
+  decode_sequence(b, h.colour_start, h.colour_values, h.colour_range, colour);
+  for (int i = 0; i < h.colour_values; ++i) {
+    colour[i] = static_cast<uint8_t>(unquantize_colour(colour[i], h.colour_range));
+  }
   int offset = 0;
-  for (int p = 0; p < partitions; ++p) {
-    int v[8];
-    const int n = 2 * ((cem[p] >> 2) + 1);
-    for (int i = 0; i < n; ++i) v[i] = unquantize_colour(colour_q[offset + i], colour_range);
-    for (int i = n; i < 8; ++i) v[i] = 0;
-    offset += n;
-    const Endpoints ep = decode_endpoints(cem[p], v, hdr);
+  for (int p = 0; p < h.partitions; ++p) {
+    const Endpoints ep = endpoints_from(h.cem[p], colour + offset, hdr);
+    offset += 2 * ((h.cem[p] >> 2) + 1);
     for (int c = 0; c < 4; ++c) {
       out.e0[p][c] = static_cast<uint16_t>(ep.e0[c]);
       out.e1[p][c] = static_cast<uint16_t>(ep.e1[c]);
@@ -874,40 +919,60 @@ BCFEAT_HD void decode_astc_params(const uint8_t* block, int block_w, int block_h
   }
 
   // The weights, read in reverse bit order from the top of the block (dual planes interleaved).
-  const int weight_count = bm.grid_w * bm.grid_h;
+  const int weight_count = h.grid_w * h.grid_h;
   const Bits reversed = {reverse64(b.hi), reverse64(b.lo)};
-  decode_sequence(reversed, 0, weight_count * (bm.dual ? 2 : 1), bm.weight_range, out.weights, bm.dual);
+  decode_sequence(reversed, 0, weight_count * (h.dual ? 2 : 1), h.weight_range, out.weights, h.dual);
   for (int i = 0; i < weight_count; ++i) {
-    out.weights[i] = static_cast<uint8_t>(unquantize_weight(out.weights[i], bm.weight_range));
-    if (bm.dual) out.weights[32 + i] = static_cast<uint8_t>(unquantize_weight(out.weights[32 + i], bm.weight_range));
+    out.weights[i] = static_cast<uint8_t>(unquantize_weight(out.weights[i], h.weight_range));
+    if (h.dual) out.weights[32 + i] = static_cast<uint8_t>(unquantize_weight(out.weights[32 + i], h.weight_range));
   }
 }
 
 namespace astc_detail {
 
-// Bilinear infill of the weight grid (fixed point, as the specification) at texel (x, y):
-// plane 1 into `weight`, plane 2 into `weight2`.
-BCFEAT_HD void infill_weights(const AstcBlockParams& p, int block_w, int block_h, int x, int y, int& weight, int& weight2) {
-  const int grid_w = p.grid_w, grid_h = p.grid_h;
-  const int ds = (1024 + block_w / 2) / (block_w - 1);
-  const int dt = (1024 + block_h / 2) / (block_h - 1);
-  const int gs = (ds * x * (grid_w - 1) + 32) >> 6;
-  const int gt = (dt * y * (grid_h - 1) + 32) >> 6;
-  const int js = gs >> 4, fs = gs & 0xf, jt = gt >> 4, ft = gt & 0xf;
-  const bool right = js + 1 < grid_w, down = jt + 1 < grid_h;
-  const int w11_full = (fs * ft + 8) >> 4;
-  const int w00 = 16 - fs - ft + w11_full;
-  // Neighbours past the grid count as weight 0: their factor becomes 0 and they read v0.
-  const int w01 = right ? fs - w11_full : 0;
-  const int w10 = down ? ft - w11_full : 0;
-  const int w11 = right && down ? w11_full : 0;
-  const int v0 = js + jt * grid_w;
-  const int v01 = right ? v0 + 1 : v0;
-  const int v10 = down ? v0 + grid_w : v0;
-  const int v11 = right && down ? v0 + grid_w + 1 : v0;
-  auto infill = [&](const uint8_t* w) { return (w[v0] * w00 + w[v01] * w01 + w[v10] * w10 + w[v11] * w11 + 8) >> 4; };
-  weight = infill(p.weights);
-  weight2 = p.plane2_channel >= 0 ? infill(p.weights + 32) : weight;
+// A texel coordinate on the weight grid (fixed point, as the specification): grid cell `j`,
+// fraction `f` (0..15) toward cell j + 1, and whether cell j + 1 exists.
+struct GridCoord {
+  int j, f;
+  bool next;
+};
+
+BCFEAT_HD GridCoord grid_coord(int texel, int block_size, int grid_size) {
+  const int d = (1024 + block_size / 2) / (block_size - 1);
+  const int g = (d * texel * (grid_size - 1) + 32) >> 6;
+  return {g >> 4, g & 0xf, (g >> 4) + 1 < grid_size};
+}
+
+// The bilinear infill at grid coordinates (s, t): four grid indices and their factors (sum
+// 16). Neighbours past the grid count as weight 0: their factor becomes 0 and they read v0.
+struct Infill {
+  int v0, v01, v10, v11, w00, w01, w10, w11;
+  BCFEAT_HD int apply(const uint8_t* w) const {
+    return (w[v0] * w00 + w[v01] * w01 + w[v10] * w10 + w[v11] * w11 + 8) >> 4;
+  }
+};
+
+BCFEAT_HD Infill infill_at(GridCoord s, GridCoord t, int grid_w) {
+  Infill in;
+  const int w11_full = (s.f * t.f + 8) >> 4;
+  in.w00 = 16 - s.f - t.f + w11_full;
+  in.w01 = s.next ? s.f - w11_full : 0;
+  in.w10 = t.next ? t.f - w11_full : 0;
+  in.w11 = s.next && t.next ? w11_full : 0;
+  in.v0 = s.j + t.j * grid_w;
+  in.v01 = s.next ? in.v0 + 1 : in.v0;
+  in.v10 = t.next ? in.v0 + grid_w : in.v0;
+  in.v11 = s.next && t.next ? in.v0 + grid_w + 1 : in.v0;
+  return in;
+}
+
+// Bilinear infill of the weight grid at texel (x, y): plane 1 into `weight`, plane 2 into
+// `weight2`.
+BCFEAT_HD void infill_weights(const AstcBlockParams& p, int block_w, int block_h, int x, int y, int& weight,
+                              int& weight2) {
+  const Infill in = infill_at(grid_coord(x, block_w, p.grid_w), grid_coord(y, block_h, p.grid_h), p.grid_w);
+  weight = in.apply(p.weights);
+  weight2 = p.plane2_channel >= 0 ? in.apply(p.weights + 32) : weight;
 }
 
 }  // namespace astc_detail
