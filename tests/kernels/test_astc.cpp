@@ -7,6 +7,7 @@
 
 #include "bcfeat/kernels/astc_codec.h"
 #include "catch.h"
+#include "kernels/astc_test_blocks.h"
 
 using namespace bcfeat;
 
@@ -21,36 +22,6 @@ int64_t first_difference(const std::vector<uint16_t>& a, const std::vector<uint1
     if (a[i] != b[i]) return static_cast<int64_t>(i);
   }
   return -1;
-}
-
-// `count` blocks: random 128-bit words (a quarter with the low two mode bits cleared, to
-// reach the block modes that need them), keeping every block libastcenc decodes to a colour
-// and error blocks (one candidate in thirty, up to a tenth of the blocks) (reserved modes, too many values, bad void extents, ...).
-std::vector<uint8_t> random_blocks(const AstcFormat& f, AstcProfile profile, int count, std::mt19937_64& rng,
-                                   int& error_blocks) {
-  const int side = 400, candidates = side * side;
-  std::vector<uint8_t> pool(16 * static_cast<size_t>(candidates));
-  for (int i = 0; i < candidates; ++i) {
-    const uint64_t lo = rng(), hi = rng();
-    memcpy(&pool[16 * i], &lo, 8);
-    memcpy(&pool[16 * i + 8], &hi, 8);
-    if (rng() % 4 == 0) pool[16 * i] &= 0xfc;
-  }
-  const int width = side * f.block_width;
-  const std::vector<uint16_t> reference =
-      astc_decode_half_reference(f, profile, pool.data(), width, side * f.block_height);
-  std::vector<uint8_t> out;
-  error_blocks = 0;
-  for (int i = 0; i < candidates && static_cast<int>(out.size()) < 16 * count; ++i) {
-    const size_t texel = static_cast<size_t>(i / side) * f.block_height * width + static_cast<size_t>(i % side) * f.block_width;
-    bool error = true;
-    for (int c = 0; c < 4; ++c) error = error && reference[4 * texel + c] == 0xffff;
-    if (error && (error_blocks >= count / 10 || rng() % 30 != 0)) continue;
-    error_blocks += error;
-    out.insert(out.end(), pool.begin() + 16 * i, pool.begin() + 16 * i + 16);
-  }
-  REQUIRE(static_cast<int>(out.size()) == 16 * count);
-  return out;
 }
 
 // A smooth multi-frequency RGBA image with noise; HDR values reach a few hundred.
@@ -91,7 +62,7 @@ TEST_CASE("ASTC decoder equals libastcenc on random blocks, every block size and
     for (AstcProfile profile : kProfiles) {
       int errors = 0;
       const int bx = 40, by = 25;
-      const std::vector<uint8_t> blocks = random_blocks(f, profile, bx * by, rng, errors);
+      const std::vector<uint8_t> blocks = random_astc_blocks(f, profile, bx * by, rng, errors);
       const int width = bx * f.block_width, height = by * f.block_height;
       const auto ours = astc_decode_half_cpu(f, profile, blocks.data(), width, height);
       const auto reference = astc_decode_half_reference(f, profile, blocks.data(), width, height);
