@@ -12,18 +12,18 @@
 #include <dirent.h>
 
 #include <algorithm>
-#include <chrono>
-#include <tuple>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace bcfeat {
 int64_t astc_compressed_size(const AstcFormat& f, int width, int height) {
-  return static_cast<int64_t>((width + f.block_width - 1) / f.block_width) * ((height + f.block_height - 1) / f.block_height) * 16;
+  const int64_t blocks_x = (width + f.block_width - 1) / f.block_width;
+  return blocks_x * ((height + f.block_height - 1) / f.block_height) * 16;
 }
 namespace old {
 constexpr int kBlocks = 128;  // blocks per CTA = threads per CTA

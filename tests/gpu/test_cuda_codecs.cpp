@@ -140,7 +140,7 @@ TEST_CASE("CUDA ASTC decoder equals the CPU decoder and libastcenc, every block 
 }
 
 TEST_CASE("CUDA ASTC decoder equals libastcenc on random valid blocks, every block size and profile") {
-  // Blocks libastcenc decodes to a colour (and a tenth error blocks): every block mode,
+  // Blocks libastcenc decodes to a colour (and up to a tenth error blocks): every block mode,
   // partition count, endpoint mode and integer-sequence range, which images encoded at one
   // preset do not reach.
   std::mt19937_64 rng(23);

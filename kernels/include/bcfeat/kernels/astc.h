@@ -755,8 +755,10 @@ BCFEAT_HD uint16_t lns_to_half(uint32_t p) {
 
 // One block decoded down to what its texels need: decode_astc_params does the per-block work
 // (block mode, integer sequences, endpoints), astc_texel the per-texel work (weight infill,
-// partition, interpolation). The CPU driver runs both per block; the CUDA kernel keeps one
-// AstcBlockParams per block in shared memory and spreads the texels over its threads.
+// partition, interpolation). The CPU driver runs both per block. The CUDA kernel
+// (kernels/src/astc_cuda.cu) shares a block's work across a warp instead, from the same
+// pieces: decode_astc_header, unpack_trits / unpack_quints, the unquantisers,
+// endpoints_from, grid_coord / infill_at.
 struct AstcBlockParams {
   uint16_t e0[4][4], e1[4][4];  // per partition and channel: unorm16 or 16-bit LNS
   // Unquantised weights (0..64) in weight-grid order; with dual planes (at most 32 weights
