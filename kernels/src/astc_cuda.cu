@@ -8,11 +8,12 @@
 //  2. sequences — the span's colour values and weights, all blocks together, one group (a
 //                trit or quint block, or 5 plain values) per lane: each lane reads its
 //                group's bits from the block in one 64-bit window, unpacks the trits or
-//                quints and unquantises the values through tables;
+//                quints and unquantises the values through tables (weights are stored as
+//                byte pairs, each weight with its right-hand neighbour);
 //  3. endpoints — lane i turns block i's colour values into endpoints per partition;
 //  4. texels   — lane j computes texel columns j, j + 32, ... of each texel row of the span
-//                (weight infill, partition, interpolation), so each store is 256 contiguous
-//                bytes of half RGBA.
+//                (weight infill as one 4-byte dot product, partition, interpolation, half
+//                conversion), so each store is 256 contiguous bytes of half RGBA.
 // Every lane of a warp runs the same code on one group in step 2 (the bulk of a block's
 // work), so the per-block decode does not diverge as blocks of different modes meet in a warp.
 // Output is bit-identical to the CPU decoder (decode_astc_params + astc_texel).
@@ -39,6 +40,7 @@ using cuda_util::time_cuda;
 constexpr int kWarps = 4;  // warps per CTA
 constexpr int kSpan = 32;  // blocks per warp work unit
 constexpr int kColourStride = 20;  // bytes of unquantised colour values per block (18 used)
+constexpr int kPairs = 76;  // weight pairs per block: 64 weights + a grid row (at most 12) of reads past them
 
 // Unquantisation tables: values of weight ranges 0..11, then colour ranges 4..20.
 constexpr int kWeightTable = 2 + 3 + 4 + 5 + 6 + 8 + 10 + 12 + 16 + 20 + 24 + 32;
@@ -76,7 +78,10 @@ struct Span {
   // its colour as 4 halves in .x and .y.
   uint4 lines[kSpan];
   uint8_t colour[kSpan][kColourStride];
-  uint8_t weights[kSpan][64];
+  // Weights as pairs: pairs[i] = weight i | weight i + 1 << 8 (plane 2 from i = 32), so that
+  // one infill reads its four grid weights in two loads. Entries past the grid (up to a grid
+  // row beyond it) are read with infill factor 0; they exist so that those reads stay inside.
+  uint16_t pairs[kSpan][kPairs];
 };
 
 // info: grid_w (4 bits), grid_h (4), partitions - 1 (2), plane-2 channel (2), dual (1),
@@ -140,14 +145,16 @@ void upload_tables() {
 }
 
 // Group g of the integer sequence `seq` in the words `w` (6 words, zero past the block):
-// its values unquantised through the tables into out[slot] (slots split for dual planes).
+// its values unquantised through the tables into out[slot] (slots split for dual planes), or
+// with `pairs` into the byte pairs of Span::pairs.
 // Trit and quint blocks interleave their packed bits with the values' low bits: a trit block
 // is m0 t[0,2) m1 t[2,4) m2 t[4,5) m3 t[5,7) m4 t[7,8), a quint block m0 q[0,3) m1 q[3,5)
 // m2 q[5,7). Field f of the packed bits starts at bit e_f of the packed value and follows
 // m_f, so with e = (0 2 4 5 7 8) for trits, (0 3 5 7 7 7) for quints and 0 for plain bits one
 // code path reads all three kinds and the lanes of a warp do not diverge. A group spans at
 // most 40 bits, so one 64-bit window holds it; bits past the sequence's end read as 0.
-__device__ __forceinline__ void decode_group(const uint32_t* w, uint2 seq, int g, const Tables& t, uint8_t* out) {
+__device__ __forceinline__ void decode_group(const uint32_t* w, uint2 seq, int g, const Tables& t, uint8_t* out,
+                                             bool pairs) {
   const int start = seq.x & 0xff, end = (seq.x >> 8) & 0xff, bits = (seq.x >> 16) & 15;
   const int kind = (seq.x >> 20) & 3, count = seq.x >> 24;
   const uint32_t e = kind == 1 ? 0x875420u : kind == 2 ? 0x777530u : 0u;  // e_0..e_5, 4 bits each
@@ -182,7 +189,14 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint2 seq, int g
       const int ej = static_cast<int>((e >> (4 * j)) & 15);
       const uint32_t m = static_cast<uint32_t>(window >> (j * bits + ej)) & low_mask;
       const uint32_t d = (digits >> (digit_bits * j)) & digit_mask;
-      out[split ? ((k & 1) << 5) | (k >> 1) : k] = table[(d << bits) | m];
+      const int at = split ? ((k & 1) << 5) | (k >> 1) : k;
+      const uint8_t v = table[(d << bits) | m];
+      if (!pairs) {
+        out[at] = v;
+      } else {  // low byte of pair `at`, high byte of pair at - 1
+        out[2 * at] = v;
+        if (at > 0) out[2 * at - 1] = v;
+      }
     }
   }
 }
@@ -193,10 +207,29 @@ __device__ __forceinline__ uint2 pack4(const int* v) {
                     static_cast<uint32_t>(v[2]) | (static_cast<uint32_t>(v[3]) << 16));
 }
 
-// Unorm16 → half bits, truncating (0xFFFF → 1.0): exact in float, then rounded toward zero,
-// which is what astc_detail::unorm16_to_half computes.
+// Unorm16 → half bits, truncating (0xFFFF → 1.0), as astc_detail::unorm16_to_half: p / 65536
+// made exactly in float (2^23 + p from the bits, scaled, minus 128), then its mantissa cut to
+// 10 bits; below 2^-14 the halves are subnormal, p * 256 units of 2^-24.
+__device__ __forceinline__ float unorm16_float(uint32_t p) {
+  p += (p + 1) >> 16;  // 0xFFFF → 0x10000, i.e. 1.0
+  return fmaf(__uint_as_float(0x4b000000u | p), 1.0f / 65536.0f, -128.0f);
+}
+
 __device__ __forceinline__ uint32_t unorm16_half(uint32_t p) {
-  return p == 0xffff ? 0x3c00u : __half_as_ushort(__float2half_rz(__uint2float_rz(p) * (1.0f / 65536.0f)));
+  const uint32_t normal = (__float_as_uint(unorm16_float(p)) >> 13) - (112u << 10);
+  return p < 4 ? p << 8 : normal;
+}
+
+// Two of them packed (first in the low 16 bits): one conversion instruction for both where
+// the device has it (cvt.rz.f16x2.f32, sm_80 on).
+__device__ __forceinline__ uint32_t unorm16_half2(uint32_t p, uint32_t q) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  uint32_t d;
+  asm("cvt.rz.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(unorm16_float(q)), "f"(unorm16_float(p)));
+  return d;
+#else
+  return unorm16_half(p) | (unorm16_half(q) << 16);
+#endif
 }
 
 // One partition's endpoints ready for interpolation: e0 * (64 - w) + e1 * w + 32 =
@@ -206,11 +239,19 @@ struct Lerp {
   int base[4], delta[4];
   uint32_t lns;
 
+  __device__ __forceinline__ uint32_t value(int c, int w) const {
+    return static_cast<uint32_t>(base[c] + delta[c] * w) >> 6;
+  }
+
+  // The texel's four channels as half bits, packed RGBA.
   template <bool kHdr>
-  __device__ __forceinline__ uint32_t channel(int c, int w) const {
-    const uint32_t v = static_cast<uint32_t>(base[c] + delta[c] * w) >> 6;
-    if (kHdr && ((lns >> (c < 3 ? 0 : 1)) & 1)) return astc_detail::lns_to_half(v);
-    return unorm16_half(v);
+  __device__ __forceinline__ uint2 texel(int wr, int wg, int wb, int wa) const {
+    using astc_detail::lns_to_half;
+    const uint32_t r = value(0, wr), g = value(1, wg), b = value(2, wb), a = value(3, wa);
+    if (!kHdr || lns == 0) return make_uint2(unorm16_half2(r, g), unorm16_half2(b, a));
+    const bool rgb = lns & 1, alpha = lns & 2;
+    return make_uint2(rgb ? lns_to_half(r) | (static_cast<uint32_t>(lns_to_half(g)) << 16) : unorm16_half2(r, g),
+                      (rgb ? lns_to_half(b) : unorm16_half(b)) | ((alpha ? lns_to_half(a) : unorm16_half(a)) << 16));
   }
 };
 
@@ -229,6 +270,12 @@ __device__ __forceinline__ Lerp make_lerp(uint2 e0, uint2 e1, uint32_t lns) {
 }
 
 // Step 4 for one texel column: texel (x, rows) of `block`, stored from `dst` down.
+//
+// Weight infill (astc.h infill_at) as one 4-byte dot product: the four grid weights, two pairs
+// from Span::pairs, times the four factors packed in bytes, w00 | w01 << 8 | w10 << 16 |
+// w11 << 24 = 16 + 255 fs + 65535 ft + 16711425 w11 with w11 = (fs ft + 8) >> 4. A neighbour
+// past the grid needs no test: for every block and grid size the fraction toward it is 0, so
+// its factor is 0 (and a full grid has fs = ft = 0: the factors are 16, 0, 0, 0).
 template <int kBw, int kBh, bool kHdr>
 __device__ __forceinline__ void texel_column(const Span& s, int block, int x, int rows, int width, uint32_t info,
                                              uint2* dst) {
@@ -237,10 +284,10 @@ __device__ __forceinline__ void texel_column(const Span& s, int block, int x, in
   const int partitions = ((info >> 8) & 3) + 1;
   const bool dual = info & kInfoDual;
   const int plane2 = dual ? static_cast<int>((info >> 10) & 3) : -1;
-  const uint8_t* weights = s.weights[block];
-  // Weight infill: the column's grid coordinate is fixed (a full grid reads its weights directly).
-  const bool full = grid_w == kBw && grid_h == kBh;
+  const uint16_t* pairs = s.pairs[block];
   const GridCoord column = grid_coord(x, kBw, grid_w);
+  const uint32_t column_factors = 16u + 255u * static_cast<uint32_t>(column.f);
+  const int row_step = ((1024 + kBh / 2) / (kBh - 1)) * (grid_h - 1);  // grid_coord(y) = (row_step * y + 32) >> 6
   // Partition lines: score_i = (mul_x[i] * x + mul_y[i] * y + add[i]) & 63.
   const uint4 lines = s.lines[block];
   const int mul_y[4] = {static_cast<int>((lines.x >> 8) & 0xff), static_cast<int>(lines.x >> 24),
@@ -254,15 +301,15 @@ __device__ __forceinline__ void texel_column(const Span& s, int block, int x, in
   // Which weight each channel reads (the second plane's channel reads weight2).
   const bool p0 = plane2 == 0, p1 = plane2 == 1, p2 = plane2 == 2, p3 = plane2 == 3;
   for (int y = 0; y < rows; ++y, dst += width) {
-    int weight, weight2;
-    if (full) {
-      weight = weights[y * grid_w + x];
-      weight2 = dual ? weights[32 + y * grid_w + x] : weight;
-    } else {
-      const Infill in = infill_at(column, grid_coord(y, kBh, grid_h), grid_w);
-      weight = in.apply(weights);
-      weight2 = dual ? in.apply(weights + 32) : weight;
-    }
+    const int g = (row_step * y + 32) >> 6;
+    const uint32_t row_f = static_cast<uint32_t>(g & 15);
+    const uint32_t w11 = (static_cast<uint32_t>(column.f) * row_f + 8) >> 4;
+    const uint32_t factors = column_factors + 65535u * row_f + 16711425u * w11;
+    const int i = column.j + (g >> 4) * grid_w;
+    const int weight = static_cast<int>(__dp4a(pairs[i] | (static_cast<uint32_t>(pairs[i + grid_w]) << 16), factors, 8u) >> 4);
+    const int weight2 =
+        dual ? static_cast<int>(__dp4a(pairs[32 + i] | (static_cast<uint32_t>(pairs[32 + i + grid_w]) << 16), factors, 8u) >> 4)
+             : weight;
     if (partitions > 1) {
       const int a = (line_base[0] + mul_y[0] * y) & 0x3f;
       const int b = (line_base[1] + mul_y[1] * y) & 0x3f;
@@ -271,11 +318,8 @@ __device__ __forceinline__ void texel_column(const Span& s, int block, int x, in
       const int part = (a >= b && a >= cc && a >= d) ? 0 : (b >= cc && b >= d) ? 1 : (cc >= d) ? 2 : 3;
       lerp = make_lerp(s.ends.e0[block][part], s.ends.e1[block][part], lns >> (2 * part));
     }
-    const uint32_t r = lerp.channel<kHdr>(0, p0 ? weight2 : weight);
-    const uint32_t g = lerp.channel<kHdr>(1, p1 ? weight2 : weight);
-    const uint32_t b = lerp.channel<kHdr>(2, p2 ? weight2 : weight);
-    const uint32_t a = lerp.channel<kHdr>(3, p3 ? weight2 : weight);
-    __stcs(dst, make_uint2(r | (g << 16), b | (a << 16)));
+    __stcs(dst, lerp.texel<kHdr>(p0 ? weight2 : weight, p1 ? weight2 : weight, p2 ? weight2 : weight,
+                                 p3 ? weight2 : weight));
   }
 }
 
@@ -368,7 +412,8 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
       const int colour_groups = static_cast<int>(colour_seq.y >> 16);
       const bool weight = g >= colour_groups;
       decode_group(weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? s.weight_seq[block] : colour_seq,
-                   weight ? g - colour_groups : g, tables, weight ? s.weights[block] : s.colour[block]);
+                   weight ? g - colour_groups : g, tables,
+                   weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight);
     }
     __syncwarp();
 
