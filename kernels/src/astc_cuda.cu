@@ -287,7 +287,7 @@ __device__ __forceinline__ void texel_column(const Span& s, int block, int x, in
   const uint16_t* pairs = s.pairs[block];
   const GridCoord column = grid_coord(x, kBw, grid_w);
   const uint32_t column_factors = 16u + 255u * static_cast<uint32_t>(column.f);
-  const int row_step = ((1024 + kBh / 2) / (kBh - 1)) * (grid_h - 1);  // grid_coord(y) = (row_step * y + 32) >> 6
+  const int row_step = grid_step(kBh, grid_h);
   // Partition lines: score_i = (mul_x[i] * x + mul_y[i] * y + add[i]) & 63.
   const uint4 lines = s.lines[block];
   const int mul_y[4] = {static_cast<int>((lines.x >> 8) & 0xff), static_cast<int>(lines.x >> 24),

@@ -939,9 +939,13 @@ struct GridCoord {
   bool next;
 };
 
+// The grid position of texel t in 1/16 cells is (grid_step * t + 32) >> 6.
+BCFEAT_HD int grid_step(int block_size, int grid_size) {
+  return (1024 + block_size / 2) / (block_size - 1) * (grid_size - 1);
+}
+
 BCFEAT_HD GridCoord grid_coord(int texel, int block_size, int grid_size) {
-  const int d = (1024 + block_size / 2) / (block_size - 1);
-  const int g = (d * texel * (grid_size - 1) + 32) >> 6;
+  const int g = (grid_step(block_size, grid_size) * texel + 32) >> 6;
   return {g >> 4, g & 0xf, (g >> 4) + 1 < grid_size};
 }
 
