@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # On a CUDA machine: builds tools/astc_cuda_compare.cu with nvcc and runs it on the .astc files
 # in DIR (names ldr_WxH.astc / hdr_WxH.astc select the profile), printing per file the
-# mismatches against the host decoder and the decode bandwidth of the current and the previous
-# CUDA kernel beside the copy bandwidth, all measured in this one run.
+# mismatches against the host decoder and the decode bandwidth of the current CUDA kernel and
+# of the one-thread-per-block kernel it replaced (commit 71590c9, kept in the .cu) beside the
+# copy bandwidth, all measured in this one run.
 # Inputs as committed in results/reference/astc_cuda_compare_h200.txt: kodim23 from the Kodak
 # set, encoded by bcfeat at the normal quality (libastcenc medium) for every block size:
 #   bcfeat codec encode kodim23.png DIR/ldr_6x6.astc --format astc_6x6
