@@ -255,17 +255,18 @@ BCFEAT_HD void raw_fields(const ModeInfo& info, const int x[4][3], int raw[4][3]
 // Decoded palettes for the stored fields, indices by least squared error, total error.
 // Anchor texels take only the lower half of the palette (their top index bit is implicit
 // 0); the result has bit s set when region s's anchor would have preferred the upper half.
+template <int kRegions>
 BCFEAT_HD int assign_indices(const float values[16][4], bool is_signed, const ModeInfo& info, Candidate& candidate) {
   int raw[4][3], endpoints[4][3];
   raw_fields(info, candidate.x, raw);
   unquantize_endpoints(info, is_signed, raw, endpoints);
-  const int regions = info.partition_bits ? 2 : 1;
-  const int index_bits = regions == 2 ? 3 : 4;
-  const int entries = 1 << index_bits;
+  constexpr int regions = kRegions, index_bits = kRegions == 2 ? 3 : 4, entries = 1 << index_bits;
   int wants_swap = 0;
   candidate.error = 0.0f;
+  BCFEAT_UNROLL
   for (int s = 0; s < regions; ++s) {
-    float palette[16][3];
+    float palette[entries][3];
+    BCFEAT_UNROLL
     for (int k = 0; k < entries; ++k) {
       const int w = bptc::weight(index_bits, k);
       for (int c = 0; c < 3; ++c) {
@@ -277,6 +278,7 @@ BCFEAT_HD int assign_indices(const float values[16][4], bool is_signed, const Mo
       if (bptc::subset_of(regions, candidate.partition, i) != s) continue;
       float best = 3.0e38f, best_lower = 3.0e38f;
       int best_k = 0;
+      BCFEAT_UNROLL
       for (int k = 0; k < entries; ++k) {
         float error = 0.0f;
         for (int c = 0; c < 3; ++c) {
@@ -298,6 +300,11 @@ BCFEAT_HD int assign_indices(const float values[16][4], bool is_signed, const Mo
     }
   }
   return wants_swap;
+}
+
+BCFEAT_HD int assign_indices(const float values[16][4], bool is_signed, const ModeInfo& info, Candidate& candidate) {
+  return info.partition_bits ? assign_indices<2>(values, is_signed, info, candidate)
+                             : assign_indices<1>(values, is_signed, info, candidate);
 }
 
 // Indices for the candidate's endpoints, also trying each region's endpoints swapped
@@ -322,7 +329,7 @@ BCFEAT_HD void evaluate(const float values[16][4], bool is_signed, const ModeInf
 BCFEAT_HD void linear_endpoints(const float linear[16][4], uint32_t mask, float ends[2][4]) {
   const bc7_detail::FitSpec spec{0, 3, 8, 0, 2};
   float mean[4], axis[4];
-  bc7_detail::principal_axis(linear, mask, spec, mean, axis);
+  bc7_detail::principal_axis<3>(linear, mask, spec, mean, axis);
   float low = 0.0f, high = 0.0f;
   for (int i = 0; i < 16; ++i) {
     if (!((mask >> i) & 1u)) continue;

@@ -206,11 +206,12 @@ BCFEAT_HD float quantize_channel(float target, int p, const FitSpec& spec, int* 
 }
 
 // Quantises float endpoints (8-bit scale) into `fit` with the best p-bits.
+template <int kCount>
 BCFEAT_HD void quantize_pair(const float ends[2][4], const FitSpec& spec, SubsetFit& fit) {
   if (spec.pbits == 0) {
     for (int e = 0; e < 2; ++e) {
       fit.p[e] = 0;
-      for (int c = 0; c < spec.count; ++c) quantize_channel(ends[e][c], 0, spec, &fit.q[e][c]);
+      for (int c = 0; c < kCount; ++c) quantize_channel(ends[e][c], 0, spec, &fit.q[e][c]);
     }
     return;
   }
@@ -219,39 +220,45 @@ BCFEAT_HD void quantize_pair(const float ends[2][4], const FitSpec& spec, Subset
   for (int e = 0; e < 2; ++e) {
     for (int p = 0; p < 2; ++p) {
       error[e][p] = 0.0f;
-      for (int c = 0; c < spec.count; ++c) error[e][p] += quantize_channel(ends[e][c], p, spec, &q[e][p][c]);
+      for (int c = 0; c < kCount; ++c) error[e][p] += quantize_channel(ends[e][c], p, spec, &q[e][p][c]);
     }
   }
   int p0 = error[0][1] < error[0][0] ? 1 : 0, p1 = error[1][1] < error[1][0] ? 1 : 0;
   if (spec.pbits == 2) p0 = p1 = error[0][1] + error[1][1] < error[0][0] + error[1][0] ? 1 : 0;
   fit.p[0] = p0;
   fit.p[1] = p1;
-  for (int c = 0; c < spec.count; ++c) {
+  for (int c = 0; c < kCount; ++c) {
     fit.q[0][c] = q[0][p0][c];
     fit.q[1][c] = q[1][p1][c];
   }
 }
 
 // Chooses every index of the subset's texels for the quantised endpoints; sets fit.error.
+// (Channel count and index bits are template arguments so that the device code keeps the
+// palette and the loops in registers.)
+template <int kCount, int kIndexBits>
 BCFEAT_HD void assign_indices(const float target[16][4], uint32_t mask, const FitSpec& spec, SubsetFit& fit) {
   int ends[2][4];
   for (int e = 0; e < 2; ++e) {
-    for (int c = 0; c < spec.count; ++c) ends[e][c] = expand_endpoint(fit.q[e][c], fit.p[e], spec);
+    for (int c = 0; c < kCount; ++c) ends[e][c] = expand_endpoint(fit.q[e][c], fit.p[e], spec);
   }
-  const int entries = 1 << spec.index_bits;
-  float palette[16][4];
+  constexpr int entries = 1 << kIndexBits;
+  float palette[entries][kCount];
+  BCFEAT_UNROLL
   for (int k = 0; k < entries; ++k) {
-    const int w = bptc::weight(spec.index_bits, k);
-    for (int c = 0; c < spec.count; ++c) palette[k][c] = static_cast<float>(bptc::interpolate(ends[0][c], ends[1][c], w));
+    const int w = bptc::weight(kIndexBits, k);
+    for (int c = 0; c < kCount; ++c) palette[k][c] = static_cast<float>(bptc::interpolate(ends[0][c], ends[1][c], w));
   }
   fit.error = 0.0f;
+  BCFEAT_UNROLL
   for (int i = 0; i < 16; ++i) {
     if (!((mask >> i) & 1u)) continue;
     float best = 3.0e38f;
     int best_k = 0;
-    for (int k = 0; k < entries; ++k) {
+    BCFEAT_UNROLL
+  for (int k = 0; k < entries; ++k) {
       float error = 0.0f;
-      for (int c = 0; c < spec.count; ++c) {
+      for (int c = 0; c < kCount; ++c) {
         const float d = target[i][spec.first + c] - palette[k][c];
         error += d * d;
       }
@@ -265,7 +272,17 @@ BCFEAT_HD void assign_indices(const float target[16][4], uint32_t mask, const Fi
   }
 }
 
+template <int kCount>
+BCFEAT_HD void assign_indices(const float target[16][4], uint32_t mask, const FitSpec& spec, SubsetFit& fit) {
+  switch (spec.index_bits) {
+    case 2: assign_indices<kCount, 2>(target, mask, spec, fit); break;
+    case 3: assign_indices<kCount, 3>(target, mask, spec, fit); break;
+    default: assign_indices<kCount, 4>(target, mask, spec, fit); break;
+  }
+}
+
 // Principal axis of the masked texels (power iteration on the covariance).
+template <int kCount>
 BCFEAT_HD void principal_axis(const float target[16][4], uint32_t mask, const FitSpec& spec, float mean[4],
                               float axis[4]) {
   float n = 0.0f;
@@ -273,9 +290,9 @@ BCFEAT_HD void principal_axis(const float target[16][4], uint32_t mask, const Fi
   for (int i = 0; i < 16; ++i) {
     if (!((mask >> i) & 1u)) continue;
     n += 1.0f;
-    for (int c = 0; c < spec.count; ++c) mean[c] += target[i][spec.first + c];
+    for (int c = 0; c < kCount; ++c) mean[c] += target[i][spec.first + c];
   }
-  for (int c = 0; c < spec.count; ++c) mean[c] /= n;
+  for (int c = 0; c < kCount; ++c) mean[c] /= n;
   float cov[4][4];
   for (int a = 0; a < 4; ++a) {
     for (int b = 0; b < 4; ++b) cov[a][b] = 0.0f;
@@ -283,41 +300,42 @@ BCFEAT_HD void principal_axis(const float target[16][4], uint32_t mask, const Fi
   for (int i = 0; i < 16; ++i) {
     if (!((mask >> i) & 1u)) continue;
     float d[4];
-    for (int c = 0; c < spec.count; ++c) d[c] = target[i][spec.first + c] - mean[c];
-    for (int a = 0; a < spec.count; ++a) {
-      for (int b = a; b < spec.count; ++b) cov[a][b] += d[a] * d[b];
+    for (int c = 0; c < kCount; ++c) d[c] = target[i][spec.first + c] - mean[c];
+    for (int a = 0; a < kCount; ++a) {
+      for (int b = a; b < kCount; ++b) cov[a][b] += d[a] * d[b];
     }
   }
-  for (int a = 0; a < spec.count; ++a) {
+  for (int a = 0; a < kCount; ++a) {
     for (int b = 0; b < a; ++b) cov[a][b] = cov[b][a];
   }
   // Start from the covariance row of the widest channel.
   int widest = 0;
-  for (int c = 1; c < spec.count; ++c) {
+  for (int c = 1; c < kCount; ++c) {
     if (cov[c][c] > cov[widest][widest]) widest = c;
   }
-  for (int c = 0; c < spec.count; ++c) axis[c] = cov[widest][c];
+  for (int c = 0; c < kCount; ++c) axis[c] = cov[widest][c];
   for (int iteration = 0; iteration < 6; ++iteration) {
     float next[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     float length = 0.0f;
-    for (int a = 0; a < spec.count; ++a) {
-      for (int b = 0; b < spec.count; ++b) next[a] += cov[a][b] * axis[b];
+    for (int a = 0; a < kCount; ++a) {
+      for (int b = 0; b < kCount; ++b) next[a] += cov[a][b] * axis[b];
       length = fmaxf(length, fabsf(next[a]));
     }
     if (length <= 0.0f) break;
-    for (int c = 0; c < spec.count; ++c) axis[c] = next[c] / length;
+    for (int c = 0; c < kCount; ++c) axis[c] = next[c] / length;
   }
   float norm = 0.0f;
-  for (int c = 0; c < spec.count; ++c) norm += axis[c] * axis[c];
+  for (int c = 0; c < kCount; ++c) norm += axis[c] * axis[c];
   if (norm <= 0.0f) {
-    for (int c = 0; c < spec.count; ++c) axis[c] = 0.0f;
+    for (int c = 0; c < kCount; ++c) axis[c] = 0.0f;
     return;
   }
   const float inverse = 1.0f / sqrtf(norm);
-  for (int c = 0; c < spec.count; ++c) axis[c] *= inverse;
+  for (int c = 0; c < kCount; ++c) axis[c] *= inverse;
 }
 
 // Least-squares endpoints (8-bit scale) for the current indices; false when degenerate.
+template <int kCount>
 BCFEAT_HD bool refit_endpoints(const float target[16][4], uint32_t mask, const FitSpec& spec, const SubsetFit& fit,
                                float ends[2][4]) {
   float aa = 0.0f, ab = 0.0f, bb = 0.0f, ax[4] = {0, 0, 0, 0}, bx[4] = {0, 0, 0, 0};
@@ -328,7 +346,7 @@ BCFEAT_HD bool refit_endpoints(const float target[16][4], uint32_t mask, const F
     aa += s * s;
     ab += s * t;
     bb += t * t;
-    for (int c = 0; c < spec.count; ++c) {
+    for (int c = 0; c < kCount; ++c) {
       ax[c] += s * target[i][spec.first + c];
       bx[c] += t * target[i][spec.first + c];
     }
@@ -336,7 +354,7 @@ BCFEAT_HD bool refit_endpoints(const float target[16][4], uint32_t mask, const F
   const float det = aa * bb - ab * ab;
   if (det < 1e-6f) return false;
   const float inverse = 1.0f / det;
-  for (int c = 0; c < spec.count; ++c) {
+  for (int c = 0; c < kCount; ++c) {
     ends[0][c] = fminf(255.0f, fmaxf(0.0f, (bb * ax[c] - ab * bx[c]) * inverse));
     ends[1][c] = fminf(255.0f, fmaxf(0.0f, (aa * bx[c] - ab * ax[c]) * inverse));
   }
@@ -345,22 +363,23 @@ BCFEAT_HD bool refit_endpoints(const float target[16][4], uint32_t mask, const F
 
 // Least-squares refits from `fit`'s indices while the error falls. `thorough`: each refit
 // also tries every p-bit combination (re-quantising the endpoints for it).
+template <int kCount>
 BCFEAT_HD void refine(const float target[16][4], uint32_t mask, const FitSpec& spec, int refits, bool thorough,
                       SubsetFit& fit) {
   float ends[2][4];
   for (int r = 0; r < refits && fit.error > 0.0f; ++r) {
-    if (!refit_endpoints(target, mask, spec, fit, ends)) break;
+    if (!refit_endpoints<kCount>(target, mask, spec, fit, ends)) break;
     SubsetFit trial = fit;
-    quantize_pair(ends, spec, trial);
-    assign_indices(target, mask, spec, trial);
+    quantize_pair<kCount>(ends, spec, trial);
+    assign_indices<kCount>(target, mask, spec, trial);
     for (int combo = 0; thorough && spec.pbits && combo < 4; ++combo) {
       if (spec.pbits == 2 && (combo == 1 || combo == 2)) continue;  // shared: 00 or 11
       SubsetFit other = trial;
       for (int e = 0; e < 2; ++e) {
         other.p[e] = (combo >> e) & 1;
-        for (int c = 0; c < spec.count; ++c) quantize_channel(ends[e][c], other.p[e], spec, &other.q[e][c]);
+        for (int c = 0; c < kCount; ++c) quantize_channel(ends[e][c], other.p[e], spec, &other.q[e][c]);
       }
-      assign_indices(target, mask, spec, other);
+      assign_indices<kCount>(target, mask, spec, other);
       if (other.error < trial.error) trial = other;
     }
     if (!(trial.error < fit.error)) break;
@@ -370,10 +389,11 @@ BCFEAT_HD void refine(const float target[16][4], uint32_t mask, const FitSpec& s
 
 // Quantised endpoints and p-bits packed into one word (at most 2 × 4 × 7 + 2 = 58 bits): the
 // fit they give is determined by them, so equal keys mean equal fits.
+template <int kCount>
 BCFEAT_HD uint64_t endpoint_key(const SubsetFit& fit, const FitSpec& spec) {
   uint64_t key = static_cast<uint64_t>(fit.p[0] * 2 + fit.p[1]);
   for (int e = 0; e < 2; ++e) {
-    for (int c = 0; c < spec.count; ++c) key = (key << spec.bits) | static_cast<uint64_t>(fit.q[e][c]);
+    for (int c = 0; c < kCount; ++c) key = (key << spec.bits) | static_cast<uint64_t>(fit.q[e][c]);
   }
   return key;
 }
@@ -387,14 +407,15 @@ BCFEAT_HD uint64_t endpoint_key(const SubsetFit& fit, const FitSpec& spec) {
 // extremes stop in a local minimum when a subset has outliers. On a 1/64 sample of Kodak
 // blocks, tools/bc7_sample.cpp, this high gains 0.14 dB over the previous two-start one;
 // the joint ±1 moves and more 3-subset partitions give 0.02 of it, the grid the rest.)
+template <int kCount>
 BCFEAT_HD SubsetFit fit_subset(const float target[16][4], uint32_t mask, const FitSpec& spec, int refits, bool search) {
   float mean[4], axis[4];
-  principal_axis(target, mask, spec, mean, axis);
+  principal_axis<kCount>(target, mask, spec, mean, axis);
   float low = 0.0f, high = 0.0f;
   for (int i = 0; i < 16; ++i) {
     if (!((mask >> i) & 1u)) continue;
     float t = 0.0f;
-    for (int c = 0; c < spec.count; ++c) t += (target[i][spec.first + c] - mean[c]) * axis[c];
+    for (int c = 0; c < kCount; ++c) t += (target[i][spec.first + c] - mean[c]) * axis[c];
     low = fminf(low, t);
     high = fmaxf(high, t);
   }
@@ -408,29 +429,29 @@ BCFEAT_HD SubsetFit fit_subset(const float target[16][4], uint32_t mask, const F
     const float in_low = static_cast<float>(start % grid) * half_step;
     const float in_high = static_cast<float>(start / grid) * half_step;
     float ends[2][4];
-    for (int c = 0; c < spec.count; ++c) {
+    for (int c = 0; c < kCount; ++c) {
       ends[0][c] = fminf(255.0f, fmaxf(0.0f, mean[c] + (low + in_low) * axis[c]));
       ends[1][c] = fminf(255.0f, fmaxf(0.0f, mean[c] + (high - in_high) * axis[c]));
     }
     SubsetFit fit;
-    quantize_pair(ends, spec, fit);
+    quantize_pair<kCount>(ends, spec, fit);
     if (search) {
-      const uint64_t key = endpoint_key(fit, spec);
+      const uint64_t key = endpoint_key<kCount>(fit, spec);
       bool repeated = false;
       for (int k = 0; k < seen_count; ++k) repeated = repeated || seen[k] == key;
       if (repeated) continue;
       seen[seen_count++] = key;
     }
-    assign_indices(target, mask, spec, fit);
-    refine(target, mask, spec, search ? 8 : refits, false, fit);
+    assign_indices<kCount>(target, mask, spec, fit);
+    refine<kCount>(target, mask, spec, search ? 8 : refits, false, fit);
     if (start == 0 || fit.error < best.error) best = fit;
   }
   if (!search) return best;
-  refine(target, mask, spec, refits, true, best);
+  refine<kCount>(target, mask, spec, refits, true, best);
   const int top = (1 << spec.bits) - 1;
   for (int pass = 0; pass < 8 && best.error > 0.0f; ++pass) {
     bool improved = false;
-    for (int c = 0; c < spec.count; ++c) {
+    for (int c = 0; c < kCount; ++c) {
       for (int move = 0; move < 9; ++move) {
         const int d0 = move % 3 - 1, d1 = move / 3 - 1;
         if (d0 == 0 && d1 == 0) continue;
@@ -438,7 +459,7 @@ BCFEAT_HD SubsetFit fit_subset(const float target[16][4], uint32_t mask, const F
         trial.q[0][c] += d0;
         trial.q[1][c] += d1;
         if (trial.q[0][c] < 0 || trial.q[0][c] > top || trial.q[1][c] < 0 || trial.q[1][c] > top) continue;
-        assign_indices(target, mask, spec, trial);
+        assign_indices<kCount>(target, mask, spec, trial);
         if (trial.error < best.error) {
           best = trial;
           improved = true;
@@ -449,7 +470,7 @@ BCFEAT_HD SubsetFit fit_subset(const float target[16][4], uint32_t mask, const F
       SubsetFit trial = best;
       trial.p[e] ^= 1;
       if (spec.pbits == 2) trial.p[1 - e] = trial.p[e];
-      assign_indices(target, mask, spec, trial);
+      assign_indices<kCount>(target, mask, spec, trial);
       if (trial.error < best.error) {
         best = trial;
         improved = true;
@@ -460,33 +481,112 @@ BCFEAT_HD SubsetFit fit_subset(const float target[16][4], uint32_t mask, const F
   return best;
 }
 
-// Residual of the best line through each subset (sum of squared distances to its principal
-// axis): how well a partition suits a block, without quantisation.
-BCFEAT_HD float partition_residual(const float target[16][4], int subsets, int partition, int channels) {
-  float total = 0.0f;
-  const FitSpec spec{0, channels, 8, 0, 2};
-  for (int s = 0; s < subsets; ++s) {
-    uint32_t mask = 0;
-    for (int i = 0; i < 16; ++i) {
-      if (bptc::subset_of(subsets, partition, i) == s) mask |= 1u << i;
-    }
-    float mean[4], axis[4];
-    principal_axis(target, mask, spec, mean, axis);
-    for (int i = 0; i < 16; ++i) {
-      if (!((mask >> i) & 1u)) continue;
-      float d[4], t = 0.0f, length = 0.0f;
-      for (int c = 0; c < channels; ++c) {
-        d[c] = target[i][c] - mean[c];
-        t += d[c] * axis[c];
-      }
-      for (int c = 0; c < channels; ++c) {
-        const float r = d[c] - t * axis[c];
-        length += r * r;
-      }
-      total += length;
+// Sums over a subset's texels for its line residual: the count, the sums of the channels'
+// deviations from the block's mean, and the sums of their products (upper triangle, row by
+// row). (Centred on the block's mean so that the products stay small.)
+struct Moments {
+  float n, s[4], p[10];
+};
+
+template <int kChannels>
+BCFEAT_HD void subset_moments(const float target[16][4], const float centre[4], uint32_t mask, Moments& m) {
+  m.n = 0.0f;
+  for (int c = 0; c < 4; ++c) m.s[c] = 0.0f;
+  for (int k = 0; k < 10; ++k) m.p[k] = 0.0f;
+  for (int i = 0; i < 16; ++i) {
+    if (!((mask >> i) & 1u)) continue;
+    float d[kChannels];
+    for (int c = 0; c < kChannels; ++c) d[c] = target[i][c] - centre[c];
+    m.n += 1.0f;
+    int k = 0;
+    for (int a = 0; a < kChannels; ++a) {
+      m.s[a] += d[a];
+      for (int b = a; b < kChannels; ++b) m.p[k++] += d[a] * d[b];
     }
   }
-  return total;
+}
+
+// Residual of the best line through a subset (sum of squared distances to its principal
+// axis) from its moments: the trace of its scatter matrix minus the largest eigenvalue
+// (power iteration from the widest channel's row, then the Rayleigh quotient).
+template <int kChannels>
+BCFEAT_HD float line_residual(const Moments& m) {
+  if (!(m.n > 0.0f)) return 0.0f;
+  const float inverse_n = 1.0f / m.n;
+  float cov[kChannels][kChannels];
+  int k = 0;
+  for (int a = 0; a < kChannels; ++a) {
+    for (int b = a; b < kChannels; ++b) {
+      cov[a][b] = cov[b][a] = m.p[k++] - m.s[a] * m.s[b] * inverse_n;
+    }
+  }
+  float trace = 0.0f;
+  int widest = 0;
+  for (int c = 0; c < kChannels; ++c) {
+    trace += cov[c][c];
+    if (cov[c][c] > cov[widest][widest]) widest = c;
+  }
+  float axis[kChannels];
+  for (int c = 0; c < kChannels; ++c) axis[c] = cov[widest][c];
+  for (int iteration = 0; iteration < 6; ++iteration) {
+    float next[kChannels], length = 0.0f;
+    for (int a = 0; a < kChannels; ++a) {
+      next[a] = 0.0f;
+      for (int b = 0; b < kChannels; ++b) next[a] += cov[a][b] * axis[b];
+      length = fmaxf(length, fabsf(next[a]));
+    }
+    if (!(length > 0.0f)) return trace;
+    const float scale = 1.0f / length;
+    for (int c = 0; c < kChannels; ++c) axis[c] = next[c] * scale;
+  }
+  // Rayleigh quotient axisᵀ·cov·axis / axisᵀ·axis.
+  float along = 0.0f, norm = 0.0f;
+  for (int a = 0; a < kChannels; ++a) {
+    float row = 0.0f;
+    for (int b = 0; b < kChannels; ++b) row += cov[a][b] * axis[b];
+    along += axis[a] * row;
+    norm += axis[a] * axis[a];
+  }
+  return trace - along / norm;
+}
+
+// Line residuals (sum over the subsets) of the first `count` partitions into subsets →
+// scores: how well each partition suits the block, without quantisation. Subset 0's
+// moments are the block's minus the other subsets'.
+template <int kChannels>
+BCFEAT_HD void partition_residuals(const float target[16][4], int subsets, int count, float* scores) {
+  float centre[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int i = 0; i < 16; ++i) {
+    for (int c = 0; c < kChannels; ++c) centre[c] += target[i][c];
+  }
+  for (int c = 0; c < kChannels; ++c) centre[c] *= 1.0f / 16.0f;
+  Moments block;
+  subset_moments<kChannels>(target, centre, 0xFFFFu, block);
+  for (int partition = 0; partition < count; ++partition) {
+    const uint32_t word = subsets == 2 ? bptc::partitions2(partition) : bptc::partitions3(partition);
+    Moments rest = block, part;
+    float total = 0.0f;
+    for (int s = 1; s < subsets; ++s) {
+      uint32_t mask = 0;
+      for (int i = 0; i < 16; ++i) {
+        if (((word >> (2 * i)) & 3u) == static_cast<uint32_t>(s)) mask |= 1u << i;
+      }
+      subset_moments<kChannels>(target, centre, mask, part);
+      total += line_residual<kChannels>(part);
+      rest.n -= part.n;
+      for (int c = 0; c < 4; ++c) rest.s[c] -= part.s[c];
+      for (int k = 0; k < 10; ++k) rest.p[k] -= part.p[k];
+    }
+    scores[partition] = total + line_residual<kChannels>(rest);
+  }
+}
+
+BCFEAT_HD void partition_residuals(const float target[16][4], int subsets, int count, int channels, float* scores) {
+  if (channels == 3) {
+    partition_residuals<3>(target, subsets, count, scores);
+  } else {
+    partition_residuals<4>(target, subsets, count, scores);
+  }
 }
 
 // Inserts (score, partition) into the `kept` best so far (smallest score first, at most
@@ -503,14 +603,21 @@ BCFEAT_HD void keep_ranked(float scores[12], int out[12], int& kept, int count, 
   out[at] = partition;
 }
 
-// The `count` (≤ 12) partitions of `limit` with the smallest residuals, best first.
-BCFEAT_HD int best_partitions(const float target[16][4], int subsets, int limit, int channels, int count, int out[12]) {
-  float scores[12];
+// The `count` (≤ 12) smallest of scores[0 .. limit), best first (of equal scores, the
+// lower index first); their indices go to `out`.
+BCFEAT_HD int rank_scores(const float* scores, int limit, int count, int out[12]) {
+  float kept_scores[12];
   int kept = 0;
-  for (int partition = 0; partition < limit; ++partition) {
-    keep_ranked(scores, out, kept, count, partition_residual(target, subsets, partition, channels), partition);
-  }
+  for (int k = 0; k < limit; ++k) keep_ranked(kept_scores, out, kept, count, scores[k], k);
   return kept;
+}
+
+// The `count` (≤ 12) partitions of the first `limit` (≤ 64) with the smallest line
+// residuals, best first.
+BCFEAT_HD int best_partitions(const float target[16][4], int subsets, int limit, int channels, int count, int out[12]) {
+  float scores[64];
+  partition_residuals(target, subsets, limit, channels, scores);
+  return rank_scores(scores, limit, count, out);
 }
 
 // A complete candidate block: mode, partition, rotation, selector, per-subset fits of the
@@ -558,7 +665,9 @@ BCFEAT_HD Candidate fit_mode(const float target[16][4], int mode, int partition,
   candidate.error = 0.0f;
   const FitSpec spec{0, m.alpha_bits ? 4 : 3, m.color_bits, m.endpoint_pbits ? 1 : (m.shared_pbits ? 2 : 0), m.index_bits};
   for (int s = 0; s < m.subsets; ++s) {
-    candidate.color[s] = fit_subset(target, subset_mask(m.subsets, partition, s), spec, refits, search);
+    const uint32_t mask = subset_mask(m.subsets, partition, s);
+    candidate.color[s] = m.alpha_bits ? fit_subset<4>(target, mask, spec, refits, search)
+                                      : fit_subset<3>(target, mask, spec, refits, search);
     candidate.error += candidate.color[s].error;
   }
   if (!m.alpha_bits) {  // alpha decodes as 255
@@ -598,8 +707,8 @@ BCFEAT_HD Candidate fit_rotated_mode(const float target[16][4], int mode, int ro
   candidate.partition = 0;
   candidate.rotation = rotation;
   candidate.selector = selector;
-  candidate.color[0] = fit_subset(rotated, 0xFFFFu, FitSpec{0, 3, m.color_bits, 0, color_index_bits}, refits, search);
-  candidate.alpha = fit_subset(rotated, 0xFFFFu, FitSpec{3, 1, m.alpha_bits, 0, alpha_index_bits}, refits, search);
+  candidate.color[0] = fit_subset<3>(rotated, 0xFFFFu, FitSpec{0, 3, m.color_bits, 0, color_index_bits}, refits, search);
+  candidate.alpha = fit_subset<1>(rotated, 0xFFFFu, FitSpec{3, 1, m.alpha_bits, 0, alpha_index_bits}, refits, search);
   candidate.error = candidate.color[0].error + candidate.alpha.error;
   return candidate;
 }
@@ -692,35 +801,38 @@ BCFEAT_HD Candidate fit_constant(const float colour[4]) {
   return candidate;
 }
 
-}  // namespace bc7_detail
-
-// `texels` are RGBA in [0, 1].
-BCFEAT_HD void encode_bc7_block(const float texels[16][4], Quality quality, uint8_t* out) {
-  using namespace bc7_detail;
-  float target[16][4];
+// The texels on the 0–255 scale the encoder fits; true when every alpha is 255.
+BCFEAT_HD bool bc7_target(const float texels[16][4], float target[16][4]) {
   bool opaque = true;
   for (int i = 0; i < 16; ++i) {
     for (int c = 0; c < 4; ++c) target[i][c] = fminf(255.0f, fmaxf(0.0f, texels[i][c] * 255.0f));
     opaque = opaque && target[i][3] == 255.0f;
   }
+  return opaque;
+}
+
+// The encoder's first step: mode 6 (and, for a block of one colour, the exact mode 5
+// block). True when that settles the block: it is of one colour, or fast/normal find mode 6
+// good enough (squared error ≤ 32 over the block's 64 bytes; Kodak images 5–6, normal: 1.3×
+// faster for −0.02 dB).
+BCFEAT_HD bool settle_with_mode6(const float target[16][4], Quality quality, Candidate& best) {
   const int refits = quality == Quality::kFast ? 1 : (quality == Quality::kNormal ? 2 : 4);
-  const bool search = quality == Quality::kHigh;
-  Candidate best = fit_mode(target, 6, 0, refits, search);
+  best = fit_mode(target, 6, 0, refits, quality == Quality::kHigh);
   bool constant = true;
   for (int i = 1; i < 16; ++i) {
     for (int c = 0; c < 4; ++c) constant = constant && target[i][c] == target[0][c];
   }
   if (constant) {
     keep_better(best, fit_constant(target[0]));
-    pack(best, out);
-    return;
+    return true;
   }
-  // fast/normal stop at mode 6 when it is already this good (squared error over the block's
-  // 64 bytes; Kodak images 5–6, normal: 1.3× faster for −0.02 dB).
-  if (quality != Quality::kHigh && best.error <= 32.0f) {
-    pack(best, out);
-    return;
-  }
+  return quality != Quality::kHigh && best.error <= 32.0f;
+}
+
+// The rest of the search, after a mode 6 fit in `best` that did not settle the block.
+BCFEAT_HD void search_modes(const float target[16][4], bool opaque, Quality quality, Candidate& best) {
+  const int refits = quality == Quality::kFast ? 1 : (quality == Quality::kNormal ? 2 : 4);
+  const bool search = quality == Quality::kHigh;
   // 2-subset partitions: the best-looking one (fast) or four (normal) by line residual; high
   // fits every partition quickly and searches each mode's best 8.
   int partitions[12];
@@ -738,21 +850,46 @@ BCFEAT_HD void encode_bc7_block(const float texels[16][4], Quality quality, uint
       if (!opaque && quality != Quality::kFast) keep_better(best, fit_mode(target, 7, partitions[k], refits, search));
     }
   }
-  if (quality == Quality::kFast || best.error == 0.0f) {
-    pack(best, out);
-    return;
-  }
+  if (quality == Quality::kFast || best.error == 0.0f) return;
   for (int rotation = 0; rotation < 4; ++rotation) {
     keep_better(best, fit_rotated_mode(target, 5, rotation, 0, refits, search));
     keep_better(best, fit_rotated_mode(target, 4, rotation, 0, refits, search));
     keep_better(best, fit_rotated_mode(target, 4, rotation, 1, refits, search));
   }
+  // 3-subset partitions: mode 2 on the best of all 64, mode 0 on the best of the first 16.
   const int three_count = quality == Quality::kNormal ? 2 : 12;
-  const int kept3 = best_partitions(target, 3, 64, opaque ? 3 : 4, three_count, partitions);
+  float scores[64];
+  partition_residuals(target, 3, 64, opaque ? 3 : 4, scores);
+  const int kept3 = rank_scores(scores, 64, three_count, partitions);
   for (int k = 0; k < kept3; ++k) keep_better(best, fit_mode(target, 2, partitions[k], refits, search));
-  const int kept0 = best_partitions(target, 3, 16, opaque ? 3 : 4, three_count, partitions);
+  const int kept0 = rank_scores(scores, 16, three_count, partitions);
   for (int k = 0; k < kept0; ++k) keep_better(best, fit_mode(target, 0, partitions[k], refits, search));
+}
+
+}  // namespace bc7_detail
+
+// `texels` are RGBA in [0, 1].
+BCFEAT_HD void encode_bc7_block(const float texels[16][4], Quality quality, uint8_t* out) {
+  using namespace bc7_detail;
+  float target[16][4];
+  const bool opaque = bc7_target(texels, target);
+  Candidate best;
+  if (!settle_with_mode6(target, quality, best)) search_modes(target, opaque, quality, best);
   pack(best, out);
+}
+
+// encode_bc7_block's first step alone: writes the block and returns true when mode 6 settles
+// it (see settle_with_mode6); false leaves `out` alone. (The CUDA encoder runs this over every
+// block first, then the whole search over the blocks left, so that the lanes of a warp do
+// not wait on each other's searches.)
+BCFEAT_HD bool encode_bc7_block_settled(const float texels[16][4], Quality quality, uint8_t* out) {
+  using namespace bc7_detail;
+  float target[16][4];
+  bc7_target(texels, target);
+  Candidate best;
+  if (!settle_with_mode6(target, quality, best)) return false;
+  pack(best, out);
+  return true;
 }
 
 }  // namespace bcfeat
