@@ -1,11 +1,12 @@
 // CUDA encoders: one thread per block calling the shared inline block code (layer 1 and 2
-// of STYLE.md's four). The kernel template is instantiated per format in its own
+// of STYLE.md's four); BC7 fast/normal in two passes (bc7_settle_kernel). The kernel template is instantiated per format in its own
 // translation unit (codec_cuda_encode_*.cu) so that nvcc compiles the heavy BC6H and BC7
 // searches in parallel with the rest; codec_cuda.cu dispatches to them.
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -68,11 +69,15 @@ void launch_encode_format(Quality quality, const float* pixels, int width, int h
 template <Quality kQuality>
 void launch_bc7_two_pass(const float* pixels, int width, int height, int channels, BlockGrid grid, uint8_t* blocks,
                          cudaStream_t stream) {
+  if (grid.blocks() > INT32_MAX) throw std::invalid_argument("BC7 encode: more than 2^31 - 1 blocks in one image");
   const unsigned launch_blocks = static_cast<unsigned>((grid.blocks() + kThreads - 1) / kThreads);
   void* scratch = nullptr;  // the pending count, then the pending list
   const size_t bytes = sizeof(unsigned) * static_cast<size_t>(grid.blocks() + 1);
-  cudaError_t status = cudaMallocAsync(&scratch, bytes, stream);
-  if (status != cudaSuccess) throw std::runtime_error(std::string("cudaMallocAsync: ") + cudaGetErrorString(status));
+  const cudaError_t status = cudaMallocAsync(&scratch, bytes, stream);
+  if (status != cudaSuccess) {
+    throw std::runtime_error(std::string("BC7 encode: cudaMallocAsync of the pending-block list: ") +
+                             cudaGetErrorString(status));
+  }
   unsigned* count = static_cast<unsigned*>(scratch);
   int* pending = static_cast<int*>(scratch) + 1;
   cudaMemsetAsync(count, 0, sizeof(unsigned), stream);

@@ -256,7 +256,7 @@ BCFEAT_HD void assign_indices(const float target[16][4], uint32_t mask, const Fi
     float best = 3.0e38f;
     int best_k = 0;
     BCFEAT_UNROLL
-  for (int k = 0; k < entries; ++k) {
+    for (int k = 0; k < entries; ++k) {
       float error = 0.0f;
       for (int c = 0; c < kCount; ++c) {
         const float d = target[i][spec.first + c] - palette[k][c];
