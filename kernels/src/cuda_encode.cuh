@@ -34,7 +34,9 @@ __global__ void encode_blocks_kernel(const float* pixels, int width, int height,
 // (Kodak, normal), but in one pass a warp whose 32 blocks mix settled and unsettled ones
 // runs as long as its longest search. The first pass settles what it can and lists the rest
 // (`pending`, in any order: each block's result depends on the block alone); the second runs
-// the whole search over the listed blocks, the warps then all searching.
+// the whole search over the listed blocks, the warps then all searching. (The second pass fits
+// mode 6 again rather than storing the first pass's candidate: on the CPU, mode 6 is about 4%
+// of a normal search.)
 template <Quality kQuality>
 __global__ void bc7_settle_kernel(const float* pixels, int width, int height, int channels, int blocks_x, int blocks_y,
                                   uint8_t* blocks, int* pending, unsigned* pending_count) {
