@@ -1,8 +1,8 @@
 // BC7 encoder quality on a fixed sample of blocks of the Kodak images, for comparing encoder
 // variants quickly (the `high` level takes about 40 min over all of Kodak on 2 cores; the
 // default 1/64 sample, 9268 blocks, under a minute). Prints each image's RGB MSE over its
-// sampled blocks, the mean of the per-image PSNRs, the chosen modes and a digest of the
-// blocks (equal digests: the same blocks).
+// sampled blocks, the mean of the per-image PSNRs, the chosen modes, how many blocks mode 6
+// settles (encode_bc7_block_settled) and a digest of the blocks (equal digests: the same blocks).
 //   g++ -O2 -std=c++17 -pthread -I kernels/include tools/bc7_sample.cpp -o /tmp/bc7_sample
 //   /tmp/bc7_sample ../shared/bench/kodak [fast|normal|high] [STRIDE, default 64] [THREADS, default 2]
 // Needs Debian's libstb-dev. The blocks are picked by a hash of their index, so the sample is
@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   long sampled = 0;
   std::array<std::atomic<long>, 8> modes{};
   std::atomic<uint64_t> digest{0};  // of every block and its place: equal digests, equal blocks
+  std::atomic<long> settled{0};     // blocks the first step (mode 6) settles: the CUDA first pass
   const auto start = std::chrono::steady_clock::now();
   for (int image = 1; image <= 24; ++image) {
     const std::string path = std::string(argv[1]) + "/kodim" + (image < 10 ? "0" : "") + std::to_string(image) + ".png";
@@ -81,6 +82,8 @@ int main(int argc, char** argv) {
           int mode = 0;
           while (mode < 8 && !((block[0] >> mode) & 1)) ++mode;
           if (mode < 8) ++modes[mode];
+          uint8_t first[16];
+          if (bcfeat::encode_bc7_block_settled(texels, quality, first)) ++settled;
         }
       });
     }
@@ -96,6 +99,7 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("modes:");
   for (int m = 0; m < 8; ++m) std::printf(" %d:%ld", m, modes[m].load());
+  std::printf("\nsettled by mode 6: %ld of %ld blocks", settled.load(), sampled);
   std::printf("\nblocks digest %016llx", static_cast<unsigned long long>(digest.load()));
   std::printf("\n%s: mean PSNR %.4f dB over %ld blocks, %.1f s on %d threads\n", level.c_str(), psnr_sum / 24, sampled,
               seconds, threads);

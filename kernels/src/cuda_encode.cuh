@@ -30,13 +30,13 @@ __global__ void encode_blocks_kernel(const float* pixels, int width, int height,
   encode_block(kFormat, texels, kQuality, blocks + block * bytes_per_block);
 }
 
-// BC7 fast/normal in two passes. Mode 6 settles about a third of the blocks of a photograph
-// (Kodak, normal), but in one pass a warp whose 32 blocks mix settled and unsettled ones
+// BC7 fast/normal in two passes. Mode 6 settles 29% of the blocks of a Kodak sample at
+// normal (tools/bc7_sample.cpp, results/reference/bc7_sample_ranking_cpu.txt), but in one pass a warp whose 32 blocks mix settled and unsettled ones
 // runs as long as its longest search. The first pass settles what it can and lists the rest
 // (`pending`, in any order: each block's result depends on the block alone); the second runs
 // the whole search over the listed blocks, the warps then all searching. (The second pass fits
-// mode 6 again rather than storing the first pass's candidate: on the CPU, mode 6 is about 4%
-// of a normal search.)
+// mode 6 again rather than storing the first pass's candidate: one fit of the tens a normal
+// search makes.)
 template <Quality kQuality>
 __global__ void bc7_settle_kernel(const float* pixels, int width, int height, int channels, int blocks_x, int blocks_y,
                                   uint8_t* blocks, int* pending, unsigned* pending_count) {
