@@ -4,18 +4,24 @@
 // Work unit: one warp owns a span of 32 consecutive blocks of one block row (persistent
 // CTAs walk the spans). Per span, four steps with the warp's shared memory in between:
 //  1. header   — lane i decodes block i's header (astc.h decode_astc_header): constant colour,
-//                or partitions, endpoint modes, the ranges and counts of its integer sequences;
+//                or partitions, endpoint modes, the ranges and counts of its integer sequences,
+//                and marks the span's groups (step 2) that belong to block i;
 //  2. sequences — the span's colour values and weights, all blocks together, one group (a
 //                trit or quint block, or 5 plain values) per lane: each lane reads its
 //                group's bits from the block in one 64-bit window, unpacks the trits or
 //                quints and unquantises the values through tables (weights are stored as
-//                byte pairs, each weight with its right-hand neighbour);
-//  3. endpoints — lane i turns block i's colour values into endpoints per partition;
+//                byte pairs, each weight with its right-hand neighbour), storing every value
+//                without a branch;
+//  3. endpoints — lane i turns block i's colour values into endpoints per partition, each
+//                channel's pair packed in one word;
 //  4. texels   — lane j computes texel columns j, j + 32, ... of each texel row of the span
-//                (weight infill as one 4-byte dot product, partition, interpolation, half
-//                conversion), so each store is 256 contiguous bytes of half RGBA.
+//                (weight infill as one 4-byte dot product, partition, interpolation as one
+//                two-way dot product per channel, half conversion), so each store is 256
+//                contiguous bytes of half RGBA.
 // Every lane of a warp runs the same code on one group in step 2 (the bulk of a block's
 // work), so the per-block decode does not diverge as blocks of different modes meet in a warp.
+// The span's shared memory is sized for the block size (small blocks hold fewer weights), so
+// more warps fit on an SM for small blocks.
 // Output is bit-identical to the CPU decoder (decode_astc_params + astc_texel).
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -40,7 +46,6 @@ using cuda_util::time_cuda;
 constexpr int kWarps = 4;  // warps per CTA
 constexpr int kSpan = 32;  // blocks per warp work unit
 constexpr int kColourStride = 20;  // bytes of unquantised colour values per block (18 used)
-constexpr int kPairs = 76;  // weight pairs per block: 64 weights + a grid row (at most 12) of reads past them
 
 // Unquantisation tables: values of weight ranges 0..11, then colour ranges 4..20.
 constexpr int kWeightTable = 2 + 3 + 4 + 5 + 6 + 8 + 10 + 12 + 16 + 20 + 24 + 32;
@@ -59,28 +64,38 @@ struct SpanBits {
   uint32_t reverse[kSpan][6];  // the bit-reversed block (weights are read from the top down)
 };
 
-// The endpoints, made in step 3 and read in step 4.
+// The endpoints, made in step 3 and read in step 4: per partition and channel c, component c
+// holds e0 | e1 << 16, so that one two-way dot product interpolates the channel.
 struct SpanEndpoints {
-  uint2 e0[kSpan][4], e1[kSpan][4];  // per partition, 4 x 16 bits
+  uint4 ends[kSpan][4];
 };
 
-// One warp's span.
+// Groups (step 2) per block: at most 18 colour values (6 quint blocks) and 64 weights (22).
+constexpr int kMaxGroups = 28;
+
+// One warp's span for kBw x kBh blocks.
+template <int kBw, int kBh>
 struct Span {
+  // A dual-plane block has at most min(32, kBw * kBh) weights per plane; its second plane
+  // starts there. Entries past the grid, up to a grid row (at most kBw) beyond it, are read
+  // with infill factor 0; they exist so that those reads stay inside.
+  static constexpr int kPlane2 = kBw * kBh < 32 ? kBw * kBh : 32;
+  static constexpr int kPairs = 2 * kPlane2 + kBw;
   union {  // the endpoints reuse the bits' memory
     SpanBits bits;
     SpanEndpoints ends;
   };
   uint32_t info[kSpan];        // see kInfo* below
   uint2 colour_seq[kSpan], weight_seq[kSpan];  // sequence layouts, see pack_sequence
-  uint32_t cems[kSpan];        // endpoint mode of partition p in bits 4p..4p+3
-  uint32_t item_start[kSpan + 1];  // prefix sum of the groups (step 2) per block
+  uint32_t item_start[kSpan];  // first group (step 2) of each block
   // Partition lines: mul[8] then add[4] (astc_detail::partition_pattern); for a constant block
   // its colour as 4 halves in .x and .y.
   uint4 lines[kSpan];
   uint8_t colour[kSpan][kColourStride];
-  // Weights as pairs: pairs[i] = weight i | weight i + 1 << 8 (plane 2 from i = 32), so that
-  // one infill reads its four grid weights in two loads. Entries past the grid (up to a grid
-  // row beyond it) are read with infill factor 0; they exist so that those reads stay inside.
+  uint8_t owner[kSpan * kMaxGroups];  // the block of each group
+  uint8_t scratch[4];  // where step 2 stores the values a group does not have
+  // Weights as pairs: pairs[i] = weight i | weight i + 1 << 8 (plane 2 from kPlane2), so that
+  // one infill reads its four grid weights in two loads.
   uint16_t pairs[kSpan][kPairs];
 };
 
@@ -145,16 +160,19 @@ void upload_tables() {
 }
 
 // Group g of the integer sequence `seq` in the words `w` (6 words, zero past the block):
-// its values unquantised through the tables into out[slot] (slots split for dual planes), or
-// with `pairs` into the byte pairs of Span::pairs.
+// its values unquantised through the tables into out[slot] (slots split for dual planes, the
+// second plane from kPlane2), or with `pairs` into the byte pairs of Span::pairs.
 // Trit and quint blocks interleave their packed bits with the values' low bits: a trit block
 // is m0 t[0,2) m1 t[2,4) m2 t[4,5) m3 t[5,7) m4 t[7,8), a quint block m0 q[0,3) m1 q[3,5)
 // m2 q[5,7). Field f of the packed bits starts at bit e_f of the packed value and follows
 // m_f, so with e = (0 2 4 5 7 8) for trits, (0 3 5 7 7 7) for quints and 0 for plain bits one
 // code path reads all three kinds and the lanes of a warp do not diverge. A group spans at
 // most 40 bits, so one 64-bit window holds it; bits past the sequence's end read as 0.
+// Every lane stores 5 values twice: a value the group lacks (past its size or the sequence's
+// end), and the second copy of a colour value or of weight 0, goes to `scratch`.
+template <int kPlane2>
 __device__ __forceinline__ void decode_group(const uint32_t* w, uint2 seq, int g, const Tables& t, uint8_t* out,
-                                             bool pairs) {
+                                             bool pairs, uint8_t* scratch) {
   const int start = seq.x & 0xff, end = (seq.x >> 8) & 0xff, bits = (seq.x >> 16) & 15;
   const int kind = (seq.x >> 20) & 3, count = seq.x >> 24;
   const uint32_t e = kind == 1 ? 0x875420u : kind == 2 ? 0x777530u : 0u;  // e_0..e_5, 4 bits each
@@ -182,29 +200,21 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint2 seq, int g
   const uint32_t low_mask = (1u << bits) - 1, digit_mask = (1u << digit_bits) - 1;
   const uint8_t* table = t.unquantised + (seq.y & 0xffff);
   const bool split = seq.x & (1u << 22);
+  const int stride = pairs ? 2 : 1;
+  const int first = g * per_group;
 #pragma unroll
   for (int j = 0; j < 5; ++j) {
-    const int k = g * per_group + j;
-    if (j < per_group && k < count) {
-      const int ej = static_cast<int>((e >> (4 * j)) & 15);
-      const uint32_t m = static_cast<uint32_t>(window >> (j * bits + ej)) & low_mask;
-      const uint32_t d = (digits >> (digit_bits * j)) & digit_mask;
-      const int at = split ? ((k & 1) << 5) | (k >> 1) : k;
-      const uint8_t v = table[(d << bits) | m];
-      if (!pairs) {
-        out[at] = v;
-      } else {  // low byte of pair `at`, high byte of pair at - 1
-        out[2 * at] = v;
-        if (at > 0) out[2 * at - 1] = v;
-      }
-    }
+    const int k = first + j;
+    const int ej = static_cast<int>((e >> (4 * j)) & 15);
+    const uint32_t m = static_cast<uint32_t>(window >> (j * bits + ej)) & low_mask;
+    const uint32_t d = (digits >> (digit_bits * j)) & digit_mask;
+    const int at = split ? (k & 1) * kPlane2 + (k >> 1) : k;
+    const uint8_t v = table[(d << bits) | m];
+    const bool present = j < per_group && k < count;
+    // Low byte of pair `at`, high byte of pair at - 1.
+    *(present ? out + stride * at : scratch) = v;
+    *(present && pairs && at > 0 ? out + 2 * at - 1 : scratch) = v;
   }
-}
-
-// Four 16-bit values as one uint2 (first value in the low bits).
-__device__ __forceinline__ uint2 pack4(const int* v) {
-  return make_uint2(static_cast<uint32_t>(v[0]) | (static_cast<uint32_t>(v[1]) << 16),
-                    static_cast<uint32_t>(v[2]) | (static_cast<uint32_t>(v[3]) << 16));
 }
 
 // Unorm16 → half bits, truncating (0xFFFF → 1.0), as astc_detail::unorm16_to_half: p / 65536
@@ -232,41 +242,25 @@ __device__ __forceinline__ uint32_t unorm16_half2(uint32_t p, uint32_t q) {
 #endif
 }
 
-// One partition's endpoints ready for interpolation: e0 * (64 - w) + e1 * w + 32 =
-// base + delta * w with base = 64 * e0 + 32 and delta = e1 - e0, per channel; lns bit 0: RGB
-// are LNS values, bit 1: alpha is.
-struct Lerp {
-  int base[4], delta[4];
-  uint32_t lns;
+// Channel c of one partition's endpoints (e0 | e1 << 16) at weight pair wp = (64 - w) | w << 8:
+// (e0 * (64 - w) + e1 * w + 32) >> 6, one two-way dot product.
+__device__ __forceinline__ uint32_t interpolate(uint32_t ends, uint32_t wp) { return __dp2a_lo(ends, wp, 32u) >> 6; }
 
-  __device__ __forceinline__ uint32_t value(int c, int w) const {
-    return static_cast<uint32_t>(base[c] + delta[c] * w) >> 6;
-  }
+__device__ __forceinline__ uint32_t weight_pair(int w) { return 64u + 255u * static_cast<uint32_t>(w); }
 
-  // The texel's four channels as half bits, packed RGBA.
-  template <bool kHdr>
-  __device__ __forceinline__ uint2 texel(int wr, int wg, int wb, int wa) const {
-    using astc_detail::lns_to_half;
-    const uint32_t r = value(0, wr), g = value(1, wg), b = value(2, wb), a = value(3, wa);
-    if (!kHdr || lns == 0) return make_uint2(unorm16_half2(r, g), unorm16_half2(b, a));
-    const bool rgb = lns & 1, alpha = lns & 2;
-    return make_uint2(rgb ? lns_to_half(r) | (static_cast<uint32_t>(lns_to_half(g)) << 16) : unorm16_half2(r, g),
-                      (rgb ? lns_to_half(b) : unorm16_half(b)) | ((alpha ? lns_to_half(a) : unorm16_half(a)) << 16));
-  }
-};
-
-__device__ __forceinline__ Lerp make_lerp(uint2 e0, uint2 e1, uint32_t lns) {
-  const int a[4] = {static_cast<int>(e0.x & 0xffff), static_cast<int>(e0.x >> 16), static_cast<int>(e0.y & 0xffff),
-                    static_cast<int>(e0.y >> 16)};
-  const int b[4] = {static_cast<int>(e1.x & 0xffff), static_cast<int>(e1.x >> 16), static_cast<int>(e1.y & 0xffff),
-                    static_cast<int>(e1.y >> 16)};
-  Lerp l;
-  for (int c = 0; c < 4; ++c) {
-    l.base[c] = 64 * a[c] + 32;
-    l.delta[c] = b[c] - a[c];
-  }
-  l.lns = lns & 3;
-  return l;
+// The texel's four channels as half bits, packed RGBA, from the partition's endpoints, the
+// channels' weight pairs and the partition's LNS bits (bit 0: RGB are LNS values, bit 1:
+// alpha is).
+template <bool kHdr>
+__device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t wg, uint32_t wb, uint32_t wa,
+                                             uint32_t lns) {
+  using astc_detail::lns_to_half;
+  const uint32_t r = interpolate(ends.x, wr), g = interpolate(ends.y, wg), b = interpolate(ends.z, wb),
+                 a = interpolate(ends.w, wa);
+  if (!kHdr || (lns & 3) == 0) return make_uint2(unorm16_half2(r, g), unorm16_half2(b, a));
+  const bool rgb = lns & 1, alpha = lns & 2;
+  return make_uint2(rgb ? lns_to_half(r) | (static_cast<uint32_t>(lns_to_half(g)) << 16) : unorm16_half2(r, g),
+                    (rgb ? lns_to_half(b) : unorm16_half(b)) | ((alpha ? lns_to_half(a) : unorm16_half(a)) << 16));
 }
 
 // Step 4 for one texel column: texel (x, rows) of `block`, stored from `dst` down.
@@ -277,9 +271,10 @@ __device__ __forceinline__ Lerp make_lerp(uint2 e0, uint2 e1, uint32_t lns) {
 // past the grid needs no test: for every block and grid size the fraction toward it is 0, so
 // its factor is 0 (and a full grid has fs = ft = 0: the factors are 16, 0, 0, 0).
 template <int kBw, int kBh, bool kHdr>
-__device__ __forceinline__ void texel_column(const Span& s, int block, int x, int rows, int width, uint32_t info,
-                                             uint2* dst) {
+__device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, int block, int x, int rows, int width,
+                                             uint32_t info, uint2* dst) {
   using namespace astc_detail;
+  constexpr int kPlane2 = Span<kBw, kBh>::kPlane2;
   const int grid_w = info & 15, grid_h = (info >> 4) & 15;
   const int partitions = ((info >> 8) & 3) + 1;
   const bool dual = info & kInfoDual;
@@ -288,16 +283,22 @@ __device__ __forceinline__ void texel_column(const Span& s, int block, int x, in
   const GridCoord column = grid_coord(x, kBw, grid_w);
   const uint32_t column_factors = 16u + 255u * static_cast<uint32_t>(column.f);
   const int row_step = grid_step(kBh, grid_h);
+  const uint32_t lns_all = info >> kInfoLnsShift;
   // Partition lines: score_i = (mul_x[i] * x + mul_y[i] * y + add[i]) & 63.
-  const uint4 lines = s.lines[block];
-  const int mul_y[4] = {static_cast<int>((lines.x >> 8) & 0xff), static_cast<int>(lines.x >> 24),
-                        static_cast<int>((lines.y >> 8) & 0xff), static_cast<int>(lines.y >> 24)};
-  const int line_base[4] = {static_cast<int>(lines.x & 0xff) * x + static_cast<int>(lines.z & 0xff),
-                            static_cast<int>((lines.x >> 16) & 0xff) * x + static_cast<int>((lines.z >> 8) & 0xff),
-                            static_cast<int>(lines.y & 0xff) * x + static_cast<int>((lines.z >> 16) & 0xff),
-                            static_cast<int>((lines.y >> 16) & 0xff) * x + static_cast<int>(lines.z >> 24)};
-  const uint32_t lns = info >> kInfoLnsShift;
-  Lerp lerp = make_lerp(s.ends.e0[block][0], s.ends.e1[block][0], lns);
+  int mul_y[4] = {0, 0, 0, 0}, line_base[4] = {0, 0, 0, 0};
+  if (partitions > 1) {
+    const uint4 lines = s.lines[block];
+    mul_y[0] = (lines.x >> 8) & 0xff;
+    mul_y[1] = lines.x >> 24;
+    mul_y[2] = (lines.y >> 8) & 0xff;
+    mul_y[3] = lines.y >> 24;
+    line_base[0] = static_cast<int>(lines.x & 0xff) * x + static_cast<int>(lines.z & 0xff);
+    line_base[1] = static_cast<int>((lines.x >> 16) & 0xff) * x + static_cast<int>((lines.z >> 8) & 0xff);
+    line_base[2] = static_cast<int>(lines.y & 0xff) * x + static_cast<int>((lines.z >> 16) & 0xff);
+    line_base[3] = static_cast<int>((lines.y >> 16) & 0xff) * x + static_cast<int>(lines.z >> 24);
+  }
+  uint4 ends = s.ends.ends[block][0];
+  uint32_t lns = lns_all;
   // Which weight each channel reads (the second plane's channel reads weight2).
   const bool p0 = plane2 == 0, p1 = plane2 == 1, p2 = plane2 == 2, p3 = plane2 == 3;
   for (int y = 0; y < rows; ++y, dst += width) {
@@ -306,20 +307,22 @@ __device__ __forceinline__ void texel_column(const Span& s, int block, int x, in
     const uint32_t w11 = (static_cast<uint32_t>(column.f) * row_f + 8) >> 4;
     const uint32_t factors = column_factors + 65535u * row_f + 16711425u * w11;
     const int i = column.j + (g >> 4) * grid_w;
-    const int weight = static_cast<int>(__dp4a(pairs[i] | (static_cast<uint32_t>(pairs[i + grid_w]) << 16), factors, 8u) >> 4);
-    const int weight2 =
-        dual ? static_cast<int>(__dp4a(pairs[32 + i] | (static_cast<uint32_t>(pairs[32 + i + grid_w]) << 16), factors, 8u) >> 4)
-             : weight;
+    const uint32_t wp =
+        weight_pair(__dp4a(pairs[i] | (static_cast<uint32_t>(pairs[i + grid_w]) << 16), factors, 8u) >> 4);
+    const uint32_t wp2 =
+        dual ? weight_pair(
+                   __dp4a(pairs[kPlane2 + i] | (static_cast<uint32_t>(pairs[kPlane2 + i + grid_w]) << 16), factors, 8u) >> 4)
+             : wp;
     if (partitions > 1) {
       const int a = (line_base[0] + mul_y[0] * y) & 0x3f;
       const int b = (line_base[1] + mul_y[1] * y) & 0x3f;
       const int cc = (line_base[2] + mul_y[2] * y) & 0x3f;
       const int d = (line_base[3] + mul_y[3] * y) & 0x3f;
       const int part = (a >= b && a >= cc && a >= d) ? 0 : (b >= cc && b >= d) ? 1 : (cc >= d) ? 2 : 3;
-      lerp = make_lerp(s.ends.e0[block][part], s.ends.e1[block][part], lns >> (2 * part));
+      ends = s.ends.ends[block][part];
+      lns = lns_all >> (2 * part);
     }
-    __stcs(dst, lerp.texel<kHdr>(p0 ? weight2 : weight, p1 ? weight2 : weight, p2 ? weight2 : weight,
-                                 p3 ? weight2 : weight));
+    __stcs(dst, texel_value<kHdr>(ends, p0 ? wp2 : wp, p1 ? wp2 : wp, p2 ? wp2 : wp, p3 ? wp2 : wp, lns));
   }
 }
 
@@ -329,7 +332,8 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
                                                                    uint2* __restrict__ out) {
   using namespace astc_detail;
   __shared__ Tables tables;
-  __shared__ Span spans[kWarps];
+  using SpanT = Span<kBw, kBh>;
+  __shared__ SpanT spans[kWarps];
   static_assert(sizeof(Tables) % 16 == 0, "Tables is copied as uint4");
   for (int i = threadIdx.x; i < static_cast<int>(sizeof(Tables) / 16); i += blockDim.x) {
     reinterpret_cast<uint4*>(&tables)[i] = reinterpret_cast<const uint4*>(&device_tables)[i];
@@ -337,7 +341,7 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
   __syncthreads();
 
   const int lane = threadIdx.x & 31;
-  Span& s = spans[threadIdx.x >> 5];
+  SpanT& s = spans[threadIdx.x >> 5];
   const int spans_x = (blocks_x + kSpan - 1) / kSpan;
   const int64_t units = static_cast<int64_t>(spans_x) * blocks_y;
   const bool small_block = kBw * kBh < 31;
@@ -380,7 +384,6 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
       s.weight_seq[lane] =
           pack_sequence(0, h.weight_bits, h.weight_range, weights, h.dual, tables.offset[h.weight_range]);
       items = static_cast<int>((s.colour_seq[lane].y >> 16) + (s.weight_seq[lane].y >> 16));
-      s.cems[lane] = h.cem[0] | (h.cem[1] << 4) | (h.cem[2] << 8) | (h.cem[3] << 12);
       if (h.partitions > 1) {
         uint8_t line[16];
         partition_pattern(h.partition_seed, h.partitions, small_block, line, line + 8);
@@ -390,30 +393,29 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
         s.lines[lane] = packed;
       }
     }
-    // Exclusive prefix sum of the group counts over the span.
+    // Prefix sum of the group counts over the span; each block marks its groups as its own.
     int sum = items;
     for (int d = 1; d < 32; d <<= 1) {
       const int other = __shfl_up_sync(0xffffffffu, sum, d);
       if (lane >= d) sum += other;
     }
-    s.item_start[lane + 1] = sum;
-    if (lane == 0) s.item_start[0] = 0;
+    const int item_start = sum - items;
+    s.item_start[lane] = item_start;
+    for (int q = 0; q < items; ++q) s.owner[item_start + q] = static_cast<uint8_t>(lane);
     const int total = __shfl_sync(0xffffffffu, sum, 31);
     __syncwarp();
 
     // 2. Colour values and weights of all blocks, one group per lane.
     for (int item = lane; item < total; item += 32) {
-      int block = 0;  // the last block whose first group is at or before `item`
-      for (int step = 16; step > 0; step >>= 1) {
-        if (s.item_start[block + step] <= static_cast<uint32_t>(item)) block += step;
-      }
+      const int block = s.owner[item];
       const int g = item - static_cast<int>(s.item_start[block]);
       const uint2 colour_seq = s.colour_seq[block];
       const int colour_groups = static_cast<int>(colour_seq.y >> 16);
       const bool weight = g >= colour_groups;
-      decode_group(weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? s.weight_seq[block] : colour_seq,
-                   weight ? g - colour_groups : g, tables,
-                   weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight);
+      decode_group<SpanT::kPlane2>(weight ? s.bits.reverse[block] : s.bits.forward[block],
+                                   weight ? s.weight_seq[block] : colour_seq, weight ? g - colour_groups : g, tables,
+                                   weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight,
+                                   s.scratch);
     }
     __syncwarp();
 
@@ -422,11 +424,12 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
       uint32_t lns = 0;
       int offset = 0;
       for (int p = 0; p < h.partitions; ++p) {
-        const int cem = (s.cems[lane] >> (4 * p)) & 15;
+        const int cem = h.cem[p];
         const Endpoints ep = endpoints_from(cem, s.colour[lane] + offset, kHdr);
         offset += 2 * ((cem >> 2) + 1);
-        s.ends.e0[lane][p] = pack4(ep.e0);
-        s.ends.e1[lane][p] = pack4(ep.e1);
+        uint32_t e[4];
+        for (int c = 0; c < 4; ++c) e[c] = static_cast<uint32_t>(ep.e0[c]) | (static_cast<uint32_t>(ep.e1[c]) << 16);
+        s.ends.ends[lane][p] = make_uint4(e[0], e[1], e[2], e[3]);
         lns |= static_cast<uint32_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0)) << (2 * p);
       }
       s.info[lane] |= lns << kInfoLnsShift;
