@@ -21,10 +21,6 @@
 #include <vector>
 
 namespace bcfeat {
-int64_t astc_compressed_size(const AstcFormat& f, int width, int height) {
-  const int64_t blocks_x = (width + f.block_width - 1) / f.block_width;
-  return blocks_x * ((height + f.block_height - 1) / f.block_height) * 16;
-}
 namespace old {
 constexpr int kBlocks = 128;  // blocks per CTA = threads per CTA
 
@@ -68,18 +64,8 @@ void launch_old(int bw, int bh, const uint8_t* blocks, int width, int height, bo
 using namespace bcfeat;
 
 static std::vector<uint16_t> host_decode(int bw, int bh, bool hdr, const std::vector<uint8_t>& blocks, int w, int h) {
-  const int bx = (w + bw - 1) / bw, by = (h + bh - 1) / bh;
   std::vector<uint16_t> out(static_cast<size_t>(w) * h * 4);
-  std::vector<uint16_t> tmp(kAstcMaxTexels * 4);
-  for (int y = 0; y < by; ++y)
-    for (int x = 0; x < bx; ++x) {
-      decode_astc_block(&blocks[16 * (static_cast<size_t>(y) * bx + x)], bw, bh, hdr, tmp.data());
-      for (int ty = 0; ty < bh; ++ty)
-        for (int tx = 0; tx < bw; ++tx) {
-          const int px = x * bw + tx, py = y * bh + ty;
-          if (px < w && py < h) memcpy(&out[4 * (static_cast<size_t>(py) * w + px)], &tmp[4 * (ty * bw + tx)], 8);
-        }
-    }
+  for (int row = 0; row < (h + bh - 1) / bh; ++row) decode_astc_block_row(blocks.data(), bw, bh, hdr, w, h, row, out.data());
   return out;
 }
 

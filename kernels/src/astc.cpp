@@ -52,7 +52,6 @@ double astc_bits_per_texel(const AstcFormat& format) { return 128.0 / (format.bl
 
 namespace {
 
-int64_t blocks_x(const AstcFormat& f, int width) { return (width + f.block_width - 1) / f.block_width; }
 int64_t blocks_y(const AstcFormat& f, int height) { return (height + f.block_height - 1) / f.block_height; }
 
 astcenc_profile library_profile(AstcProfile profile) {
@@ -104,10 +103,6 @@ void run_threads(int threads, Body body) {
 }
 
 }  // namespace
-
-int64_t astc_compressed_size(const AstcFormat& format, int width, int height) {
-  return blocks_x(format, width) * blocks_y(format, height) * 16;
-}
 
 const char* astc_profile_name(AstcProfile profile) { return profile == AstcProfile::kHdr ? "hdr" : "ldr"; }
 
@@ -178,25 +173,13 @@ std::vector<uint8_t> astc_encode(const AstcFormat& format, AstcProfile profile, 
 
 std::vector<uint16_t> astc_decode_half_cpu(const AstcFormat& format, AstcProfile profile, const uint8_t* blocks,
                                            int width, int height, int threads) {
-  const int64_t bx = blocks_x(format, width), by = blocks_y(format, height);
+  const int64_t by = blocks_y(format, height);
   std::vector<uint16_t> out(static_cast<size_t>(width) * height * 4);
   threads = std::min<int>(thread_count(threads), static_cast<int>(by));
   const bool hdr = profile == AstcProfile::kHdr;
   auto rows = [&](int first) {
-    uint16_t texels[kAstcMaxTexels * 4];
     for (int64_t row = first; row < by; row += threads) {
-      for (int64_t col = 0; col < bx; ++col) {
-        decode_astc_block(blocks + 16 * (row * bx + col), format.block_width, format.block_height, hdr, texels);
-        for (int y = 0; y < format.block_height; ++y) {
-          const int64_t py = row * format.block_height + y;
-          if (py >= height) break;
-          for (int x = 0; x < format.block_width; ++x) {
-            const int64_t px = col * format.block_width + x;
-            if (px >= width) break;
-            memcpy(&out[4 * (py * width + px)], &texels[4 * (y * format.block_width + x)], 8);
-          }
-        }
-      }
+      decode_astc_block_row(blocks, format.block_width, format.block_height, hdr, width, height, row, out.data());
     }
   };
   std::vector<std::thread> pool;

@@ -378,8 +378,7 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
       const int weights = h.grid_w * h.grid_h * (h.dual ? 2 : 1);
       s.info[lane] = h.grid_w | (h.grid_h << 4) | ((h.partitions - 1) << 8) |
                      ((h.dual ? h.plane2_channel : 0) << 10) | (h.dual ? kInfoDual : 0);
-      const int colour_end = h.colour_start + sequence_bits(h.colour_values, h.colour_range);
-      s.colour_seq[lane] = pack_sequence(h.colour_start, colour_end, h.colour_range, h.colour_values, false,
+      s.colour_seq[lane] = pack_sequence(h.colour_start, h.colour_end, h.colour_range, h.colour_values, false,
                                          tables.offset[21 + h.colour_range]);
       s.weight_seq[lane] =
           pack_sequence(0, h.weight_bits, h.weight_range, weights, h.dual, tables.offset[h.weight_range]);

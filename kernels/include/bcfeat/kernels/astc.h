@@ -777,7 +777,7 @@ struct AstcHeader {
   bool is_constant;
   uint16_t constant[4];  // half bits when is_constant
   int partitions, partition_seed, cem[4];
-  int colour_values, colour_range, colour_start;  // colour values: count, ISE range, first bit
+  int colour_values, colour_range, colour_start, colour_end;  // colour values: count, ISE range, bits [start, end)
   int grid_w, grid_h, weight_range, weight_bits;
   bool dual;
   int plane2_channel;  // -1: no second plane
@@ -847,12 +847,15 @@ BCFEAT_HD void decode_astc_header(const astc_detail::Bits& b, int block_w, int b
   if (colour_bits < 0) colour_bits = 0;
   // The largest range 4..20 whose sequence fits (sequence_bits grows with the range, so a
   // binary search finds it).
-  if (sequence_bits(colour_values, 4) > colour_bits) return error();
+  int lo_bits = sequence_bits(colour_values, 4);
+  if (lo_bits > colour_bits) return error();
   int lo = 4, hi = 20;
   while (lo < hi) {
     const int mid = (lo + hi + 1) / 2;
-    if (sequence_bits(colour_values, mid) <= colour_bits) {
+    const int mid_bits = sequence_bits(colour_values, mid);
+    if (mid_bits <= colour_bits) {
       lo = mid;
+      lo_bits = mid_bits;
     } else {
       hi = mid - 1;
     }
@@ -863,6 +866,7 @@ BCFEAT_HD void decode_astc_header(const astc_detail::Bits& b, int block_w, int b
   out.colour_values = colour_values;
   out.colour_range = lo;
   out.colour_start = colour_start;
+  out.colour_end = colour_start + lo_bits;
   out.grid_w = bm.grid_w;
   out.grid_h = bm.grid_h;
   out.weight_range = bm.weight_range;
@@ -1018,6 +1022,27 @@ BCFEAT_HD void decode_astc_block(const uint8_t* block, int block_w, int block_h,
   decode_astc_params(block, block_w, block_h, hdr, params);
   for (int y = 0; y < block_h; ++y) {
     for (int x = 0; x < block_w; ++x) astc_texel(params, block_w, block_h, x, y, out + 4 * (y * block_w + x));
+  }
+}
+
+// Decodes block row `row` of a `width` x `height` image (blocks row-major from `blocks`) into
+// the image's half RGBA texels `out` (width * height * 4 entries); texels past the image's
+// edge are dropped. The CPU driver runs it per row.
+inline void decode_astc_block_row(const uint8_t* blocks, int block_w, int block_h, bool hdr, int width, int height,
+                                  int64_t row, uint16_t* out) {
+  const int64_t blocks_x = (width + block_w - 1) / block_w;
+  uint16_t texels[kAstcMaxTexels * 4];
+  for (int64_t col = 0; col < blocks_x; ++col) {
+    decode_astc_block(blocks + 16 * (row * blocks_x + col), block_w, block_h, hdr, texels);
+    for (int y = 0; y < block_h; ++y) {
+      const int64_t py = row * block_h + y;
+      if (py >= height) break;
+      for (int x = 0; x < block_w; ++x) {
+        const int64_t px = col * block_w + x;
+        if (px >= width) break;
+        memcpy(&out[4 * (py * width + px)], &texels[4 * (y * block_w + x)], 8);
+      }
+    }
   }
 }
 

@@ -25,7 +25,11 @@ const AstcFormat* find_astc_format(const std::string& name);  // nullptr when un
 const AstcFormat* find_astc_format(int block_width, int block_height);
 std::vector<std::string> astc_format_names();
 double astc_bits_per_texel(const AstcFormat& format);  // 128 / texels per block
-int64_t astc_compressed_size(const AstcFormat& format, int width, int height);
+// Bytes of the blocks of a width x height image (16 per block, partial blocks included).
+inline int64_t astc_compressed_size(const AstcFormat& format, int width, int height) {
+  const int64_t blocks_x = (width + format.block_width - 1) / format.block_width;
+  return blocks_x * ((height + format.block_height - 1) / format.block_height) * 16;
+}
 
 enum class AstcProfile { kLdr, kHdr };
 const char* astc_profile_name(AstcProfile profile);

@@ -461,7 +461,7 @@ BCFEAT_HD void encode_bc6h_block(const float texels[16][4], bool is_signed, Qual
     }
     values[i][3] = linear[i][3] = 0.0f;
   }
-  const int refits = quality == Quality::kFast ? 1 : (quality == Quality::kNormal ? 2 : 4);
+  const int refits = bc7_detail::refits_for(quality);
   const bool search = quality == Quality::kHigh;
   Candidate best = fit_mode(values, linear, is_signed, 10, 0, refits, search);
   for (int mode = 11; mode < 14 && best.error > 0.0f; ++mode) {

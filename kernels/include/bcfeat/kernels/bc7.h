@@ -811,12 +811,17 @@ BCFEAT_HD bool bc7_target(const float texels[16][4], float target[16][4]) {
   return opaque;
 }
 
+// Least-squares refits per endpoint fit at each quality level (BC7 and BC6H).
+BCFEAT_HD int refits_for(Quality quality) {
+  return quality == Quality::kFast ? 1 : (quality == Quality::kNormal ? 2 : 4);
+}
+
 // The encoder's first step: mode 6 (and, for a block of one colour, the exact mode 5
 // block). True when that settles the block: it is of one colour, or fast/normal find mode 6
 // good enough (squared error ≤ 32 over the block's 64 bytes; Kodak images 5–6, normal: 1.3×
 // faster for −0.02 dB).
 BCFEAT_HD bool settle_with_mode6(const float target[16][4], Quality quality, Candidate& best) {
-  const int refits = quality == Quality::kFast ? 1 : (quality == Quality::kNormal ? 2 : 4);
+  const int refits = refits_for(quality);
   best = fit_mode(target, 6, 0, refits, quality == Quality::kHigh);
   bool constant = true;
   for (int i = 1; i < 16; ++i) {
@@ -831,7 +836,7 @@ BCFEAT_HD bool settle_with_mode6(const float target[16][4], Quality quality, Can
 
 // The rest of the search, after a mode 6 fit in `best` that did not settle the block.
 BCFEAT_HD void search_modes(const float target[16][4], bool opaque, Quality quality, Candidate& best) {
-  const int refits = quality == Quality::kFast ? 1 : (quality == Quality::kNormal ? 2 : 4);
+  const int refits = refits_for(quality);
   const bool search = quality == Quality::kHigh;
   // 2-subset partitions: the best-looking one (fast) or four (normal) by line residual; high
   // fits every partition quickly and searches each mode's best 8.
