@@ -4,6 +4,9 @@
 # mismatches against the host decoder and the decode bandwidth of the current CUDA kernel and
 # of the one-thread-per-block kernel it replaced (commit 71590c9, kept in the .cu) beside the
 # copy bandwidth, all measured in this one run.
+# With BASE=<commit>, the program is also built from that commit (a git worktree) and run
+# first, so that two kernels are compared in one call on one machine; that is how
+# results/reference/astc_cuda_compare_h200.txt was made (BASE=cc5fdec, on 38cf5be).
 # Inputs as committed in results/reference/astc_cuda_compare_h200.txt: kodim23 from the Kodak
 # set, encoded by bcfeat at the normal quality (libastcenc medium) for every block size:
 #   bcfeat codec encode kodim23.png DIR/ldr_6x6.astc --format astc_6x6
@@ -11,9 +14,24 @@
 #     .convert('RGB'), n.float32) / 255; n.save('hdr.npy', n.dstack([100 * a * a, n.ones(a.shape[:2], n.float32)]))"
 #   bcfeat codec encode hdr.npy DIR/hdr_6x6.astc --format astc_6x6 --profile hdr
 set -euo pipefail
-dir=${1:?usage: tools/astc_cuda_compare.sh DIR [ARCH, default sm_90]}
+dir=$(realpath "${1:?usage: [BASE=commit] tools/astc_cuda_compare.sh DIR [ARCH, default sm_90]}")
+arch=${2:-sm_90}
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/cuda/bin"
-nvcc -O3 -std=c++17 -arch="${2:-sm_90}" -I kernels/include -I kernels/src tools/astc_cuda_compare.cu \
-  kernels/src/cuda_device.cu -o /tmp/astc_cuda_compare
+build() {  # build ROOT OUTPUT
+  nvcc -O3 -std=c++17 -arch="$arch" -I "$1/kernels/include" -I "$1/kernels/src" "$1/tools/astc_cuda_compare.cu" \
+    "$1/kernels/src/cuda_device.cu" -o "$2"
+}
+if [ -n "${BASE:-}" ]; then
+  base_tree=$(mktemp -d)
+  git worktree add --detach "$base_tree" "$BASE" >/dev/null
+  build "$base_tree" /tmp/astc_cuda_compare_base
+  git worktree remove --force "$base_tree"
+fi
+build . /tmp/astc_cuda_compare
+if [ -n "${BASE:-}" ]; then
+  echo "== $BASE"
+  /tmp/astc_cuda_compare_base "$dir"
+  echo "== this tree"
+fi
 /tmp/astc_cuda_compare "$dir"
