@@ -16,7 +16,9 @@
 
 // A host/device function the device compiler must keep out of line. Used where inlining
 // into a kernel with compile-time-constant arguments made the CUDA 13.0 device code
-// compute a different result from the host (BC6H UF16 endpoint quantisation, see bc6h.h).
+// compute a different result from the host (BC6H UF16 endpoint quantisation, see bc6h.h),
+// and where inlining every call made a kernel too large for the instruction cache (BC6H's
+// fit_mode and assign_indices).
 #if defined(__CUDACC__)
 #define BCFEAT_HD_NOINLINE inline __host__ __device__ __noinline__
 #else
