@@ -5,8 +5,9 @@
 # of the one-thread-per-block kernel it replaced (commit 71590c9, kept in the .cu) beside the
 # copy bandwidth, all measured in this one run.
 # With BASE=<commit>, the program is also built from that commit (a git worktree) and run
-# first, so that two kernels are compared in one call on one machine; that is how
-# results/reference/astc_cuda_compare_h200.txt was made (BASE=cc5fdec, on 38cf5be).
+# first, so that two kernels are compared in one call on one machine, as in
+# results/reference/astc_cuda_compare_h200.txt (cc5fdec against 38cf5be; its two programs were
+# built by hand the same way before this option existed).
 # Inputs as committed in results/reference/astc_cuda_compare_h200.txt: kodim23 from the Kodak
 # set, encoded by bcfeat at the normal quality (libastcenc medium) for every block size:
 #   bcfeat codec encode kodim23.png DIR/ldr_6x6.astc --format astc_6x6
