@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "bcfeat/kernels/astc.h"
 #include "bcfeat/kernels/astc_codec.h"
 #include "catch.h"
 #include "kernels/astc_test_blocks.h"
@@ -72,6 +73,36 @@ TEST_CASE("ASTC decoder equals libastcenc on random blocks, every block size and
       CHECK(errors <= bx * by / 10);     // ... and most blocks are valid encodings
       CHECK(first_difference(ours, reference) == -1);
     }
+  }
+}
+
+TEST_CASE("ASTC header: the colour values take the largest range that fits before the weights") {
+  // decode_astc_header's colour range and colour_end (the CUDA kernel reads the colour values
+  // up to colour_end): the sequence at that range ends there, fits below the weights (and the
+  // plane-2 channel bits), and the next range would not fit.
+  using astc_detail::sequence_bits;
+  std::mt19937_64 rng(23);
+  for (const AstcFormat& f : astc_formats()) {
+    int errors = 0, checked = 0;
+    const std::vector<uint8_t> blocks = random_astc_blocks(f, AstcProfile::kLdr, 400, rng, errors);
+    for (size_t i = 0; i < blocks.size(); i += 16) {
+      astc_detail::Bits bits;
+      std::memcpy(&bits.lo, &blocks[i], 8);
+      std::memcpy(&bits.hi, &blocks[i + 8], 8);
+      AstcHeader h;
+      decode_astc_header(bits, f.block_width, f.block_height, false, h);
+      if (h.is_constant) continue;
+      INFO(f.name << " block " << i / 16 << ": " << h.colour_values << " values, range " << h.colour_range);
+      // Below the weights: the plane-2 channel (2 bits) and, for several partitions whose
+      // endpoint modes differ (bits 23-24 not 00), 3 * partitions - 4 high mode bits.
+      const bool extra_cem = h.partitions > 1 && ((blocks[i + 2] >> 7) | ((blocks[i + 3] & 1) << 1)) != 0;
+      const int limit = 128 - h.weight_bits - (h.dual ? 2 : 0) - (extra_cem ? 3 * h.partitions - 4 : 0);
+      CHECK(h.colour_end == h.colour_start + sequence_bits(h.colour_values, h.colour_range));
+      CHECK(h.colour_end <= limit);
+      if (h.colour_range < 20) CHECK(h.colour_start + sequence_bits(h.colour_values, h.colour_range + 1) > limit);
+      ++checked;
+    }
+    CHECK(checked > 300);
   }
 }
 
