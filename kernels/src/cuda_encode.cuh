@@ -1,4 +1,4 @@
-// CUDA encoders: one thread per block calling the shared inline block code (layer 1 and 2
+// CUDA encoders: one thread per block calling the shared host/device block code (layer 1 and 2
 // of STYLE.md's four); BC7 fast/normal in two passes (bc7_settle_kernel). The kernel template is instantiated per format in its own
 // translation unit (codec_cuda_encode_*.cu) so that nvcc compiles the heavy BC6H and BC7
 // searches in parallel with the rest; codec_cuda.cu dispatches to them.

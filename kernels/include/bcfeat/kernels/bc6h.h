@@ -256,7 +256,7 @@ BCFEAT_HD void raw_fields(const ModeInfo& info, const int x[4][3], int raw[4][3]
 // Anchor texels take only the lower half of the palette (their top index bit is implicit
 // 0); the result has bit s set when region s's anchor would have preferred the upper half.
 // Out of line on the device, as fit_mode: inlined at every call, the encoder kernels grew to
-// 680-1070 KB of code and stalled on instruction fetch; out of line (230 KB) `normal` runs
+// 680-1070 KB of code and stalled on instruction fetch; out of line (214-232 KB) `normal` runs
 // 1.25x faster on an H200, `fast` 0.95x (results/reference/bptc_noinline_h200.txt).
 template <int kRegions>
 BCFEAT_HD_NOINLINE int assign_indices(const float values[16][4], bool is_signed, const ModeInfo& info, Candidate& candidate) {
