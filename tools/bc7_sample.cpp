@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
           while (mode < 8 && !((block[0] >> mode) & 1)) ++mode;
           if (mode < 8) ++modes[mode];
           uint8_t first[16];
-          if (bcfeat::encode_bc7_block_settled(texels, quality, first)) ++settled;
+          float first_error = 0.0f;
+          if (bcfeat::encode_bc7_block_settled(texels, quality, first, &first_error)) ++settled;
         }
       });
     }

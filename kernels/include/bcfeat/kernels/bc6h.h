@@ -252,9 +252,24 @@ BCFEAT_HD void raw_fields(const ModeInfo& info, const int x[4][3], int raw[4][3]
   }
 }
 
+// A palette entry's half bits as a float (finite: finish() clamps), one conversion
+// instruction on the device.
+BCFEAT_HD float palette_float(uint16_t half) {
+#ifdef __CUDA_ARCH__
+  float value;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(value) : "h"(half));
+  return value;
+#else
+  return half_bits_to_float(half);
+#endif
+}
+
 // Decoded palettes for the stored fields, indices by least squared error, total error.
 // Anchor texels take only the lower half of the palette (their top index bit is implicit
 // 0); the result has bit s set when region s's anchor would have preferred the upper half.
+// Each texel is visited once, against its region's palette (so that the lanes of a warp,
+// fitting different partitions, do not diverge); the total adds region 0's errors, then
+// region 1's, each in texel order.
 // Out of line on the device, as fit_mode: inlined at every call, the encoder kernels grew to
 // 680-1070 KB of code and stalled on instruction fetch; out of line (214-232 KB) `normal` runs
 // 1.25x faster on an H200, `fast` 0.95x (results/reference/bptc_noinline_h200.txt).
@@ -263,45 +278,62 @@ BCFEAT_HD_NOINLINE int assign_indices(const float values[16][4], bool is_signed,
   int raw[4][3], endpoints[4][3];
   raw_fields(info, candidate.x, raw);
   unquantize_endpoints(info, is_signed, raw, endpoints);
-  constexpr int regions = kRegions, index_bits = kRegions == 2 ? 3 : 4, entries = 1 << index_bits;
-  int wants_swap = 0;
-  candidate.error = 0.0f;
+  constexpr int index_bits = kRegions == 2 ? 3 : 4, entries = 1 << index_bits;
+  float palette[kRegions][entries][3];
   BCFEAT_UNROLL
-  for (int s = 0; s < regions; ++s) {
-    float palette[entries][3];
+  for (int s = 0; s < kRegions; ++s) {
     BCFEAT_UNROLL
     for (int k = 0; k < entries; ++k) {
       const int w = bptc::weight(index_bits, k);
-      for (int c = 0; c < 3; ++c) {
-        palette[k][c] = half_bits_to_float(finish(bptc::interpolate(endpoints[2 * s][c], endpoints[2 * s + 1][c], w), is_signed));
-      }
-    }
-    const int anchor = bptc::anchor_of(regions, candidate.partition, s);
-    for (int i = 0; i < 16; ++i) {
-      if (bptc::subset_of(regions, candidate.partition, i) != s) continue;
-      float best = 3.0e38f, best_lower = 3.0e38f;
-      int best_k = 0;
       BCFEAT_UNROLL
-      for (int k = 0; k < entries; ++k) {
-        float error = 0.0f;
-        for (int c = 0; c < 3; ++c) {
-          const float d = palette[k][c] - values[i][c];
-          error += d * d;
-        }
-        if (error < best) {
-          best = error;
-          if (i != anchor || k < entries / 2) best_k = k;
-        }
-        if (k < entries / 2 && error < best_lower) best_lower = error;
+      for (int c = 0; c < 3; ++c) {
+        palette[s][k][c] = palette_float(finish(bptc::interpolate(endpoints[2 * s][c], endpoints[2 * s + 1][c], w), is_signed));
       }
-      if (i == anchor) {
-        if (best < best_lower) wants_swap |= 1 << s;
-        best = best_lower;
-      }
-      candidate.index[i] = static_cast<uint8_t>(best_k);
-      candidate.error += best;
     }
   }
+  const uint32_t regions = kRegions == 2 ? bptc::partitions2(candidate.partition) : 0u;  // 2 bits per texel
+  const int anchors[2] = {bptc::anchor_of(kRegions, candidate.partition, 0),
+                          kRegions == 2 ? bptc::anchor_of(kRegions, candidate.partition, 1) : -1};
+  int wants_swap = 0;
+  float first = 0.0f;  // region 0's errors
+  float second[16];    // region 1's, added after
+  for (int i = 0; i < 16; ++i) {
+    const int s = static_cast<int>((regions >> (2 * i)) & 1u);
+    const bool anchor = i == anchors[s];
+    float best = 3.0e38f, best_lower = 3.0e38f;
+    int best_k = 0;
+    BCFEAT_UNROLL
+    for (int k = 0; k < entries; ++k) {
+      float error = 0.0f;
+      BCFEAT_UNROLL
+      for (int c = 0; c < 3; ++c) {
+        const float d = (s ? palette[kRegions - 1][k][c] : palette[0][k][c]) - values[i][c];
+        error += d * d;
+      }
+      if (error < best) {
+        best = error;
+        if (!anchor || k < entries / 2) best_k = k;
+      }
+      if (k < entries / 2 && error < best_lower) best_lower = error;
+    }
+    if (anchor) {
+      if (best < best_lower) wants_swap |= 1 << s;
+      best = best_lower;
+    }
+    candidate.index[i] = static_cast<uint8_t>(best_k);
+    if (s == 0) {
+      first += best;
+    } else {
+      second[i] = best;
+    }
+  }
+  float total = first;
+  if (kRegions == 2) {
+    for (int i = 0; i < 16; ++i) {
+      if ((regions >> (2 * i)) & 1u) total += second[i];
+    }
+  }
+  candidate.error = total;
   return wants_swap;
 }
 
@@ -452,10 +484,11 @@ BCFEAT_HD void pack(const Candidate& candidate, uint8_t* out) {
 
 }  // namespace bc6h_detail
 
-// `texels` hold RGB values (alpha ignored); for UF16, negative values encode as 0.
-BCFEAT_HD void encode_bc6h_block(const float texels[16][4], bool is_signed, Quality quality, uint8_t* out) {
-  using namespace bc6h_detail;
-  float values[16][4], linear[16][4];
+namespace bc6h_detail {
+
+// The values the encoder fits (clamped to the half range; UF16 from 0) and their
+// unquantised-domain images.
+BCFEAT_HD void encoder_inputs(const float texels[16][4], bool is_signed, float values[16][4], float linear[16][4]) {
   for (int i = 0; i < 16; ++i) {
     for (int c = 0; c < 3; ++c) {
       const float v = fminf(65504.0f, fmaxf(is_signed ? -65504.0f : 0.0f, texels[i][c]));
@@ -464,22 +497,60 @@ BCFEAT_HD void encode_bc6h_block(const float texels[16][4], bool is_signed, Qual
     }
     values[i][3] = linear[i][3] = 0.0f;
   }
-  const int refits = bc7_detail::refits_for(quality);
-  const bool search = quality == Quality::kHigh;
-  Candidate best = fit_mode(values, linear, is_signed, 10, 0, refits, search);
-  for (int mode = 11; mode < 14 && best.error > 0.0f; ++mode) {
-    const Candidate candidate = fit_mode(values, linear, is_signed, mode, 0, refits, search);
-    if (candidate.error < best.error) best = candidate;
-  }
+}
+
+// The fits of a block's search in order, fixed by the block alone before any is made (so
+// that the CUDA encoder can make them side by side and keep the first of the smallest
+// error): the one-region modes 10-13, then per 2-region partition (best first by line
+// residual: 1 fast, 3 normal, 8 high) modes 0-9 (fast: 0, 1, 9).
+struct SearchPlan {
+  int partitions[8];
+  int kept;
+  bool fast;
+};
+
+BCFEAT_HD void plan_search(const float linear[16][4], Quality quality, SearchPlan& plan) {
   const int count = quality == Quality::kFast ? 1 : (quality == Quality::kNormal ? 3 : 8);
   int partitions[12];
-  const int kept = bc7_detail::best_partitions(linear, 2, 32, 3, count, partitions);
-  for (int k = 0; k < kept && best.error > 0.0f; ++k) {
-    for (int mode = 0; mode < 10; ++mode) {
-      if (quality == Quality::kFast && mode != 0 && mode != 1 && mode != 9) continue;
-      const Candidate candidate = fit_mode(values, linear, is_signed, mode, partitions[k], refits, search);
-      if (candidate.error < best.error) best = candidate;
-    }
+  plan.kept = bc7_detail::best_partitions(linear, 2, 32, 3, count, partitions);
+  for (int k = 0; k < plan.kept; ++k) plan.partitions[k] = partitions[k];
+  plan.fast = quality == Quality::kFast;
+}
+
+BCFEAT_HD int planned_fits(const SearchPlan& plan) { return 4 + plan.kept * (plan.fast ? 3 : 10); }
+
+// Fit number `order` of the plan: .x the mode (Table.MF position), .y the partition.
+BCFEAT_HD void planned_fit(const SearchPlan& plan, int order, int* mode, int* partition) {
+  if (order < 4) {
+    *mode = 10 + order;
+    *partition = 0;
+    return;
+  }
+  order -= 4;
+  const int per = plan.fast ? 3 : 10, r = order % per;
+  *mode = plan.fast ? (r == 2 ? 9 : r) : r;
+  *partition = plan.partitions[order / per];
+}
+
+}  // namespace bc6h_detail
+
+// `texels` hold RGB values (alpha ignored); for UF16, negative values encode as 0.
+BCFEAT_HD void encode_bc6h_block(const float texels[16][4], bool is_signed, Quality quality, uint8_t* out) {
+  using namespace bc6h_detail;
+  float values[16][4], linear[16][4];
+  encoder_inputs(texels, is_signed, values, linear);
+  const int refits = bc7_detail::refits_for(quality);
+  const bool search = quality == Quality::kHigh;
+  SearchPlan plan;
+  plan_search(linear, quality, plan);
+  const int count = planned_fits(plan);
+  int mode = 0, partition = 0;
+  planned_fit(plan, 0, &mode, &partition);
+  Candidate best = fit_mode(values, linear, is_signed, mode, partition, refits, search);
+  for (int order = 1; order < count && best.error > 0.0f; ++order) {
+    planned_fit(plan, order, &mode, &partition);
+    const Candidate candidate = fit_mode(values, linear, is_signed, mode, partition, refits, search);
+    if (candidate.error < best.error) best = candidate;
   }
   pack(best, out);
 }

@@ -493,8 +493,10 @@ BCFEAT_HD void subset_moments(const float target[16][4], const float centre[4], 
   m.n = 0.0f;
   for (int c = 0; c < 4; ++c) m.s[c] = 0.0f;
   for (int k = 0; k < 10; ++k) m.p[k] = 0.0f;
-  for (int i = 0; i < 16; ++i) {
-    if (!((mask >> i) & 1u)) continue;
+  // The subset's texels in order, one iteration each (where the lanes of a warp score the
+  // same partition for different blocks, they stay together).
+  for (uint32_t rest = mask; rest != 0; rest &= rest - 1) {
+    const int i = lowest_bit(rest);
     float d[kChannels];
     for (int c = 0; c < kChannels; ++c) d[c] = target[i][c] - centre[c];
     m.n += 1.0f;
@@ -550,42 +552,56 @@ BCFEAT_HD float line_residual(const Moments& m) {
   return trace - along / norm;
 }
 
-// Line residuals (sum over the subsets) of the first `count` partitions into subsets →
-// scores: how well each partition suits the block, without quantisation. Subset 0's
-// moments are the block's minus the other subsets'.
-template <int kChannels>
-BCFEAT_HD void partition_residuals(const float target[16][4], int subsets, int count, float* scores) {
-  float centre[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  for (int i = 0; i < 16; ++i) {
-    for (int c = 0; c < kChannels; ++c) centre[c] += target[i][c];
-  }
-  for (int c = 0; c < kChannels; ++c) centre[c] *= 1.0f / 16.0f;
+// What every partition's line residual starts from: the block's mean and its moments about it.
+struct ResidualBasis {
+  float centre[4];
   Moments block;
-  subset_moments<kChannels>(target, centre, 0xFFFFu, block);
-  for (int partition = 0; partition < count; ++partition) {
-    const uint32_t word = subsets == 2 ? bptc::partitions2(partition) : bptc::partitions3(partition);
-    Moments rest = block, part;
-    float total = 0.0f;
-    for (int s = 1; s < subsets; ++s) {
-      uint32_t mask = 0;
-      for (int i = 0; i < 16; ++i) {
-        if (((word >> (2 * i)) & 3u) == static_cast<uint32_t>(s)) mask |= 1u << i;
-      }
-      subset_moments<kChannels>(target, centre, mask, part);
-      total += line_residual<kChannels>(part);
-      rest.n -= part.n;
-      for (int c = 0; c < 4; ++c) rest.s[c] -= part.s[c];
-      for (int k = 0; k < 10; ++k) rest.p[k] -= part.p[k];
-    }
-    scores[partition] = total + line_residual<kChannels>(rest);
+};
+
+template <int kChannels>
+BCFEAT_HD void residual_basis(const float target[16][4], ResidualBasis& basis) {
+  for (int c = 0; c < 4; ++c) basis.centre[c] = 0.0f;
+  for (int i = 0; i < 16; ++i) {
+    for (int c = 0; c < kChannels; ++c) basis.centre[c] += target[i][c];
   }
+  for (int c = 0; c < kChannels; ++c) basis.centre[c] *= 1.0f / 16.0f;
+  subset_moments<kChannels>(target, basis.centre, 0xFFFFu, basis.block);
+}
+
+// Line residual (sum over the subsets) of one partition into `subsets`: how well it suits
+// the block, without quantisation. Subset 0's moments are the block's minus the others'.
+template <int kChannels>
+BCFEAT_HD float partition_residual(const float target[16][4], const ResidualBasis& basis, int subsets, int partition) {
+  const uint32_t word = subsets == 2 ? bptc::partitions2(partition) : bptc::partitions3(partition);
+  Moments rest = basis.block, part;
+  float total = 0.0f;
+  for (int s = 1; s < subsets; ++s) {
+    uint32_t mask = 0;
+    for (int i = 0; i < 16; ++i) {
+      if (((word >> (2 * i)) & 3u) == static_cast<uint32_t>(s)) mask |= 1u << i;
+    }
+    subset_moments<kChannels>(target, basis.centre, mask, part);
+    total += line_residual<kChannels>(part);
+    rest.n -= part.n;
+    for (int c = 0; c < 4; ++c) rest.s[c] -= part.s[c];
+    for (int k = 0; k < 10; ++k) rest.p[k] -= part.p[k];
+  }
+  return total + line_residual<kChannels>(rest);
+}
+
+// The residuals of partitions [first, first + count) into `subsets` → scores[0 .. count).
+template <int kChannels>
+BCFEAT_HD void partition_residual_range(const float target[16][4], int subsets, int first, int count, float* scores) {
+  ResidualBasis basis;
+  residual_basis<kChannels>(target, basis);
+  for (int k = 0; k < count; ++k) scores[k] = partition_residual<kChannels>(target, basis, subsets, first + k);
 }
 
 BCFEAT_HD void partition_residuals(const float target[16][4], int subsets, int count, int channels, float* scores) {
   if (channels == 3) {
-    partition_residuals<3>(target, subsets, count, scores);
+    partition_residual_range<3>(target, subsets, 0, count, scores);
   } else {
-    partition_residuals<4>(target, subsets, count, scores);
+    partition_residual_range<4>(target, subsets, 0, count, scores);
   }
 }
 
@@ -834,41 +850,123 @@ BCFEAT_HD bool settle_with_mode6(const float target[16][4], Quality quality, Can
   return quality != Quality::kHigh && best.error <= 32.0f;
 }
 
-// The rest of the search, after a mode 6 fit in `best` that did not settle the block.
-BCFEAT_HD void search_modes(const float target[16][4], bool opaque, Quality quality, Candidate& best) {
-  const int refits = refits_for(quality);
-  const bool search = quality == Quality::kHigh;
-  // 2-subset partitions: the best-looking one (fast) or four (normal) by line residual; high
-  // fits every partition quickly and searches each mode's best 8.
+// fast and normal: the fits after mode 6, fixed by the block alone before any is made (a
+// search plan), so that they can be made in any order and the best taken as if in the order
+// below, the first of equal errors winning (the CUDA encoder fits them side by side).
+//   fast    modes 1 and 3 on the best 2-subset partition by line residual
+//   normal  modes 1, 3 (and 7 unless opaque) on each of the best four, in turn; then per
+//           rotation mode 5, mode 4 selector 0, mode 4 selector 1; then mode 2 on the best
+//           two 3-subset partitions of all 64, mode 0 on the best two of the first 16
+struct SearchPlan {
+  int two[4], three[2], zero[2];  // 2-subset partitions; mode 2's and mode 0's 3-subset ones
+  int kept2;
+  bool opaque, normal;
+};
+
+// The plan from the line residuals of the 64 2-subset partitions and (normal) of the 64
+// 3-subset ones.
+BCFEAT_HD void plan_from_scores(const float scores2[64], const float scores3[64], bool opaque, Quality quality,
+                                SearchPlan& plan) {
+  plan.opaque = opaque;
+  plan.normal = quality == Quality::kNormal;
   int partitions[12];
-  if (search) {
-    const int modes[3] = {1, 3, 7};
-    for (int k = 0; k < (opaque ? 2 : 3) && best.error > 0.0f; ++k) {
-      const int kept = best_fitted_partitions(target, modes[k], partitions);
-      for (int j = 0; j < kept; ++j) keep_better(best, fit_mode(target, modes[k], partitions[j], refits, search));
-    }
-  } else {
-    const int kept2 = best_partitions(target, 2, 64, opaque ? 3 : 4, quality == Quality::kFast ? 1 : 4, partitions);
-    for (int k = 0; k < kept2 && best.error > 0.0f; ++k) {
-      keep_better(best, fit_mode(target, 1, partitions[k], refits, search));
-      keep_better(best, fit_mode(target, 3, partitions[k], refits, search));
-      if (!opaque && quality != Quality::kFast) keep_better(best, fit_mode(target, 7, partitions[k], refits, search));
-    }
+  plan.kept2 = rank_scores(scores2, 64, plan.normal ? 4 : 1, partitions);
+  for (int k = 0; k < plan.kept2; ++k) plan.two[k] = partitions[k];
+  if (!plan.normal) return;
+  rank_scores(scores3, 64, 2, partitions);
+  plan.three[0] = partitions[0];
+  plan.three[1] = partitions[1];
+  rank_scores(scores3, 16, 2, partitions);
+  plan.zero[0] = partitions[0];
+  plan.zero[1] = partitions[1];
+}
+
+BCFEAT_HD void plan_search(const float target[16][4], bool opaque, Quality quality, SearchPlan& plan) {
+  float scores2[64], scores3[64];
+  partition_residuals(target, 2, 64, opaque ? 3 : 4, scores2);
+  if (quality == Quality::kNormal) partition_residuals(target, 3, 64, opaque ? 3 : 4, scores3);
+  plan_from_scores(scores2, scores3, opaque, quality, plan);
+}
+
+// One planned fit: mode, and partition (modes 0-3, 7) or rotation and selector (4, 5).
+struct PlannedFit {
+  int mode, partition, rotation, selector;
+};
+
+BCFEAT_HD int two_subset_modes(const SearchPlan& plan) { return plan.normal && !plan.opaque ? 3 : 2; }
+
+BCFEAT_HD int planned_fits(const SearchPlan& plan) {
+  return plan.kept2 * two_subset_modes(plan) + (plan.normal ? 12 + 2 + 2 : 0);
+}
+
+// The plan's fit number `order` (0 ≤ order < planned_fits(plan)).
+BCFEAT_HD PlannedFit planned_fit(const SearchPlan& plan, int order) {
+  const int per = two_subset_modes(plan);
+  if (order < plan.kept2 * per) {
+    const int r = order % per;
+    return {r == 0 ? 1 : (r == 1 ? 3 : 7), plan.two[order / per], 0, 0};
   }
-  if (quality == Quality::kFast || best.error == 0.0f) return;
+  order -= plan.kept2 * per;
+  if (order < 12) {
+    const int r = order % 3;
+    return {r == 0 ? 5 : 4, 0, order / 3, r == 2 ? 1 : 0};
+  }
+  order -= 12;
+  return order < 2 ? PlannedFit{2, plan.three[order], 0, 0} : PlannedFit{0, plan.zero[order - 2], 0, 0};
+}
+
+// The order of the plan's `nth` fit of `mode`, or -1 when it has fewer.
+BCFEAT_HD int planned_order(const SearchPlan& plan, int mode, int nth) {
+  const int count = planned_fits(plan);
+  for (int order = 0; order < count; ++order) {
+    if (planned_fit(plan, order).mode == mode && nth-- == 0) return order;
+  }
+  return -1;
+}
+
+BCFEAT_HD Candidate fit_planned(const float target[16][4], const PlannedFit& f, int refits) {
+  return f.mode == 4 || f.mode == 5 ? fit_rotated_mode(target, f.mode, f.rotation, f.selector, refits, false)
+                                    : fit_mode(target, f.mode, f.partition, refits, false);
+}
+
+// high: modes 1/3/7 on the partitions where each fits best, every rotation and selector of
+// modes 4/5, modes 2 and 0 on the best 12 3-subset partitions; every fit searched.
+BCFEAT_HD void search_high(const float target[16][4], bool opaque, Candidate& best) {
+  const int refits = refits_for(Quality::kHigh);
+  int partitions[12];
+  const int modes[3] = {1, 3, 7};
+  for (int k = 0; k < (opaque ? 2 : 3) && best.error > 0.0f; ++k) {
+    const int kept = best_fitted_partitions(target, modes[k], partitions);
+    for (int j = 0; j < kept; ++j) keep_better(best, fit_mode(target, modes[k], partitions[j], refits, true));
+  }
+  if (best.error == 0.0f) return;
   for (int rotation = 0; rotation < 4; ++rotation) {
-    keep_better(best, fit_rotated_mode(target, 5, rotation, 0, refits, search));
-    keep_better(best, fit_rotated_mode(target, 4, rotation, 0, refits, search));
-    keep_better(best, fit_rotated_mode(target, 4, rotation, 1, refits, search));
+    keep_better(best, fit_rotated_mode(target, 5, rotation, 0, refits, true));
+    keep_better(best, fit_rotated_mode(target, 4, rotation, 0, refits, true));
+    keep_better(best, fit_rotated_mode(target, 4, rotation, 1, refits, true));
   }
-  // 3-subset partitions: mode 2 on the best of all 64, mode 0 on the best of the first 16.
-  const int three_count = quality == Quality::kNormal ? 2 : 12;
   float scores[64];
   partition_residuals(target, 3, 64, opaque ? 3 : 4, scores);
-  const int kept3 = rank_scores(scores, 64, three_count, partitions);
-  for (int k = 0; k < kept3; ++k) keep_better(best, fit_mode(target, 2, partitions[k], refits, search));
-  const int kept0 = rank_scores(scores, 16, three_count, partitions);
-  for (int k = 0; k < kept0; ++k) keep_better(best, fit_mode(target, 0, partitions[k], refits, search));
+  const int kept3 = rank_scores(scores, 64, 12, partitions);
+  for (int k = 0; k < kept3; ++k) keep_better(best, fit_mode(target, 2, partitions[k], refits, true));
+  const int kept0 = rank_scores(scores, 16, 12, partitions);
+  for (int k = 0; k < kept0; ++k) keep_better(best, fit_mode(target, 0, partitions[k], refits, true));
+}
+
+// The rest of the search, after a mode 6 fit in `best` that did not settle the block. (A fit
+// after one of error 0 cannot be better, so fast and normal stop there.)
+BCFEAT_HD void search_modes(const float target[16][4], bool opaque, Quality quality, Candidate& best) {
+  if (quality == Quality::kHigh) {
+    search_high(target, opaque, best);
+    return;
+  }
+  SearchPlan plan;
+  plan_search(target, opaque, quality, plan);
+  const int refits = refits_for(quality);
+  const int count = planned_fits(plan);
+  for (int order = 0; order < count && best.error > 0.0f; ++order) {
+    keep_better(best, fit_planned(target, planned_fit(plan, order), refits));
+  }
 }
 
 }  // namespace bc7_detail
@@ -883,18 +981,19 @@ BCFEAT_HD void encode_bc7_block(const float texels[16][4], Quality quality, uint
   pack(best, out);
 }
 
-// encode_bc7_block's first step alone: writes the block and returns true when mode 6 settles
-// it (see settle_with_mode6); false leaves `out` alone. (The CUDA encoder runs this over every
-// block first, then the whole search over the blocks left, so that the lanes of a warp do
-// not wait on each other's searches.)
-BCFEAT_HD bool encode_bc7_block_settled(const float texels[16][4], Quality quality, uint8_t* out) {
+// encode_bc7_block's first step alone: writes the mode 6 (or one-colour) block and returns
+// true when that settles the block (see settle_with_mode6); else `error` is its squared error
+// on the 0-255 scale, which the rest of the search must beat. (The CUDA encoder runs this
+// over every block, then the planned fits of the blocks left side by side.)
+BCFEAT_HD bool encode_bc7_block_settled(const float texels[16][4], Quality quality, uint8_t* out, float* error) {
   using namespace bc7_detail;
   float target[16][4];
   bc7_target(texels, target);
   Candidate best;
-  if (!settle_with_mode6(target, quality, best)) return false;
+  const bool settled = settle_with_mode6(target, quality, best);
   pack(best, out);
-  return true;
+  *error = best.error;
+  return settled;
 }
 
 }  // namespace bcfeat

@@ -44,4 +44,13 @@ BCFEAT_HD To bit_cast_value(const From& from) {
   return to;
 }
 
+// Index of the lowest set bit of a non-zero word.
+BCFEAT_HD int lowest_bit(uint32_t word) {
+#if defined(__CUDA_ARCH__)
+  return __ffs(static_cast<int>(word)) - 1;
+#else
+  return __builtin_ctz(word);
+#endif
+}
+
 }  // namespace bcfeat
