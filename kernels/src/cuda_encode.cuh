@@ -1,7 +1,9 @@
-// CUDA encoders: one thread per block calling the shared host/device block code (layer 1 and 2
-// of STYLE.md's four); BC7 fast/normal as a pipeline of kernels (launch_bc7_pipeline). The kernel template is instantiated per format in its own
-// translation unit (codec_cuda_encode_*.cu) so that nvcc compiles the heavy BC6H and BC7
-// searches in parallel with the rest; codec_cuda.cu dispatches to them.
+// CUDA encoders: the shared host/device block code (layers 1 and 2 of STYLE.md's four) in
+// kernels — one thread per block for BC1-BC5 and BC7 high, and for BC6H and BC7 fast/normal
+// a pipeline of kernels with one thread per (block, planned fit) (run_search_chunks). The
+// launchers are instantiated per format in their own translation units
+// (codec_cuda_encode_*.cu) so that nvcc compiles the heavy BC6H and BC7 searches in parallel
+// with the rest; codec_cuda.cu dispatches to them.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -67,7 +69,8 @@ struct SearchScratch {
 
 template <Quality kQuality>
 __global__ void bc7_settle_kernel(const float* pixels, int width, int height, int channels, int blocks_x,
-                                  int64_t first, int n, uint8_t* blocks, SearchScratch<bc7_detail::SearchPlan> scratch) {
+                                  int64_t first, int n, uint8_t* blocks,
+                                  SearchScratch<bc7_detail::SearchPlan> scratch) {
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
   if (k >= n) return;
   const int64_t block = first + k;
@@ -309,11 +312,12 @@ void sort_by_partitions(const SearchScratch<Plan>& scratch, int chunk, unsigned 
                                                                                                         scratch);
 }
 
-// Runs `chunk_steps(first, n, chunk, launch_blocks, scratch)`, then the choice, over the chunks of the grid's
-// blocks with scratch for up to `max_fits` fits, `score_count` partition scores and `lists`
-// partition lists per block.
+// Runs `chunk_steps(first, n, chunk, launch_blocks, scratch)`, then the choice, over the
+// chunks of the grid's blocks, with scratch for up to `max_fits` fits, `score_count`
+// partition scores and `lists` partition lists per block.
 template <class Plan, class Steps>
-void run_search_chunks(BlockGrid grid, uint8_t* blocks, int max_fits, int score_count, int lists, const char* what, cudaStream_t stream, Steps chunk_steps) {
+void run_search_chunks(BlockGrid grid, uint8_t* blocks, int max_fits, int score_count, int lists, const char* what,
+                       cudaStream_t stream, Steps chunk_steps) {
   const int64_t total = grid.blocks();
   const int chunk = static_cast<int>(total < kSearchChunk ? total : kSearchChunk);
   const size_t slots = static_cast<size_t>(chunk) * max_fits;
@@ -364,7 +368,8 @@ void launch_bc7_pipeline(const float* pixels, int width, int height, int channel
   constexpr int kMaxFits = kNormal ? 12 + 12 + 2 + 2 : 2;  // normal, not opaque: modes 1/3/7 × 4, 4/5 × 12, 2, 0 × 2
   constexpr int kLists = kNormal ? 8 : 0;  // partition order: normal only (fast: no gain)
   run_search_chunks<Plan>(grid, blocks, kMaxFits, kNormal ? 128 : 0, kLists, "BC7", stream,
-                          [&](int64_t first, int n, int chunk, unsigned launch_blocks, const SearchScratch<Plan>& scratch) {
+                          [&](int64_t first, int n, int chunk, unsigned launch_blocks,
+                              const SearchScratch<Plan>& scratch) {
     cudaMemsetAsync(scratch.count, 0, sizeof(unsigned), stream);
     bc7_settle_kernel<kQuality><<<launch_blocks, kThreads, 0, stream>>>(pixels, width, height, channels,
                                                                         grid.blocks_x, first, n, blocks, scratch);
@@ -404,7 +409,8 @@ void launch_bc6h_pipeline(const float* pixels, int width, int height, int channe
   // Partition order at high only (normal: no gain, fast: slower; H200, Kodak 1).
   constexpr int kLists = kQuality == Quality::kHigh ? kPartitions : 0;
   run_search_chunks<Plan>(grid, blocks, kMaxFits, 0, kLists, "BC6H", stream,
-                          [&](int64_t first, int n, int chunk, unsigned launch_blocks, const SearchScratch<Plan>& scratch) {
+                          [&](int64_t first, int n, int chunk, unsigned launch_blocks,
+                              const SearchScratch<Plan>& scratch) {
     bc6h_plan_kernel<kSigned, kQuality><<<launch_blocks, kThreads, 0, stream>>>(pixels, width, height, channels,
                                                                                 grid.blocks_x, first, n, scratch);
     if constexpr (kLists > 0) sort_by_partitions(scratch, chunk, launch_blocks, kLists, stream);

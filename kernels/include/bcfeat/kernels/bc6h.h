@@ -287,7 +287,8 @@ BCFEAT_HD_NOINLINE int assign_indices(const float values[16][4], bool is_signed,
       const int w = bptc::weight(index_bits, k);
       BCFEAT_UNROLL
       for (int c = 0; c < 3; ++c) {
-        palette[s][k][c] = palette_float(finish(bptc::interpolate(endpoints[2 * s][c], endpoints[2 * s + 1][c], w), is_signed));
+        const int value = bptc::interpolate(endpoints[2 * s][c], endpoints[2 * s + 1][c], w);
+        palette[s][k][c] = palette_float(finish(value, is_signed));
       }
     }
   }
