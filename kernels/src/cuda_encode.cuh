@@ -106,7 +106,8 @@ __global__ void bc7_plan_kernel(const float* pixels, int width, int height, int 
 // Step 2 at normal, in two kernels: the line residuals of the 64 2-subset and 64 3-subset
 // partitions, 4 of each per thread (blockIdx.y = which 4), into scores[partition][chunk];
 // then the plans from the scores. (One thread scoring all 128 took 30% of a Kodak image's
-// search on an H200, the GPU mostly idle.)
+// search on an H200, the GPU mostly idle.) Each of a block's 16 threads gathers its texels and
+// their mean and moments again: 16 texels' work beside 8 partitions' residuals.
 constexpr int kScoreSlices = 16;
 
 template <Quality kQuality>
@@ -197,11 +198,22 @@ __global__ void sort_by_partition_kernel(int chunk, SearchScratch<Plan> scratch)
   scratch.sorted[static_cast<int64_t>(list) * chunk + at] = k;
 }
 
+// The pending block lane `t` of a fit kernel takes: the t-th in the order of partition list
+// `list`, or the t-th pending block when the fit has no list (list < 0) or the lists are not
+// sorted.
 template <class Plan>
-__device__ __forceinline__ void store_fit(const SearchScratch<Plan>& scratch, int order, int chunk, int k, float error,
-                                          const uint8_t packed[16]) {
+__device__ __forceinline__ int pending_for_lane(const SearchScratch<Plan>& scratch, int list, int chunk, int t) {
+  return list < 0 || scratch.sorted == nullptr ? t : scratch.sorted[static_cast<int64_t>(list) * chunk + t];
+}
+
+// A fit's error and packed block, stored by its order in the plan (BC6H's and BC7's `pack`).
+template <class Plan, class Candidate>
+__device__ __forceinline__ void store_fit(const SearchScratch<Plan>& scratch, int order, int chunk, int k,
+                                          const Candidate& c) {
+  uint8_t packed[16];
+  pack(c, packed);
   const int64_t at = static_cast<int64_t>(order) * chunk + k;
-  scratch.errors[at] = error;
+  scratch.errors[at] = c.error;
   uint4 v;
   memcpy(&v, packed, 16);
   scratch.fits[at] = v;
@@ -216,10 +228,9 @@ __global__ void bc7_fit_kernel(const float* pixels, int width, int height, int c
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= static_cast<int>(*scratch.count)) return;
   const int nth = static_cast<int>(blockIdx.y);
-  constexpr int kList = kMode == 0 ? 6 : (kMode == 2 ? 4 : 0);  // the partition list of fit 0
-  const int k = kMode == 4 || kMode == 5 || scratch.sorted == nullptr
-                    ? t
-                    : scratch.sorted[static_cast<int64_t>(kList + nth) * chunk + t];
+  // The partition list of this fit (modes 4 and 5 have none).
+  constexpr int kList = kMode == 4 || kMode == 5 ? -1 : (kMode == 0 ? 6 : (kMode == 2 ? 4 : 0));
+  const int k = pending_for_lane(scratch, kList < 0 ? -1 : kList + nth, chunk, t);
   const SearchPlan plan = scratch.plans[k];
   const int order = planned_order(plan, kMode, nth);
   if (order < 0) return;
@@ -228,11 +239,10 @@ __global__ void bc7_fit_kernel(const float* pixels, int width, int height, int c
   gather_at(pixels, width, height, channels, blocks_x, first + scratch.pending[k], texels);
   bc7_target(texels, target);
   const int refits = refits_for(kQuality);
+  // bc7_detail::fit_planned with the mode a compile-time constant: one mode's code per kernel.
   const Candidate c = kMode == 4 || kMode == 5 ? fit_rotated_mode(target, kMode, f.rotation, f.selector, refits, false)
                                                : fit_mode(target, kMode, f.partition, refits, false);
-  uint8_t packed[16];
-  pack(c, packed);
-  store_fit(scratch, order, chunk, k, c.error, packed);
+  store_fit(scratch, order, chunk, k, c);
 }
 
 // BC6H: every block of the chunk is pending, with no baseline.
@@ -258,9 +268,9 @@ __global__ void bc6h_fit_kernel(const float* pixels, int width, int height, int 
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= static_cast<int>(*scratch.count)) return;
   const int order = static_cast<int>(blockIdx.y);
-  // Two-region fits: the blocks in the order of the fit's partition.
-  const int list = (order - 4) / (kQuality == Quality::kFast ? 3 : 10);
-  const int k = order < 4 || scratch.sorted == nullptr ? t : scratch.sorted[static_cast<int64_t>(list) * chunk + t];
+  // Two-region fits (after the 4 one-region ones): the blocks in the order of the fit's partition.
+  const int list = order < 4 ? -1 : (order - 4) / (kQuality == Quality::kFast ? 3 : 10);
+  const int k = pending_for_lane(scratch, list, chunk, t);
   const SearchPlan plan = scratch.plans[k];
   if (order >= planned_fits(plan)) return;
   int mode = 0, partition = 0;
@@ -270,9 +280,7 @@ __global__ void bc6h_fit_kernel(const float* pixels, int width, int height, int 
   encoder_inputs(texels, kSigned, values, linear);
   const Candidate c = fit_mode(values, linear, kSigned, mode, partition, bc7_detail::refits_for(kQuality),
                                kQuality == Quality::kHigh);
-  uint8_t packed[16];
-  pack(c, packed);
-  store_fit(scratch, order, chunk, k, c.error, packed);
+  store_fit(scratch, order, chunk, k, c);
 }
 
 template <class Plan>

@@ -483,10 +483,6 @@ BCFEAT_HD void pack(const Candidate& candidate, uint8_t* out) {
   writer.store(out);
 }
 
-}  // namespace bc6h_detail
-
-namespace bc6h_detail {
-
 // The values the encoder fits (clamped to the half range; UF16 from 0) and their
 // unquantised-domain images.
 BCFEAT_HD void encoder_inputs(const float texels[16][4], bool is_signed, float values[16][4], float linear[16][4]) {
@@ -520,7 +516,7 @@ BCFEAT_HD void plan_search(const float linear[16][4], Quality quality, SearchPla
 
 BCFEAT_HD int planned_fits(const SearchPlan& plan) { return 4 + plan.kept * (plan.fast ? 3 : 10); }
 
-// Fit number `order` of the plan: .x the mode (Table.MF position), .y the partition.
+// Fit number `order` of the plan → its mode (Table.MF position) and partition.
 BCFEAT_HD void planned_fit(const SearchPlan& plan, int order, int* mode, int* partition) {
   if (order < 4) {
     *mode = 10 + order;
