@@ -29,6 +29,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <vector>
 
 #include "bcfeat/kernels/astc.h"
 #include "bcfeat/kernels/astc_codec.h"
@@ -50,18 +51,43 @@ constexpr int kColourStride = 20;  // bytes of unquantised colour values per blo
 // Unquantisation tables: values of weight ranges 0..11, then colour ranges 4..20.
 constexpr int kWeightTable = 2 + 3 + 4 + 5 + 6 + 8 + 10 + 12 + 16 + 20 + 24 + 32;
 constexpr int kColourTable = 6 + 8 + 10 + 12 + 16 + 20 + 24 + 32 + 40 + 48 + 64 + 80 + 96 + 128 + 160 + 192 + 256;
+// Colour bits a block can have: at most 128 - 17 (header) - 24 (fewest weight bits) = 87.
+constexpr int kColourBits = 96;
 
-struct alignas(16) Tables {
-  uint16_t digits[256 + 128];  // unpack_trits of 0..255, then unpack_quints of 0..127
+// Per-CTA tables (shared memory).
+struct alignas(64) Tables {
+  uint16_t digits[256 + 128];  // the trits of 0..255, then the quints of 0..127; digit j at bit 3j
   uint16_t offset[21 + 21];    // first entry of each weight range, then of each colour range
+  // The colour range of 2, 4, ..., 18 colour values in 0..kColourBits-1 bits (astc.h
+  // colour_range_for): range << 8 | bits it takes; 0xFFFF where none fits.
+  uint16_t colour_range[9][kColourBits];
   uint8_t unquantised[kWeightTable + kColourTable];
-  uint8_t padding[(16 - (2 * (256 + 128 + 42) + kWeightTable + kColourTable) % 16) % 16];
+  // The infill factors of fractions fs, ft (astc.h infill_at, neighbours inside the grid):
+  // w00 | w01 << 8 | w10 << 16 | w11 << 24, w11 = (fs ft + 8) >> 4.
+  alignas(64) uint32_t factors[16][16];
 };
 
-// The blocks' bits, needed by steps 1-2.
+// The block sizes, in the order of their block-mode tables.
+constexpr int kSizes[14][2] = {{4, 4}, {5, 4}, {5, 5}, {6, 5}, {6, 6}, {8, 5}, {8, 6},
+                               {8, 8}, {10, 5}, {10, 6}, {10, 8}, {10, 10}, {12, 10}, {12, 12}};
+
+// Block-mode tables (global memory, read through L1): per block size and 11-bit block mode,
+// grid_w (4 bits), grid_h (4), weight range (4), dual plane (1), legal (1: a block mode that
+// decode_block_mode accepts with a grid inside the block), then the weight bits from bit 16.
+constexpr uint32_t kModeDual = 1u << 12;
+constexpr uint32_t kModeLegal = 1u << 13;
+__device__ uint32_t device_modes[14 * 2048];
+// Partition lines (astc_detail::partition_pattern: mul[8], add[4]) per small-block flag,
+// partition count 2..4 and seed.
+__device__ uint4 device_lines[2 * 3 * 1024];
+
+// The blocks' bits, needed by steps 1-2: the colour values read the block's words up to the
+// end of the colour sequence, the weights its bit-reversed words up to the end of the weight
+// sequence, each with the bits past that end cleared (a trit or quint block reads them as 0),
+// and two zero words after (a group's 64-bit window may run past).
 struct SpanBits {
-  uint32_t forward[kSpan][6];  // the block's 4 words, then 0 (a group's 64-bit window may run past)
-  uint32_t reverse[kSpan][6];  // the bit-reversed block (weights are read from the top down)
+  uint32_t forward[kSpan][6];
+  uint32_t reverse[kSpan][6];
 };
 
 // The endpoints, made in step 3 and read in step 4: per partition and channel c, component c
@@ -85,15 +111,15 @@ struct Span {
     SpanBits bits;
     SpanEndpoints ends;
   };
-  uint32_t info[kSpan];        // see kInfo* below
-  uint2 colour_seq[kSpan], weight_seq[kSpan];  // sequence layouts, see pack_sequence
-  uint32_t item_start[kSpan];  // first group (step 2) of each block
+  uint32_t info[kSpan];  // see kInfo* below
+  // Per block: the colour and weight sequences (see sequence_desc), the number of colour
+  // groups | the block's first group << 8.
+  uint4 seq[kSpan];
   // Partition lines: mul[8] then add[4] (astc_detail::partition_pattern); for a constant block
   // its colour as 4 halves in .x and .y.
   uint4 lines[kSpan];
   uint8_t colour[kSpan][kColourStride];
   uint8_t owner[kSpan * kMaxGroups];  // the block of each group
-  uint8_t scratch[4];  // where step 2 stores the values a group does not have
   // Weights as pairs: pairs[i] = weight i | weight i + 1 << 8 (plane 2 from kPlane2), so that
   // one infill reads its four grid weights in two loads.
   uint16_t pairs[kSpan][kPairs];
@@ -107,27 +133,31 @@ constexpr int kInfoLnsShift = 16;
 
 // Values are decoded a group at a time: a trit block (5 values), a quint block (3) or, for
 // ranges without trits or quints, 5 values.
-__device__ __forceinline__ int group_size(int kind) { return kind == 2 ? 3 : 5; }
-
-// A sequence layout: .x = first bit (8 bits), end bit (8), low bits per value (4), kind (2:
-// bits, trits, quints), dual-plane slot split (1), value count (7, from bit 24); .y = index of
-// the range's first entry in Tables::unquantised (16 bits), number of groups (from bit 16).
-__device__ uint2 pack_sequence(int start, int end, int range, int count, bool split, int table_offset) {
-  const astc_detail::Range r = astc_detail::range_of(range);
-  const int groups = (count + group_size(r.kind) - 1) / group_size(r.kind);
-  return make_uint2(static_cast<uint32_t>(start) | (static_cast<uint32_t>(end) << 8) |
-                        (static_cast<uint32_t>(r.bits) << 16) | (static_cast<uint32_t>(r.kind) << 20) |
-                        (split ? 1u << 22 : 0u) | (static_cast<uint32_t>(count) << 24),
-                    static_cast<uint32_t>(table_offset) | (static_cast<uint32_t>(groups) << 16));
+__device__ __forceinline__ int group_count(int kind, int values) {
+  return kind == 2 ? (values + 2) / 3 : (values + 4) / 5;
 }
 
-// The tables, computed on the host from the block code (astc.h) and copied to each device once.
+// A sequence: first bit (5 bits: 0, 17 or 29), low bits per value (4), kind (2: bits, trits,
+// quints), dual-plane slot split (1), value count (7, from bit 12), index of the range's first
+// entry in Tables::unquantised (from bit 19).
+__device__ __forceinline__ uint32_t sequence_desc(int start, int range, int count, bool split, int table_offset) {
+  const astc_detail::Range r = astc_detail::range_of(range);
+  return static_cast<uint32_t>(start) | (static_cast<uint32_t>(r.bits) << 5) |
+         (static_cast<uint32_t>(r.kind) << 9) | (split ? 1u << 11 : 0u) | (static_cast<uint32_t>(count) << 12) |
+         (static_cast<uint32_t>(table_offset) << 19);
+}
+
+// The per-CTA tables, computed on the host from the block code (astc.h).
 Tables host_tables() {
   using namespace astc_detail;
   Tables t{};
-  for (int i = 0; i < 256 + 128; ++i) {
-    t.digits[i] = static_cast<uint16_t>(i < 256 ? unpack_trits(static_cast<uint32_t>(i)) : unpack_quints(i - 256u));
+  for (int i = 0; i < 256; ++i) {  // trits: 2 bits apart in unpack_trits, 3 here
+    const uint32_t trits = unpack_trits(static_cast<uint32_t>(i));
+    uint32_t spread = 0;
+    for (int j = 0; j < 5; ++j) spread |= ((trits >> (2 * j)) & 3) << (3 * j);
+    t.digits[i] = static_cast<uint16_t>(spread);
   }
+  for (int i = 0; i < 128; ++i) t.digits[256 + i] = static_cast<uint16_t>(unpack_quints(static_cast<uint32_t>(i)));
   auto levels = [](int range) {
     const Range r = range_of(range);
     return (r.kind == 0 ? 1 : r.kind == 1 ? 3 : 5) << r.bits;
@@ -140,6 +170,21 @@ Tables host_tables() {
   for (int r = 4; r < 21; ++r) {  // colours
     t.offset[21 + r] = static_cast<uint16_t>(at);
     for (int v = 0; v < levels(r); ++v) t.unquantised[at++] = static_cast<uint8_t>(unquantize_colour(v, r));
+  }
+  for (int fs = 0; fs < 16; ++fs) {
+    for (int ft = 0; ft < 16; ++ft) {
+      const Infill in = infill_at({0, fs, true}, {0, ft, true}, 2);
+      t.factors[fs][ft] = static_cast<uint32_t>(in.w00) | (static_cast<uint32_t>(in.w01) << 8) |
+                          (static_cast<uint32_t>(in.w10) << 16) | (static_cast<uint32_t>(in.w11) << 24);
+    }
+  }
+  for (int pairs = 0; pairs < 9; ++pairs) {
+    for (int bits = 0; bits < kColourBits; ++bits) {
+      int range = 0, used = 0;
+      t.colour_range[pairs][bits] = colour_range_for(2 * pairs + 2, bits, range, used)
+                                        ? static_cast<uint16_t>((range << 8) | used)
+                                        : uint16_t{0xffff};
+    }
   }
   return t;
 }
@@ -156,36 +201,73 @@ void upload_tables() {
   if (done.count(device)) return;
   const Tables t = host_tables();
   check_cuda(cudaMemcpyToSymbol(device_tables, &t, sizeof t), "copy ASTC tables to the GPU");
+  std::vector<uint32_t> modes(14 * 2048);
+  for (int size = 0; size < 14; ++size) {
+    for (uint32_t mode = 0; mode < 2048; ++mode) {
+      astc_detail::BlockMode bm;
+      if (!astc_detail::decode_block_mode(mode, bm) || bm.grid_w > kSizes[size][0] || bm.grid_h > kSizes[size][1]) {
+        continue;
+      }
+      modes[size * 2048 + mode] = static_cast<uint32_t>(bm.grid_w) | (static_cast<uint32_t>(bm.grid_h) << 4) |
+                                  (static_cast<uint32_t>(bm.weight_range) << 8) | (bm.dual ? kModeDual : 0u) |
+                                  kModeLegal | (static_cast<uint32_t>(bm.weight_bits) << 16);
+    }
+  }
+  check_cuda(cudaMemcpyToSymbol(device_modes, modes.data(), modes.size() * sizeof(uint32_t)),
+             "copy ASTC block-mode tables to the GPU");
+  std::vector<uint4> lines(2 * 3 * 1024);
+  for (int small = 0; small < 2; ++small) {
+    for (int count = 2; count <= 4; ++count) {
+      for (int seed = 0; seed < 1024; ++seed) {
+        uint8_t line[16] = {};
+        astc_detail::partition_pattern(seed, count, small != 0, line, line + 8);
+        memcpy(&lines[(small * 3 + count - 2) * 1024 + seed], line, 16);
+      }
+    }
+  }
+  check_cuda(cudaMemcpyToSymbol(device_lines, lines.data(), lines.size() * sizeof(uint4)),
+             "copy ASTC partition tables to the GPU");
   done.insert(device);
 }
 
-// Group g of the integer sequence `seq` in the words `w` (6 words, zero past the block):
-// its values unquantised through the tables into out[slot] (slots split for dual planes, the
-// second plane from kPlane2), or with `pairs` into the byte pairs of Span::pairs.
+// Bits [pos, pos + n) of the block `raw` (1 ≤ n ≤ 16, pos + n ≤ 128).
+__device__ __forceinline__ uint32_t block_bits(const uint4& raw, int pos, int n) {
+  const int word = pos >> 5;
+  const uint32_t lo = word == 0 ? raw.x : word == 1 ? raw.y : word == 2 ? raw.z : raw.w;
+  const uint32_t hi = word == 0 ? raw.y : word == 1 ? raw.z : word == 2 ? raw.w : 0u;
+  return __funnelshift_r(lo, hi, pos & 31) & ((1u << n) - 1);
+}
+
+// Word i of a block's bits with the bits from `end` on cleared.
+__device__ __forceinline__ uint32_t bits_before(uint32_t word, int i, int end) {
+  return word & __funnelshift_lc(0xffffffffu, 0u, static_cast<uint32_t>(max(end - 32 * i, 0)));
+}
+
+// Group g of the integer sequence `desc` (see sequence_desc) in the words `w` (6 words, zero
+// past the sequence): its values unquantised through the tables into out[slot] (slots split
+// for dual planes, the second plane from kPlane2), or with `pairs` into the byte pairs of
+// Span::pairs.
 // Trit and quint blocks interleave their packed bits with the values' low bits: a trit block
 // is m0 t[0,2) m1 t[2,4) m2 t[4,5) m3 t[5,7) m4 t[7,8), a quint block m0 q[0,3) m1 q[3,5)
 // m2 q[5,7). Field f of the packed bits starts at bit e_f of the packed value and follows
 // m_f, so with e = (0 2 4 5 7 8) for trits, (0 3 5 7 7 7) for quints and 0 for plain bits one
 // code path reads all three kinds and the lanes of a warp do not diverge. A group spans at
-// most 40 bits, so one 64-bit window holds it; bits past the sequence's end read as 0.
-// Every lane stores 5 values twice: a value the group lacks (past its size or the sequence's
-// end), and the second copy of a colour value or of weight 0, goes to `scratch`.
+// most 40 bits, so one 64-bit window holds it.
 template <int kPlane2>
-__device__ __forceinline__ void decode_group(const uint32_t* w, uint2 seq, int g, const Tables& t, uint8_t* out,
-                                             bool pairs, uint8_t* scratch) {
-  const int start = seq.x & 0xff, end = (seq.x >> 8) & 0xff, bits = (seq.x >> 16) & 15;
-  const int kind = (seq.x >> 20) & 3, count = seq.x >> 24;
+__device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, int g, const Tables& t, uint8_t* out,
+                                             bool pairs) {
+  const int start = desc & 31, bits = (desc >> 5) & 15, kind = (desc >> 9) & 3;
+  const bool split = desc & (1u << 11);
+  const int count = (desc >> 12) & 127;
+  const uint8_t* table = t.unquantised + (desc >> 19);
   const uint32_t e = kind == 1 ? 0x875420u : kind == 2 ? 0x777530u : 0u;  // e_0..e_5, 4 bits each
-  const int per_group = group_size(kind);
+  const int per_group = kind == 2 ? 3 : 5;
   const int base = start + g * (per_group * bits + static_cast<int>(e >> 20));
   const int word = base >> 5, shift = base & 31;
   const uint32_t lo = __funnelshift_r(w[word], w[word + 1], shift);
   const uint32_t hi = __funnelshift_r(w[word + 1], w[word + 2], shift);
-  uint64_t window = lo | (static_cast<uint64_t>(hi) << 32);
-  const int avail = end - base;  // ≥ 1
-  if (avail < 64) window &= (1ull << avail) - 1;
+  const uint64_t window = lo | (static_cast<uint64_t>(hi) << 32);
   uint32_t digits = 0;
-  int digit_bits = 0;
   if (kind != 0) {
     uint32_t packed = 0;
 #pragma unroll
@@ -195,93 +277,125 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint2 seq, int g
       packed |= (static_cast<uint32_t>(window >> ((f + 1) * bits + ef)) & ((1u << width) - 1)) << ef;
     }
     digits = t.digits[(kind == 1 ? 0 : 256) + packed];
-    digit_bits = kind == 1 ? 2 : 3;
   }
-  const uint32_t low_mask = (1u << bits) - 1, digit_mask = (1u << digit_bits) - 1;
-  const uint8_t* table = t.unquantised + (seq.y & 0xffff);
-  const bool split = seq.x & (1u << 22);
-  const int stride = pairs ? 2 : 1;
+  const uint32_t low_mask = (1u << bits) - 1;
   const int first = g * per_group;
+  const int present = min(count - first, per_group);  // values j < present exist
+  // Value j goes to byte even + step * j of `out` for even j, odd + step * j for odd j. With
+  // split planes, value k goes to slot (k & 1) * kPlane2 + (k >> 1), and byte pairs take
+  // two bytes a slot.
+  int even = first, odd = first, step = 1;
+  if (pairs) {
+    if (split) {
+      const int half = first >> 1, parity = first & 1;
+      even = 2 * (half + (parity ? kPlane2 : 0));
+      odd = 2 * (half + parity + (parity ? 0 : kPlane2)) - 1;
+    } else {
+      even = odd = 2 * first;
+      step = 2;
+    }
+  }
 #pragma unroll
   for (int j = 0; j < 5; ++j) {
-    const int k = first + j;
     const int ej = static_cast<int>((e >> (4 * j)) & 15);
     const uint32_t m = static_cast<uint32_t>(window >> (j * bits + ej)) & low_mask;
-    const uint32_t d = (digits >> (digit_bits * j)) & digit_mask;
-    const int at = split ? (k & 1) * kPlane2 + (k >> 1) : k;
+    const uint32_t d = (digits >> (3 * j)) & 7;
     const uint8_t v = table[(d << bits) | m];
-    const bool present = j < per_group && k < count;
-    // Low byte of pair `at`, high byte of pair at - 1.
-    *(present ? out + stride * at : scratch) = v;
-    *(present && pairs && at > 0 ? out + 2 * at - 1 : scratch) = v;
+    const int at = (j & 1 ? odd : even) + step * j;
+    // A weight is also the high byte of the pair before it.
+    const bool store = j < present, store_high = store && pairs && at > 0;
+    if (store) out[at] = v;
+    if (store_high) out[at - 1] = v;
   }
 }
 
-// Unorm16 → half bits, truncating (0xFFFF → 1.0), as astc_detail::unorm16_to_half: p / 65536
-// made exactly in float (2^23 + p from the bits, scaled, minus 128), then its mantissa cut to
-// 10 bits; below 2^-14 the halves are subnormal, p * 256 units of 2^-24.
-__device__ __forceinline__ float unorm16_float(uint32_t p) {
-  p += (p + 1) >> 16;  // 0xFFFF → 0x10000, i.e. 1.0
-  return fmaf(__uint_as_float(0x4b000000u | p), 1.0f / 65536.0f, -128.0f);
+// Constants of step 4, passed to the kernel as a parameter so that the instructions read them
+// from the constant bank instead of each row setting registers to them.
+struct TexelConstants {
+  uint32_t bias, w255, eight;
+  float scale, scale_one;
+};
+
+// An interpolation is made as x = 2^23 + e0 (64 - w) + e1 w + 32 with e0, e1 ≤ 0xFFFF, so x
+// read as a float is 2^23 + that sum (the sum is below 2^22) and its unorm16 value is
+// p = (x >> 6) & 0xFFFF.
+constexpr uint32_t kInterpolationBias = 0x4b000000u + 32u;
+
+// The unorm16 value p of an interpolation x as a float for truncation to half, as
+// astc_detail::unorm16_to_half (0xFFFF → 1.0): x with its low 6 bits cleared is the float
+// 2^23 + 64 p, which scaled by 2^-22 gives p / 65536 exactly and scaled by 2^-5 gives
+// 2 p - 131069, 1 for p = 0xFFFF and negative below it; the larger of the two is the value.
+// Below 2^-14 the truncation gives the subnormal p * 256 units of 2^-24.
+__device__ __forceinline__ float unorm16_float(uint32_t x, const TexelConstants& k) {
+  const float v = __uint_as_float(x & ~63u);
+  return fmaxf(fmaf(v, k.scale, -2.0f), fmaf(v, k.scale_one, -393213.0f));
 }
 
-__device__ __forceinline__ uint32_t unorm16_half(uint32_t p) {
-  const uint32_t normal = (__float_as_uint(unorm16_float(p)) >> 13) - (112u << 10);
-  return p < 4 ? p << 8 : normal;
+__device__ __forceinline__ uint32_t unorm16_half(uint32_t x, const TexelConstants& k) {
+  return __half_as_ushort(__float2half_rz(unorm16_float(x, k)));
 }
 
 // Two of them packed (first in the low 16 bits): one conversion instruction for both where
 // the device has it (cvt.rz.f16x2.f32, sm_80 on).
-__device__ __forceinline__ uint32_t unorm16_half2(uint32_t p, uint32_t q) {
+__device__ __forceinline__ uint32_t unorm16_half2(uint32_t x, uint32_t y, const TexelConstants& k) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   uint32_t d;
-  asm("cvt.rz.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(unorm16_float(q)), "f"(unorm16_float(p)));
+  asm("cvt.rz.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(unorm16_float(y, k)), "f"(unorm16_float(x, k)));
   return d;
 #else
-  return unorm16_half(p) | (unorm16_half(q) << 16);
+  return unorm16_half(x, k) | (unorm16_half(y, k) << 16);
 #endif
 }
 
 // Channel c of one partition's endpoints (e0 | e1 << 16) at weight pair wp = (64 - w) | w << 8:
-// (e0 * (64 - w) + e1 * w + 32) >> 6, one two-way dot product.
-__device__ __forceinline__ uint32_t interpolate(uint32_t ends, uint32_t wp) { return __dp2a_lo(ends, wp, 32u) >> 6; }
+// the interpolation x (see kInterpolationBias), one two-way dot product.
+__device__ __forceinline__ uint32_t interpolate(uint32_t ends, uint32_t wp, const TexelConstants& k) {
+  return __dp2a_lo(ends, wp, k.bias);
+}
 
-__device__ __forceinline__ uint32_t weight_pair(int w) { return 64u + 255u * static_cast<uint32_t>(w); }
+// The 16-bit value (e0 * (64 - w) + e1 * w + 32) >> 6 of an interpolation x.
+__device__ __forceinline__ uint32_t interpolated(uint32_t x) { return (x >> 6) & 0xffff; }
 
 // The texel's four channels as half bits, packed RGBA, from the partition's endpoints, the
 // channels' weight pairs and the partition's LNS bits (bit 0: RGB are LNS values, bit 1:
 // alpha is).
 template <bool kHdr>
 __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t wg, uint32_t wb, uint32_t wa,
-                                             uint32_t lns) {
+                                             uint32_t lns, const TexelConstants& k) {
   using astc_detail::lns_to_half;
-  const uint32_t r = interpolate(ends.x, wr), g = interpolate(ends.y, wg), b = interpolate(ends.z, wb),
-                 a = interpolate(ends.w, wa);
-  if (!kHdr || (lns & 3) == 0) return make_uint2(unorm16_half2(r, g), unorm16_half2(b, a));
+  const uint32_t r = interpolate(ends.x, wr, k), g = interpolate(ends.y, wg, k), b = interpolate(ends.z, wb, k),
+                 a = interpolate(ends.w, wa, k);
+  if (!kHdr || (lns & 3) == 0) return make_uint2(unorm16_half2(r, g, k), unorm16_half2(b, a, k));
   const bool rgb = lns & 1, alpha = lns & 2;
-  return make_uint2(rgb ? lns_to_half(r) | (static_cast<uint32_t>(lns_to_half(g)) << 16) : unorm16_half2(r, g),
-                    (rgb ? lns_to_half(b) : unorm16_half(b)) | ((alpha ? lns_to_half(a) : unorm16_half(a)) << 16));
+  return make_uint2(
+      rgb ? lns_to_half(interpolated(r)) | (static_cast<uint32_t>(lns_to_half(interpolated(g))) << 16)
+          : unorm16_half2(r, g, k),
+      (rgb ? lns_to_half(interpolated(b)) : unorm16_half(b, k)) |
+          ((alpha ? lns_to_half(interpolated(a)) : unorm16_half(a, k)) << 16));
 }
 
 // Step 4 for one texel column: texel (x, rows) of `block`, stored from `dst` down.
 //
 // Weight infill (astc.h infill_at) as one 4-byte dot product: the four grid weights, two pairs
 // from Span::pairs, times the four factors packed in bytes, w00 | w01 << 8 | w10 << 16 |
-// w11 << 24 = 16 + 255 fs + 65535 ft + 16711425 w11 with w11 = (fs ft + 8) >> 4. A neighbour
-// past the grid needs no test: for every block and grid size the fraction toward it is 0, so
-// its factor is 0 (and a full grid has fs = ft = 0: the factors are 16, 0, 0, 0).
+// w11 << 24, read from Tables::factors. A neighbour past the grid needs no test: for every
+// block and grid size the fraction toward it is 0, so its factor is 0 (and a full grid has
+// fs = ft = 0: the factors are 16, 0, 0, 0). The texel row's grid position in 1/64 units of a
+// cell, 32 + row_step * y, grows by row_step a row: its bits 6..9 are the fraction ft, the bits
+// from 10 the grid row.
 template <int kBw, int kBh, bool kHdr>
-__device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, int block, int x, int rows, int width,
-                                             uint32_t info, uint2* dst) {
+__device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
+                                             int block, int x, int rows, int width, uint32_t info, uint2* dst) {
   using namespace astc_detail;
   constexpr int kPlane2 = Span<kBw, kBh>::kPlane2;
   const int grid_w = info & 15, grid_h = (info >> 4) & 15;
   const int partitions = ((info >> 8) & 3) + 1;
   const bool dual = info & kInfoDual;
   const int plane2 = dual ? static_cast<int>((info >> 10) & 3) : -1;
-  const uint16_t* pairs = s.pairs[block];
   const GridCoord column = grid_coord(x, kBw, grid_w);
-  const uint32_t column_factors = 16u + 255u * static_cast<uint32_t>(column.f);
+  const char* pairs = reinterpret_cast<const char*>(s.pairs[block] + column.j);
+  const int row_bytes = 2 * grid_w;  // one grid row of Span::pairs
+  const char* factors = reinterpret_cast<const char*>(t.factors[column.f]);
   const int row_step = grid_step(kBh, grid_h);
   const uint32_t lns_all = info >> kInfoLnsShift;
   // Partition lines: score_i = (mul_x[i] * x + mul_y[i] * y + add[i]) & 63.
@@ -301,18 +415,24 @@ __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, int block,
   uint32_t lns = lns_all;
   // Which weight each channel reads (the second plane's channel reads weight2).
   const bool p0 = plane2 == 0, p1 = plane2 == 1, p2 = plane2 == 2, p3 = plane2 == 3;
-  for (int y = 0; y < rows; ++y, dst += width) {
-    const int g = (row_step * y + 32) >> 6;
-    const uint32_t row_f = static_cast<uint32_t>(g & 15);
-    const uint32_t w11 = (static_cast<uint32_t>(column.f) * row_f + 8) >> 4;
-    const uint32_t factors = column_factors + 65535u * row_f + 16711425u * w11;
-    const int i = column.j + (g >> 4) * grid_w;
-    const uint32_t wp =
-        weight_pair(__dp4a(pairs[i] | (static_cast<uint32_t>(pairs[i + grid_w]) << 16), factors, 8u) >> 4);
-    const uint32_t wp2 =
-        dual ? weight_pair(
-                   __dp4a(pairs[kPlane2 + i] | (static_cast<uint32_t>(pairs[kPlane2 + i + grid_w]) << 16), factors, 8u) >> 4)
-             : wp;
+  int position = 32;
+  for (int y = 0; y < rows; ++y, dst += width, position += row_step) {
+    const uint32_t f = *reinterpret_cast<const uint32_t*>(factors + ((position >> 4) & 60));
+    const char* p = pairs + (position >> 10) * row_bytes;
+    const uint32_t w = __dp4a(*reinterpret_cast<const uint16_t*>(p) |
+                                  (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(p + row_bytes)) << 16),
+                              f, k.eight) >>
+                       4;
+    const uint32_t wp = 64u + k.w255 * w;
+    uint32_t wp2 = wp;
+    if (dual) {
+      const char* q = p + 2 * kPlane2;
+      const uint32_t w2 = __dp4a(*reinterpret_cast<const uint16_t*>(q) |
+                                     (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(q + row_bytes)) << 16),
+                                 f, k.eight) >>
+                          4;
+      wp2 = 64u + k.w255 * w2;
+    }
     if (partitions > 1) {
       const int a = (line_base[0] + mul_y[0] * y) & 0x3f;
       const int b = (line_base[1] + mul_y[1] * y) & 0x3f;
@@ -322,14 +442,15 @@ __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, int block,
       ends = s.ends.ends[block][part];
       lns = lns_all >> (2 * part);
     }
-    __stcs(dst, texel_value<kHdr>(ends, p0 ? wp2 : wp, p1 ? wp2 : wp, p2 ? wp2 : wp, p3 ? wp2 : wp, lns));
+    __stcs(dst, texel_value<kHdr>(ends, p0 ? wp2 : wp, p1 ? wp2 : wp, p2 ? wp2 : wp, p3 ? wp2 : wp, lns, k));
   }
 }
 
 template <int kBw, int kBh, bool kHdr>
-__global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* __restrict__ blocks, int width,
-                                                                   int height, int blocks_x, int blocks_y,
-                                                                   uint2* __restrict__ out) {
+__global__ void __launch_bounds__(32 * kWarps)
+    astc_decode_kernel(const uint4* __restrict__ blocks, int width, int height, int blocks_x, int blocks_y,
+                       const uint32_t* __restrict__ modes, const uint4* __restrict__ lines, TexelConstants k,
+                       uint2* __restrict__ out) {
   using namespace astc_detail;
   __shared__ Tables tables;
   using SpanT = Span<kBw, kBh>;
@@ -343,55 +464,89 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
   const int lane = threadIdx.x & 31;
   SpanT& s = spans[threadIdx.x >> 5];
   const int spans_x = (blocks_x + kSpan - 1) / kSpan;
-  const int64_t units = static_cast<int64_t>(spans_x) * blocks_y;
-  const bool small_block = kBw * kBh < 31;
-  for (int64_t unit = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); unit < units;
-       unit += static_cast<int64_t>(gridDim.x) * kWarps) {
-    const int by = static_cast<int>(unit / spans_x);
-    const int first = static_cast<int>(unit - static_cast<int64_t>(by) * spans_x) * kSpan;
+  const int units = spans_x * blocks_y;  // < 2^31 (launch_size checks)
+  for (int unit = blockIdx.x * kWarps + (threadIdx.x >> 5); unit < units; unit += gridDim.x * kWarps) {
+    const int by = unit / spans_x;
+    const int first = (unit - by * spans_x) * kSpan;
 
-    // 1. Headers, one block per lane.
+    // 1. Headers, one block per lane (astc.h decode_astc_header, with the block mode, the
+    //    colour range and the partition lines from tables).
     uint4 raw = make_uint4(0, 0, 0, 0);
     const bool present = first + lane < blocks_x;
     if (present) raw = __ldcs(blocks + static_cast<int64_t>(by) * blocks_x + first + lane);
-    s.bits.forward[lane][0] = raw.x;
-    s.bits.forward[lane][1] = raw.y;
-    s.bits.forward[lane][2] = raw.z;
-    s.bits.forward[lane][3] = raw.w;
-    s.bits.forward[lane][4] = 0;
-    s.bits.forward[lane][5] = 0;
-    s.bits.reverse[lane][0] = __brev(raw.w);
-    s.bits.reverse[lane][1] = __brev(raw.z);
-    s.bits.reverse[lane][2] = __brev(raw.y);
-    s.bits.reverse[lane][3] = __brev(raw.x);
-    s.bits.reverse[lane][4] = 0;
-    s.bits.reverse[lane][5] = 0;
-    AstcHeader h;
-    const Bits bits = {raw.x | (static_cast<uint64_t>(raw.y) << 32), raw.z | (static_cast<uint64_t>(raw.w) << 32)};
-    decode_astc_header(bits, kBw, kBh, kHdr, h);
-    int items = 0;
-    if (h.is_constant || !present) {
-      s.info[lane] = kInfoConstant;
-      s.lines[lane] = make_uint4(h.constant[0] | (static_cast<uint32_t>(h.constant[1]) << 16),
-                                 h.constant[2] | (static_cast<uint32_t>(h.constant[3]) << 16), 0, 0);
+    uint4 line = make_uint4(0xffffffffu, 0xffffffffu, 0, 0);  // the error colour
+    uint32_t info = kInfoConstant, colour_desc = 0, weight_desc = 0, cems = 0;
+    int partitions = 1, colour_groups = 0, items = 0, colour_end = 0, weight_bits = 0;
+    const uint32_t mode = raw.x & 0x7ff;
+    if ((mode & 0x1ff) == 0x1fc) {  // void extent
+      uint16_t c[4];
+      decode_void_extent({raw.x | (static_cast<uint64_t>(raw.y) << 32), raw.z | (static_cast<uint64_t>(raw.w) << 32)},
+                         kHdr, c);
+      line.x = c[0] | (static_cast<uint32_t>(c[1]) << 16);
+      line.y = c[2] | (static_cast<uint32_t>(c[3]) << 16);
     } else {
-      const int weights = h.grid_w * h.grid_h * (h.dual ? 2 : 1);
-      s.info[lane] = h.grid_w | (h.grid_h << 4) | ((h.partitions - 1) << 8) |
-                     ((h.dual ? h.plane2_channel : 0) << 10) | (h.dual ? kInfoDual : 0);
-      s.colour_seq[lane] = pack_sequence(h.colour_start, h.colour_end, h.colour_range, h.colour_values, false,
-                                         tables.offset[21 + h.colour_range]);
-      s.weight_seq[lane] =
-          pack_sequence(0, h.weight_bits, h.weight_range, weights, h.dual, tables.offset[h.weight_range]);
-      items = static_cast<int>((s.colour_seq[lane].y >> 16) + (s.weight_seq[lane].y >> 16));
-      if (h.partitions > 1) {
-        uint8_t line[16];
-        partition_pattern(h.partition_seed, h.partitions, small_block, line, line + 8);
-        uint4 packed;
-        memcpy(&packed, line, 12);
-        packed.w = 0;
-        s.lines[lane] = packed;
+      const uint32_t m = __ldg(modes + mode);
+      partitions = static_cast<int>((raw.x >> 11) & 3) + 1;
+      const bool dual = m & kModeDual;
+      weight_bits = static_cast<int>(m >> 16);
+      int below = 128 - weight_bits;
+      if (partitions == 1) {
+        cems = (raw.x >> 13) & 15;
+      } else {
+        const uint32_t low = (raw.x >> 23) & 63;
+        if ((low & 3) == 0) {
+          cems = (low >> 2) * 0x1111u;
+        } else {
+          const int extra = 3 * partitions - 4;
+          const uint32_t encoded = low | (block_bits(raw, below - extra, extra) << 6);
+          const uint32_t base = (encoded & 3) - 1;
+#pragma unroll
+          for (int p = 0; p < 4; ++p) {
+            const uint32_t cls = base + ((encoded >> (2 + p)) & 1);
+            const uint32_t cem = (cls << 2) | ((encoded >> (2 + partitions + 2 * p)) & 3);
+            if (p < partitions) cems |= cem << (4 * p);
+          }
+          below -= extra;
+        }
+      }
+      int colour_values = 0;
+#pragma unroll
+      for (int p = 0; p < 4; ++p) {
+        if (p < partitions) colour_values += 2 * static_cast<int>((cems >> (4 * p + 2)) & 3) + 2;
+      }
+      const int colour_start = partitions == 1 ? 17 : 29;
+      const int colour_bits = min(max(below - colour_start - (dual ? 2 : 0), 0), kColourBits - 1);
+      const uint32_t fit = tables.colour_range[min(colour_values / 2 - 1, 8)][colour_bits];
+      const bool legal = (m & kModeLegal) && !(dual && partitions == 4) && colour_values <= 18 && fit != 0xffff;
+      if (present && legal) {
+        const int grid_w = m & 15, grid_h = (m >> 4) & 15, weight_range = (m >> 8) & 15;
+        const int colour_range = static_cast<int>(fit >> 8);
+        const int weights = grid_w * grid_h * (dual ? 2 : 1);
+        const int plane2 = dual ? static_cast<int>(block_bits(raw, below - 2, 2)) : 0;
+        colour_end = colour_start + static_cast<int>(fit & 0xff);
+        info = grid_w | (grid_h << 4) | ((partitions - 1) << 8) | (plane2 << 10) | (dual ? kInfoDual : 0);
+        colour_desc = sequence_desc(colour_start, colour_range, colour_values, false, tables.offset[21 + colour_range]);
+        weight_desc = sequence_desc(0, weight_range, weights, dual, tables.offset[weight_range]);
+        colour_groups = group_count(range_of(colour_range).kind, colour_values);
+        items = colour_groups + group_count(range_of(weight_range).kind, weights);
+        if (partitions > 1) {
+          const int seed = static_cast<int>((raw.x >> 13) & 1023);
+          line = __ldg(lines + (partitions - 2) * 1024 + seed);
+        }
+      } else {
+        weight_bits = 0;
       }
     }
+    s.info[lane] = info;
+    s.lines[lane] = line;
+    const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      s.bits.forward[lane][i] = bits_before(words[i], i, colour_end);
+      s.bits.reverse[lane][i] = bits_before(__brev(words[3 - i]), i, weight_bits);
+    }
+    s.bits.forward[lane][4] = s.bits.forward[lane][5] = 0;
+    s.bits.reverse[lane][4] = s.bits.reverse[lane][5] = 0;
     // Prefix sum of the group counts over the span; each block marks its groups as its own.
     int sum = items;
     for (int d = 1; d < 32; d <<= 1) {
@@ -399,7 +554,7 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
       if (lane >= d) sum += other;
     }
     const int item_start = sum - items;
-    s.item_start[lane] = item_start;
+    s.seq[lane] = make_uint4(colour_desc, weight_desc, static_cast<uint32_t>(colour_groups | (item_start << 8)), 0);
     for (int q = 0; q < items; ++q) s.owner[item_start + q] = static_cast<uint8_t>(lane);
     const int total = __shfl_sync(0xffffffffu, sum, 31);
     __syncwarp();
@@ -407,14 +562,14 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
     // 2. Colour values and weights of all blocks, one group per lane.
     for (int item = lane; item < total; item += 32) {
       const int block = s.owner[item];
-      const int g = item - static_cast<int>(s.item_start[block]);
-      const uint2 colour_seq = s.colour_seq[block];
-      const int colour_groups = static_cast<int>(colour_seq.y >> 16);
-      const bool weight = g >= colour_groups;
-      decode_group<SpanT::kPlane2>(weight ? s.bits.reverse[block] : s.bits.forward[block],
-                                   weight ? s.weight_seq[block] : colour_seq, weight ? g - colour_groups : g, tables,
-                                   weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight,
-                                   s.scratch);
+      const uint4 seq = s.seq[block];
+      const int colour = static_cast<int>(seq.z & 0xff);
+      int g = item - static_cast<int>(seq.z >> 8);
+      const bool weight = g >= colour;
+      if (weight) g -= colour;
+      decode_group<SpanT::kPlane2>(weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? seq.y : seq.x, g,
+                                   tables, weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block],
+                                   weight);
     }
     __syncwarp();
 
@@ -422,8 +577,8 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
     if (items > 0) {
       uint32_t lns = 0;
       int offset = 0;
-      for (int p = 0; p < h.partitions; ++p) {
-        const int cem = h.cem[p];
+      for (int p = 0; p < partitions; ++p) {
+        const int cem = static_cast<int>((cems >> (4 * p)) & 15);
         const Endpoints ep = endpoints_from(cem, s.colour[lane] + offset, kHdr);
         offset += 2 * ((cem >> 2) + 1);
         uint32_t e[4];
@@ -431,7 +586,7 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
         s.ends.ends[lane][p] = make_uint4(e[0], e[1], e[2], e[3]);
         lns |= static_cast<uint32_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0)) << (2 * p);
       }
-      s.info[lane] |= lns << kInfoLnsShift;
+      s.info[lane] = info | (lns << kInfoLnsShift);
     }
     __syncwarp();
 
@@ -453,7 +608,7 @@ __global__ void __launch_bounds__(32 * kWarps) astc_decode_kernel(const uint4* _
         for (int y = 0; y < rows; ++y, dst += width) __stcs(dst, v);
         continue;
       }
-      texel_column<kBw, kBh, kHdr>(s, block, x, rows, width, info, dst);
+      texel_column<kBw, kBh, kHdr>(s, tables, k, block, x, rows, width, info, dst);
     }
     __syncwarp();
   }
@@ -464,7 +619,20 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   const int blocks_x = (width + kBw - 1) / kBw;
   const int blocks_y = (height + kBh - 1) / kBh;
   const int64_t units = static_cast<int64_t>((blocks_x + kSpan - 1) / kSpan) * blocks_y;
+  if (units >= (int64_t{1} << 31) - 32 * kWarps) throw std::invalid_argument("ASTC image too large for the CUDA decoder");
   upload_tables();
+  constexpr int size = [] {
+    for (int i = 0; i < 14; ++i) {
+      if (kSizes[i][0] == kBw && kSizes[i][1] == kBh) return i;
+    }
+    return -1;
+  }();
+  static_assert(size >= 0, "a block size without a block-mode table");
+  uint32_t* modes = nullptr;
+  uint4* lines = nullptr;
+  check_cuda(cudaGetSymbolAddress(reinterpret_cast<void**>(&modes), device_modes), "ASTC block-mode table address");
+  check_cuda(cudaGetSymbolAddress(reinterpret_cast<void**>(&lines), device_lines), "ASTC partition table address");
+  const bool small_block = kBw * kBh < 31;
   auto kernel = hdr ? astc_decode_kernel<kBw, kBh, true> : astc_decode_kernel<kBw, kBh, false>;
   // Persistent CTAs: as many as fit on the device at once (each copies the tables to shared
   // memory once). The count is taken on the first launch of this block size.
@@ -478,7 +646,10 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   }
   const int64_t needed = (units + kWarps - 1) / kWarps;
   const int grid = static_cast<int>(needed < resident ? needed : resident);
-  kernel<<<grid, 32 * kWarps, 0, stream>>>(in, width, height, blocks_x, blocks_y, out);
+  kernel<<<grid, 32 * kWarps, 0, stream>>>(in, width, height, blocks_x, blocks_y, modes + size * 2048,
+                                           lines + (small_block ? 3 * 1024 : 0),
+                                           TexelConstants{kInterpolationBias, 255u, 8u, 1.0f / 4194304.0f, 1.0f / 32.0f},
+                                           out);
 }
 
 void launch(const AstcFormat& f, const uint8_t* blocks, int width, int height, bool hdr, uint16_t* out,

@@ -783,35 +783,67 @@ struct AstcHeader {
   int plane2_channel;  // -1: no second plane
 };
 
+namespace astc_detail {
+
+// The range of a block's `values` colour values in `available` bits: the largest range 4..20
+// whose sequence fits, and the bits it takes (`used`); false when not even range 4 fits.
+BCFEAT_HD bool colour_range_for(int values, int available, int& range, int& used) {
+  // sequence_bits grows with the range, so a binary search finds it.
+  int lo_bits = sequence_bits(values, 4);
+  if (lo_bits > available) return false;
+  int lo = 4, hi = 20;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    const int mid_bits = sequence_bits(values, mid);
+    if (mid_bits <= available) {
+      lo = mid;
+      lo_bits = mid_bits;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  range = lo;
+  used = lo_bits;
+  return true;
+}
+
+// The colour of a void-extent block (block mode bits 0..8 = 0x1FC) as half bits, or the error
+// colour (all 0xFFFF) for an illegal one (`hdr`: HDR profile).
+BCFEAT_HD void decode_void_extent(const Bits& b, bool hdr, uint16_t* colour) {
+  for (int i = 0; i < 4; ++i) colour[i] = 0xffff;
+  if (bits_at(b, 10, 2) != 3) return;
+  const uint32_t s0 = bits_at(b, 12, 13), s1 = bits_at(b, 25, 13), t0 = bits_at(b, 38, 13), t1 = bits_at(b, 51, 13);
+  const bool all_ones = s0 == 0x1fff && s1 == 0x1fff && t0 == 0x1fff && t1 == 0x1fff;
+  if ((s0 >= s1 || t0 >= t1) && !all_ones) return;
+  uint16_t c[4];
+  for (int i = 0; i < 4; ++i) c[i] = static_cast<uint16_t>(bits_at(b, 64 + 16 * i, 16));
+  if (bits_at(b, 9, 1)) {  // half-float constant: HDR profile only
+    if (!hdr) return;
+    // A NaN constant comes out quiet (libastcenc passes it through float32).
+    for (int i = 0; i < 4; ++i) {
+      if ((c[i] & 0x7c00) == 0x7c00 && (c[i] & 0x3ff)) c[i] |= 0x200;
+      colour[i] = c[i];
+    }
+    return;
+  }
+  for (int i = 0; i < 4; ++i) colour[i] = unorm16_to_half(c[i]);
+}
+
+}  // namespace astc_detail
+
 // Decodes the header of the block `b` of `block_w` x `block_h` texels (`hdr`: HDR profile).
 BCFEAT_HD void decode_astc_header(const astc_detail::Bits& b, int block_w, int block_h, bool hdr, AstcHeader& out) {
   using namespace astc_detail;
-  auto fill = [&](uint16_t r, uint16_t g, uint16_t bl, uint16_t a) {
+  auto error = [&] {
     out.is_constant = true;
-    out.constant[0] = r;
-    out.constant[1] = g;
-    out.constant[2] = bl;
-    out.constant[3] = a;
+    for (int i = 0; i < 4; ++i) out.constant[i] = 0xffff;
   };
-  auto error = [&] { fill(0xffff, 0xffff, 0xffff, 0xffff); };
 
   const uint32_t mode = bits_at(b, 0, 11);
   if ((mode & 0x1ff) == 0x1fc) {  // void extent: one constant colour
-    if (bits_at(b, 10, 2) != 3) return error();
-    const uint32_t s0 = bits_at(b, 12, 13), s1 = bits_at(b, 25, 13), t0 = bits_at(b, 38, 13), t1 = bits_at(b, 51, 13);
-    const bool all_ones = s0 == 0x1fff && s1 == 0x1fff && t0 == 0x1fff && t1 == 0x1fff;
-    if ((s0 >= s1 || t0 >= t1) && !all_ones) return error();
-    uint16_t c[4];
-    for (int i = 0; i < 4; ++i) c[i] = static_cast<uint16_t>(bits_at(b, 64 + 16 * i, 16));
-    if (mode & 0x200) {  // half-float constant: HDR profile only
-      if (!hdr) return error();
-      // A NaN constant comes out quiet (libastcenc passes it through float32).
-      for (int i = 0; i < 4; ++i) {
-        if ((c[i] & 0x7c00) == 0x7c00 && (c[i] & 0x3ff)) c[i] |= 0x200;
-      }
-      return fill(c[0], c[1], c[2], c[3]);
-    }
-    return fill(unorm16_to_half(c[0]), unorm16_to_half(c[1]), unorm16_to_half(c[2]), unorm16_to_half(c[3]));
+    out.is_constant = true;
+    decode_void_extent(b, hdr, out.constant);
+    return;
   }
 
   BlockMode bm;
@@ -845,28 +877,15 @@ BCFEAT_HD void decode_astc_header(const astc_detail::Bits& b, int block_w, int b
   const int colour_start = partitions == 1 ? 17 : 29;
   int colour_bits = below_weights - colour_start - (bm.dual ? 2 : 0);
   if (colour_bits < 0) colour_bits = 0;
-  // The largest range 4..20 whose sequence fits (sequence_bits grows with the range, so a
-  // binary search finds it).
-  int lo_bits = sequence_bits(colour_values, 4);
-  if (lo_bits > colour_bits) return error();
-  int lo = 4, hi = 20;
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    const int mid_bits = sequence_bits(colour_values, mid);
-    if (mid_bits <= colour_bits) {
-      lo = mid;
-      lo_bits = mid_bits;
-    } else {
-      hi = mid - 1;
-    }
-  }
+  int colour_range = 0, colour_used = 0;
+  if (!colour_range_for(colour_values, colour_bits, colour_range, colour_used)) return error();
 
   out.is_constant = false;
   out.partitions = partitions;
   out.colour_values = colour_values;
-  out.colour_range = lo;
+  out.colour_range = colour_range;
   out.colour_start = colour_start;
-  out.colour_end = colour_start + lo_bits;
+  out.colour_end = colour_start + colour_used;
   out.grid_w = bm.grid_w;
   out.grid_h = bm.grid_h;
   out.weight_range = bm.weight_range;
