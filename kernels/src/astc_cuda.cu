@@ -58,9 +58,6 @@ constexpr int kColourBits = 96;
 struct alignas(64) Tables {
   uint16_t digits[256 + 128];  // the trits of 0..255, then the quints of 0..127; digit j at bit 3j
   uint16_t offset[21 + 21];    // first entry of each weight range, then of each colour range
-  // The colour range of 2, 4, ..., 18 colour values in 0..kColourBits-1 bits (astc.h
-  // colour_range_for): range << 8 | bits it takes; 0xFFFF where none fits.
-  uint16_t colour_range[9][kColourBits];
   uint8_t unquantised[kWeightTable + kColourTable];
   // The infill factors of fractions fs, ft (astc.h infill_at, neighbours inside the grid):
   // w00 | w01 << 8 | w10 << 16 | w11 << 24, w11 = (fs ft + 8) >> 4.
@@ -80,14 +77,23 @@ __device__ uint32_t device_modes[14 * 2048];
 // Partition lines (astc_detail::partition_pattern: mul[8], add[4]) per small-block flag,
 // partition count 2..4 and seed.
 __device__ uint4 device_lines[2 * 3 * 1024];
+// The colour range of 2, 4, ..., 18 colour values in 0..kColourBits-1 bits (astc.h
+// colour_range_for): range << 8 | bits it takes; 0xFFFF where none fits.
+__device__ uint16_t device_colour_ranges[9 * kColourBits];
 
-// The blocks' bits, needed by steps 1-2: the colour values read the block's words up to the
-// end of the colour sequence, the weights its bit-reversed words up to the end of the weight
-// sequence, each with the bits past that end cleared (a trit or quint block reads them as 0),
-// and two zero words after (a group's 64-bit window may run past).
-struct SpanBits {
+// What step 2 reads: the blocks' bits and sequences, and the block of each group. The colour
+// values read the block's words up to the end of the colour sequence, the weights its
+// bit-reversed words up to the end of the weight sequence, each with the bits past that end
+// cleared (a trit or quint block reads them as 0), and two zero words after (a group's 64-bit
+// window may run past).
+template <int kMaxGroups>
+struct SpanSequences {
   uint32_t forward[kSpan][6];
   uint32_t reverse[kSpan][6];
+  // Per block: the colour and weight sequences (see sequence_desc), the number of colour
+  // groups | the block's first group << 8.
+  uint4 seq[kSpan];
+  uint8_t owner[kSpan * kMaxGroups];  // the block of each group
 };
 
 // The endpoints, made in step 3 and read in step 4: per partition and channel c, component c
@@ -95,9 +101,6 @@ struct SpanBits {
 struct SpanEndpoints {
   uint4 ends[kSpan][4];
 };
-
-// Groups (step 2) per block: at most 18 colour values (6 quint blocks) and 64 weights (22).
-constexpr int kMaxGroups = 28;
 
 // One warp's span for kBw x kBh blocks.
 template <int kBw, int kBh>
@@ -107,19 +110,18 @@ struct Span {
   // with infill factor 0; they exist so that those reads stay inside.
   static constexpr int kPlane2 = kBw * kBh < 32 ? kBw * kBh : 32;
   static constexpr int kPairs = 2 * kPlane2 + kBw;
-  union {  // the endpoints reuse the bits' memory
-    SpanBits bits;
+  // Groups (step 2) per block: at most 18 colour values (6 quint blocks) and min(64, 2 kBw kBh)
+  // weights (a quint block a 3).
+  static constexpr int kMaxGroups = 6 + ((2 * kBw * kBh < 64 ? 2 * kBw * kBh : 64) + 2) / 3;
+  union {  // the endpoints (step 3 on) reuse the memory of step 2's input
+    SpanSequences<kMaxGroups> bits;
     SpanEndpoints ends;
   };
   uint32_t info[kSpan];  // see kInfo* below
-  // Per block: the colour and weight sequences (see sequence_desc), the number of colour
-  // groups | the block's first group << 8.
-  uint4 seq[kSpan];
   // Partition lines: mul[8] then add[4] (astc_detail::partition_pattern); for a constant block
   // its colour as 4 halves in .x and .y.
   uint4 lines[kSpan];
   uint8_t colour[kSpan][kColourStride];
-  uint8_t owner[kSpan * kMaxGroups];  // the block of each group
   // Weights as pairs: pairs[i] = weight i | weight i + 1 << 8 (plane 2 from kPlane2), so that
   // one infill reads its four grid weights in two loads.
   uint16_t pairs[kSpan][kPairs];
@@ -178,14 +180,6 @@ Tables host_tables() {
                           (static_cast<uint32_t>(in.w10) << 16) | (static_cast<uint32_t>(in.w11) << 24);
     }
   }
-  for (int pairs = 0; pairs < 9; ++pairs) {
-    for (int bits = 0; bits < kColourBits; ++bits) {
-      int range = 0, used = 0;
-      t.colour_range[pairs][bits] = colour_range_for(2 * pairs + 2, bits, range, used)
-                                        ? static_cast<uint16_t>((range << 8) | used)
-                                        : uint16_t{0xffff};
-    }
-  }
   return t;
 }
 
@@ -227,6 +221,17 @@ void upload_tables() {
   }
   check_cuda(cudaMemcpyToSymbol(device_lines, lines.data(), lines.size() * sizeof(uint4)),
              "copy ASTC partition tables to the GPU");
+  std::vector<uint16_t> ranges(9 * kColourBits);
+  for (int pairs = 0; pairs < 9; ++pairs) {
+    for (int bits = 0; bits < kColourBits; ++bits) {
+      int range = 0, used = 0;
+      ranges[pairs * kColourBits + bits] = astc_detail::colour_range_for(2 * pairs + 2, bits, range, used)
+                                               ? static_cast<uint16_t>((range << 8) | used)
+                                               : uint16_t{0xffff};
+    }
+  }
+  check_cuda(cudaMemcpyToSymbol(device_colour_ranges, ranges.data(), ranges.size() * sizeof(uint16_t)),
+             "copy ASTC colour-range table to the GPU");
   done.insert(device);
 }
 
@@ -366,6 +371,10 @@ __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t w
   const uint32_t r = interpolate(ends.x, wr, k), g = interpolate(ends.y, wg, k), b = interpolate(ends.z, wb, k),
                  a = interpolate(ends.w, wa, k);
   if (!kHdr || (lns & 3) == 0) return make_uint2(unorm16_half2(r, g, k), unorm16_half2(b, a, k));
+  if ((lns & 3) == 3) {  // the usual HDR case: all four channels LNS
+    return make_uint2(lns_to_half(interpolated(r)) | (static_cast<uint32_t>(lns_to_half(interpolated(g))) << 16),
+                      lns_to_half(interpolated(b)) | (static_cast<uint32_t>(lns_to_half(interpolated(a))) << 16));
+  }
   const bool rgb = lns & 1, alpha = lns & 2;
   return make_uint2(
       rgb ? lns_to_half(interpolated(r)) | (static_cast<uint32_t>(lns_to_half(interpolated(g))) << 16)
@@ -516,7 +525,7 @@ __global__ void __launch_bounds__(32 * kWarps)
       }
       const int colour_start = partitions == 1 ? 17 : 29;
       const int colour_bits = min(max(below - colour_start - (dual ? 2 : 0), 0), kColourBits - 1);
-      const uint32_t fit = tables.colour_range[min(colour_values / 2 - 1, 8)][colour_bits];
+      const uint32_t fit = __ldg(device_colour_ranges + min(colour_values / 2 - 1, 8) * kColourBits + colour_bits);
       const bool legal = (m & kModeLegal) && !(dual && partitions == 4) && colour_values <= 18 && fit != 0xffff;
       if (present && legal) {
         const int grid_w = m & 15, grid_h = (m >> 4) & 15, weight_range = (m >> 8) & 15;
@@ -554,15 +563,15 @@ __global__ void __launch_bounds__(32 * kWarps)
       if (lane >= d) sum += other;
     }
     const int item_start = sum - items;
-    s.seq[lane] = make_uint4(colour_desc, weight_desc, static_cast<uint32_t>(colour_groups | (item_start << 8)), 0);
-    for (int q = 0; q < items; ++q) s.owner[item_start + q] = static_cast<uint8_t>(lane);
+    s.bits.seq[lane] = make_uint4(colour_desc, weight_desc, static_cast<uint32_t>(colour_groups | (item_start << 8)), 0);
+    for (int q = 0; q < items; ++q) s.bits.owner[item_start + q] = static_cast<uint8_t>(lane);
     const int total = __shfl_sync(0xffffffffu, sum, 31);
     __syncwarp();
 
     // 2. Colour values and weights of all blocks, one group per lane.
     for (int item = lane; item < total; item += 32) {
-      const int block = s.owner[item];
-      const uint4 seq = s.seq[block];
+      const int block = s.bits.owner[item];
+      const uint4 seq = s.bits.seq[block];
       const int colour = static_cast<int>(seq.z & 0xff);
       int g = item - static_cast<int>(seq.z >> 8);
       const bool weight = g >= colour;

@@ -738,16 +738,11 @@ BCFEAT_HD uint16_t unorm16_to_half(uint32_t p) {
 
 // 16-bit LNS → half bits (at most 0x7BFF = 65504).
 BCFEAT_HD uint16_t lns_to_half(uint32_t p) {
-  uint32_t mc = p & 0x7ff;
-  const uint32_t ec = p >> 11;
-  if (mc < 512) {
-    mc *= 3;
-  } else if (mc < 1536) {
-    mc = 4 * mc - 512;
-  } else {
-    mc = 5 * mc - 2048;
-  }
-  const uint32_t h = (ec << 10) | (mc >> 3);
+  // The mantissa is a piecewise linear map: 3 mc below 512, 4 mc - 512 below 1536, 5 mc - 2048
+  // above; written as 3 mc plus the parts above each knee, it needs no branch.
+  const uint32_t mc = p & 0x7ff;
+  const uint32_t m = 3 * mc + (mc > 512 ? mc - 512 : 0u) + (mc > 1536 ? mc - 1536 : 0u);
+  const uint32_t h = ((p >> 11) << 10) | (m >> 3);
   return static_cast<uint16_t>(h < 0x7bff ? h : 0x7bff);
 }
 
