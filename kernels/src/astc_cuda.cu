@@ -91,7 +91,7 @@ struct SpanSequences {
   uint32_t forward[kSpan][6];
   uint32_t reverse[kSpan][6];
   // Per block: the colour and weight sequences (see sequence_desc), the number of colour
-  // groups | the block's first group << 8.
+  // groups | the block's first group << 8, the bits of a colour group | of a weight group << 8.
   uint4 seq[kSpan];
   uint8_t owner[kSpan * kMaxGroups];  // the block of each group
 };
@@ -137,6 +137,11 @@ constexpr int kInfoLnsShift = 16;
 // ranges without trits or quints, 5 values.
 __device__ __forceinline__ int group_count(int kind, int values) {
   return kind == 2 ? (values + 2) / 3 : (values + 4) / 5;
+}
+
+// The bits of one group: 5 values and 8 trit bits, 3 values and 7 quint bits, or 5 values.
+__device__ __forceinline__ int group_length(astc_detail::Range r) {
+  return r.kind == 1 ? 5 * r.bits + 8 : r.kind == 2 ? 3 * r.bits + 7 : 5 * r.bits;
 }
 
 // A sequence: first bit (5 bits: 0, 17 or 29), low bits per value (4), kind (2: bits, trits,
@@ -254,34 +259,35 @@ __device__ __forceinline__ uint32_t bits_before(uint32_t word, int i, int end) {
 // Span::pairs.
 // Trit and quint blocks interleave their packed bits with the values' low bits: a trit block
 // is m0 t[0,2) m1 t[2,4) m2 t[4,5) m3 t[5,7) m4 t[7,8), a quint block m0 q[0,3) m1 q[3,5)
-// m2 q[5,7). Field f of the packed bits starts at bit e_f of the packed value and follows
-// m_f, so with e = (0 2 4 5 7 8) for trits, (0 3 5 7 7 7) for quints and 0 for plain bits one
-// code path reads all three kinds and the lanes of a warp do not diverge. A group spans at
-// most 40 bits, so one 64-bit window holds it.
+// m2 q[5,7). A group spans at most 40 bits (`group_bits`), so one 64-bit window holds it.
 template <int kPlane2>
-__device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, int g, const Tables& t, uint8_t* out,
-                                             bool pairs) {
+__device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, int group_bits, int g, const Tables& t,
+                                             uint8_t* out, bool pairs) {
   const int start = desc & 31, bits = (desc >> 5) & 15, kind = (desc >> 9) & 3;
   const bool split = desc & (1u << 11);
   const int count = (desc >> 12) & 127;
   const uint8_t* table = t.unquantised + (desc >> 19);
-  const uint32_t e = kind == 1 ? 0x875420u : kind == 2 ? 0x777530u : 0u;  // e_0..e_5, 4 bits each
   const int per_group = kind == 2 ? 3 : 5;
-  const int base = start + g * (per_group * bits + static_cast<int>(e >> 20));
+  const int base = start + g * group_bits;
   const int word = base >> 5, shift = base & 31;
   const uint32_t lo = __funnelshift_r(w[word], w[word + 1], shift);
   const uint32_t hi = __funnelshift_r(w[word + 1], w[word + 2], shift);
   const uint64_t window = lo | (static_cast<uint64_t>(hi) << 32);
+  auto field = [&](int at, uint32_t mask) { return static_cast<uint32_t>(window >> at) & mask; };
+  // Where each value's low bits start, and its trit or quint (3 bits apart in `digits`).
+  int pos[5];
   uint32_t digits = 0;
-  if (kind != 0) {
-    uint32_t packed = 0;
-#pragma unroll
-    for (int f = 0; f < 5; ++f) {
-      const int ef = static_cast<int>((e >> (4 * f)) & 15);
-      const int width = static_cast<int>((e >> (4 * f + 4)) & 15) - ef;
-      packed |= (static_cast<uint32_t>(window >> ((f + 1) * bits + ef)) & ((1u << width) - 1)) << ef;
-    }
-    digits = t.digits[(kind == 1 ? 0 : 256) + packed];
+  if (kind == 0) {
+    for (int j = 0; j < 5; ++j) pos[j] = j * bits;
+  } else if (kind == 1) {
+    const int e[5] = {0, 2, 4, 5, 7};
+    for (int j = 0; j < 5; ++j) pos[j] = j * bits + e[j];
+    digits = t.digits[field(pos[1] - 2, 3) | (field(pos[2] - 2, 3) << 2) | (field(pos[3] - 1, 1) << 4) |
+                      (field(pos[4] - 2, 3) << 5) | (field(5 * bits + 7, 1) << 7)];
+  } else {
+    const int e[5] = {0, 3, 5, 0, 0};  // (values 3 and 4 are not in a quint block)
+    for (int j = 0; j < 5; ++j) pos[j] = j * bits + e[j];
+    digits = t.digits[256 + (field(pos[1] - 3, 7) | (field(pos[2] - 2, 3) << 3) | (field(3 * bits + 5, 3) << 5))];
   }
   const uint32_t low_mask = (1u << bits) - 1;
   const int first = g * per_group;
@@ -302,8 +308,7 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
   }
 #pragma unroll
   for (int j = 0; j < 5; ++j) {
-    const int ej = static_cast<int>((e >> (4 * j)) & 15);
-    const uint32_t m = static_cast<uint32_t>(window >> (j * bits + ej)) & low_mask;
+    const uint32_t m = field(pos[j], low_mask);
     const uint32_t d = (digits >> (3 * j)) & 7;
     const uint8_t v = table[(d << bits) | m];
     const int at = (j & 1 ? odd : even) + step * j;
@@ -484,7 +489,7 @@ __global__ void __launch_bounds__(32 * kWarps)
     const bool present = first + lane < blocks_x;
     if (present) raw = __ldcs(blocks + static_cast<int64_t>(by) * blocks_x + first + lane);
     uint4 line = make_uint4(0xffffffffu, 0xffffffffu, 0, 0);  // the error colour
-    uint32_t info = kInfoConstant, colour_desc = 0, weight_desc = 0, cems = 0;
+    uint32_t info = kInfoConstant, colour_desc = 0, weight_desc = 0, group_bits = 0, cems = 0;
     int partitions = 1, colour_groups = 0, items = 0, colour_end = 0, weight_bits = 0;
     const uint32_t mode = raw.x & 0x7ff;
     if ((mode & 0x1ff) == 0x1fc) {  // void extent
@@ -536,8 +541,10 @@ __global__ void __launch_bounds__(32 * kWarps)
         info = grid_w | (grid_h << 4) | ((partitions - 1) << 8) | (plane2 << 10) | (dual ? kInfoDual : 0);
         colour_desc = sequence_desc(colour_start, colour_range, colour_values, false, tables.offset[21 + colour_range]);
         weight_desc = sequence_desc(0, weight_range, weights, dual, tables.offset[weight_range]);
-        colour_groups = group_count(range_of(colour_range).kind, colour_values);
-        items = colour_groups + group_count(range_of(weight_range).kind, weights);
+        const Range colour_r = range_of(colour_range), weight_r = range_of(weight_range);
+        colour_groups = group_count(colour_r.kind, colour_values);
+        items = colour_groups + group_count(weight_r.kind, weights);
+        group_bits = static_cast<uint32_t>(group_length(colour_r) | (group_length(weight_r) << 8));
         if (partitions > 1) {
           const int seed = static_cast<int>((raw.x >> 13) & 1023);
           line = __ldg(lines + (partitions - 2) * 1024 + seed);
@@ -563,7 +570,8 @@ __global__ void __launch_bounds__(32 * kWarps)
       if (lane >= d) sum += other;
     }
     const int item_start = sum - items;
-    s.bits.seq[lane] = make_uint4(colour_desc, weight_desc, static_cast<uint32_t>(colour_groups | (item_start << 8)), 0);
+    s.bits.seq[lane] = make_uint4(colour_desc, weight_desc, static_cast<uint32_t>(colour_groups | (item_start << 8)),
+                                  group_bits);
     for (int q = 0; q < items; ++q) s.bits.owner[item_start + q] = static_cast<uint8_t>(lane);
     const int total = __shfl_sync(0xffffffffu, sum, 31);
     __syncwarp();
@@ -576,9 +584,9 @@ __global__ void __launch_bounds__(32 * kWarps)
       int g = item - static_cast<int>(seq.z >> 8);
       const bool weight = g >= colour;
       if (weight) g -= colour;
-      decode_group<SpanT::kPlane2>(weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? seq.y : seq.x, g,
-                                   tables, weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block],
-                                   weight);
+      decode_group<SpanT::kPlane2>(weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? seq.y : seq.x,
+                                   static_cast<int>(weight ? seq.w >> 8 : seq.w & 0xff), g, tables,
+                                   weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight);
     }
     __syncwarp();
 
