@@ -3,21 +3,24 @@
 //
 // Work unit: one warp owns a span of 32 consecutive blocks of one block row (persistent
 // CTAs walk the spans). Per span, four steps with the warp's shared memory in between:
-//  1. header   — lane i decodes block i's header (astc.h decode_astc_header): constant colour,
-//                or partitions, endpoint modes, the ranges and counts of its integer sequences,
-//                and marks the span's groups (step 2) that belong to block i;
+//  1. header   — lane i decodes block i's header (astc.h decode_astc_header, with the block
+//                mode, the colour range and the partition lines read from tables that the
+//                host builds from astc.h): constant colour, or partitions, endpoint modes,
+//                the ranges and counts of its integer sequences; it stores the block's bits
+//                with each sequence's end cleared and marks the span's groups (step 2) that
+//                belong to block i;
 //  2. sequences — the span's colour values and weights, all blocks together, one group (a
 //                trit or quint block, or 5 plain values) per lane: each lane reads its
 //                group's bits from the block in one 64-bit window, unpacks the trits or
 //                quints and unquantises the values through tables (weights are stored as
-//                byte pairs, each weight with its right-hand neighbour), storing every value
-//                without a branch;
+//                byte pairs, each weight with its right-hand neighbour), storing the values
+//                under predicates;
 //  3. endpoints — lane i turns block i's colour values into endpoints per partition, each
-//                channel's pair packed in one word;
+//                channel's pair packed in one word (in the memory of step 2's input);
 //  4. texels   — lane j computes texel columns j, j + 32, ... of each texel row of the span
-//                (weight infill as one 4-byte dot product, partition, interpolation as one
-//                two-way dot product per channel, half conversion), so each store is 256
-//                contiguous bytes of half RGBA.
+//                (weight infill as one 4-byte dot product with factors from a table,
+//                partition, interpolation as one two-way dot product per channel, half
+//                conversion through float), so each store is 256 contiguous bytes of half RGBA.
 // Every lane of a warp runs the same code on one group in step 2 (the bulk of a block's
 // work), so the per-block decode does not diverge as blocks of different modes meet in a warp.
 // The span's shared memory is sized for the block size (small blocks hold fewer weights), so
@@ -319,26 +322,19 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
   }
 }
 
-// Constants of step 4, passed to the kernel as a parameter so that the instructions read them
-// from the constant bank instead of each row setting registers to them.
+// Constants of step 4, passed to the kernel as a parameter: the compiler loads them into
+// registers once, where as literals it set registers to them again in every texel row.
 struct TexelConstants {
   uint32_t bias, w255, eight;
   float scale, scale_one;
 };
 
-// An interpolation is made as x = 2^23 + e0 (64 - w) + e1 w + 32 with e0, e1 ≤ 0xFFFF, so x
-// read as a float is 2^23 + that sum (the sum is below 2^22) and its unorm16 value is
-// p = (x >> 6) & 0xFFFF.
+// An interpolation is made as x = 2^23 + e0 (64 - w) + e1 w + 32, see
+// astc.h unorm16_interpolation_float.
 constexpr uint32_t kInterpolationBias = 0x4b000000u + 32u;
 
-// The unorm16 value p of an interpolation x as a float for truncation to half, as
-// astc_detail::unorm16_to_half (0xFFFF → 1.0): x with its low 6 bits cleared is the float
-// 2^23 + 64 p, which scaled by 2^-22 gives p / 65536 exactly and scaled by 2^-5 gives
-// 2 p - 131069, 1 for p = 0xFFFF and negative below it; the larger of the two is the value.
-// Below 2^-14 the truncation gives the subnormal p * 256 units of 2^-24.
 __device__ __forceinline__ float unorm16_float(uint32_t x, const TexelConstants& k) {
-  const float v = __uint_as_float(x & ~63u);
-  return fmaxf(fmaf(v, k.scale, -2.0f), fmaf(v, k.scale_one, -393213.0f));
+  return astc_detail::unorm16_interpolation_float(x, k.scale, k.scale_one);
 }
 
 __device__ __forceinline__ uint32_t unorm16_half(uint32_t x, const TexelConstants& k) {

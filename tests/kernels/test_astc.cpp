@@ -176,3 +176,27 @@ TEST_CASE(".astc files: header layout, round trip, bad files") {
   volume[6] = 4;
   CHECK_THROWS_WITH(bad(volume), message_contains("3D"));
 }
+
+// The CUDA decoder turns an interpolation into half bits with unorm16_interpolation_float and a
+// truncating conversion to half; here that conversion is modelled in integers (normal halves
+// keep the float's top 10 mantissa bits, subnormal ones count units of 2^-24) and the result
+// compared with unorm16_to_half for every sum the interpolation can produce.
+TEST_CASE("ASTC: the CUDA decoder's unorm16 → half through float is exact for every interpolation") {
+  auto truncate_to_half = [](float f) -> uint32_t {
+    if (f >= 1.0f) return f == 1.0f ? 0x3c00u : 0xffffffffu;
+    if (f < 6.103515625e-05f) return static_cast<uint32_t>(f * 16777216.0f);  // below 2^-14
+    uint32_t bits = 0;
+    std::memcpy(&bits, &f, sizeof bits);
+    return (bits >> 13) - (112u << 10);
+  };
+  int64_t wrong = 0, first_wrong = -1;
+  for (uint32_t sum = 0; sum <= 0xffffu * 64 + 32; ++sum) {  // e0 (64 - w) + e1 w + 32
+    const float f = astc_detail::unorm16_interpolation_float(0x4b000000u + sum, 1.0f / 4194304.0f, 1.0f / 32.0f);
+    if (truncate_to_half(f) != astc_detail::unorm16_to_half(sum >> 6)) {
+      if (first_wrong < 0) first_wrong = sum;
+      ++wrong;
+    }
+  }
+  INFO("first wrong sum " << first_wrong);
+  CHECK(wrong == 0);
+}

@@ -15,7 +15,9 @@
 // Everything is BCFEAT_HD so the CPU driver and the CUDA kernel run the same code.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "bcfeat/kernels/host_device.h"
 
@@ -734,6 +736,20 @@ BCFEAT_HD uint16_t unorm16_to_half(uint32_t p) {
   const int lz = leading_zeros16(p);
   const uint32_t mantissa = ((p << (lz + 1)) & 0xffff) >> 6;
   return static_cast<uint16_t>(((14 - lz) << 10) | mantissa);
+}
+
+// The CUDA decoder's unorm16 → half in float, for truncation to half (cvt.rz) to give
+// unorm16_to_half(p). Its interpolation x = 2^23 + e0 (64 - w) + e1 w + 32 carries the float
+// bits of 2^23 (the sum is below 2^22), so x with its low 6 bits cleared is the float
+// 2^23 + 64 p, p = the unorm16 value. Scaled by `scale` = 2^-22 it gives p / 65536 exactly;
+// scaled by `scale_one` = 2^-5 it gives 2 p - 131069: 1 for p = 0xFFFF, negative below it.
+// The larger of the two is the value to truncate. (The kernel passes the scales as
+// parameters, so that they stay in registers across its texel loop.)
+BCFEAT_HD float unorm16_interpolation_float(uint32_t x, float scale, float scale_one) {
+  const uint32_t bits = x & ~63u;
+  float v;
+  memcpy(&v, &bits, sizeof v);
+  return fmaxf(fmaf(v, scale, -2.0f), fmaf(v, scale_one, -393213.0f));
 }
 
 // 16-bit LNS → half bits (at most 0x7BFF = 65504).
