@@ -474,7 +474,7 @@ __global__ void __launch_bounds__(32 * kWarps)
   const int lane = threadIdx.x & 31;
   SpanT& s = spans[threadIdx.x >> 5];
   const int spans_x = (blocks_x + kSpan - 1) / kSpan;
-  const int units = spans_x * blocks_y;  // < 2^31 (launch_size checks)
+  const int units = spans_x * blocks_y;  // < 2^30 (launch_size checks), so unit never overflows
   for (int unit = blockIdx.x * kWarps + (threadIdx.x >> 5); unit < units; unit += gridDim.x * kWarps) {
     const int by = unit / spans_x;
     const int first = (unit - by * spans_x) * kSpan;
@@ -632,7 +632,9 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   const int blocks_x = (width + kBw - 1) / kBw;
   const int blocks_y = (height + kBh - 1) / kBh;
   const int64_t units = static_cast<int64_t>((blocks_x + kSpan - 1) / kSpan) * blocks_y;
-  if (units >= (int64_t{1} << 31) - 32 * kWarps) throw std::invalid_argument("ASTC image too large for the CUDA decoder");
+  // The kernel counts units in int; 2^30 units would be at least 2^42 bytes of output (4x4
+  // blocks), far past any GPU.
+  if (units >= (int64_t{1} << 30)) throw std::invalid_argument("ASTC image too large for the CUDA decoder");
   upload_tables();
   constexpr int size = [] {
     for (int i = 0; i < 14; ++i) {
