@@ -243,14 +243,6 @@ void upload_tables() {
   done.insert(device);
 }
 
-// Bits [pos, pos + n) of the block `raw` (1 ≤ n ≤ 16, pos + n ≤ 128).
-__device__ __forceinline__ uint32_t block_bits(const uint4& raw, int pos, int n) {
-  const int word = pos >> 5;
-  const uint32_t lo = word == 0 ? raw.x : word == 1 ? raw.y : word == 2 ? raw.z : raw.w;
-  const uint32_t hi = word == 0 ? raw.y : word == 1 ? raw.z : word == 2 ? raw.w : 0u;
-  return __funnelshift_r(lo, hi, pos & 31) & ((1u << n) - 1);
-}
-
 // Word i of a block's bits with the bits from `end` on cleared.
 __device__ __forceinline__ uint32_t bits_before(uint32_t word, int i, int end) {
   return word & __funnelshift_lc(0xffffffffu, 0u, static_cast<uint32_t>(max(end - 32 * i, 0)));
@@ -487,11 +479,11 @@ __global__ void __launch_bounds__(32 * kWarps)
     uint4 line = make_uint4(0xffffffffu, 0xffffffffu, 0, 0);  // the error colour
     uint32_t info = kInfoConstant, colour_desc = 0, weight_desc = 0, group_bits = 0, cems = 0;
     int partitions = 1, colour_groups = 0, items = 0, colour_end = 0, weight_bits = 0;
+    const Bits bits = {raw.x | (static_cast<uint64_t>(raw.y) << 32), raw.z | (static_cast<uint64_t>(raw.w) << 32)};
     const uint32_t mode = raw.x & 0x7ff;
     if ((mode & 0x1ff) == 0x1fc) {  // void extent
       uint16_t c[4];
-      decode_void_extent({raw.x | (static_cast<uint64_t>(raw.y) << 32), raw.z | (static_cast<uint64_t>(raw.w) << 32)},
-                         kHdr, c);
+      decode_void_extent(bits, kHdr, c);
       line.x = c[0] | (static_cast<uint32_t>(c[1]) << 16);
       line.y = c[2] | (static_cast<uint32_t>(c[3]) << 16);
     } else {
@@ -499,43 +491,21 @@ __global__ void __launch_bounds__(32 * kWarps)
       partitions = static_cast<int>((raw.x >> 11) & 3) + 1;
       const bool dual = m & kModeDual;
       weight_bits = static_cast<int>(m >> 16);
-      int below = 128 - weight_bits;
-      if (partitions == 1) {
-        cems = (raw.x >> 13) & 15;
-      } else {
-        const uint32_t low = (raw.x >> 23) & 63;
-        if ((low & 3) == 0) {
-          cems = (low >> 2) * 0x1111u;
-        } else {
-          const int extra = 3 * partitions - 4;
-          const uint32_t encoded = low | (block_bits(raw, below - extra, extra) << 6);
-          const uint32_t base = (encoded & 3) - 1;
+      const ColourLayout colour = colour_layout(bits, partitions, weight_bits, dual);
 #pragma unroll
-          for (int p = 0; p < 4; ++p) {
-            const uint32_t cls = base + ((encoded >> (2 + p)) & 1);
-            const uint32_t cem = (cls << 2) | ((encoded >> (2 + partitions + 2 * p)) & 3);
-            if (p < partitions) cems |= cem << (4 * p);
-          }
-          below -= extra;
-        }
-      }
-      int colour_values = 0;
-#pragma unroll
-      for (int p = 0; p < 4; ++p) {
-        if (p < partitions) colour_values += 2 * static_cast<int>((cems >> (4 * p + 2)) & 3) + 2;
-      }
-      const int colour_start = partitions == 1 ? 17 : 29;
-      const int colour_bits = min(max(below - colour_start - (dual ? 2 : 0), 0), kColourBits - 1);
-      const uint32_t fit = __ldg(device_colour_ranges + min(colour_values / 2 - 1, 8) * kColourBits + colour_bits);
+      for (int p = 0; p < 4; ++p) cems |= static_cast<uint32_t>(colour.cem[p]) << (4 * p);
+      const int colour_values = colour.values;
+      const uint32_t fit =
+          __ldg(device_colour_ranges + min(colour_values / 2 - 1, 8) * kColourBits + min(colour.available, kColourBits - 1));
       const bool legal = (m & kModeLegal) && !(dual && partitions == 4) && colour_values <= 18 && fit != 0xffff;
       if (present && legal) {
         const int grid_w = m & 15, grid_h = (m >> 4) & 15, weight_range = (m >> 8) & 15;
         const int colour_range = static_cast<int>(fit >> 8);
         const int weights = grid_w * grid_h * (dual ? 2 : 1);
-        const int plane2 = dual ? static_cast<int>(block_bits(raw, below - 2, 2)) : 0;
-        colour_end = colour_start + static_cast<int>(fit & 0xff);
+        const int plane2 = dual ? static_cast<int>(bits_at(bits, colour.below - 2, 2)) : 0;
+        colour_end = colour.start + static_cast<int>(fit & 0xff);
         info = grid_w | (grid_h << 4) | ((partitions - 1) << 8) | (plane2 << 10) | (dual ? kInfoDual : 0);
-        colour_desc = sequence_desc(colour_start, colour_range, colour_values, false, tables.offset[21 + colour_range]);
+        colour_desc = sequence_desc(colour.start, colour_range, colour_values, false, tables.offset[21 + colour_range]);
         weight_desc = sequence_desc(0, weight_range, weights, dual, tables.offset[weight_range]);
         const Range colour_r = range_of(colour_range), weight_r = range_of(weight_range);
         colour_groups = group_count(colour_r.kind, colour_values);

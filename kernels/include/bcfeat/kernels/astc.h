@@ -818,6 +818,43 @@ BCFEAT_HD bool colour_range_for(int values, int available, int& range, int& used
   return true;
 }
 
+// What lies between a block's header and its weights (`weight_bits` of them at the top).
+struct ColourLayout {
+  int cem[4];     // colour endpoint mode per partition (entries past the block's partitions unused)
+  int values;     // colour values of all partitions
+  int start;      // their first bit
+  int available;  // bits for them: up to the extra endpoint-mode bits, or the plane-2 index
+  int below;      // where the extra endpoint-mode bits end; a plane-2 index is the 2 bits below
+};
+
+BCFEAT_HD ColourLayout colour_layout(const Bits& b, int partitions, int weight_bits, bool dual) {
+  ColourLayout out;
+  out.below = 128 - weight_bits;
+  if (partitions == 1) {
+    for (int p = 0; p < 4; ++p) out.cem[p] = static_cast<int>(bits_at(b, 13, 4));
+  } else {
+    const uint32_t low = bits_at(b, 23, 6);
+    if ((low & 3) == 0) {
+      for (int p = 0; p < 4; ++p) out.cem[p] = static_cast<int>(low >> 2);
+    } else {
+      const int extra = 3 * partitions - 4;
+      const uint32_t encoded = low | (bits_at(b, out.below - extra, extra) << 6);
+      const int base = static_cast<int>(encoded & 3) - 1;
+      for (int p = 0; p < 4; ++p) {
+        const int cls = base + static_cast<int>((encoded >> (2 + p)) & 1);
+        out.cem[p] = (cls << 2) | static_cast<int>((encoded >> (2 + partitions + 2 * p)) & 3);
+      }
+      out.below -= extra;
+    }
+  }
+  out.values = 0;
+  for (int p = 0; p < 4; ++p) out.values += p < partitions ? 2 * ((out.cem[p] >> 2) + 1) : 0;
+  out.start = partitions == 1 ? 17 : 29;
+  out.available = out.below - out.start - (dual ? 2 : 0);
+  if (out.available < 0) out.available = 0;
+  return out;
+}
+
 // The colour of a void-extent block (block mode bits 0..8 = 0x1FC) as half bits, or the error
 // colour (all 0xFFFF) for an illegal one (`hdr`: HDR profile).
 BCFEAT_HD void decode_void_extent(const Bits& b, bool hdr, uint16_t* colour) {
@@ -862,47 +899,25 @@ BCFEAT_HD void decode_astc_header(const astc_detail::Bits& b, int block_w, int b
   const int partitions = static_cast<int>(bits_at(b, 11, 2)) + 1;
   if (bm.dual && partitions == 4) return error();
 
-  int below_weights = 128 - bm.weight_bits;
-  out.partition_seed = 0;
-  if (partitions == 1) {
-    out.cem[0] = static_cast<int>(bits_at(b, 13, 4));
-  } else {
-    out.partition_seed = static_cast<int>(bits_at(b, 13, 10));
-    const uint32_t low = bits_at(b, 23, 6);
-    if ((low & 3) == 0) {
-      for (int p = 0; p < partitions; ++p) out.cem[p] = static_cast<int>(low >> 2);
-    } else {
-      const int extra_cem_bits = 3 * partitions - 4;
-      const uint32_t encoded = low | (bits_at(b, below_weights - extra_cem_bits, extra_cem_bits) << 6);
-      const int base = static_cast<int>(encoded & 3) - 1;
-      for (int p = 0; p < partitions; ++p) {
-        const int cls = base + static_cast<int>((encoded >> (2 + p)) & 1);
-        out.cem[p] = (cls << 2) | static_cast<int>((encoded >> (2 + partitions + 2 * p)) & 3);
-      }
-      below_weights -= extra_cem_bits;
-    }
-  }
-  int colour_values = 0;
-  for (int p = 0; p < partitions; ++p) colour_values += 2 * ((out.cem[p] >> 2) + 1);
-  if (colour_values > 18) return error();
-  const int colour_start = partitions == 1 ? 17 : 29;
-  int colour_bits = below_weights - colour_start - (bm.dual ? 2 : 0);
-  if (colour_bits < 0) colour_bits = 0;
+  const ColourLayout colour = colour_layout(b, partitions, bm.weight_bits, bm.dual);
+  for (int p = 0; p < 4; ++p) out.cem[p] = colour.cem[p];
+  out.partition_seed = partitions == 1 ? 0 : static_cast<int>(bits_at(b, 13, 10));
+  if (colour.values > 18) return error();
   int colour_range = 0, colour_used = 0;
-  if (!colour_range_for(colour_values, colour_bits, colour_range, colour_used)) return error();
+  if (!colour_range_for(colour.values, colour.available, colour_range, colour_used)) return error();
 
   out.is_constant = false;
   out.partitions = partitions;
-  out.colour_values = colour_values;
+  out.colour_values = colour.values;
   out.colour_range = colour_range;
-  out.colour_start = colour_start;
-  out.colour_end = colour_start + colour_used;
+  out.colour_start = colour.start;
+  out.colour_end = colour.start + colour_used;
   out.grid_w = bm.grid_w;
   out.grid_h = bm.grid_h;
   out.weight_range = bm.weight_range;
   out.weight_bits = bm.weight_bits;
   out.dual = bm.dual;
-  out.plane2_channel = bm.dual ? static_cast<int>(bits_at(b, below_weights - 2, 2)) : -1;
+  out.plane2_channel = bm.dual ? static_cast<int>(bits_at(b, colour.below - 2, 2)) : -1;
 }
 
 namespace astc_detail {
