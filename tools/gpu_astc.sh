@@ -4,18 +4,11 @@
 # sizes, both profiles, CUDA decode bandwidth vs copy). Logs and JSON go to $OUT.
 # BENCH_ARGS adds bench options (default: the synthetic images, preset normal).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 out=${OUT:-results/gpu_astc}
 source tools/gpu_env.sh
-start=$(date +%s)
-export PATH="$PATH:/usr/local/cuda/bin"
-if ! { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_prefix" \
-         -DBCFEAT_BUILD_TESTS=ON -DBCFEAT_CUDA_BPTC_ENCODERS=OFF ${CMAKE_ARGS:-} &&
-       cmake --build build -j "$(nproc)" --target bcfeat test_cuda; } >"$out/build.log" 2>&1; then
-  tail -60 "$out/build.log"
-  exit 1
-fi
-echo "build: $(( $(date +%s) - start )) s"
+# shellcheck disable=SC2086  # CMAKE_ARGS: extra CMake arguments, word-split
+GPU_TARGETS="bcfeat test_cuda" gpu_build -DBCFEAT_CUDA_BPTC_ENCODERS=OFF ${CMAKE_ARGS:-} || exit 1
 build/tests/test_cuda "CUDA ASTC*" >"$out/test_cuda_astc.log" 2>&1
 echo "test_cuda ASTC: exit $?"
 tail -4 "$out/test_cuda_astc.log"

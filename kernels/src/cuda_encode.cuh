@@ -41,18 +41,38 @@ __global__ void encode_blocks_kernel(const float* pixels, int width, int height,
 //     any order: a block's result depends on the block alone) with mode 6's error (the
 //     baseline). BC6H lists every block, with no baseline;
 //  2. plan: each pending block's search plan (plan_search: the partition ranking), which
-//     fixes the block's fits and their order;
-//  3. fit: one thread per (pending block, fit), each fit's error and block stored by its order
+//     fixes the block's fits and their order (BC7 normal and BC6H: the partitions' line
+//     residuals scored by several threads per block first);
+//  3. fit: one thread per (pending block, fit), each fit's error and record stored by its order
 //     (BC7: one kernel per mode, thread (block, nth fit of that mode); BC6H: one kernel,
 //     thread (block, order) — its fits share one out-of-line fit_mode); at BC7 normal and
 //     BC6H high the blocks in the order of the fit's partition (see count_partitions_kernel);
 //  4. choose: per pending block the first fit of the smallest error in plan order if it beats
 //     the baseline — the block the CPU's serial search keeps (it replaces only on a strictly
-//     smaller error).
+//     smaller error); BC6H packs that fit's block here (see Bc6hFit).
 // One thread walking a block's whole search (tens of fits) left a Kodak image's blocks at
 // about one warp per SM scheduler; step 3 has 2-84 threads per block, and each kernel a
 // fraction of the whole search's code.
 constexpr int kSearchChunk = 1 << 16;
+
+// What step 3 stores of a BC6H fit beside its error: the candidate's endpoint values (16
+// bits each: UF16 values are below 2^16, SF16 ones within ±2^15) and its indices (4 bits
+// each); its mode and partition follow from the plan and the fit's order. Step 4 packs the
+// winner alone (packing every fit, 75 table-driven field bits each, took 6% of BC6H
+// normal's instructions; Nsight Compute, H200). BC7 fits store their packed block.
+struct Bc6hFit {
+  uint4 x;     // x[0][0..2], x[1][0..2], x[2][0..1]
+  uint4 rest;  // x[2][2], x[3][0..2]; the indices
+};
+
+template <class Plan>
+struct FitRecord {
+  using type = uint4;
+};
+template <>
+struct FitRecord<bc6h_detail::SearchPlan> {
+  using type = Bc6hFit;
+};
 
 template <class Plan>
 struct SearchScratch {
@@ -60,9 +80,9 @@ struct SearchScratch {
   int* pending;  // chunk-relative block indices
   float* baseline;
   Plan* plans;
-  float* scores;  // BC7: [partition][chunk], 2-subset then 3-subset
+  float* scores;  // [partition][chunk]; BC7: 2-subset then 3-subset
   float* errors;  // [order][chunk]
-  uint4* fits;    // [order][chunk]
+  typename FitRecord<Plan>::type* fits;  // [order][chunk]
   unsigned* buckets;  // [list][kPartitionBuckets]: counts, then next free places
   int* sorted;        // [list][chunk]: the pending blocks in order of the list's partition; null: unsorted
 };
@@ -89,6 +109,16 @@ __device__ __forceinline__ void gather_at(const float* pixels, int width, int he
                                           int64_t block, float texels[16][4]) {
   gather_block(pixels, width, height, channels, static_cast<int>(block % blocks_x), static_cast<int>(block / blocks_x),
                texels);
+}
+
+// A thread's block array [16][4] in shared memory `base` (kThreads × kSharedBlockWords floats):
+// the threads' arrays 65 words apart, so that a warp's reads of one element hit 32 banks.
+// Arrays the block code indexes by loop counters live in local memory otherwise, whose loads
+// miss L1 at these kernels' occupancy (Nsight Compute: long-scoreboard stalls on them).
+constexpr int kSharedBlockWords = 65;
+
+__device__ __forceinline__ float (*shared_block(float* base))[4] {
+  return reinterpret_cast<float(*)[4]>(base + threadIdx.x * kSharedBlockWords);
 }
 
 // Step 2 at fast: one thread ranks a block's 64 2-subset partitions.
@@ -206,17 +236,52 @@ __device__ __forceinline__ int pending_for_lane(const SearchScratch<Plan>& scrat
   return list < 0 || scratch.sorted == nullptr ? t : scratch.sorted[static_cast<int64_t>(list) * chunk + t];
 }
 
-// A fit's error and packed block, stored by its order in the plan (BC6H's and BC7's `pack`).
+// A fit's error and record, stored by its order in the plan.
+__device__ __forceinline__ uint4 fit_record(const bc7_detail::Candidate& c) {
+  uint8_t packed[16];
+  pack(c, packed);
+  uint4 v;
+  memcpy(&v, packed, 16);
+  return v;
+}
+
+__device__ __forceinline__ Bc6hFit fit_record(const bc6h_detail::Candidate& c) {
+  uint32_t w[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int j = 0; j < 12; ++j) w[j / 2] |= (static_cast<uint32_t>(c.x[j / 3][j % 3]) & 0xFFFFu) << (16 * (j % 2));
+  for (int i = 0; i < 16; ++i) w[6 + i / 8] |= static_cast<uint32_t>(c.index[i]) << (4 * (i % 8));
+  return Bc6hFit{make_uint4(w[0], w[1], w[2], w[3]), make_uint4(w[4], w[5], w[6], w[7])};
+}
+
 template <class Plan, class Candidate>
 __device__ __forceinline__ void store_fit(const SearchScratch<Plan>& scratch, int order, int chunk, int k,
                                           const Candidate& c) {
-  uint8_t packed[16];
-  pack(c, packed);
   const int64_t at = static_cast<int64_t>(order) * chunk + k;
   scratch.errors[at] = c.error;
+  scratch.fits[at] = fit_record(c);
+}
+
+// The block of a pending block's winning fit.
+template <bool kSigned>
+__device__ __forceinline__ uint4 fit_block(const bc7_detail::SearchPlan&, int, const uint4& record) {
+  return record;
+}
+
+template <bool kSigned>
+__device__ __forceinline__ uint4 fit_block(const bc6h_detail::SearchPlan& plan, int order, const Bc6hFit& record) {
+  bc6h_detail::Candidate c;
+  bc6h_detail::planned_fit(plan, order, &c.mode, &c.partition);
+  const uint32_t w[8] = {record.x.x, record.x.y, record.x.z, record.x.w,
+                         record.rest.x, record.rest.y, record.rest.z, record.rest.w};
+  for (int j = 0; j < 12; ++j) {
+    const uint32_t field = (w[j / 2] >> (16 * (j % 2))) & 0xFFFFu;
+    c.x[j / 3][j % 3] = kSigned ? static_cast<int>(static_cast<int16_t>(field)) : static_cast<int>(field);
+  }
+  for (int i = 0; i < 16; ++i) c.index[i] = static_cast<uint8_t>((w[6 + i / 8] >> (4 * (i % 8))) & 15u);
+  uint8_t packed[16];
+  pack(c, packed);
   uint4 v;
   memcpy(&v, packed, 16);
-  scratch.fits[at] = v;
+  return v;
 }
 
 // The nth (blockIdx.y) planned fit of mode kMode of each pending block; for the partitioned
@@ -245,45 +310,78 @@ __global__ void bc7_fit_kernel(const float* pixels, int width, int height, int c
   store_fit(scratch, order, chunk, k, c);
 }
 
-// BC6H: every block of the chunk is pending, with no baseline.
+// BC6H step 2, as BC7's at normal: the line residuals of the 32 partitions, 4 per thread
+// (blockIdx.y = which 4), into scores[partition][chunk]; then the plans (every block of the
+// chunk is pending, with no baseline). (One thread scoring all 32 ran at 9% occupancy: 102 us
+// on Kodak 1, Nsight Compute on an H200 at 1.5 GHz, when the fits took 2.4 ms.)
+constexpr int kBc6hScoreSlices = 8;
+
+template <bool kSigned>
+__global__ void bc6h_score_kernel(const float* pixels, int width, int height, int channels, int blocks_x, int64_t first,
+                                  int n, int chunk, SearchScratch<bc6h_detail::SearchPlan> scratch) {
+  const int k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (k >= n) return;
+  float texels[16][4], values[16][4], linear[16][4];
+  gather_at(pixels, width, height, channels, blocks_x, first + k, texels);
+  bc6h_detail::encoder_inputs(texels, kSigned, values, linear);
+  constexpr int kPer = 32 / kBc6hScoreSlices;
+  const int p0 = static_cast<int>(blockIdx.y) * kPer;
+  float scores[kPer];
+  bc7_detail::partition_residual_range<3>(linear, 2, p0, kPer, scores);
+  for (int j = 0; j < kPer; ++j) scratch.scores[static_cast<int64_t>(p0 + j) * chunk + k] = scores[j];
+}
+
 template <bool kSigned, Quality kQuality>
 __global__ void bc6h_plan_kernel(const float* pixels, int width, int height, int channels, int blocks_x, int64_t first,
-                                 int n, SearchScratch<bc6h_detail::SearchPlan> scratch) {
+                                 int n, int chunk, SearchScratch<bc6h_detail::SearchPlan> scratch) {
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
   if (k >= n) return;
   if (k == 0) *scratch.count = static_cast<unsigned>(n);
   float texels[16][4], values[16][4], linear[16][4];
   gather_at(pixels, width, height, channels, blocks_x, first + k, texels);
   bc6h_detail::encoder_inputs(texels, kSigned, values, linear);
-  bc6h_detail::plan_search(linear, kQuality, scratch.plans[k]);
+  float scores[32];
+  for (int p = 0; p < 32; ++p) scores[p] = scratch.scores[static_cast<int64_t>(p) * chunk + k];
+  bc6h_detail::plan_from_scores(scores, bc6h_detail::uniform_block(linear), kQuality, scratch.plans[k]);
   scratch.pending[k] = k;
   scratch.baseline[k] = INFINITY;
 }
 
-// Fit number blockIdx.y of each block's plan.
+// Fit number blockIdx.y of each block's plan. (Four CTAs per SM: left to itself ptxas takes
+// 130 registers a thread, and three.)
 template <bool kSigned, Quality kQuality>
-__global__ void bc6h_fit_kernel(const float* pixels, int width, int height, int channels, int blocks_x, int64_t first,
-                                int chunk, SearchScratch<bc6h_detail::SearchPlan> scratch) {
+__global__ void __launch_bounds__(kThreads, 4)
+    bc6h_fit_kernel(const float* pixels, int width, int height, int channels, int blocks_x, int64_t first, int chunk,
+                    SearchScratch<bc6h_detail::SearchPlan> scratch) {
   using namespace bc6h_detail;
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= static_cast<int>(*scratch.count)) return;
   const int order = static_cast<int>(blockIdx.y);
-  // Two-region fits (after the 4 one-region ones): the blocks in the order of the fit's partition.
-  const int list = order < 4 ? -1 : (order - 4) / (kQuality == Quality::kFast ? 3 : 10);
+  // Two-region fits at high (after its four one-region ones; the levels whose lists are not
+  // sorted ignore `list`): the blocks in the order of the fit's partition.
+  const int list = kQuality != Quality::kHigh || order < kMaxOneRegionFits
+                       ? -1
+                       : (order - kMaxOneRegionFits) / two_region_modes(kQuality);
   const int k = pending_for_lane(scratch, list, chunk, t);
   const SearchPlan plan = scratch.plans[k];
   if (order >= planned_fits(plan)) return;
   int mode = 0, partition = 0;
   planned_fit(plan, order, &mode, &partition);
-  float texels[16][4], values[16][4], linear[16][4];
-  gather_at(pixels, width, height, channels, blocks_x, first + k, texels);
-  encoder_inputs(texels, kSigned, values, linear);
-  const Candidate c = fit_mode(values, linear, kSigned, mode, partition, bc7_detail::refits_for(kQuality),
+  // `linear` (read by every least-squares refit and principal axis) in shared memory;
+  // `values` stays in local memory, and the texels are gathered into it and converted in
+  // place. (Local memory for both: 0.9x; `values` in shared memory instead: 0.98x; both in
+  // shared memory with 64-thread CTAs: 1.0-1.04x, but 0.92x at high. H200, UF16 normal.)
+  __shared__ float shared_linear[kThreads * kSharedBlockWords];
+  float(*linear)[4] = shared_block(shared_linear);
+  float values[16][4];
+  gather_at(pixels, width, height, channels, blocks_x, first + k, values);
+  encoder_inputs(values, kSigned, values, linear);
+  const Candidate c = fit_mode(values, linear, kSigned, mode, partition, refits_for(kQuality),
                                kQuality == Quality::kHigh);
   store_fit(scratch, order, chunk, k, c);
 }
 
-template <class Plan>
+template <class Plan, bool kSigned>
 __global__ void choose_fit_kernel(int64_t first, int chunk, SearchScratch<Plan> scratch, uint8_t* blocks) {
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
   if (k >= static_cast<int>(*scratch.count)) return;
@@ -298,7 +396,8 @@ __global__ void choose_fit_kernel(int64_t first, int chunk, SearchScratch<Plan> 
     }
   }
   if (won >= 0) {
-    reinterpret_cast<uint4*>(blocks)[first + scratch.pending[k]] = scratch.fits[static_cast<int64_t>(won) * chunk + k];
+    reinterpret_cast<uint4*>(blocks)[first + scratch.pending[k]] =
+        fit_block<kSigned>(scratch.plans[k], won, scratch.fits[static_cast<int64_t>(won) * chunk + k]);
   }
 }
 
@@ -322,14 +421,15 @@ void sort_by_partitions(const SearchScratch<Plan>& scratch, int chunk, unsigned 
 
 // Runs `chunk_steps(first, n, chunk, launch_blocks, scratch)`, then the choice, over the
 // chunks of the grid's blocks, with scratch for up to `max_fits` fits, `score_count`
-// partition scores and `lists` partition lists per block.
-template <class Plan, class Steps>
+// partition scores and `lists` partition lists per block (kSigned: BC6H SF16).
+template <class Plan, bool kSigned, class Steps>
 void run_search_chunks(BlockGrid grid, uint8_t* blocks, int max_fits, int score_count, int lists, const char* what,
                        cudaStream_t stream, Steps chunk_steps) {
   const int64_t total = grid.blocks();
   const int chunk = static_cast<int>(total < kSearchChunk ? total : kSearchChunk);
   const size_t slots = static_cast<size_t>(chunk) * max_fits;
-  const size_t bytes = slots * (sizeof(uint4) + sizeof(float)) +
+  using Record = typename FitRecord<Plan>::type;
+  const size_t bytes = slots * (sizeof(Record) + sizeof(float)) +
                        static_cast<size_t>(chunk) * (sizeof(Plan) + (score_count + 1) * sizeof(float) +
                                                      (lists + 1) * sizeof(int)) +
                        static_cast<size_t>(lists) * kPartitionBuckets * sizeof(unsigned) + sizeof(unsigned);
@@ -342,8 +442,8 @@ void run_search_chunks(BlockGrid grid, uint8_t* blocks, int max_fits, int score_
   // Carved in order of alignment, the fits first.
   char* at = static_cast<char*>(memory);
   SearchScratch<Plan> scratch;
-  scratch.fits = reinterpret_cast<uint4*>(at);
-  at += slots * sizeof(uint4);
+  scratch.fits = reinterpret_cast<Record*>(at);
+  at += slots * sizeof(Record);
   scratch.plans = reinterpret_cast<Plan*>(at);
   at += static_cast<size_t>(chunk) * sizeof(Plan);
   scratch.scores = reinterpret_cast<float*>(at);
@@ -363,7 +463,7 @@ void run_search_chunks(BlockGrid grid, uint8_t* blocks, int max_fits, int score_
     const int n = static_cast<int>(total - first < chunk ? total - first : chunk);
     const unsigned launch_blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
     chunk_steps(first, n, chunk, launch_blocks, scratch);
-    choose_fit_kernel<Plan><<<launch_blocks, kThreads, 0, stream>>>(first, chunk, scratch, blocks);
+    choose_fit_kernel<Plan, kSigned><<<launch_blocks, kThreads, 0, stream>>>(first, chunk, scratch, blocks);
   }
   cudaFreeAsync(memory, stream);
 }
@@ -375,7 +475,7 @@ void launch_bc7_pipeline(const float* pixels, int width, int height, int channel
   constexpr bool kNormal = kQuality == Quality::kNormal;
   constexpr int kMaxFits = kNormal ? 12 + 12 + 2 + 2 : 2;  // normal, not opaque: modes 1/3/7 × 4, 4/5 × 12, 2, 0 × 2
   constexpr int kLists = kNormal ? 8 : 0;  // partition order: normal only (fast: no gain)
-  run_search_chunks<Plan>(grid, blocks, kMaxFits, kNormal ? 128 : 0, kLists, "BC7", stream,
+  run_search_chunks<Plan, false>(grid, blocks, kMaxFits, kNormal ? 128 : 0, kLists, "BC7", stream,
                           [&](int64_t first, int n, int chunk, unsigned launch_blocks,
                               const SearchScratch<Plan>& scratch) {
     cudaMemsetAsync(scratch.count, 0, sizeof(unsigned), stream);
@@ -413,14 +513,17 @@ void launch_bc6h_pipeline(const float* pixels, int width, int height, int channe
                           cudaStream_t stream) {
   using Plan = bc6h_detail::SearchPlan;
   constexpr int kPartitions = kQuality == Quality::kFast ? 1 : (kQuality == Quality::kNormal ? 3 : 8);
-  constexpr int kMaxFits = 4 + kPartitions * (kQuality == Quality::kFast ? 3 : 10);
+  constexpr int kMaxFits =
+      bc6h_detail::kMaxOneRegionFits + kPartitions * bc6h_detail::two_region_modes(kQuality);
   // Partition order at high only (normal: no gain, fast: slower; H200, Kodak 1).
   constexpr int kLists = kQuality == Quality::kHigh ? kPartitions : 0;
-  run_search_chunks<Plan>(grid, blocks, kMaxFits, 0, kLists, "BC6H", stream,
+  run_search_chunks<Plan, kSigned>(grid, blocks, kMaxFits, 32, kLists, "BC6H", stream,
                           [&](int64_t first, int n, int chunk, unsigned launch_blocks,
                               const SearchScratch<Plan>& scratch) {
-    bc6h_plan_kernel<kSigned, kQuality><<<launch_blocks, kThreads, 0, stream>>>(pixels, width, height, channels,
-                                                                                grid.blocks_x, first, n, scratch);
+    bc6h_score_kernel<kSigned><<<dim3(launch_blocks, kBc6hScoreSlices), kThreads, 0, stream>>>(
+        pixels, width, height, channels, grid.blocks_x, first, n, chunk, scratch);
+    bc6h_plan_kernel<kSigned, kQuality><<<launch_blocks, kThreads, 0, stream>>>(
+        pixels, width, height, channels, grid.blocks_x, first, n, chunk, scratch);
     if constexpr (kLists > 0) sort_by_partitions(scratch, chunk, launch_blocks, kLists, stream);
     bc6h_fit_kernel<kSigned, kQuality><<<dim3(launch_blocks, kMaxFits), kThreads, 0, stream>>>(
         pixels, width, height, channels, grid.blocks_x, first, chunk, scratch);

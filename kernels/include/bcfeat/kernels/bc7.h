@@ -257,10 +257,12 @@ BCFEAT_HD void assign_indices(const float target[16][4], uint32_t mask, const Fi
     int best_k = 0;
     BCFEAT_UNROLL
     for (int k = 0; k < entries; ++k) {
-      float error = 0.0f;
+      // d0² + d1² + ..., the sum started at the first square (0 + d² is d², one add less).
+      float error;
+      BCFEAT_UNROLL
       for (int c = 0; c < kCount; ++c) {
         const float d = target[i][spec.first + c] - palette[k][c];
-        error += d * d;
+        error = c == 0 ? d * d : error + d * d;
       }
       if (error < best) {
         best = error;
@@ -834,8 +836,11 @@ BCFEAT_HD int refits_for(Quality quality) {
 
 // The encoder's first step: mode 6 (and, for a block of one colour, the exact mode 5
 // block). True when that settles the block: it is of one colour, or fast/normal find mode 6
-// good enough (squared error ≤ 32 over the block's 64 bytes; Kodak images 5–6, normal: 1.3×
-// faster for −0.02 dB).
+// good enough (squared error ≤ 56 over the block's 64 bytes). On a 1/16 sample of the Kodak
+// blocks (tools/bc7_sample.cpp) normal settles 29% of the blocks at ≤ 32, 38% at ≤ 40, 45% at
+// ≤ 48, 50% at ≤ 56 and 54% at ≤ 64, for 45.364, 45.340, 45.319, 45.301 and 45.287 dB (all of
+// Kodak: 45.42 dB at ≤ 32, 45.37 at ≤ 48); with no threshold (Kodak images 5–6) normal was
+// 1.3× slower than at ≤ 32 for +0.02 dB.
 BCFEAT_HD bool settle_with_mode6(const float target[16][4], Quality quality, Candidate& best) {
   const int refits = refits_for(quality);
   best = fit_mode(target, 6, 0, refits, quality == Quality::kHigh);
@@ -847,7 +852,7 @@ BCFEAT_HD bool settle_with_mode6(const float target[16][4], Quality quality, Can
     keep_better(best, fit_constant(target[0]));
     return true;
   }
-  return quality != Quality::kHigh && best.error <= 32.0f;
+  return quality != Quality::kHigh && best.error <= 56.0f;
 }
 
 // fast and normal: the fits after mode 6, fixed by the block alone before any is made (a
