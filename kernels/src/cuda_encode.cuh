@@ -236,14 +236,18 @@ __device__ __forceinline__ int pending_for_lane(const SearchScratch<Plan>& scrat
   return list < 0 || scratch.sorted == nullptr ? t : scratch.sorted[static_cast<int64_t>(list) * chunk + t];
 }
 
-// A fit's error and record, stored by its order in the plan.
-__device__ __forceinline__ uint4 fit_record(const bc7_detail::Candidate& c) {
+// A candidate's block (BC6H's or BC7's `pack`) as one 16-byte word.
+template <class Candidate>
+__device__ __forceinline__ uint4 packed_block(const Candidate& c) {
   uint8_t packed[16];
   pack(c, packed);
   uint4 v;
   memcpy(&v, packed, 16);
   return v;
 }
+
+// A fit's error and record, stored by its order in the plan.
+__device__ __forceinline__ uint4 fit_record(const bc7_detail::Candidate& c) { return packed_block(c); }
 
 __device__ __forceinline__ Bc6hFit fit_record(const bc6h_detail::Candidate& c) {
   uint32_t w[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -277,11 +281,7 @@ __device__ __forceinline__ uint4 fit_block(const bc6h_detail::SearchPlan& plan, 
     c.x[j / 3][j % 3] = kSigned ? static_cast<int>(static_cast<int16_t>(field)) : static_cast<int>(field);
   }
   for (int i = 0; i < 16; ++i) c.index[i] = static_cast<uint8_t>((w[6 + i / 8] >> (4 * (i % 8))) & 15u);
-  uint8_t packed[16];
-  pack(c, packed);
-  uint4 v;
-  memcpy(&v, packed, 16);
-  return v;
+  return packed_block(c);
 }
 
 // The nth (blockIdx.y) planned fit of mode kMode of each pending block; for the partitioned
