@@ -1,8 +1,8 @@
 // CUDA ASTC decoder: the block code of astc.h reorganised so that the lanes of a warp share
 // each block's work instead of one thread walking one block's every branch.
 //
-// Work unit: one warp owns a span of 32 consecutive blocks of one block row (persistent
-// CTAs walk the spans). Per span, four steps with the warp's shared memory in between:
+// Work unit: one warp owns a span of 32 consecutive blocks of one block row (launch_size
+// gives each warp one span). Per span, four steps with the warp's shared memory in between:
 //  1. header   — lane i decodes block i's header (astc.h decode_astc_header, with the block
 //                mode, the colour range and the partition lines read from tables that the
 //                host builds from astc.h): constant colour, or partitions, endpoint modes,
@@ -62,8 +62,9 @@ struct alignas(64) Tables {
   uint16_t digits[256 + 128];  // the trits of 0..255, then the quints of 0..127; digit j at bit 3j
   uint16_t offset[21 + 21];    // first entry of each weight range, then of each colour range
   uint8_t unquantised[kWeightTable + kColourTable];
-  // The infill factors of fractions fs, ft (astc.h infill_at, neighbours inside the grid):
-  // w00 | w01 << 8 | w10 << 16 | w11 << 24, w11 = (fs ft + 8) >> 4.
+  // The infill factors of fractions fs, ft (astc.h infill_at, neighbours inside the grid) at
+  // [ft][fs]: w00 | w01 << 8 | w10 << 16 | w11 << 24, w11 = (fs ft + 8) >> 4. A texel row's
+  // lanes share ft and read different fs, so rows by ft keep their reads in different banks.
   alignas(64) uint32_t factors[16][16];
 };
 
@@ -93,16 +94,18 @@ template <int kMaxGroups>
 struct SpanSequences {
   uint32_t forward[kSpan][6];
   uint32_t reverse[kSpan][6];
-  // Per block: the colour and weight sequences (see sequence_desc), the number of colour
-  // groups | the block's first group << 8, the bits of a colour group | of a weight group << 8.
+  // Per block: the colour and weight sequences (see sequence_desc), the first group of each
+  // (colour | weight << 16), the bits of a colour group | of a weight group << 8.
   uint4 seq[kSpan];
-  uint8_t owner[kSpan * kMaxGroups];  // the block of each group
+  uint8_t owner[kSpan * kMaxGroups];  // the block of each group, | 0x80 for a weight group
 };
 
 // The endpoints, made in step 3 and read in step 4: per partition and channel c, component c
-// holds e0 | e1 << 16, so that one two-way dot product interpolates the channel.
+// holds e0 | e1 << 16, so that one two-way dot product interpolates the channel. Partition
+// major, [partition][block], so that the lanes' 16-byte stores and loads fall in different
+// banks.
 struct SpanEndpoints {
-  uint4 ends[kSpan][4];
+  uint4 ends[4][kSpan];
 };
 
 // One warp's span for kBw x kBh blocks.
@@ -184,7 +187,7 @@ Tables host_tables() {
   for (int fs = 0; fs < 16; ++fs) {
     for (int ft = 0; ft < 16; ++ft) {
       const Infill in = infill_at({0, fs, true}, {0, ft, true}, 2);
-      t.factors[fs][ft] = static_cast<uint32_t>(in.w00) | (static_cast<uint32_t>(in.w01) << 8) |
+      t.factors[ft][fs] = static_cast<uint32_t>(in.w00) | (static_cast<uint32_t>(in.w01) << 8) |
                           (static_cast<uint32_t>(in.w10) << 16) | (static_cast<uint32_t>(in.w11) << 24);
     }
   }
@@ -318,7 +321,7 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
 // registers once, where as literals it set registers to them again in every texel row.
 struct TexelConstants {
   uint32_t bias, w255, eight;
-  float scale, scale_one;
+  float scale, lift, nudge;
 };
 
 // An interpolation is made as x = 2^23 + e0 (64 - w) + e1 w + 32, see
@@ -326,7 +329,7 @@ struct TexelConstants {
 constexpr uint32_t kInterpolationBias = 0x4b000000u + 32u;
 
 __device__ __forceinline__ float unorm16_float(uint32_t x, const TexelConstants& k) {
-  return astc_detail::unorm16_interpolation_float(x, k.scale, k.scale_one);
+  return astc_detail::unorm16_interpolation_float(x, k.scale, k.lift, k.nudge);
 }
 
 __device__ __forceinline__ uint32_t unorm16_half(uint32_t x, const TexelConstants& k) {
@@ -351,29 +354,24 @@ __device__ __forceinline__ uint32_t interpolate(uint32_t ends, uint32_t wp, cons
   return __dp2a_lo(ends, wp, k.bias);
 }
 
-// The 16-bit value (e0 * (64 - w) + e1 * w + 32) >> 6 of an interpolation x.
-__device__ __forceinline__ uint32_t interpolated(uint32_t x) { return (x >> 6) & 0xffff; }
-
 // The texel's four channels as half bits, packed RGBA, from the partition's endpoints, the
 // channels' weight pairs and the partition's LNS bits (bit 0: RGB are LNS values, bit 1:
 // alpha is).
 template <bool kHdr>
 __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t wg, uint32_t wb, uint32_t wa,
                                              uint32_t lns, const TexelConstants& k) {
-  using astc_detail::lns_to_half;
+  using astc_detail::lns_interpolation_half;
   const uint32_t r = interpolate(ends.x, wr, k), g = interpolate(ends.y, wg, k), b = interpolate(ends.z, wb, k),
                  a = interpolate(ends.w, wa, k);
   if (!kHdr || (lns & 3) == 0) return make_uint2(unorm16_half2(r, g, k), unorm16_half2(b, a, k));
   if ((lns & 3) == 3) {  // the usual HDR case: all four channels LNS
-    return make_uint2(lns_to_half(interpolated(r)) | (static_cast<uint32_t>(lns_to_half(interpolated(g))) << 16),
-                      lns_to_half(interpolated(b)) | (static_cast<uint32_t>(lns_to_half(interpolated(a))) << 16));
+    return make_uint2(lns_interpolation_half(r) | (lns_interpolation_half(g) << 16),
+                      lns_interpolation_half(b) | (lns_interpolation_half(a) << 16));
   }
   const bool rgb = lns & 1, alpha = lns & 2;
-  return make_uint2(
-      rgb ? lns_to_half(interpolated(r)) | (static_cast<uint32_t>(lns_to_half(interpolated(g))) << 16)
-          : unorm16_half2(r, g, k),
-      (rgb ? lns_to_half(interpolated(b)) : unorm16_half(b, k)) |
-          ((alpha ? lns_to_half(interpolated(a)) : unorm16_half(a, k)) << 16));
+  return make_uint2(rgb ? lns_interpolation_half(r) | (lns_interpolation_half(g) << 16) : unorm16_half2(r, g, k),
+                    (rgb ? lns_interpolation_half(b) : unorm16_half(b, k)) |
+                        ((alpha ? lns_interpolation_half(a) : unorm16_half(a, k)) << 16));
 }
 
 // Step 4 for one texel column: texel (x, rows) of `block`, stored from `dst` down.
@@ -397,7 +395,7 @@ __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tabl
   const GridCoord column = grid_coord(x, kBw, grid_w);
   const char* pairs = reinterpret_cast<const char*>(s.pairs[block] + column.j);
   const int row_bytes = 2 * grid_w;  // one grid row of Span::pairs
-  const char* factors = reinterpret_cast<const char*>(t.factors[column.f]);
+  const char* factors = reinterpret_cast<const char*>(&t.factors[0][column.f]);
   const int row_step = grid_step(kBh, grid_h);
   const uint32_t lns_all = info >> kInfoLnsShift;
   // Partition lines: score_i = (mul_x[i] * x + mul_y[i] * y + add[i]) & 63.
@@ -413,13 +411,14 @@ __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tabl
     line_base[2] = static_cast<int>(lines.y & 0xff) * x + static_cast<int>((lines.z >> 16) & 0xff);
     line_base[3] = static_cast<int>((lines.y >> 16) & 0xff) * x + static_cast<int>(lines.z >> 24);
   }
-  uint4 ends = s.ends.ends[block][0];
+  uint4 ends = s.ends.ends[0][block];
   uint32_t lns = lns_all;
   // Which weight each channel reads (the second plane's channel reads weight2).
   const bool p0 = plane2 == 0, p1 = plane2 == 1, p2 = plane2 == 2, p3 = plane2 == 3;
   int position = 32;
+#pragma unroll 1
   for (int y = 0; y < rows; ++y, dst += width, position += row_step) {
-    const uint32_t f = *reinterpret_cast<const uint32_t*>(factors + ((position >> 4) & 60));
+    const uint32_t f = *reinterpret_cast<const uint32_t*>(factors + (position & 0x3c0));  // row ft
     const char* p = pairs + (position >> 10) * row_bytes;
     const uint32_t w = __dp4a(*reinterpret_cast<const uint16_t*>(p) |
                                   (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(p + row_bytes)) << 16),
@@ -441,7 +440,7 @@ __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tabl
       const int cc = (line_base[2] + mul_y[2] * y) & 0x3f;
       const int d = (line_base[3] + mul_y[3] * y) & 0x3f;
       const int part = (a >= b && a >= cc && a >= d) ? 0 : (b >= cc && b >= d) ? 1 : (cc >= d) ? 2 : 3;
-      ends = s.ends.ends[block][part];
+      ends = s.ends.ends[part][block];
       lns = lns_all >> (2 * part);
     }
     __stcs(dst, texel_value<kHdr>(ends, p0 ? wp2 : wp, p1 ? wp2 : wp, p2 ? wp2 : wp, p3 ? wp2 : wp, lns, k));
@@ -479,6 +478,7 @@ __global__ void __launch_bounds__(32 * kWarps)
     uint4 line = make_uint4(0xffffffffu, 0xffffffffu, 0, 0);  // the error colour
     uint32_t info = kInfoConstant, colour_desc = 0, weight_desc = 0, group_bits = 0, cems = 0;
     int partitions = 1, colour_groups = 0, items = 0, colour_end = 0, weight_bits = 0;
+    int colour_kind = 0, weight_kind = 0;  // of the two sequences: 0 bits, 1 trits, 2 quints
     const Bits bits = {raw.x | (static_cast<uint64_t>(raw.y) << 32), raw.z | (static_cast<uint64_t>(raw.w) << 32)};
     const uint32_t mode = raw.x & 0x7ff;
     if ((mode & 0x1ff) == 0x1fc) {  // void extent
@@ -510,6 +510,8 @@ __global__ void __launch_bounds__(32 * kWarps)
         const Range colour_r = range_of(colour_range), weight_r = range_of(weight_range);
         colour_groups = group_count(colour_r.kind, colour_values);
         items = colour_groups + group_count(weight_r.kind, weights);
+        colour_kind = colour_r.kind;
+        weight_kind = weight_r.kind;
         group_bits = static_cast<uint32_t>(group_length(colour_r) | (group_length(weight_r) << 8));
         if (partitions > 1) {
           const int seed = static_cast<int>((raw.x >> 13) & 1023);
@@ -530,26 +532,42 @@ __global__ void __launch_bounds__(32 * kWarps)
     s.bits.forward[lane][4] = s.bits.forward[lane][5] = 0;
     s.bits.reverse[lane][4] = s.bits.reverse[lane][5] = 0;
     // Prefix sum of the group counts over the span; each block marks its groups as its own.
-    int sum = items;
+    // The span's groups are ordered by kind (all blocks' groups of plain values, then of trit
+    // blocks, then of quint blocks), so that the lanes of one step-2 pass mostly take the same
+    // path. A prefix sum over the span counts each kind in its own 10 bits (at most 32 x 28
+    // groups); each block marks its groups as its own (bit 7: a weight group).
+    const int weight_groups = items - colour_groups;
+    const uint32_t counts = (static_cast<uint32_t>(colour_groups) << (10 * colour_kind)) +
+                            (static_cast<uint32_t>(weight_groups) << (10 * weight_kind));
+    uint32_t sum = counts;
     for (int d = 1; d < 32; d <<= 1) {
-      const int other = __shfl_up_sync(0xffffffffu, sum, d);
+      const uint32_t other = __shfl_up_sync(0xffffffffu, sum, d);
       if (lane >= d) sum += other;
     }
-    const int item_start = sum - items;
-    s.bits.seq[lane] = make_uint4(colour_desc, weight_desc, static_cast<uint32_t>(colour_groups | (item_start << 8)),
+    const uint32_t totals = __shfl_sync(0xffffffffu, sum, 31), before = sum - counts;
+    const int plain_total = static_cast<int>(totals & 1023), trit_total = static_cast<int>((totals >> 10) & 1023);
+    const int total = plain_total + trit_total + static_cast<int>(totals >> 20);
+    auto first_of_kind = [&](int kind) {
+      return (kind > 0 ? plain_total : 0) + (kind > 1 ? trit_total : 0) + static_cast<int>((before >> (10 * kind)) & 1023);
+    };
+    const int colour_start = first_of_kind(colour_kind);
+    const int weight_start = first_of_kind(weight_kind) + (weight_kind == colour_kind ? colour_groups : 0);
+    s.bits.seq[lane] = make_uint4(colour_desc, weight_desc, static_cast<uint32_t>(colour_start | (weight_start << 16)),
                                   group_bits);
-    for (int q = 0; q < items; ++q) s.bits.owner[item_start + q] = static_cast<uint8_t>(lane);
-    const int total = __shfl_sync(0xffffffffu, sum, 31);
+    for (int q = 0; q < items; ++q) {
+      const bool weight = q >= colour_groups;
+      s.bits.owner[weight ? weight_start + q - colour_groups : colour_start + q] =
+          static_cast<uint8_t>(lane | (weight ? 0x80 : 0));
+    }
     __syncwarp();
 
     // 2. Colour values and weights of all blocks, one group per lane.
     for (int item = lane; item < total; item += 32) {
-      const int block = s.bits.owner[item];
+      const int owner = s.bits.owner[item];
+      const int block = owner & 31;
+      const bool weight = owner & 0x80;
       const uint4 seq = s.bits.seq[block];
-      const int colour = static_cast<int>(seq.z & 0xff);
-      int g = item - static_cast<int>(seq.z >> 8);
-      const bool weight = g >= colour;
-      if (weight) g -= colour;
+      const int g = item - static_cast<int>(weight ? seq.z >> 16 : seq.z & 0xffff);
       decode_group<SpanT::kPlane2>(weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? seq.y : seq.x,
                                    static_cast<int>(weight ? seq.w >> 8 : seq.w & 0xff), g, tables,
                                    weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight);
@@ -566,7 +584,7 @@ __global__ void __launch_bounds__(32 * kWarps)
         offset += 2 * ((cem >> 2) + 1);
         uint32_t e[4];
         for (int c = 0; c < 4; ++c) e[c] = static_cast<uint32_t>(ep.e0[c]) | (static_cast<uint32_t>(ep.e1[c]) << 16);
-        s.ends.ends[lane][p] = make_uint4(e[0], e[1], e[2], e[3]);
+        s.ends.ends[p][lane] = make_uint4(e[0], e[1], e[2], e[3]);
         lns |= static_cast<uint32_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0)) << (2 * p);
       }
       s.info[lane] = info | (lns << kInfoLnsShift);
@@ -619,21 +637,14 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   check_cuda(cudaGetSymbolAddress(reinterpret_cast<void**>(&lines), device_lines), "ASTC partition table address");
   const bool small_block = kBw * kBh < 31;
   auto kernel = hdr ? astc_decode_kernel<kBw, kBh, true> : astc_decode_kernel<kBw, kBh, false>;
-  // Persistent CTAs: as many as fit on the device at once (each copies the tables to shared
-  // memory once). The count is taken on the first launch of this block size.
-  static int resident = 0;
-  if (resident == 0) {
-    int device = 0, sms = 0, per_sm = 0;
-    check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-    check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
-    check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 32 * kWarps, 0), "occupancy");
-    resident = sms * (per_sm > 0 ? per_sm : 1);
-  }
-  const int64_t needed = (units + kWarps - 1) / kWarps;
-  const int grid = static_cast<int>(needed < resident ? needed : resident);
+  // One span per warp: CTAs are many and short, so the hardware hands SMs new ones as old ones
+  // finish and the spans' uneven costs even out. (Persistent CTAs walking the spans, as before,
+  // left SMs idle behind their slowest warps: 9-15% slower on kodim23,
+  // results/reference/astc_cuda_units_h200.txt.) Each CTA copies the tables once, 3.3 KB.
+  const int grid = static_cast<int>((units + kWarps - 1) / kWarps);
   kernel<<<grid, 32 * kWarps, 0, stream>>>(in, width, height, blocks_x, blocks_y, modes + size * 2048,
                                            lines + (small_block ? 3 * 1024 : 0),
-                                           TexelConstants{kInterpolationBias, 255u, 8u, 1.0f / 4194304.0f, 1.0f / 32.0f},
+                                           TexelConstants{kInterpolationBias, 255u, 8u, 1.0f / 4194304.0f, 1.0f + 1.0f / 65536.0f, 1.0f / 268435456.0f},
                                            out);
 }
 

@@ -191,8 +191,24 @@ TEST_CASE("ASTC: the CUDA decoder's unorm16 → half through float is exact for 
   };
   int64_t wrong = 0, first_wrong = -1;
   for (uint32_t sum = 0; sum <= 0xffffu * 64 + 32; ++sum) {  // e0 (64 - w) + e1 w + 32
-    const float f = astc_detail::unorm16_interpolation_float(0x4b000000u + sum, 1.0f / 4194304.0f, 1.0f / 32.0f);
+    const float f = astc_detail::unorm16_interpolation_float(0x4b000000u + sum, 1.0f / 4194304.0f,
+                                                             1.0f + 1.0f / 65536.0f, 1.0f / 268435456.0f);
     if (truncate_to_half(f) != astc_detail::unorm16_to_half(sum >> 6)) {
+      if (first_wrong < 0) first_wrong = sum;
+      ++wrong;
+    }
+  }
+  INFO("first wrong sum " << first_wrong);
+  CHECK(wrong == 0);
+}
+
+// The CUDA decoder's LNS → half works on the interpolation itself (lns_interpolation_half); it
+// must equal lns_to_half of the interpolated value for every sum, the bits below the value
+// included.
+TEST_CASE("ASTC: the CUDA decoder's LNS → half from the interpolation equals lns_to_half for every sum") {
+  int64_t wrong = 0, first_wrong = -1;
+  for (uint32_t sum = 0; sum <= 0xffffu * 64 + 32; ++sum) {
+    if (astc_detail::lns_interpolation_half(0x4b000000u + sum) != astc_detail::lns_to_half(sum >> 6)) {
       if (first_wrong < 0) first_wrong = sum;
       ++wrong;
     }

@@ -741,15 +741,26 @@ BCFEAT_HD uint16_t unorm16_to_half(uint32_t p) {
 // The CUDA decoder's unorm16 → half in float, for truncation to half (cvt.rz) to give
 // unorm16_to_half(p). Its interpolation x = 2^23 + e0 (64 - w) + e1 w + 32 carries the float
 // bits of 2^23 (the sum is below 2^22), so x with its low 6 bits cleared is the float
-// 2^23 + 64 p, p = the unorm16 value. Scaled by `scale` = 2^-22 it gives p / 65536 exactly;
-// scaled by `scale_one` = 2^-5 it gives 2 p - 131069: 1 for p = 0xFFFF, negative below it.
-// The larger of the two is the value to truncate. (The kernel passes the scales as
-// parameters, so that they stay in registers across its texel loop.)
-BCFEAT_HD float unorm16_interpolation_float(uint32_t x, float scale, float scale_one) {
+// 2^23 + 64 p, p = the unorm16 value. Scaled by `scale` = 2^-22 less 2 it gives f = p / 65536
+// exactly. Then f (1 + 2^-16) + 2^-28, rounded toward zero, lies in [f, next half above f) for
+// p < 0xFFFF (p (1 + 2^-16) + 2^-12 < p + 1 in units of 2^-16), so it truncates to the same half;
+// and for p = 0xFFFF it is at least 1 (65535 + 65535 / 65536 + 1 / 4096 > 65536). Two
+// multiply-adds instead of a second scale and a max. (`lift` = 1 + 2^-16 and `nudge` = 2^-28
+// come as parameters, so that the kernel keeps them in registers across its texel loop.)
+BCFEAT_HD float unorm16_interpolation_float(uint32_t x, float scale, float lift, float nudge) {
   const uint32_t bits = x & ~63u;
   float v;
   memcpy(&v, &bits, sizeof v);
-  return fmaxf(fmaf(v, scale, -2.0f), fmaf(v, scale_one, -393213.0f));
+  const float f = fmaf(v, scale, -2.0f);
+#if defined(__CUDA_ARCH__)
+  return __fmaf_rz(f, lift, nudge);
+#else
+  // f lift + nudge is exact in double (f has 16 significant bits, lift 17); truncate to float.
+  const double exact = static_cast<double>(f) * lift + nudge;
+  float r = static_cast<float>(exact);
+  if (static_cast<double>(r) > exact) r = std::nextafter(r, 0.0f);
+  return r;
+#endif
 }
 
 // 16-bit LNS → half bits (at most 0x7BFF = 65504).
@@ -760,6 +771,19 @@ BCFEAT_HD uint16_t lns_to_half(uint32_t p) {
   const uint32_t m = 3 * mc + (mc > 512 ? mc - 512 : 0u) + (mc > 1536 ? mc - 1536 : 0u);
   const uint32_t h = ((p >> 11) << 10) | (m >> 3);
   return static_cast<uint16_t>(h < 0x7bff ? h : 0x7bff);
+}
+
+// lns_to_half of the interpolation x = 2^23 + e0 (64 - w) + e1 w + 32 (see
+// unorm16_interpolation_float; the value p = (x >> 6) & 0xFFFF), straight from x: with
+// u = x & 0x3FFFC0 = 64 p and m = x & 0x1FFC0 = 64 mc, 4 u - m = 64 (8192 e + 3 mc) for the
+// exponent e = p >> 11, so (4 u - m + the parts above the knees) >> 9 = (e << 10) | (m' >> 3)
+// with m' the piecewise linear mantissa. Eight integer instructions a channel on the GPU.
+BCFEAT_HD uint32_t lns_interpolation_half(uint32_t x) {
+  const int32_t u = static_cast<int32_t>(x & 0x3fffc0u), m = static_cast<int32_t>(x & 0x1ffc0u);
+  const int32_t knee1 = m - 32768, knee2 = m - 98304;
+  const int32_t rest = (knee1 > 0 ? knee1 : 0) + (knee2 > 0 ? knee2 : 0) - m;
+  const uint32_t h = static_cast<uint32_t>(4 * u + rest) >> 9;
+  return h < 0x7bffu ? h : 0x7bffu;
 }
 
 }  // namespace astc_detail
