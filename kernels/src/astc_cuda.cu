@@ -361,15 +361,15 @@ template <bool kHdr>
 __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t wg, uint32_t wb, uint32_t wa,
                                              uint32_t lns, const TexelConstants& k) {
   using astc_detail::lns_interpolation_half;
+  using astc_detail::lns_interpolation_half2;
   const uint32_t r = interpolate(ends.x, wr, k), g = interpolate(ends.y, wg, k), b = interpolate(ends.z, wb, k),
                  a = interpolate(ends.w, wa, k);
   if (!kHdr || (lns & 3) == 0) return make_uint2(unorm16_half2(r, g, k), unorm16_half2(b, a, k));
   if ((lns & 3) == 3) {  // the usual HDR case: all four channels LNS
-    return make_uint2(lns_interpolation_half(r) | (lns_interpolation_half(g) << 16),
-                      lns_interpolation_half(b) | (lns_interpolation_half(a) << 16));
+    return make_uint2(lns_interpolation_half2(r, g), lns_interpolation_half2(b, a));
   }
   const bool rgb = lns & 1, alpha = lns & 2;
-  return make_uint2(rgb ? lns_interpolation_half(r) | (lns_interpolation_half(g) << 16) : unorm16_half2(r, g, k),
+  return make_uint2(rgb ? lns_interpolation_half2(r, g) : unorm16_half2(r, g, k),
                     (rgb ? lns_interpolation_half(b) : unorm16_half(b, k)) |
                         ((alpha ? lns_interpolation_half(a) : unorm16_half(a, k)) << 16));
 }

@@ -216,3 +216,23 @@ TEST_CASE("ASTC: the CUDA decoder's LNS → half from the interpolation equals l
   INFO("first wrong sum " << first_wrong);
   CHECK(wrong == 0);
 }
+
+// The two-at-once form packs two interpolations in 16-bit halves; each half must be
+// lns_to_half of its own sum whatever the other holds: every sum in one half against a spread
+// of sums in the other (both ends of the range, the knees, random ones), both ways round.
+TEST_CASE("ASTC: the CUDA decoder's LNS → half of two interpolations at once equals lns_to_half per half") {
+  std::vector<uint32_t> others = {0, 31, 32, 64 * 511 + 32, 64 * 512 + 32, 64 * 1536 + 32, 64 * 0xf7ff + 32,
+                                  0xffffu * 64 + 32};
+  std::mt19937 rng(11);
+  for (int i = 0; i < 8; ++i) others.push_back(rng() % (0xffffu * 64 + 33));
+  int64_t wrong = 0;
+  for (const uint32_t other : others) {
+    const uint32_t y = 0x4b000000u + other, expect_y = astc_detail::lns_to_half(other >> 6);
+    for (uint32_t sum = 0; sum <= 0xffffu * 64 + 32; ++sum) {
+      const uint32_t x = 0x4b000000u + sum, expect = astc_detail::lns_to_half(sum >> 6);
+      wrong += astc_detail::lns_interpolation_half2(x, y) != (expect | (expect_y << 16));
+      wrong += astc_detail::lns_interpolation_half2(y, x) != (expect_y | (expect << 16));
+    }
+  }
+  CHECK(wrong == 0);
+}
