@@ -78,8 +78,9 @@ constexpr int kSizes[14][2] = {{4, 4}, {5, 4}, {5, 5}, {6, 5}, {6, 6}, {8, 5}, {
 constexpr uint32_t kModeDual = 1u << 12;
 constexpr uint32_t kModeLegal = 1u << 13;
 __device__ uint32_t device_modes[14 * 2048];
-// Partition lines (astc_detail::partition_pattern: mul[8], add[4]) per small-block flag,
-// partition count 2..4 and seed.
+// Partition lines (astc_detail::partition_pattern) per small-block flag, partition count 2..4
+// and seed, packed for the kernel: .x the four mul_x, .y the four mul_y, .z the four add, each
+// & 63 in a byte (partition i in byte i).
 __device__ uint4 device_lines[2 * 3 * 1024];
 // The colour range of 2, 4, ..., 18 colour values in 0..kColourBits-1 bits (astc.h
 // colour_range_for): range << 8 | bits it takes; 0xFFFF where none fits.
@@ -124,7 +125,7 @@ struct Span {
     SpanEndpoints ends;
   };
   uint32_t info[kSpan];  // see kInfo* below
-  // Partition lines: mul[8] then add[4] (astc_detail::partition_pattern); for a constant block
+  // Partition lines (see device_lines); for a constant block
   // its colour as 4 halves in .x and .y.
   uint4 lines[kSpan];
   uint8_t colour[kSpan][kColourStride];
@@ -226,7 +227,13 @@ void upload_tables() {
       for (int seed = 0; seed < 1024; ++seed) {
         uint8_t line[16] = {};
         astc_detail::partition_pattern(seed, count, small != 0, line, line + 8);
-        memcpy(&lines[(small * 3 + count - 2) * 1024 + seed], line, 16);
+        uint4& packed = lines[(small * 3 + count - 2) * 1024 + seed];
+        packed = make_uint4(0, 0, 0, 0);
+        for (int i = 0; i < 4; ++i) {  // the scores are taken mod 64, so the lines may be too
+          packed.x |= static_cast<uint32_t>(line[2 * i] & 63) << (8 * i);
+          packed.y |= static_cast<uint32_t>(line[2 * i + 1] & 63) << (8 * i);
+          packed.z |= static_cast<uint32_t>(line[8 + i] & 63) << (8 * i);
+        }
       }
     }
   }
@@ -398,18 +405,16 @@ __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tabl
   const char* factors = reinterpret_cast<const char*>(&t.factors[0][column.f]);
   const int row_step = grid_step(kBh, grid_h);
   const uint32_t lns_all = info >> kInfoLnsShift;
-  // Partition lines: score_i = (mul_x[i] * x + mul_y[i] * y + add[i]) & 63.
-  int mul_y[4] = {0, 0, 0, 0}, line_base[4] = {0, 0, 0, 0};
+  // Partition scores (mul_x[i] * x + mul_y[i] * y + add[i]) & 63, the four in the bytes of one
+  // word: the column's (mul_x x + add) & 63 is made in two 16-bit halves (bytes 0, 2 and 1, 3;
+  // at most 63 * 11 + 63), and each texel row adds the mul_y bytes (no carry: 63 + 63 < 256).
+  uint32_t scores = 0, score_step = 0;
   if (partitions > 1) {
     const uint4 lines = s.lines[block];
-    mul_y[0] = (lines.x >> 8) & 0xff;
-    mul_y[1] = lines.x >> 24;
-    mul_y[2] = (lines.y >> 8) & 0xff;
-    mul_y[3] = lines.y >> 24;
-    line_base[0] = static_cast<int>(lines.x & 0xff) * x + static_cast<int>(lines.z & 0xff);
-    line_base[1] = static_cast<int>((lines.x >> 16) & 0xff) * x + static_cast<int>((lines.z >> 8) & 0xff);
-    line_base[2] = static_cast<int>(lines.y & 0xff) * x + static_cast<int>((lines.z >> 16) & 0xff);
-    line_base[3] = static_cast<int>((lines.y >> 16) & 0xff) * x + static_cast<int>(lines.z >> 24);
+    const uint32_t even = ((lines.x & 0x00ff00ffu) * x + (lines.z & 0x00ff00ffu)) & 0x003f003fu;
+    const uint32_t odd = (((lines.x >> 8) & 0x00ff00ffu) * x + ((lines.z >> 8) & 0x00ff00ffu)) & 0x003f003fu;
+    scores = even | (odd << 8);
+    score_step = lines.y;
   }
   uint4 ends = s.ends.ends[0][block];
   uint32_t lns = lns_all;
@@ -435,13 +440,16 @@ __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tabl
       wp2 = 64u + k.w255 * w2;
     }
     if (partitions > 1) {
-      const int a = (line_base[0] + mul_y[0] * y) & 0x3f;
-      const int b = (line_base[1] + mul_y[1] * y) & 0x3f;
-      const int cc = (line_base[2] + mul_y[2] * y) & 0x3f;
-      const int d = (line_base[3] + mul_y[3] * y) & 0x3f;
-      const int part = (a >= b && a >= cc && a >= d) ? 0 : (b >= cc && b >= d) ? 1 : (cc >= d) ? 2 : 3;
+      // Keys score << 2 | (3 - i): the largest is the highest score, ties going to the lowest
+      // partition (as astc.h). Bytes 0, 2 against 1, 3 in 16-bit halves, then the high half
+      // against the low (Hopper's 16x2 three-way max).
+      const uint32_t keys = scores * 4 + 0x00010203u;
+      const uint32_t pair_max = __vimax3_u16x2(__byte_perm(keys, 0, 0x4240), __byte_perm(keys, 0, 0x4341), 0u);
+      const uint32_t best = __vimax3_u16x2(pair_max, __byte_perm(pair_max, 0, 0x4432), 0u);
+      const int part = static_cast<int>((best & 3) ^ 3);
       ends = s.ends.ends[part][block];
       lns = lns_all >> (2 * part);
+      scores = (scores + score_step) & 0x3f3f3f3fu;
     }
     __stcs(dst, texel_value<kHdr>(ends, p0 ? wp2 : wp, p1 ? wp2 : wp, p2 ? wp2 : wp, p3 ? wp2 : wp, lns, k));
   }
