@@ -539,7 +539,6 @@ __global__ void __launch_bounds__(32 * kWarps)
     }
     s.bits.forward[lane][4] = s.bits.forward[lane][5] = 0;
     s.bits.reverse[lane][4] = s.bits.reverse[lane][5] = 0;
-    // Prefix sum of the group counts over the span; each block marks its groups as its own.
     // The span's groups are ordered by kind (all blocks' groups of plain values, then of trit
     // blocks, then of quint blocks), so that the lanes of one step-2 pass mostly take the same
     // path. A prefix sum over the span counts each kind in its own 10 bits (at most 32 x 28
@@ -556,7 +555,8 @@ __global__ void __launch_bounds__(32 * kWarps)
     const int plain_total = static_cast<int>(totals & 1023), trit_total = static_cast<int>((totals >> 10) & 1023);
     const int total = plain_total + trit_total + static_cast<int>(totals >> 20);
     auto first_of_kind = [&](int kind) {
-      return (kind > 0 ? plain_total : 0) + (kind > 1 ? trit_total : 0) + static_cast<int>((before >> (10 * kind)) & 1023);
+      return (kind > 0 ? plain_total : 0) + (kind > 1 ? trit_total : 0) +
+             static_cast<int>((before >> (10 * kind)) & 1023);
     };
     const int colour_start = first_of_kind(colour_kind);
     const int weight_start = first_of_kind(weight_kind) + (weight_kind == colour_kind ? colour_groups : 0);
@@ -647,12 +647,13 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   auto kernel = hdr ? astc_decode_kernel<kBw, kBh, true> : astc_decode_kernel<kBw, kBh, false>;
   // One span per warp: CTAs are many and short, so the hardware hands SMs new ones as old ones
   // finish and the spans' uneven costs even out. (Persistent CTAs walking the spans, as before,
-  // left SMs idle behind their slowest warps: 9-15% slower on kodim23,
+  // left SMs idle behind their slowest warps and took 1.05-1.15x as long on kodim23,
   // results/reference/astc_cuda_units_h200.txt.) Each CTA copies the tables once, 3.3 KB.
   const int grid = static_cast<int>((units + kWarps - 1) / kWarps);
   kernel<<<grid, 32 * kWarps, 0, stream>>>(in, width, height, blocks_x, blocks_y, modes + size * 2048,
                                            lines + (small_block ? 3 * 1024 : 0),
-                                           TexelConstants{kInterpolationBias, 255u, 8u, 1.0f / 4194304.0f, 1.0f + 1.0f / 65536.0f, 1.0f / 268435456.0f},
+                                           TexelConstants{kInterpolationBias, 255u, 8u, 1.0f / 4194304.0f,
+                                                          1.0f + 1.0f / 65536.0f, 1.0f / 268435456.0f},
                                            out);
 }
 

@@ -777,7 +777,7 @@ BCFEAT_HD uint16_t lns_to_half(uint32_t p) {
 // unorm16_interpolation_float; the value p = (x >> 6) & 0xFFFF), straight from x: with
 // u = x & 0x3FFFC0 = 64 p and m = x & 0x1FFC0 = 64 mc, 4 u - m = 64 (8192 e + 3 mc) for the
 // exponent e = p >> 11, so (4 u - m + the parts above the knees) >> 9 = (e << 10) | (m' >> 3)
-// with m' the piecewise linear mantissa. Eight integer instructions a channel on the GPU.
+// with m' the piecewise linear mantissa. Nine integer instructions a channel on the GPU.
 BCFEAT_HD uint32_t lns_interpolation_half(uint32_t x) {
   const int32_t u = static_cast<int32_t>(x & 0x3fffc0u), m = static_cast<int32_t>(x & 0x1ffc0u);
   const int32_t knee1 = m - 32768, knee2 = m - 98304;
