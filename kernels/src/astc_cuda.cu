@@ -473,153 +473,152 @@ __global__ void __launch_bounds__(32 * kWarps)
   const int lane = threadIdx.x & 31;
   SpanT& s = spans[threadIdx.x >> 5];
   const int spans_x = (blocks_x + kSpan - 1) / kSpan;
-  const int units = spans_x * blocks_y;  // < 2^30 (launch_size checks), so unit never overflows
-  for (int unit = blockIdx.x * kWarps + (threadIdx.x >> 5); unit < units; unit += gridDim.x * kWarps) {
-    const int by = unit / spans_x;
-    const int first = (unit - by * spans_x) * kSpan;
+  const int units = spans_x * blocks_y;  // < 2^30 (launch_size checks)
+  const int unit = blockIdx.x * kWarps + (threadIdx.x >> 5);  // launch_size: one span per warp
+  if (unit >= units) return;
+  const int by = unit / spans_x;
+  const int first = (unit - by * spans_x) * kSpan;
 
-    // 1. Headers, one block per lane (astc.h decode_astc_header, with the block mode, the
-    //    colour range and the partition lines from tables).
-    uint4 raw = make_uint4(0, 0, 0, 0);
-    const bool present = first + lane < blocks_x;
-    if (present) raw = __ldcs(blocks + static_cast<int64_t>(by) * blocks_x + first + lane);
-    uint4 line = make_uint4(0xffffffffu, 0xffffffffu, 0, 0);  // the error colour
-    uint32_t info = kInfoConstant, colour_desc = 0, weight_desc = 0, group_bits = 0, cems = 0;
-    int partitions = 1, colour_groups = 0, items = 0, colour_end = 0, weight_bits = 0;
-    int colour_kind = 0, weight_kind = 0;  // of the two sequences: 0 bits, 1 trits, 2 quints
-    const Bits bits = {raw.x | (static_cast<uint64_t>(raw.y) << 32), raw.z | (static_cast<uint64_t>(raw.w) << 32)};
-    const uint32_t mode = raw.x & 0x7ff;
-    if ((mode & 0x1ff) == 0x1fc) {  // void extent
-      uint16_t c[4];
-      decode_void_extent(bits, kHdr, c);
-      line.x = c[0] | (static_cast<uint32_t>(c[1]) << 16);
-      line.y = c[2] | (static_cast<uint32_t>(c[3]) << 16);
+  // 1. Headers, one block per lane (astc.h decode_astc_header, with the block mode, the
+  //    colour range and the partition lines from tables).
+  uint4 raw = make_uint4(0, 0, 0, 0);
+  const bool present = first + lane < blocks_x;
+  if (present) raw = __ldcs(blocks + static_cast<int64_t>(by) * blocks_x + first + lane);
+  uint4 line = make_uint4(0xffffffffu, 0xffffffffu, 0, 0);  // the error colour
+  uint32_t info = kInfoConstant, colour_desc = 0, weight_desc = 0, group_bits = 0, cems = 0;
+  int partitions = 1, colour_groups = 0, items = 0, colour_end = 0, weight_bits = 0;
+  int colour_kind = 0, weight_kind = 0;  // of the two sequences: 0 bits, 1 trits, 2 quints
+  const Bits bits = {raw.x | (static_cast<uint64_t>(raw.y) << 32), raw.z | (static_cast<uint64_t>(raw.w) << 32)};
+  const uint32_t mode = raw.x & 0x7ff;
+  if ((mode & 0x1ff) == 0x1fc) {  // void extent
+    uint16_t c[4];
+    decode_void_extent(bits, kHdr, c);
+    line.x = c[0] | (static_cast<uint32_t>(c[1]) << 16);
+    line.y = c[2] | (static_cast<uint32_t>(c[3]) << 16);
+  } else {
+    const uint32_t m = __ldg(modes + mode);
+    partitions = static_cast<int>((raw.x >> 11) & 3) + 1;
+    const bool dual = m & kModeDual;
+    weight_bits = static_cast<int>(m >> 16);
+    const ColourLayout colour = colour_layout(bits, partitions, weight_bits, dual);
+#pragma unroll
+    for (int p = 0; p < 4; ++p) cems |= static_cast<uint32_t>(colour.cem[p]) << (4 * p);
+    const int colour_values = colour.values;
+    const uint32_t fit =
+        __ldg(device_colour_ranges + min(colour_values / 2 - 1, 8) * kColourBits + min(colour.available, kColourBits - 1));
+    const bool legal = (m & kModeLegal) && !(dual && partitions == 4) && colour_values <= 18 && fit != 0xffff;
+    if (present && legal) {
+      const int grid_w = m & 15, grid_h = (m >> 4) & 15, weight_range = (m >> 8) & 15;
+      const int colour_range = static_cast<int>(fit >> 8);
+      const int weights = grid_w * grid_h * (dual ? 2 : 1);
+      const int plane2 = dual ? static_cast<int>(bits_at(bits, colour.below - 2, 2)) : 0;
+      colour_end = colour.start + static_cast<int>(fit & 0xff);
+      info = grid_w | (grid_h << 4) | ((partitions - 1) << 8) | (plane2 << 10) | (dual ? kInfoDual : 0);
+      colour_desc = sequence_desc(colour.start, colour_range, colour_values, false, tables.offset[21 + colour_range]);
+      weight_desc = sequence_desc(0, weight_range, weights, dual, tables.offset[weight_range]);
+      const Range colour_r = range_of(colour_range), weight_r = range_of(weight_range);
+      colour_groups = group_count(colour_r.kind, colour_values);
+      items = colour_groups + group_count(weight_r.kind, weights);
+      colour_kind = colour_r.kind;
+      weight_kind = weight_r.kind;
+      group_bits = static_cast<uint32_t>(group_length(colour_r) | (group_length(weight_r) << 8));
+      if (partitions > 1) {
+        const int seed = static_cast<int>((raw.x >> 13) & 1023);
+        line = __ldg(lines + (partitions - 2) * 1024 + seed);
+      }
     } else {
-      const uint32_t m = __ldg(modes + mode);
-      partitions = static_cast<int>((raw.x >> 11) & 3) + 1;
-      const bool dual = m & kModeDual;
-      weight_bits = static_cast<int>(m >> 16);
-      const ColourLayout colour = colour_layout(bits, partitions, weight_bits, dual);
+      weight_bits = 0;
+    }
+  }
+  s.info[lane] = info;
+  s.lines[lane] = line;
+  const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
-      for (int p = 0; p < 4; ++p) cems |= static_cast<uint32_t>(colour.cem[p]) << (4 * p);
-      const int colour_values = colour.values;
-      const uint32_t fit =
-          __ldg(device_colour_ranges + min(colour_values / 2 - 1, 8) * kColourBits + min(colour.available, kColourBits - 1));
-      const bool legal = (m & kModeLegal) && !(dual && partitions == 4) && colour_values <= 18 && fit != 0xffff;
-      if (present && legal) {
-        const int grid_w = m & 15, grid_h = (m >> 4) & 15, weight_range = (m >> 8) & 15;
-        const int colour_range = static_cast<int>(fit >> 8);
-        const int weights = grid_w * grid_h * (dual ? 2 : 1);
-        const int plane2 = dual ? static_cast<int>(bits_at(bits, colour.below - 2, 2)) : 0;
-        colour_end = colour.start + static_cast<int>(fit & 0xff);
-        info = grid_w | (grid_h << 4) | ((partitions - 1) << 8) | (plane2 << 10) | (dual ? kInfoDual : 0);
-        colour_desc = sequence_desc(colour.start, colour_range, colour_values, false, tables.offset[21 + colour_range]);
-        weight_desc = sequence_desc(0, weight_range, weights, dual, tables.offset[weight_range]);
-        const Range colour_r = range_of(colour_range), weight_r = range_of(weight_range);
-        colour_groups = group_count(colour_r.kind, colour_values);
-        items = colour_groups + group_count(weight_r.kind, weights);
-        colour_kind = colour_r.kind;
-        weight_kind = weight_r.kind;
-        group_bits = static_cast<uint32_t>(group_length(colour_r) | (group_length(weight_r) << 8));
-        if (partitions > 1) {
-          const int seed = static_cast<int>((raw.x >> 13) & 1023);
-          line = __ldg(lines + (partitions - 2) * 1024 + seed);
-        }
-      } else {
-        weight_bits = 0;
-      }
-    }
-    s.info[lane] = info;
-    s.lines[lane] = line;
-    const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      s.bits.forward[lane][i] = bits_before(words[i], i, colour_end);
-      s.bits.reverse[lane][i] = bits_before(__brev(words[3 - i]), i, weight_bits);
-    }
-    s.bits.forward[lane][4] = s.bits.forward[lane][5] = 0;
-    s.bits.reverse[lane][4] = s.bits.reverse[lane][5] = 0;
-    // The span's groups are ordered by kind (all blocks' groups of plain values, then of trit
-    // blocks, then of quint blocks), so that the lanes of one step-2 pass mostly take the same
-    // path. A prefix sum over the span counts each kind in its own 10 bits (at most 32 x 28
-    // groups); each block marks its groups as its own (bit 7: a weight group).
-    const int weight_groups = items - colour_groups;
-    const uint32_t counts = (static_cast<uint32_t>(colour_groups) << (10 * colour_kind)) +
-                            (static_cast<uint32_t>(weight_groups) << (10 * weight_kind));
-    uint32_t sum = counts;
-    for (int d = 1; d < 32; d <<= 1) {
-      const uint32_t other = __shfl_up_sync(0xffffffffu, sum, d);
-      if (lane >= d) sum += other;
-    }
-    const uint32_t totals = __shfl_sync(0xffffffffu, sum, 31), before = sum - counts;
-    const int plain_total = static_cast<int>(totals & 1023), trit_total = static_cast<int>((totals >> 10) & 1023);
-    const int total = plain_total + trit_total + static_cast<int>(totals >> 20);
-    auto first_of_kind = [&](int kind) {
-      return (kind > 0 ? plain_total : 0) + (kind > 1 ? trit_total : 0) +
-             static_cast<int>((before >> (10 * kind)) & 1023);
-    };
-    const int colour_start = first_of_kind(colour_kind);
-    const int weight_start = first_of_kind(weight_kind) + (weight_kind == colour_kind ? colour_groups : 0);
-    s.bits.seq[lane] = make_uint4(colour_desc, weight_desc, static_cast<uint32_t>(colour_start | (weight_start << 16)),
-                                  group_bits);
-    for (int q = 0; q < items; ++q) {
-      const bool weight = q >= colour_groups;
-      s.bits.owner[weight ? weight_start + q - colour_groups : colour_start + q] =
-          static_cast<uint8_t>(lane | (weight ? 0x80 : 0));
-    }
-    __syncwarp();
+  for (int i = 0; i < 4; ++i) {
+    s.bits.forward[lane][i] = bits_before(words[i], i, colour_end);
+    s.bits.reverse[lane][i] = bits_before(__brev(words[3 - i]), i, weight_bits);
+  }
+  s.bits.forward[lane][4] = s.bits.forward[lane][5] = 0;
+  s.bits.reverse[lane][4] = s.bits.reverse[lane][5] = 0;
+  // The span's groups are ordered by kind (all blocks' groups of plain values, then of trit
+  // blocks, then of quint blocks), so that the lanes of one step-2 pass mostly take the same
+  // path. A prefix sum over the span counts each kind in its own 10 bits (at most 32 x 28
+  // groups); each block marks its groups as its own (bit 7: a weight group).
+  const int weight_groups = items - colour_groups;
+  const uint32_t counts = (static_cast<uint32_t>(colour_groups) << (10 * colour_kind)) +
+                          (static_cast<uint32_t>(weight_groups) << (10 * weight_kind));
+  uint32_t sum = counts;
+  for (int d = 1; d < 32; d <<= 1) {
+    const uint32_t other = __shfl_up_sync(0xffffffffu, sum, d);
+    if (lane >= d) sum += other;
+  }
+  const uint32_t totals = __shfl_sync(0xffffffffu, sum, 31), before = sum - counts;
+  const int plain_total = static_cast<int>(totals & 1023), trit_total = static_cast<int>((totals >> 10) & 1023);
+  const int total = plain_total + trit_total + static_cast<int>(totals >> 20);
+  auto first_of_kind = [&](int kind) {
+    return (kind > 0 ? plain_total : 0) + (kind > 1 ? trit_total : 0) +
+           static_cast<int>((before >> (10 * kind)) & 1023);
+  };
+  const int colour_start = first_of_kind(colour_kind);
+  const int weight_start = first_of_kind(weight_kind) + (weight_kind == colour_kind ? colour_groups : 0);
+  s.bits.seq[lane] = make_uint4(colour_desc, weight_desc, static_cast<uint32_t>(colour_start | (weight_start << 16)),
+                                group_bits);
+  for (int q = 0; q < items; ++q) {
+    const bool weight = q >= colour_groups;
+    s.bits.owner[weight ? weight_start + q - colour_groups : colour_start + q] =
+        static_cast<uint8_t>(lane | (weight ? 0x80 : 0));
+  }
+  __syncwarp();
 
-    // 2. Colour values and weights of all blocks, one group per lane.
-    for (int item = lane; item < total; item += 32) {
-      const int owner = s.bits.owner[item];
-      const int block = owner & 31;
-      const bool weight = owner & 0x80;
-      const uint4 seq = s.bits.seq[block];
-      const int g = item - static_cast<int>(weight ? seq.z >> 16 : seq.z & 0xffff);
-      decode_group<SpanT::kPlane2>(weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? seq.y : seq.x,
-                                   static_cast<int>(weight ? seq.w >> 8 : seq.w & 0xff), g, tables,
-                                   weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight);
-    }
-    __syncwarp();
+  // 2. Colour values and weights of all blocks, one group per lane.
+  for (int item = lane; item < total; item += 32) {
+    const int owner = s.bits.owner[item];
+    const int block = owner & 31;
+    const bool weight = owner & 0x80;
+    const uint4 seq = s.bits.seq[block];
+    const int g = item - static_cast<int>(weight ? seq.z >> 16 : seq.z & 0xffff);
+    decode_group<SpanT::kPlane2>(weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? seq.y : seq.x,
+                                 static_cast<int>(weight ? seq.w >> 8 : seq.w & 0xff), g, tables,
+                                 weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight);
+  }
+  __syncwarp();
 
-    // 3. Endpoints, one block per lane.
-    if (items > 0) {
-      uint32_t lns = 0;
-      int offset = 0;
-      for (int p = 0; p < partitions; ++p) {
-        const int cem = static_cast<int>((cems >> (4 * p)) & 15);
-        const Endpoints ep = endpoints_from(cem, s.colour[lane] + offset, kHdr);
-        offset += 2 * ((cem >> 2) + 1);
-        uint32_t e[4];
-        for (int c = 0; c < 4; ++c) e[c] = static_cast<uint32_t>(ep.e0[c]) | (static_cast<uint32_t>(ep.e1[c]) << 16);
-        s.ends.ends[p][lane] = make_uint4(e[0], e[1], e[2], e[3]);
-        lns |= static_cast<uint32_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0)) << (2 * p);
-      }
-      s.info[lane] = info | (lns << kInfoLnsShift);
+  // 3. Endpoints, one block per lane.
+  if (items > 0) {
+    uint32_t lns = 0;
+    int offset = 0;
+    for (int p = 0; p < partitions; ++p) {
+      const int cem = static_cast<int>((cems >> (4 * p)) & 15);
+      const Endpoints ep = endpoints_from(cem, s.colour[lane] + offset, kHdr);
+      offset += 2 * ((cem >> 2) + 1);
+      uint32_t e[4];
+      for (int c = 0; c < 4; ++c) e[c] = static_cast<uint32_t>(ep.e0[c]) | (static_cast<uint32_t>(ep.e1[c]) << 16);
+      s.ends.ends[p][lane] = make_uint4(e[0], e[1], e[2], e[3]);
+      lns |= static_cast<uint32_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0)) << (2 * p);
     }
-    __syncwarp();
+    s.info[lane] = info | (lns << kInfoLnsShift);
+  }
+  __syncwarp();
 
-    // 4. Texels: lane j takes columns j, j + 32, ... of the span's kSpan * kBw columns.
-    const int x0 = first * kBw;
-    const int rows = min(kBh, height - by * kBh);
-    uint2* row0 = out + static_cast<int64_t>(by) * kBh * width + x0;
+  // 4. Texels: lane j takes columns j, j + 32, ... of the span's kSpan * kBw columns.
+  const int x0 = first * kBw;
+  const int rows = min(kBh, height - by * kBh);
+  uint2* row0 = out + static_cast<int64_t>(by) * kBh * width + x0;
 #pragma unroll 1
-    for (int j = 0; j < kBw; ++j) {
-      const int c = lane + 32 * j;
-      const int block = c / kBw;
-      const int x = c - block * kBw;
-      if (x0 + c >= width) continue;
-      const uint32_t info = s.info[block];
-      uint2* dst = row0 + c;
-      if (info & kInfoConstant) {
-        const uint4 colour = s.lines[block];
-        const uint2 v = make_uint2(colour.x, colour.y);
-        for (int y = 0; y < rows; ++y, dst += width) __stcs(dst, v);
-        continue;
-      }
-      texel_column<kBw, kBh, kHdr>(s, tables, k, block, x, rows, width, info, dst);
+  for (int j = 0; j < kBw; ++j) {
+    const int c = lane + 32 * j;
+    const int block = c / kBw;
+    const int x = c - block * kBw;
+    if (x0 + c >= width) continue;
+    const uint32_t info = s.info[block];
+    uint2* dst = row0 + c;
+    if (info & kInfoConstant) {
+      const uint4 colour = s.lines[block];
+      const uint2 v = make_uint2(colour.x, colour.y);
+      for (int y = 0; y < rows; ++y, dst += width) __stcs(dst, v);
+      continue;
     }
-    __syncwarp();
+    texel_column<kBw, kBh, kHdr>(s, tables, k, block, x, rows, width, info, dst);
   }
 }
 

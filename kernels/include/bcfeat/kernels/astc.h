@@ -773,19 +773,6 @@ BCFEAT_HD uint16_t lns_to_half(uint32_t p) {
   return static_cast<uint16_t>(h < 0x7bff ? h : 0x7bff);
 }
 
-// lns_to_half of the interpolation x = 2^23 + e0 (64 - w) + e1 w + 32 (see
-// unorm16_interpolation_float; the value p = (x >> 6) & 0xFFFF), straight from x: with
-// u = x & 0x3FFFC0 = 64 p and m = x & 0x1FFC0 = 64 mc, 4 u - m = 64 (8192 e + 3 mc) for the
-// exponent e = p >> 11, so (4 u - m + the parts above the knees) >> 9 = (e << 10) | (m' >> 3)
-// with m' the piecewise linear mantissa. Nine integer instructions a channel on the GPU.
-BCFEAT_HD uint32_t lns_interpolation_half(uint32_t x) {
-  const int32_t u = static_cast<int32_t>(x & 0x3fffc0u), m = static_cast<int32_t>(x & 0x1ffc0u);
-  const int32_t knee1 = m - 32768, knee2 = m - 98304;
-  const int32_t rest = (knee1 > 0 ? knee1 : 0) + (knee2 > 0 ? knee2 : 0) - m;
-  const uint32_t h = static_cast<uint32_t>(4 * u + rest) >> 9;
-  return h < 0x7bffu ? h : 0x7bffu;
-}
-
 // Per 16-bit half: max(a + b, 0) of signed halves, and min(a, b) of unsigned ones (Hopper's
 // 16x2 VIADDMNMX instructions on the GPU; the arguments here never overflow a half).
 BCFEAT_HD uint32_t add_max0_s16x2(uint32_t a, uint32_t b) {
@@ -810,17 +797,21 @@ BCFEAT_HD uint32_t min_u16x2(uint32_t a, uint32_t b) {
 #endif
 }
 
-// lns_interpolation_half of two interpolations at once, x's half in the low 16 bits: the two
-// 16-bit values side by side, then the same steps per half (mantissa m, its parts above the
-// knees 512 and 1536, 3 m plus those, at most 8187 so no carry crosses into the other half;
-// exponent bits; the clamp to 0x7BFF) — 13 instructions for the pair on the GPU, against 18
-// and a pack for two lns_interpolation_half.
+// lns_to_half of two interpolations x = 2^23 + e0 (64 - w) + e1 w + 32 at once (see
+// unorm16_interpolation_float; the value p = (x >> 6) & 0xFFFF), x's half in the low 16 bits,
+// straight from the interpolations: the two values side by side, then per half the mantissa
+// mc = p & 0x7FF, its parts above the knees 512 and 1536, 3 mc plus those (at most 8187, so no
+// carry crosses into the other half) >> 3, the exponent bits p >> 11 << 10, and the clamp to
+// 0x7BFF. 13 instructions for the pair on the GPU.
 BCFEAT_HD uint32_t lns_interpolation_half2(uint32_t x, uint32_t y) {
   const uint32_t v = ((x >> 6) & 0xffffu) | ((y << 10) & 0xffff0000u);
   const uint32_t m = v & 0x07ff07ffu;
   const uint32_t mantissa = 3 * m + add_max0_s16x2(m, 0xfe00fe00u) + add_max0_s16x2(m, 0xfa00fa00u);
   return min_u16x2(((mantissa >> 3) & 0x03ff03ffu) | ((v >> 1) & 0x7c007c00u), 0x7bff7bffu);
 }
+
+// One interpolation's LNS → half (a partition whose RGB and alpha differ): the pair's low half.
+BCFEAT_HD uint32_t lns_interpolation_half(uint32_t x) { return lns_interpolation_half2(x, x) & 0xffffu; }
 
 }  // namespace astc_detail
 
