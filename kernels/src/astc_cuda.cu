@@ -390,15 +390,19 @@ __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t w
 // fs = ft = 0: the factors are 16, 0, 0, 0). The texel row's grid position in 1/64 units of a
 // cell, 32 + row_step * y, grows by row_step a row: its bits 6..9 are the fraction ft, the bits
 // from 10 the grid row.
-template <int kBw, int kBh, bool kHdr>
+//
+// The work a texel needs beyond that depends on its block: a second weight plane, a partition,
+// LNS values. The warp's lanes take the same code for one column pass (see kNeed*), chosen by a
+// vote over the blocks of the pass, so that a texel runs no branch: kDual reads a second plane
+// (a one-plane block reads its first plane again and uses neither), kPartitions picks the
+// texel's partition (a one-partition block has zero lines, so always partition 0), and
+// kMixedLns tests each texel's LNS bits, where without it every channel is LNS (HDR).
+template <int kBw, int kBh, bool kHdr, bool kDual, bool kPartitions, bool kMixedLns>
 __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
                                              int block, int x, int rows, int width, uint32_t info, uint2* dst) {
   using namespace astc_detail;
   constexpr int kPlane2 = Span<kBw, kBh>::kPlane2;
   const int grid_w = info & 15, grid_h = (info >> 4) & 15;
-  const int partitions = ((info >> 8) & 3) + 1;
-  const bool dual = info & kInfoDual;
-  const int plane2 = dual ? static_cast<int>((info >> 10) & 3) : -1;
   const GridCoord column = grid_coord(x, kBw, grid_w);
   const char* pairs = reinterpret_cast<const char*>(s.pairs[block] + column.j);
   const int row_bytes = 2 * grid_w;  // one grid row of Span::pairs
@@ -409,7 +413,7 @@ __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tabl
   // word: the column's (mul_x x + add) & 63 is made in two 16-bit halves (bytes 0, 2 and 1, 3;
   // at most 63 * 11 + 63), and each texel row adds the mul_y bytes (no carry: 63 + 63 < 256).
   uint32_t scores = 0, score_step = 0;
-  if (partitions > 1) {
+  if (kPartitions) {
     const uint4 lines = s.lines[block];
     const uint32_t even = ((lines.x & 0x00ff00ffu) * x + (lines.z & 0x00ff00ffu)) & 0x003f003fu;
     const uint32_t odd = (((lines.x >> 8) & 0x00ff00ffu) * x + ((lines.z >> 8) & 0x00ff00ffu)) & 0x003f003fu;
@@ -419,7 +423,10 @@ __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tabl
   uint4 ends = s.ends.ends[0][block];
   uint32_t lns = lns_all;
   // Which weight each channel reads (the second plane's channel reads weight2).
+  const bool dual = info & kInfoDual;
+  const int plane2 = dual ? static_cast<int>((info >> 10) & 3) : -1;
   const bool p0 = plane2 == 0, p1 = plane2 == 1, p2 = plane2 == 2, p3 = plane2 == 3;
+  const int plane2_bytes = dual ? 2 * kPlane2 : 0;
   int position = 32;
 #pragma unroll 1
   for (int y = 0; y < rows; ++y, dst += width, position += row_step) {
@@ -430,16 +437,20 @@ __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tabl
                               f, k.eight) >>
                        4;
     const uint32_t wp = 64u + k.w255 * w;
-    uint32_t wp2 = wp;
-    if (dual) {
-      const char* q = p + 2 * kPlane2;
+    uint32_t wr = wp, wg = wp, wb = wp, wa = wp;
+    if (kDual) {
+      const char* q = p + plane2_bytes;
       const uint32_t w2 = __dp4a(*reinterpret_cast<const uint16_t*>(q) |
                                      (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(q + row_bytes)) << 16),
                                  f, k.eight) >>
                           4;
-      wp2 = 64u + k.w255 * w2;
+      const uint32_t wp2 = 64u + k.w255 * w2;
+      wr = p0 ? wp2 : wp;
+      wg = p1 ? wp2 : wp;
+      wb = p2 ? wp2 : wp;
+      wa = p3 ? wp2 : wp;
     }
-    if (partitions > 1) {
+    if (kPartitions) {
       // Keys score << 2 | (3 - i): the largest is the highest score, ties going to the lowest
       // partition (as astc.h). Bytes 0, 2 against 1, 3 in 16-bit halves, then the high half
       // against the low (Hopper's 16x2 three-way max).
@@ -451,8 +462,18 @@ __device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tabl
       lns = lns_all >> (2 * part);
       scores = (scores + score_step) & 0x3f3f3f3fu;
     }
-    __stcs(dst, texel_value<kHdr>(ends, p0 ? wp2 : wp, p1 ? wp2 : wp, p2 ? wp2 : wp, p3 ? wp2 : wp, lns, k));
+    __stcs(dst, texel_value<kHdr>(ends, wr, wg, wb, wa, kMixedLns ? lns : 3u, k));
   }
+}
+
+// What the texels of a column pass need (texel_column's template flags), voted by the warp.
+constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
+
+template <int kBw, int kBh, bool kHdr, int kNeed>
+__device__ __forceinline__ void texel_column_for(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
+                                                 int block, int x, int rows, int width, uint32_t info, uint2* dst) {
+  texel_column<kBw, kBh, kHdr, (kNeed & kNeedDual) != 0, (kNeed & kNeedPartitions) != 0,
+               (kNeed & kNeedMixedLns) != 0>(s, t, k, block, x, rows, width, info, dst);
 }
 
 template <int kBw, int kBh, bool kHdr>
@@ -522,6 +543,8 @@ __global__ void __launch_bounds__(32 * kWarps)
       colour_kind = colour_r.kind;
       weight_kind = weight_r.kind;
       group_bits = static_cast<uint32_t>(group_length(colour_r) | (group_length(weight_r) << 8));
+      // A one-partition block has zero lines: every score 0, so step 4 picks partition 0.
+      line = make_uint4(0, 0, 0, 0);
       if (partitions > 1) {
         const int seed = static_cast<int>((raw.x >> 13) & 1023);
         line = __ldg(lines + (partitions - 2) * 1024 + seed);
@@ -609,8 +632,18 @@ __global__ void __launch_bounds__(32 * kWarps)
     const int c = lane + 32 * j;
     const int block = c / kBw;
     const int x = c - block * kBw;
-    if (x0 + c >= width) continue;
+    const bool inside = x0 + c < width;
     const uint32_t info = s.info[block];
+    const bool decoded = inside && !(info & kInfoConstant);
+    // The pass's needs, voted over the lanes that decode texels (lanes of constant blocks and
+    // past the image need nothing).
+    const int partitions = static_cast<int>((info >> 8) & 3) + 1;
+    const uint32_t lns_mask = (1u << (2 * partitions)) - 1;
+    const bool mixed_lns = kHdr && ((info >> kInfoLnsShift) & lns_mask) != lns_mask;
+    const int need = (__any_sync(0xffffffffu, decoded && (info & kInfoDual)) ? kNeedDual : 0) |
+                     (__any_sync(0xffffffffu, decoded && partitions > 1) ? kNeedPartitions : 0) |
+                     (__any_sync(0xffffffffu, decoded && mixed_lns) ? kNeedMixedLns : 0);
+    if (!inside) continue;
     uint2* dst = row0 + c;
     if (info & kInfoConstant) {
       const uint4 colour = s.lines[block];
@@ -618,7 +651,23 @@ __global__ void __launch_bounds__(32 * kWarps)
       for (int y = 0; y < rows; ++y, dst += width) __stcs(dst, v);
       continue;
     }
-    texel_column<kBw, kBh, kHdr>(s, tables, k, block, x, rows, width, info, dst);
+    switch (need) {
+#define BCFEAT_ASTC_NEED(N)                                                                    \
+  case N:                                                                                      \
+    if constexpr (kHdr || (N) < kNeedMixedLns) {                                             \
+      texel_column_for<kBw, kBh, kHdr, (N)>(s, tables, k, block, x, rows, width, info, dst); \
+    }                                                                                          \
+    break;
+      BCFEAT_ASTC_NEED(0)
+      BCFEAT_ASTC_NEED(1)
+      BCFEAT_ASTC_NEED(2)
+      BCFEAT_ASTC_NEED(3)
+      BCFEAT_ASTC_NEED(4)
+      BCFEAT_ASTC_NEED(5)
+      BCFEAT_ASTC_NEED(6)
+      BCFEAT_ASTC_NEED(7)
+#undef BCFEAT_ASTC_NEED
+    }
   }
 }
 
