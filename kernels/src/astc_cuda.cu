@@ -397,83 +397,160 @@ __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t w
 // (a one-plane block reads its first plane again and uses neither), kPartitions picks the
 // texel's partition (a one-partition block has zero lines, so always partition 0), and
 // kMixedLns tests each texel's LNS bits, where without it every channel is LNS (HDR).
-template <int kBw, int kBh, bool kHdr, bool kDual, bool kPartitions, bool kMixedLns>
-__device__ __forceinline__ void texel_column(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
-                                             int block, int x, int rows, int width, uint32_t info, uint2* dst) {
+template <int kBw, int kBh, bool kHdr, bool kDual, bool kPartitions, bool kMixedLns, int kCols>
+__device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
+                                              int block, int x, int rows, int width, uint32_t info, uint2* dst) {
   using namespace astc_detail;
   constexpr int kPlane2 = Span<kBw, kBh>::kPlane2;
   const int grid_w = info & 15, grid_h = (info >> 4) & 15;
-  const GridCoord column = grid_coord(x, kBw, grid_w);
-  const char* pairs = reinterpret_cast<const char*>(s.pairs[block] + column.j);
   const int row_bytes = 2 * grid_w;  // one grid row of Span::pairs
-  const char* factors = reinterpret_cast<const char*>(&t.factors[0][column.f]);
   const int row_step = grid_step(kBh, grid_h);
   const uint32_t lns_all = info >> kInfoLnsShift;
-  // Partition scores (mul_x[i] * x + mul_y[i] * y + add[i]) & 63, the four in the bytes of one
-  // word: the column's (mul_x x + add) & 63 is made in two 16-bit halves (bytes 0, 2 and 1, 3;
-  // at most 63 * 11 + 63), and each texel row adds the mul_y bytes (no carry: 63 + 63 < 256).
-  uint32_t scores = 0, score_step = 0;
-  if (kPartitions) {
-    const uint4 lines = s.lines[block];
-    const uint32_t even = ((lines.x & 0x00ff00ffu) * x + (lines.z & 0x00ff00ffu)) & 0x003f003fu;
-    const uint32_t odd = (((lines.x >> 8) & 0x00ff00ffu) * x + ((lines.z >> 8) & 0x00ff00ffu)) & 0x003f003fu;
-    scores = even | (odd << 8);
-    score_step = lines.y;
+  const uint4 lines = s.lines[block];
+  const char* pairs[kCols];
+  const char* factors[kCols];
+  uint32_t scores[kCols];
+  uint4 ends[kCols];
+  uint32_t lns[kCols];
+#pragma unroll
+  for (int i = 0; i < kCols; ++i) {
+    const GridCoord column = grid_coord(x + i, kBw, grid_w);
+    pairs[i] = reinterpret_cast<const char*>(s.pairs[block] + column.j);
+    factors[i] = reinterpret_cast<const char*>(&t.factors[0][column.f]);
+    // Partition scores (mul_x[i] * x + mul_y[i] * y + add[i]) & 63, the four in the bytes of
+    // one word: the column's (mul_x x + add) & 63 is made in two 16-bit halves (bytes 0, 2 and
+    // 1, 3; at most 63 * 11 + 63), and each texel row adds the mul_y bytes (no carry: 63 + 63
+    // < 256).
+    scores[i] = 0;
+    if (kPartitions) {
+      const uint32_t even = ((lines.x & 0x00ff00ffu) * (x + i) + (lines.z & 0x00ff00ffu)) & 0x003f003fu;
+      const uint32_t odd = (((lines.x >> 8) & 0x00ff00ffu) * (x + i) + ((lines.z >> 8) & 0x00ff00ffu)) & 0x003f003fu;
+      scores[i] = even | (odd << 8);
+    }
+    ends[i] = s.ends.ends[0][block];
+    lns[i] = lns_all;
   }
-  uint4 ends = s.ends.ends[0][block];
-  uint32_t lns = lns_all;
   // Which weight each channel reads (the second plane's channel reads weight2).
   const bool dual = info & kInfoDual;
   const int plane2 = dual ? static_cast<int>((info >> 10) & 3) : -1;
   const bool p0 = plane2 == 0, p1 = plane2 == 1, p2 = plane2 == 2, p3 = plane2 == 3;
   const int plane2_bytes = dual ? 2 * kPlane2 : 0;
   int position = 32;
+  uint32_t offset = 0;
 #pragma unroll 1
-  for (int y = 0; y < rows; ++y, dst += width, position += row_step) {
-    const uint32_t f = *reinterpret_cast<const uint32_t*>(factors + (position & 0x3c0));  // row ft
-    const char* p = pairs + (position >> 10) * row_bytes;
-    const uint32_t w = __dp4a(*reinterpret_cast<const uint16_t*>(p) |
-                                  (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(p + row_bytes)) << 16),
-                              f, k.eight) >>
-                       4;
-    const uint32_t wp = 64u + k.w255 * w;
-    uint32_t wr = wp, wg = wp, wb = wp, wa = wp;
-    if (kDual) {
-      const char* q = p + plane2_bytes;
-      const uint32_t w2 = __dp4a(*reinterpret_cast<const uint16_t*>(q) |
-                                     (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(q + row_bytes)) << 16),
-                                 f, k.eight) >>
-                          4;
-      const uint32_t wp2 = 64u + k.w255 * w2;
-      wr = p0 ? wp2 : wp;
-      wg = p1 ? wp2 : wp;
-      wb = p2 ? wp2 : wp;
-      wa = p3 ? wp2 : wp;
+  for (int y = 0; y < rows; ++y, offset += width, position += row_step) {
+    const int factor_row = position & 0x3c0;  // row ft
+    const int pair_row = (position >> 10) * row_bytes;
+    uint2 v[kCols];
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) {
+      const uint32_t f = *reinterpret_cast<const uint32_t*>(factors[i] + factor_row);
+      const char* p = pairs[i] + pair_row;
+      const uint32_t w = __dp4a(*reinterpret_cast<const uint16_t*>(p) |
+                                    (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(p + row_bytes)) << 16),
+                                f, k.eight) >>
+                         4;
+      const uint32_t wp = 64u + k.w255 * w;
+      uint32_t wr = wp, wg = wp, wb = wp, wa = wp;
+      if (kDual) {
+        const char* q = p + plane2_bytes;
+        const uint32_t w2 =
+            __dp4a(*reinterpret_cast<const uint16_t*>(q) |
+                       (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(q + row_bytes)) << 16),
+                   f, k.eight) >>
+            4;
+        const uint32_t wp2 = 64u + k.w255 * w2;
+        wr = p0 ? wp2 : wp;
+        wg = p1 ? wp2 : wp;
+        wb = p2 ? wp2 : wp;
+        wa = p3 ? wp2 : wp;
+      }
+      if (kPartitions) {
+        // Keys score << 2 | (3 - i): the largest is the highest score, ties going to the
+        // lowest partition (as astc.h). Bytes 0, 2 against 1, 3 in 16-bit halves, then the
+        // high half against the low (Hopper's 16x2 three-way max).
+        const uint32_t keys = scores[i] * 4 + 0x00010203u;
+        const uint32_t pair_max =
+            __vimax3_u16x2(__byte_perm(keys, 0, 0x4240), __byte_perm(keys, 0, 0x4341), 0u);
+        const uint32_t best = __vimax3_u16x2(pair_max, __byte_perm(pair_max, 0, 0x4432), 0u);
+        const int part = static_cast<int>((best & 3) ^ 3);
+        ends[i] = s.ends.ends[part][block];
+        lns[i] = lns_all >> (2 * part);
+        scores[i] = (scores[i] + lines.y) & 0x3f3f3f3fu;
+      }
+      v[i] = texel_value<kHdr>(ends[i], wr, wg, wb, wa, kMixedLns ? lns[i] : 3u, k);
     }
-    if (kPartitions) {
-      // Keys score << 2 | (3 - i): the largest is the highest score, ties going to the lowest
-      // partition (as astc.h). Bytes 0, 2 against 1, 3 in 16-bit halves, then the high half
-      // against the low (Hopper's 16x2 three-way max).
-      const uint32_t keys = scores * 4 + 0x00010203u;
-      const uint32_t pair_max = __vimax3_u16x2(__byte_perm(keys, 0, 0x4240), __byte_perm(keys, 0, 0x4341), 0u);
-      const uint32_t best = __vimax3_u16x2(pair_max, __byte_perm(pair_max, 0, 0x4432), 0u);
-      const int part = static_cast<int>((best & 3) ^ 3);
-      ends = s.ends.ends[part][block];
-      lns = lns_all >> (2 * part);
-      scores = (scores + score_step) & 0x3f3f3f3fu;
+    if (kCols == 1) {
+      __stcs(dst + offset, v[0]);
+    } else {  // two texels in one 16-byte store (launch_size: the row starts are 16-byte aligned)
+      __stcs(reinterpret_cast<uint4*>(dst + offset), make_uint4(v[0].x, v[0].y, v[kCols - 1].x, v[kCols - 1].y));
     }
-    __stcs(dst, texel_value<kHdr>(ends, wr, wg, wb, wa, kMixedLns ? lns : 3u, k));
   }
 }
 
 // What the texels of a column pass need (texel_column's template flags), voted by the warp.
 constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
 
-template <int kBw, int kBh, bool kHdr, int kNeed>
-__device__ __forceinline__ void texel_column_for(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
-                                                 int block, int x, int rows, int width, uint32_t info, uint2* dst) {
-  texel_column<kBw, kBh, kHdr, (kNeed & kNeedDual) != 0, (kNeed & kNeedPartitions) != 0,
-               (kNeed & kNeedMixedLns) != 0>(s, t, k, block, x, rows, width, info, dst);
+template <int kBw, int kBh, bool kHdr, int kNeed, int kCols>
+__device__ __forceinline__ void texel_columns_for(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
+                                                  int block, int x, int rows, int width, uint32_t info, uint2* dst) {
+  texel_columns<kBw, kBh, kHdr, (kNeed & kNeedDual) != 0, (kNeed & kNeedPartitions) != 0,
+                (kNeed & kNeedMixedLns) != 0, kCols>(s, t, k, block, x, rows, width, info, dst);
+}
+
+// Step 4 for one warp: lane j takes kCols columns from kCols j, then 32 kCols further on, ...,
+// of the span's kSpan * kBw columns (kCols = 2 needs an even kBw and 16-byte aligned rows).
+template <int kBw, int kBh, bool kHdr, int kCols>
+__device__ __forceinline__ void span_texels(const Span<kBw, kBh>& s, const Tables& tables, const TexelConstants& k,
+                                            int lane, int x0, int rows, int width, uint2* row0) {
+#pragma unroll 1
+  for (int j = 0; j < kBw / kCols; ++j) {
+    const int c = kCols * lane + 32 * kCols * j;
+    const int block = c / kBw;
+    const int x = c - block * kBw;
+    const bool inside = x0 + c < width;
+    const uint32_t info = s.info[block];
+    const bool decoded = inside && !(info & kInfoConstant);
+    // The pass's needs, voted over the lanes that decode texels (lanes of constant blocks and
+    // past the image need nothing).
+    const int partitions = static_cast<int>((info >> 8) & 3) + 1;
+    const uint32_t lns_mask = (1u << (2 * partitions)) - 1;
+    const bool mixed_lns = kHdr && ((info >> kInfoLnsShift) & lns_mask) != lns_mask;
+    const int need = (__any_sync(0xffffffffu, decoded && (info & kInfoDual)) ? kNeedDual : 0) |
+                     (__any_sync(0xffffffffu, decoded && partitions > 1) ? kNeedPartitions : 0) |
+                     (__any_sync(0xffffffffu, decoded && mixed_lns) ? kNeedMixedLns : 0);
+    if (!inside) continue;
+    uint2* dst = row0 + c;
+    if (info & kInfoConstant) {
+      const uint4 colour = s.lines[block];
+      uint32_t offset = 0;
+      for (int y = 0; y < rows; ++y, offset += width) {
+        if (kCols == 1) {
+          __stcs(dst + offset, make_uint2(colour.x, colour.y));
+        } else {
+          __stcs(reinterpret_cast<uint4*>(dst + offset), make_uint4(colour.x, colour.y, colour.x, colour.y));
+        }
+      }
+      continue;
+    }
+    switch (need) {
+#define BCFEAT_ASTC_NEED(N)                                                                             \
+  case N:                                                                                               \
+    if constexpr (kHdr || (N) < kNeedMixedLns) {                                                      \
+      texel_columns_for<kBw, kBh, kHdr, (N), kCols>(s, tables, k, block, x, rows, width, info, dst); \
+    }                                                                                                   \
+    break;
+      BCFEAT_ASTC_NEED(0)
+      BCFEAT_ASTC_NEED(1)
+      BCFEAT_ASTC_NEED(2)
+      BCFEAT_ASTC_NEED(3)
+      BCFEAT_ASTC_NEED(4)
+      BCFEAT_ASTC_NEED(5)
+      BCFEAT_ASTC_NEED(6)
+      BCFEAT_ASTC_NEED(7)
+#undef BCFEAT_ASTC_NEED
+    }
+  }
 }
 
 template <int kBw, int kBh, bool kHdr>
@@ -623,51 +700,14 @@ __global__ void __launch_bounds__(32 * kWarps)
   }
   __syncwarp();
 
-  // 4. Texels: lane j takes columns j, j + 32, ... of the span's kSpan * kBw columns.
+  // 4. Texels, two columns a lane where the block width is even and the rows 16-byte aligned.
   const int x0 = first * kBw;
   const int rows = min(kBh, height - by * kBh);
   uint2* row0 = out + static_cast<int64_t>(by) * kBh * width + x0;
-#pragma unroll 1
-  for (int j = 0; j < kBw; ++j) {
-    const int c = lane + 32 * j;
-    const int block = c / kBw;
-    const int x = c - block * kBw;
-    const bool inside = x0 + c < width;
-    const uint32_t info = s.info[block];
-    const bool decoded = inside && !(info & kInfoConstant);
-    // The pass's needs, voted over the lanes that decode texels (lanes of constant blocks and
-    // past the image need nothing).
-    const int partitions = static_cast<int>((info >> 8) & 3) + 1;
-    const uint32_t lns_mask = (1u << (2 * partitions)) - 1;
-    const bool mixed_lns = kHdr && ((info >> kInfoLnsShift) & lns_mask) != lns_mask;
-    const int need = (__any_sync(0xffffffffu, decoded && (info & kInfoDual)) ? kNeedDual : 0) |
-                     (__any_sync(0xffffffffu, decoded && partitions > 1) ? kNeedPartitions : 0) |
-                     (__any_sync(0xffffffffu, decoded && mixed_lns) ? kNeedMixedLns : 0);
-    if (!inside) continue;
-    uint2* dst = row0 + c;
-    if (info & kInfoConstant) {
-      const uint4 colour = s.lines[block];
-      const uint2 v = make_uint2(colour.x, colour.y);
-      for (int y = 0; y < rows; ++y, dst += width) __stcs(dst, v);
-      continue;
-    }
-    switch (need) {
-#define BCFEAT_ASTC_NEED(N)                                                                    \
-  case N:                                                                                      \
-    if constexpr (kHdr || (N) < kNeedMixedLns) {                                             \
-      texel_column_for<kBw, kBh, kHdr, (N)>(s, tables, k, block, x, rows, width, info, dst); \
-    }                                                                                          \
-    break;
-      BCFEAT_ASTC_NEED(0)
-      BCFEAT_ASTC_NEED(1)
-      BCFEAT_ASTC_NEED(2)
-      BCFEAT_ASTC_NEED(3)
-      BCFEAT_ASTC_NEED(4)
-      BCFEAT_ASTC_NEED(5)
-      BCFEAT_ASTC_NEED(6)
-      BCFEAT_ASTC_NEED(7)
-#undef BCFEAT_ASTC_NEED
-    }
+  if (kBw % 2 == 0 && width % 2 == 0) {
+    span_texels<kBw, kBh, kHdr, 2>(s, tables, k, lane, x0, rows, width, row0);
+  } else {
+    span_texels<kBw, kBh, kHdr, 1>(s, tables, k, lane, x0, rows, width, row0);
   }
 }
 
