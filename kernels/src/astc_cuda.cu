@@ -29,6 +29,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -59,7 +60,6 @@ constexpr int kColourBits = 96;
 
 // Per-CTA tables (shared memory).
 struct alignas(64) Tables {
-  uint16_t digits[256 + 128];  // the trits of 0..255, then the quints of 0..127; digit j at bit 3j
   uint16_t offset[21 + 21];    // first entry of each weight range, then of each colour range
   uint8_t unquantised[kWeightTable + kColourTable];
   // The infill factors of fractions fs, ft (astc.h infill_at, neighbours inside the grid) at
@@ -134,6 +134,15 @@ struct Span {
   uint16_t pairs[kSpan][kPairs];
 };
 
+// decode_group writes the byte before a block's first pair; for block 0 that is the last
+// block's last colour byte, which no colour value reaches (at most 18 values).
+using Span4x4 = Span<4, 4>;
+using Span12x12 = Span<12, 12>;
+static_assert(offsetof(Span4x4, pairs) == offsetof(Span4x4, colour) + sizeof(Span4x4::colour) &&
+                  offsetof(Span12x12, pairs) == offsetof(Span12x12, colour) + sizeof(Span12x12::colour) &&
+                  kColourStride > 18,
+              "the byte before Span::pairs must be an unused colour byte");
+
 // info: grid_w (4 bits), grid_h (4), partitions - 1 (2), plane-2 channel (2), dual (1),
 // constant (1), then per partition the 2 LNS bits (RGB, alpha) from bit 16.
 constexpr uint32_t kInfoDual = 1u << 12;
@@ -165,13 +174,6 @@ __device__ __forceinline__ uint32_t sequence_desc(int start, int range, int coun
 Tables host_tables() {
   using namespace astc_detail;
   Tables t{};
-  for (int i = 0; i < 256; ++i) {  // trits: 2 bits apart in unpack_trits, 3 here
-    const uint32_t trits = unpack_trits(static_cast<uint32_t>(i));
-    uint32_t spread = 0;
-    for (int j = 0; j < 5; ++j) spread |= ((trits >> (2 * j)) & 3) << (3 * j);
-    t.digits[i] = static_cast<uint16_t>(spread);
-  }
-  for (int i = 0; i < 128; ++i) t.digits[256 + i] = static_cast<uint16_t>(unpack_quints(static_cast<uint32_t>(i)));
   auto levels = [](int range) {
     const Range r = range_of(range);
     return (r.kind == 0 ? 1 : r.kind == 1 ? 3 : 5) << r.bits;
@@ -197,6 +199,24 @@ Tables host_tables() {
 
 __device__ Tables device_tables;
 
+// The digits of the packed trit and quint bits (global memory, read through L1): entry i < 256
+// the five trits of i, entry 256 + i the three quints of i, digit j in byte j (digit 4 in .y).
+__device__ uint2 device_digits[256 + 128];
+
+std::vector<uint2> host_digits() {
+  std::vector<uint2> digits(256 + 128, make_uint2(0, 0));
+  for (uint32_t i = 0; i < 256; ++i) {  // unpack_trits: 2 bits a trit
+    const uint32_t trits = astc_detail::unpack_trits(i);
+    for (int j = 0; j < 4; ++j) digits[i].x |= ((trits >> (2 * j)) & 3) << (8 * j);
+    digits[i].y = (trits >> 8) & 3;
+  }
+  for (uint32_t i = 0; i < 128; ++i) {  // unpack_quints: 3 bits a quint
+    const uint32_t quints = astc_detail::unpack_quints(i);
+    for (int j = 0; j < 3; ++j) digits[256 + i].x |= ((quints >> (3 * j)) & 7) << (8 * j);
+  }
+  return digits;
+}
+
 // Copies the tables to `device` once per process.
 void upload_tables() {
   static std::mutex mutex;
@@ -207,6 +227,9 @@ void upload_tables() {
   if (done.count(device)) return;
   const Tables t = host_tables();
   check_cuda(cudaMemcpyToSymbol(device_tables, &t, sizeof t), "copy ASTC tables to the GPU");
+  const std::vector<uint2> digits = host_digits();
+  check_cuda(cudaMemcpyToSymbol(device_digits, digits.data(), digits.size() * sizeof(uint2)),
+             "copy ASTC digit table to the GPU");
   std::vector<uint32_t> modes(14 * 2048);
   for (int size = 0; size < 14; ++size) {
     for (uint32_t mode = 0; mode < 2048; ++mode) {
@@ -258,6 +281,20 @@ __device__ __forceinline__ uint32_t bits_before(uint32_t word, int i, int end) {
   return word & __funnelshift_lc(0xffffffffu, 0u, static_cast<uint32_t>(max(end - 32 * i, 0)));
 }
 
+// Stores the byte v at the shared addresses a and b if `store`, as predicated stores: written
+// as a branch, the compiler moves the value's whole decode under it, one branch a value.
+__device__ __forceinline__ void store_bytes_if(bool store, uint32_t a, uint32_t b, uint32_t v) {
+  asm volatile(
+      "{\n"
+      "  .reg .pred p;\n"
+      "  setp.ne.u32 p, %0, 0;\n"
+      "  @p st.shared.u8 [%1], %3;\n"
+      "  @p st.shared.u8 [%2], %3;\n"
+      "}\n" ::"r"(static_cast<uint32_t>(store)),
+      "r"(a), "r"(b), "r"(v)
+      : "memory");
+}
+
 // Group g of the integer sequence `desc` (see sequence_desc) in the words `w` (6 words, zero
 // past the sequence): its values unquantised through the tables into out[slot] (slots split
 // for dual planes, the second plane from kPlane2), or with `pairs` into the byte pairs of
@@ -279,28 +316,35 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
   const uint32_t hi = __funnelshift_r(w[word + 1], w[word + 2], shift);
   const uint64_t window = lo | (static_cast<uint64_t>(hi) << 32);
   auto field = [&](int at, uint32_t mask) { return static_cast<uint32_t>(window >> at) & mask; };
-  // Where each value's low bits start, and its trit or quint (3 bits apart in `digits`).
+  // Where each value's low bits start, and its trit or quint (device_digits).
   int pos[5];
-  uint32_t digits = 0;
+  uint2 digits = make_uint2(0, 0);
   if (kind == 0) {
     for (int j = 0; j < 5; ++j) pos[j] = j * bits;
   } else if (kind == 1) {
     const int e[5] = {0, 2, 4, 5, 7};
     for (int j = 0; j < 5; ++j) pos[j] = j * bits + e[j];
-    digits = t.digits[field(pos[1] - 2, 3) | (field(pos[2] - 2, 3) << 2) | (field(pos[3] - 1, 1) << 4) |
-                      (field(pos[4] - 2, 3) << 5) | (field(5 * bits + 7, 1) << 7)];
+    digits = __ldg(device_digits + (field(pos[1] - 2, 3) | (field(pos[2] - 2, 3) << 2) | (field(pos[3] - 1, 1) << 4) |
+                                    (field(pos[4] - 2, 3) << 5) | (field(5 * bits + 7, 1) << 7)));
   } else {
     const int e[5] = {0, 3, 5, 0, 0};  // (values 3 and 4 are not in a quint block)
     for (int j = 0; j < 5; ++j) pos[j] = j * bits + e[j];
-    digits = t.digits[256 + (field(pos[1] - 3, 7) | (field(pos[2] - 2, 3) << 3) | (field(3 * bits + 5, 3) << 5))];
+    digits = __ldg(device_digits + 256 +
+                   (field(pos[1] - 3, 7) | (field(pos[2] - 2, 3) << 3) | (field(3 * bits + 5, 3) << 5)));
   }
+  // Value j's table index is digit j << bits | its low bits; the digits are shifted in place,
+  // all four bytes at once (a digit is at most 4 and bits at most 5: no byte overflows).
+  const uint32_t high_digits = digits.x << bits, last_digit = digits.y << bits;
   const uint32_t low_mask = (1u << bits) - 1;
   const int first = g * per_group;
   const int present = min(count - first, per_group);  // values j < present exist
   // Value j goes to byte even + step * j of `out` for even j, odd + step * j for odd j. With
   // split planes, value k goes to slot (k & 1) * kPlane2 + (k >> 1), and byte pairs take
-  // two bytes a slot.
+  // two bytes a slot. A weight is also the high byte of the pair before it (byte at - 1; for
+  // colour values, byte at again): before a block's first pair that is a byte no one reads
+  // (the block before's last pair, or the last block's unused colour bytes, see Span).
   int even = first, odd = first, step = 1;
+  const int high = pairs ? 1 : 0;
   if (pairs) {
     if (split) {
       const int half = first >> 1, parity = first & 1;
@@ -311,16 +355,13 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
       step = 2;
     }
   }
+  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(out));
 #pragma unroll
   for (int j = 0; j < 5; ++j) {
-    const uint32_t m = field(pos[j], low_mask);
-    const uint32_t d = (digits >> (3 * j)) & 7;
-    const uint8_t v = table[(d << bits) | m];
-    const int at = (j & 1 ? odd : even) + step * j;
-    // A weight is also the high byte of the pair before it.
-    const bool store = j < present, store_high = store && pairs && at > 0;
-    if (store) out[at] = v;
-    if (store_high) out[at - 1] = v;
+    const uint32_t digit = j < 4 ? __byte_perm(high_digits, 0, 0x4440 | j) : last_digit;
+    const uint32_t v = table[field(pos[j], low_mask) | digit];
+    const uint32_t at = to + static_cast<uint32_t>((j & 1 ? odd : even) + step * j);
+    store_bytes_if(j < present, at, at - high, v);
   }
 }
 
