@@ -597,8 +597,8 @@ __device__ __forceinline__ void span_texels(const Span<kBw, kBh>& s, const Table
 template <int kBw, int kBh, bool kHdr>
 __global__ void __launch_bounds__(32 * kWarps)
     astc_decode_kernel(const uint4* __restrict__ blocks, int width, int height, int blocks_x, int blocks_y,
-                       const uint32_t* __restrict__ modes, const uint4* __restrict__ lines, TexelConstants k,
-                       uint2* __restrict__ out) {
+                       uint64_t spans_magic, const uint32_t* __restrict__ modes, const uint4* __restrict__ lines,
+                       TexelConstants k, uint2* __restrict__ out) {
   using namespace astc_detail;
   __shared__ Tables tables;
   using SpanT = Span<kBw, kBh>;
@@ -615,7 +615,8 @@ __global__ void __launch_bounds__(32 * kWarps)
   const int units = spans_x * blocks_y;  // < 2^30 (launch_size checks)
   const int unit = blockIdx.x * kWarps + (threadIdx.x >> 5);  // launch_size: one span per warp
   if (unit >= units) return;
-  const int by = unit / spans_x;
+  // unit / spans_x as a multiply where launch_size found one exact for every unit (see there).
+  const int by = spans_magic ? static_cast<int>((static_cast<uint64_t>(unit) * spans_magic) >> 40) : unit / spans_x;
   const int first = (unit - by * spans_x) * kSpan;
 
   // 1. Headers, one block per lane (astc.h decode_astc_header, with the block mode, the
@@ -779,7 +780,15 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   // left SMs idle behind their slowest warps and took 1.05-1.15x as long on kodim23,
   // results/reference/astc_cuda_units_h200.txt.) Each CTA copies the tables once, 3.3 KB.
   const int grid = static_cast<int>((units + kWarps - 1) / kWarps);
-  kernel<<<grid, 32 * kWarps, 0, stream>>>(in, width, height, blocks_x, blocks_y, modes + size * 2048,
+  // The kernel's unit / spans_x as (unit * m) >> 40 with m = ceil(2^40 / spans_x) = (2^40 + r) /
+  // spans_x, r < spans_x: unit m / 2^40 = unit / spans_x + unit r / (spans_x 2^40), which keeps
+  // the floor while unit r < 2^40, so for every unit when units * spans_x <= 2^40; and unit m <
+  // (blocks_y + 1) 2^40 stays inside 64 bits. Otherwise (0) the kernel divides.
+  const int64_t spans_x = (blocks_x + kSpan - 1) / kSpan;
+  const uint64_t spans_magic = units * spans_x <= (int64_t{1} << 40) && blocks_y < (1 << 23)
+                                   ? ((uint64_t{1} << 40) + spans_x - 1) / spans_x
+                                   : 0;
+  kernel<<<grid, 32 * kWarps, 0, stream>>>(in, width, height, blocks_x, blocks_y, spans_magic, modes + size * 2048,
                                            lines + (small_block ? 3 * 1024 : 0),
                                            TexelConstants{kInterpolationBias, 255u, 8u, 1.0f / 4194304.0f,
                                                           1.0f + 1.0f / 65536.0f, 1.0f / 268435456.0f},
