@@ -594,7 +594,7 @@ __device__ __forceinline__ void span_texels(const Span<kBw, kBh>& s, const Table
   }
 }
 
-template <int kBw, int kBh, bool kHdr>
+template <int kBw, int kBh, bool kHdr, int kCols>
 __global__ void __launch_bounds__(32 * kWarps)
     astc_decode_kernel(const uint4* __restrict__ blocks, int width, int height, int blocks_x, int blocks_y,
                        uint64_t spans_magic, const uint32_t* __restrict__ modes, const uint4* __restrict__ lines,
@@ -742,15 +742,12 @@ __global__ void __launch_bounds__(32 * kWarps)
   }
   __syncwarp();
 
-  // 4. Texels, two columns a lane where the block width is even and the rows 16-byte aligned.
+  // 4. Texels, kCols columns a lane (launch_size: 2 where the block width and the image width
+  //    are even, so that the rows are 16-byte aligned).
   const int x0 = first * kBw;
   const int rows = min(kBh, height - by * kBh);
   uint2* row0 = out + static_cast<int64_t>(by) * kBh * width + x0;
-  if (kBw % 2 == 0 && width % 2 == 0) {
-    span_texels<kBw, kBh, kHdr, 2>(s, tables, k, lane, x0, rows, width, row0);
-  } else {
-    span_texels<kBw, kBh, kHdr, 1>(s, tables, k, lane, x0, rows, width, row0);
-  }
+  span_texels<kBw, kBh, kHdr, kCols>(s, tables, k, lane, x0, rows, width, row0);
 }
 
 template <int kBw, int kBh>
@@ -774,7 +771,11 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   check_cuda(cudaGetSymbolAddress(reinterpret_cast<void**>(&modes), device_modes), "ASTC block-mode table address");
   check_cuda(cudaGetSymbolAddress(reinterpret_cast<void**>(&lines), device_lines), "ASTC partition table address");
   const bool small_block = kBw * kBh < 31;
-  auto kernel = hdr ? astc_decode_kernel<kBw, kBh, true> : astc_decode_kernel<kBw, kBh, false>;
+  // One kernel per texel-column count, so that each holds only the texel code it runs (the
+  // instruction cache is a limit: fully unrolled texel rows took up to 2.3x as long).
+  constexpr int kCols = kBw % 2 == 0 ? 2 : 1;
+  auto kernel = hdr ? (width % 2 == 0 ? astc_decode_kernel<kBw, kBh, true, kCols> : astc_decode_kernel<kBw, kBh, true, 1>)
+                    : (width % 2 == 0 ? astc_decode_kernel<kBw, kBh, false, kCols> : astc_decode_kernel<kBw, kBh, false, 1>);
   // One span per warp: CTAs are many and short, so the hardware hands SMs new ones as old ones
   // finish and the spans' uneven costs even out. (Persistent CTAs walking the spans, as before,
   // left SMs idle behind their slowest warps and took 1.05-1.15x as long on kodim23,
