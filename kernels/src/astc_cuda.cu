@@ -17,10 +17,13 @@
 //                under predicates;
 //  3. endpoints — lane i turns block i's colour values into endpoints per partition, each
 //                channel's pair packed in one word (in the memory of step 2's input);
-//  4. texels   — lane j computes texel columns j, j + 32, ... of each texel row of the span
-//                (weight infill as one 4-byte dot product with factors from a table,
+//  4. texels   — lane j computes texel columns 2j, 2j + 1, then 64 further on, ..., of each
+//                texel row of the span (one column a lane where the block or image width is
+//                odd): weight infill as one 4-byte dot product with factors from a table,
 //                partition, interpolation as one two-way dot product per channel, half
-//                conversion through float), so each store is 256 contiguous bytes of half RGBA.
+//                conversion through float, so each store is 512 contiguous bytes of half RGBA.
+//                Per pass over the columns the warp votes on what its blocks need (a second
+//                weight plane, partitions, mixed LNS) and runs a texel loop made for that.
 // Every lane of a warp runs the same code on one group in step 2 (the bulk of a block's
 // work), so the per-block decode does not diverge as blocks of different modes meet in a warp.
 // The span's shared memory is sized for the block size (small blocks hold fewer weights), so
@@ -422,7 +425,8 @@ __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t w
                         ((alpha ? lns_interpolation_half(a) : unorm16_half(a, k)) << 16));
 }
 
-// Step 4 for one texel column: texel (x, rows) of `block`, stored from `dst` down.
+// Step 4 for kCols texel columns of `block`: texels (x .. x + kCols - 1, rows), stored from
+// `dst` down.
 //
 // Weight infill (astc.h infill_at) as one 4-byte dot product: the four grid weights, two pairs
 // from Span::pairs, times the four factors packed in bytes, w00 | w01 << 8 | w10 << 16 |
@@ -529,7 +533,7 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tab
   }
 }
 
-// What the texels of a column pass need (texel_column's template flags), voted by the warp.
+// What the texels of a column pass need (texel_columns' template flags), voted by the warp.
 constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
 
 template <int kBw, int kBh, bool kHdr, int kNeed, int kCols>
