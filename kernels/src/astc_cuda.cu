@@ -437,15 +437,18 @@ __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t w
 // from 10 the grid row.
 //
 // The work a texel needs beyond that depends on its block: a second weight plane, a partition,
-// LNS values. The warp's lanes take the same code for one column pass (see kNeed*), chosen by a
-// vote over the blocks of the pass, so that a texel runs no branch: kDual reads a second plane
-// (a one-plane block reads its first plane again and uses neither), kPartitions picks the
-// texel's partition (a one-partition block has zero lines, so always partition 0), and
-// kMixedLns tests each texel's LNS bits, where without it every channel is LNS (HDR).
-template <int kBw, int kBh, bool kHdr, bool kDual, bool kPartitions, bool kMixedLns, int kCols>
+// LNS values. The warp's lanes take the same code for one column pass (kNeed, the bits below),
+// chosen by a vote over the blocks of the pass, so that a texel runs no branch: kDual reads a
+// second plane (a one-plane block reads its first plane again and uses neither), kPartitions
+// picks the texel's partition (a one-partition block has zero lines, so always partition 0),
+// and kMixedLns tests each texel's LNS bits, where without it every channel is LNS (HDR).
+constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
+
+template <int kBw, int kBh, bool kHdr, int kNeed, int kCols>
 __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
                                               int block, int x, int rows, int width, uint32_t info, uint2* dst) {
   using namespace astc_detail;
+  constexpr bool kDual = kNeed & kNeedDual, kPartitions = kNeed & kNeedPartitions, kMixedLns = kNeed & kNeedMixedLns;
   constexpr int kPlane2 = Span<kBw, kBh>::kPlane2;
   const int grid_w = info & 15, grid_h = (info >> 4) & 15;
   const int row_bytes = 2 * grid_w;  // one grid row of Span::pairs
@@ -533,16 +536,6 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tab
   }
 }
 
-// What the texels of a column pass need (texel_columns' template flags), voted by the warp.
-constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
-
-template <int kBw, int kBh, bool kHdr, int kNeed, int kCols>
-__device__ __forceinline__ void texel_columns_for(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
-                                                  int block, int x, int rows, int width, uint32_t info, uint2* dst) {
-  texel_columns<kBw, kBh, kHdr, (kNeed & kNeedDual) != 0, (kNeed & kNeedPartitions) != 0,
-                (kNeed & kNeedMixedLns) != 0, kCols>(s, t, k, block, x, rows, width, info, dst);
-}
-
 // Step 4 for one warp: lane j takes kCols columns from kCols j, then 32 kCols further on, ...,
 // of the span's kSpan * kBw columns (kCols = 2 needs an even kBw and 16-byte aligned rows).
 template <int kBw, int kBh, bool kHdr, int kCols>
@@ -579,11 +572,11 @@ __device__ __forceinline__ void span_texels(const Span<kBw, kBh>& s, const Table
       continue;
     }
     switch (need) {
-#define BCFEAT_ASTC_NEED(N)                                                                             \
-  case N:                                                                                               \
-    if constexpr (kHdr || (N) < kNeedMixedLns) {                                                      \
-      texel_columns_for<kBw, kBh, kHdr, (N), kCols>(s, tables, k, block, x, rows, width, info, dst); \
-    }                                                                                                   \
+#define BCFEAT_ASTC_NEED(N)                                                                         \
+  case N:                                                                                           \
+    if constexpr (kHdr || (N) < kNeedMixedLns) {                                                  \
+      texel_columns<kBw, kBh, kHdr, (N), kCols>(s, tables, k, block, x, rows, width, info, dst); \
+    }                                                                                               \
     break;
       BCFEAT_ASTC_NEED(0)
       BCFEAT_ASTC_NEED(1)
