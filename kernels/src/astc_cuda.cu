@@ -137,15 +137,6 @@ struct Span {
   uint16_t pairs[kSpan][kPairs];
 };
 
-// decode_group writes the byte before a block's first pair; for block 0 that is the last
-// block's last colour byte, which no colour value reaches (at most 18 values).
-using Span4x4 = Span<4, 4>;
-using Span12x12 = Span<12, 12>;
-static_assert(offsetof(Span4x4, pairs) == offsetof(Span4x4, colour) + sizeof(Span4x4::colour) &&
-                  offsetof(Span12x12, pairs) == offsetof(Span12x12, colour) + sizeof(Span12x12::colour) &&
-                  kColourStride > 18,
-              "the byte before Span::pairs must be an unused colour byte");
-
 // info: grid_w (4 bits), grid_h (4), partitions - 1 (2), plane-2 channel (2), dual (1),
 // constant (1), then per partition the 2 LNS bits (RGB, alpha) from bit 16.
 constexpr uint32_t kInfoDual = 1u << 12;
@@ -601,6 +592,10 @@ __global__ void __launch_bounds__(32 * kWarps)
   using SpanT = Span<kBw, kBh>;
   __shared__ SpanT spans[kWarps];
   static_assert(sizeof(Tables) % 16 == 0, "Tables is copied as uint4");
+  // decode_group writes the byte before a block's first pair; for block 0 that is the last
+  // block's last colour byte, which no colour value reaches (at most 18 values).
+  static_assert(offsetof(SpanT, pairs) == offsetof(SpanT, colour) + sizeof(SpanT::colour) && kColourStride > 18,
+                "the byte before Span::pairs must be an unused colour byte");
   for (int i = threadIdx.x; i < static_cast<int>(sizeof(Tables) / 16); i += blockDim.x) {
     reinterpret_cast<uint4*>(&tables)[i] = reinterpret_cast<const uint4*>(&device_tables)[i];
   }
@@ -613,7 +608,8 @@ __global__ void __launch_bounds__(32 * kWarps)
   const int unit = blockIdx.x * kWarps + (threadIdx.x >> 5);  // launch_size: one span per warp
   if (unit >= units) return;
   // unit / spans_x as a multiply where launch_size found one exact for every unit (see there).
-  const int by = spans_magic ? static_cast<int>((static_cast<uint64_t>(unit) * spans_magic) >> 40) : unit / spans_x;
+  const int by =
+      spans_magic ? static_cast<int>((static_cast<uint64_t>(unit) * spans_magic) >> 40) : unit / spans_x;
   const int first = (unit - by * spans_x) * kSpan;
 
   // 1. Headers, one block per lane (astc.h decode_astc_header, with the block mode, the
@@ -771,8 +767,9 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   // One kernel per texel-column count, so that each holds only the texel code it runs (the
   // instruction cache is a limit: fully unrolled texel rows took up to 2.3x as long).
   constexpr int kCols = kBw % 2 == 0 ? 2 : 1;
-  auto kernel = hdr ? (width % 2 == 0 ? astc_decode_kernel<kBw, kBh, true, kCols> : astc_decode_kernel<kBw, kBh, true, 1>)
-                    : (width % 2 == 0 ? astc_decode_kernel<kBw, kBh, false, kCols> : astc_decode_kernel<kBw, kBh, false, 1>);
+  const bool pairs = width % 2 == 0;
+  auto kernel = hdr ? (pairs ? astc_decode_kernel<kBw, kBh, true, kCols> : astc_decode_kernel<kBw, kBh, true, 1>)
+                    : (pairs ? astc_decode_kernel<kBw, kBh, false, kCols> : astc_decode_kernel<kBw, kBh, false, 1>);
   // One span per warp: CTAs are many and short, so the hardware hands SMs new ones as old ones
   // finish and the spans' uneven costs even out. (Persistent CTAs walking the spans, as before,
   // left SMs idle behind their slowest warps and took 1.05-1.15x as long on kodim23,
