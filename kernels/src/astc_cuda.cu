@@ -53,7 +53,7 @@ using cuda_util::time_cuda;
 
 constexpr int kWarps = 4;  // warps per CTA
 constexpr int kSpan = 32;  // blocks per warp work unit
-constexpr int kColourStride = 20;  // bytes of unquantised colour values per block (18 used)
+constexpr int kColourStride = 19;  // bytes of unquantised colour values per block (18 used)
 
 // Unquantisation tables: values of weight ranges 0..11, then colour ranges 4..20.
 constexpr int kWeightTable = 2 + 3 + 4 + 5 + 6 + 8 + 10 + 12 + 16 + 20 + 24 + 32;
@@ -92,12 +92,16 @@ __device__ uint16_t device_colour_ranges[9 * kColourBits];
 // What step 2 reads: the blocks' bits and sequences, and the block of each group. The colour
 // values read the block's words up to the end of the colour sequence, the weights its
 // bit-reversed words up to the end of the weight sequence, each with the bits past that end
-// cleared (a trit or quint block reads them as 0), and two zero words after (a group's 64-bit
-// window may run past).
+// cleared (a trit or quint block reads them as 0), and a zero word after. A group's 64-bit
+// window also reads the word after that (the next block's first, or the array's after the last
+// block's) but uses none of its bits: a sequence ends by bit 104 (the colour values, before at
+// least 24 weight bits) or 96 (the weights), so a group starting inside it ends by bit 144.
+// (Five words a block rather than six, and kColourStride 19 rather than 20: 288 bytes less a
+// span, which lets a sixth CTA onto an SM for the blocks from 8x5 up and a seventh for 5x5.)
 template <int kMaxGroups>
 struct SpanSequences {
-  uint32_t forward[kSpan][6];
-  uint32_t reverse[kSpan][6];
+  uint32_t forward[kSpan][5];
+  uint32_t reverse[kSpan][5];
   // Per block: the colour and weight sequences (see sequence_desc), the first group of each
   // (colour | weight << 16), the bits of a colour group | of a weight group << 8.
   uint4 seq[kSpan];
@@ -289,7 +293,7 @@ __device__ __forceinline__ void store_bytes_if(bool store, uint32_t a, uint32_t 
       : "memory");
 }
 
-// Group g of the integer sequence `desc` (see sequence_desc) in the words `w` (6 words, zero
+// Group g of the integer sequence `desc` (see sequence_desc) in the words `w` (5 words, zero
 // past the sequence): its values unquantised through the tables into out[slot] (slots split
 // for dual planes, the second plane from kPlane2), or with `pairs` into the byte pairs of
 // Span::pairs.
@@ -673,8 +677,8 @@ __global__ void __launch_bounds__(32 * kWarps)
     s.bits.forward[lane][i] = bits_before(words[i], i, colour_end);
     s.bits.reverse[lane][i] = bits_before(__brev(words[3 - i]), i, weight_bits);
   }
-  s.bits.forward[lane][4] = s.bits.forward[lane][5] = 0;
-  s.bits.reverse[lane][4] = s.bits.reverse[lane][5] = 0;
+  s.bits.forward[lane][4] = 0;
+  s.bits.reverse[lane][4] = 0;
   // The span's groups are ordered by kind (all blocks' groups of plain values, then of trit
   // blocks, then of quint blocks), so that the lanes of one step-2 pass mostly take the same
   // path. A prefix sum over the span counts each kind in its own 10 bits (at most 32 x 28
