@@ -53,7 +53,7 @@ using cuda_util::time_cuda;
 
 constexpr int kWarps = 4;  // warps per CTA
 constexpr int kSpan = 32;  // blocks per warp work unit
-constexpr int kColourStride = 19;  // bytes of unquantised colour values per block (18 used)
+constexpr int kColourStride = 19;  // bytes of unquantised colour values per block: 18, then one unused
 
 // Unquantisation tables: values of weight ranges 0..11, then colour ranges 4..20.
 constexpr int kWeightTable = 2 + 3 + 4 + 5 + 6 + 8 + 10 + 12 + 16 + 20 + 24 + 32;
@@ -96,8 +96,8 @@ __device__ uint16_t device_colour_ranges[9 * kColourBits];
 // window also reads the word after that (the next block's first, or the array's after the last
 // block's) but uses none of its bits: a sequence ends by bit 104 (the colour values, before at
 // least 24 weight bits) or 96 (the weights), so a group starting inside it ends by bit 144.
-// (Five words a block rather than six, and kColourStride 19 rather than 20: 288 bytes less a
-// span, which lets a sixth CTA onto an SM for the blocks from 8x5 up and a seventh for 5x5.)
+// (Five words a block and kColourStride 19 keep a span small enough for six CTAs an SM from
+// 8x5 up and seven for 5x5.)
 template <int kMaxGroups>
 struct SpanSequences {
   uint32_t forward[kSpan][5];
