@@ -4,17 +4,17 @@
 // Work unit: one warp owns a span of 32 consecutive blocks of one block row (launch_size
 // gives each warp one span). Per span, four steps with the warp's shared memory in between:
 //  1. header   — lane i decodes block i's header (astc.h decode_astc_header, with the block
-//                mode, the colour range and the partition lines read from tables that the
-//                host builds from astc.h): constant colour, or partitions, endpoint modes,
-//                the ranges and counts of its integer sequences; it stores the block's bits
-//                with each sequence's end cleared and marks the span's groups (step 2) that
-//                belong to block i;
+//                mode and its weight sequence, the colour sequence and the partition lines
+//                read from tables that the host builds from astc.h): constant colour, or
+//                partitions, endpoint modes, the ranges, counts and groups of its integer
+//                sequences; it stores the block's bits with each sequence's end cleared and
+//                marks the span's groups (step 2) that belong to block i;
 //  2. sequences — the span's colour values and weights, all blocks together, one group (a
-//                trit or quint block, or 5 plain values) per lane: each lane reads its
-//                group's bits from the block in one 64-bit window, unpacks the trits or
-//                quints and unquantises the values through tables (weights are stored as
-//                byte pairs, each weight with its right-hand neighbour), storing the values
-//                under predicates;
+//                trit or quint block, or 5 plain values, 8 for 4x4 blocks) per lane: each
+//                lane reads its group's bits from the block in one 64-bit window, unpacks
+//                the trits or quints and unquantises the values through tables (weights are
+//                stored as byte pairs, each weight with its right-hand neighbour), storing
+//                the values under predicates;
 //  3. endpoints — lane i turns block i's colour values into endpoints per partition, each
 //                channel's pair packed in one word (in the memory of step 2's input);
 //  4. texels   — lane j computes texel columns 2j, 2j + 1, then 64 further on, ..., of each
@@ -23,7 +23,9 @@
 //                partition, interpolation as one two-way dot product per channel, half
 //                conversion through float, so each store is 512 contiguous bytes of half RGBA.
 //                Per pass over the columns the warp votes on what its blocks need (a second
-//                weight plane, partitions, mixed LNS) and runs a texel loop made for that.
+//                weight plane, partitions, mixed LNS) and runs a texel loop made for that;
+//                HDR kernels of even block widths from 6x5 up take the blocks sorted by need
+//                (their stores: runs of whole 32-byte sectors).
 // Every lane of a warp runs the same code on one group in step 2 (the bulk of a block's
 // work), so the per-block decode does not diverge as blocks of different modes meet in a warp.
 // The span's shared memory is sized for the block size (small blocks hold fewer weights), so
@@ -63,7 +65,6 @@ constexpr int kColourBits = 96;
 
 // Per-CTA tables (shared memory).
 struct alignas(64) Tables {
-  uint16_t offset[21 + 21];    // first entry of each weight range, then of each colour range
   uint8_t unquantised[kWeightTable + kColourTable];
   // The infill factors of fractions fs, ft (astc.h infill_at, neighbours inside the grid) at
   // [ft][fs]: w00 | w01 << 8 | w10 << 16 | w11 << 24, w11 = (fs ft + 8) >> 4. A texel row's
@@ -76,18 +77,21 @@ constexpr int kSizes[14][2] = {{4, 4}, {5, 4}, {5, 5}, {6, 5}, {6, 6}, {8, 5}, {
                                {8, 8}, {10, 5}, {10, 6}, {10, 8}, {10, 10}, {12, 10}, {12, 12}};
 
 // Block-mode tables (global memory, read through L1): per block size and 11-bit block mode,
-// grid_w (4 bits), grid_h (4), weight range (4), dual plane (1), legal (1: a block mode that
-// decode_block_mode accepts with a grid inside the block), then the weight bits from bit 16.
+// .x grid_w (4 bits), grid_h (4), weight range (4), dual plane (1), legal (1: a block mode that
+// decode_block_mode accepts with a grid inside the block), then the weight bits from bit 16;
+// .y the weight sequence (sequence_desc); .z its groups (step 2) | bits a group << 8 | kind << 16.
 constexpr uint32_t kModeDual = 1u << 12;
 constexpr uint32_t kModeLegal = 1u << 13;
-__device__ uint32_t device_modes[14 * 2048];
+__device__ uint4 device_modes[14 * 2048];
 // Partition lines (astc_detail::partition_pattern) per small-block flag, partition count 2..4
 // and seed, packed for the kernel: .x the four mul_x, .y the four mul_y, .z the four add, each
 // & 63 in a byte (partition i in byte i).
 __device__ uint4 device_lines[2 * 3 * 1024];
-// The colour range of 2, 4, ..., 18 colour values in 0..kColourBits-1 bits (astc.h
-// colour_range_for): range << 8 | bits it takes; 0xFFFF where none fits.
-__device__ uint16_t device_colour_ranges[9 * kColourBits];
+// The colour sequence of 2, 4, ..., 18 colour values in 0..kColourBits-1 bits (astc.h
+// colour_range_for), for 5 and for 8 plain values a group (kPlain): .x its sequence_desc with
+// start 0, .y its groups | bits a group << 8 | kind << 16 | bits it takes << 20; .y all ones
+// where no range fits.
+__device__ uint2 device_colour_ranges[2][9 * kColourBits];
 
 // What step 2 reads: the blocks' bits and sequences, and the block of each group. The colour
 // values read the block's words up to the end of the colour sequence, the weights its
@@ -114,7 +118,11 @@ struct SpanSequences {
 // banks.
 struct SpanEndpoints {
   uint4 ends[4][kSpan];
+  uint8_t order[kSpan];  // the blocks in the order step 4 takes them (see kSortBlocks)
 };
+
+// Plain values a group for kBw x kBh blocks (see Span::kPlain).
+constexpr int plain_values(int bw, int bh) { return bw * bh <= 16 ? 8 : 5; }
 
 // One warp's span for kBw x kBh blocks.
 template <int kBw, int kBh>
@@ -127,6 +135,10 @@ struct Span {
   // Groups (step 2) per block: at most 18 colour values (6 quint blocks) and min(64, 2 kBw kBh)
   // weights (a quint block a 3).
   static constexpr int kMaxGroups = 6 + ((2 * kBw * kBh < 64 ? 2 * kBw * kBh : 64) + 2) / 3;
+  // Plain values a group (step 2): 8 for 4x4 blocks, whose spans are mostly plain values, so
+  // that they take fewer passes; 5 for the others, where the longer group code took more time
+  // than the passes it saved (results/reference/astc_cuda_units_h200.txt, calls S1-S3).
+  static constexpr int kPlain = plain_values(kBw, kBh);
   union {  // the endpoints (step 3 on) reuse the memory of step 2's input
     SpanSequences<kMaxGroups> bits;
     SpanEndpoints ends;
@@ -148,20 +160,24 @@ constexpr uint32_t kInfoConstant = 1u << 13;
 constexpr int kInfoLnsShift = 16;
 
 // Values are decoded a group at a time: a trit block (5 values), a quint block (3) or, for
-// ranges without trits or quints, 5 values.
-__device__ __forceinline__ int group_count(int kind, int values) {
-  return kind == 2 ? (values + 2) / 3 : (values + 4) / 5;
+// ranges without trits or quints, kPlain values (5, or 8 for 4x4 blocks: at most 8 bits each,
+// one 64-bit window; see Span::kPlain).
+template <int kPlain>
+__host__ __device__ __forceinline__ int group_count(int kind, int values) {
+  return kind == 2 ? (values + 2) / 3 : kind == 1 ? (values + 4) / 5 : (values + kPlain - 1) / kPlain;
 }
 
-// The bits of one group: 5 values and 8 trit bits, 3 values and 7 quint bits, or 5 values.
-__device__ __forceinline__ int group_length(astc_detail::Range r) {
-  return r.kind == 1 ? 5 * r.bits + 8 : r.kind == 2 ? 3 * r.bits + 7 : 5 * r.bits;
+// The bits of one group: 5 values and 8 trit bits, 3 values and 7 quint bits, or kPlain values.
+template <int kPlain>
+__host__ __device__ __forceinline__ int group_length(astc_detail::Range r) {
+  return r.kind == 1 ? 5 * r.bits + 8 : r.kind == 2 ? 3 * r.bits + 7 : kPlain * r.bits;
 }
 
 // A sequence: first bit (5 bits: 0, 17 or 29), low bits per value (4), kind (2: bits, trits,
 // quints), dual-plane slot split (1), value count (7, from bit 12), index of the range's first
 // entry in Tables::unquantised (from bit 19).
-__device__ __forceinline__ uint32_t sequence_desc(int start, int range, int count, bool split, int table_offset) {
+__host__ __device__ __forceinline__ uint32_t sequence_desc(int start, int range, int count, bool split,
+                                                           int table_offset) {
   const astc_detail::Range r = astc_detail::range_of(range);
   return static_cast<uint32_t>(start) | (static_cast<uint32_t>(r.bits) << 5) |
          (static_cast<uint32_t>(r.kind) << 9) | (split ? 1u << 11 : 0u) | (static_cast<uint32_t>(count) << 12) |
@@ -169,7 +185,9 @@ __device__ __forceinline__ uint32_t sequence_desc(int start, int range, int coun
 }
 
 // The per-CTA tables, computed on the host from the block code (astc.h).
-Tables host_tables() {
+// `offset`: the first entry of each weight range in Tables::unquantised, then of each colour
+// range (the sequences' table_offset).
+Tables host_tables(uint16_t (&offset)[21 + 21]) {
   using namespace astc_detail;
   Tables t{};
   auto levels = [](int range) {
@@ -178,11 +196,11 @@ Tables host_tables() {
   };
   int at = 0;
   for (int r = 0; r < 12; ++r) {  // weights
-    t.offset[r] = static_cast<uint16_t>(at);
+    offset[r] = static_cast<uint16_t>(at);
     for (int v = 0; v < levels(r); ++v) t.unquantised[at++] = static_cast<uint8_t>(unquantize_weight(v, r));
   }
   for (int r = 4; r < 21; ++r) {  // colours
-    t.offset[21 + r] = static_cast<uint16_t>(at);
+    offset[21 + r] = static_cast<uint16_t>(at);
     for (int v = 0; v < levels(r); ++v) t.unquantised[at++] = static_cast<uint8_t>(unquantize_colour(v, r));
   }
   for (int fs = 0; fs < 16; ++fs) {
@@ -223,24 +241,33 @@ void upload_tables() {
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   std::lock_guard<std::mutex> lock(mutex);
   if (done.count(device)) return;
-  const Tables t = host_tables();
+  uint16_t offset[21 + 21] = {};
+  const Tables t = host_tables(offset);
   check_cuda(cudaMemcpyToSymbol(device_tables, &t, sizeof t), "copy ASTC tables to the GPU");
   const std::vector<uint2> digits = host_digits();
   check_cuda(cudaMemcpyToSymbol(device_digits, digits.data(), digits.size() * sizeof(uint2)),
              "copy ASTC digit table to the GPU");
-  std::vector<uint32_t> modes(14 * 2048);
+  std::vector<uint4> modes(14 * 2048, make_uint4(0, 0, 0, 0));
   for (int size = 0; size < 14; ++size) {
+    const bool plain8 = plain_values(kSizes[size][0], kSizes[size][1]) == 8;
     for (uint32_t mode = 0; mode < 2048; ++mode) {
       astc_detail::BlockMode bm;
       if (!astc_detail::decode_block_mode(mode, bm) || bm.grid_w > kSizes[size][0] || bm.grid_h > kSizes[size][1]) {
         continue;
       }
-      modes[size * 2048 + mode] = static_cast<uint32_t>(bm.grid_w) | (static_cast<uint32_t>(bm.grid_h) << 4) |
-                                  (static_cast<uint32_t>(bm.weight_range) << 8) | (bm.dual ? kModeDual : 0u) |
-                                  kModeLegal | (static_cast<uint32_t>(bm.weight_bits) << 16);
+      const int weights = bm.grid_w * bm.grid_h * (bm.dual ? 2 : 1);
+      const astc_detail::Range r = astc_detail::range_of(bm.weight_range);
+      uint4& m = modes[size * 2048 + mode];
+      m.x = static_cast<uint32_t>(bm.grid_w) | (static_cast<uint32_t>(bm.grid_h) << 4) |
+            (static_cast<uint32_t>(bm.weight_range) << 8) | (bm.dual ? kModeDual : 0u) | kModeLegal |
+            (static_cast<uint32_t>(bm.weight_bits) << 16);
+      m.y = sequence_desc(0, bm.weight_range, weights, bm.dual, offset[bm.weight_range]);
+      m.z = static_cast<uint32_t>(plain8 ? group_count<8>(r.kind, weights) : group_count<5>(r.kind, weights)) |
+            (static_cast<uint32_t>(plain8 ? group_length<8>(r) : group_length<5>(r)) << 8) |
+            (static_cast<uint32_t>(r.kind) << 16);
     }
   }
-  check_cuda(cudaMemcpyToSymbol(device_modes, modes.data(), modes.size() * sizeof(uint32_t)),
+  check_cuda(cudaMemcpyToSymbol(device_modes, modes.data(), modes.size() * sizeof(uint4)),
              "copy ASTC block-mode tables to the GPU");
   std::vector<uint4> lines(2 * 3 * 1024);
   for (int small = 0; small < 2; ++small) {
@@ -260,16 +287,24 @@ void upload_tables() {
   }
   check_cuda(cudaMemcpyToSymbol(device_lines, lines.data(), lines.size() * sizeof(uint4)),
              "copy ASTC partition tables to the GPU");
-  std::vector<uint16_t> ranges(9 * kColourBits);
-  for (int pairs = 0; pairs < 9; ++pairs) {
-    for (int bits = 0; bits < kColourBits; ++bits) {
-      int range = 0, used = 0;
-      ranges[pairs * kColourBits + bits] = astc_detail::colour_range_for(2 * pairs + 2, bits, range, used)
-                                               ? static_cast<uint16_t>((range << 8) | used)
-                                               : uint16_t{0xffff};
+  std::vector<uint2> ranges(2 * 9 * kColourBits);
+  for (int plain8 = 0; plain8 < 2; ++plain8) {
+    for (int pairs = 0; pairs < 9; ++pairs) {
+      for (int bits = 0; bits < kColourBits; ++bits) {
+        const int values = 2 * pairs + 2;
+        int range = 0, used = 0;
+        uint2& entry = ranges[(plain8 * 9 + pairs) * kColourBits + bits];
+        entry = make_uint2(0, 0xffffffffu);
+        if (!astc_detail::colour_range_for(values, bits, range, used)) continue;
+        const astc_detail::Range r = astc_detail::range_of(range);
+        entry.x = sequence_desc(0, range, values, false, offset[21 + range]);
+        entry.y = static_cast<uint32_t>(plain8 ? group_count<8>(r.kind, values) : group_count<5>(r.kind, values)) |
+                  (static_cast<uint32_t>(plain8 ? group_length<8>(r) : group_length<5>(r)) << 8) |
+                  (static_cast<uint32_t>(r.kind) << 16) | (static_cast<uint32_t>(used) << 20);
+      }
     }
   }
-  check_cuda(cudaMemcpyToSymbol(device_colour_ranges, ranges.data(), ranges.size() * sizeof(uint16_t)),
+  check_cuda(cudaMemcpyToSymbol(device_colour_ranges, ranges.data(), ranges.size() * sizeof(uint2)),
              "copy ASTC colour-range table to the GPU");
   done.insert(device);
 }
@@ -299,15 +334,15 @@ __device__ __forceinline__ void store_bytes_if(bool store, uint32_t a, uint32_t 
 // Span::pairs.
 // Trit and quint blocks interleave their packed bits with the values' low bits: a trit block
 // is m0 t[0,2) m1 t[2,4) m2 t[4,5) m3 t[5,7) m4 t[7,8), a quint block m0 q[0,3) m1 q[3,5)
-// m2 q[5,7). A group spans at most 40 bits (`group_bits`), so one 64-bit window holds it.
-template <int kPlane2>
+// m2 q[5,7). A group spans at most 64 bits (`group_bits`), so one 64-bit window holds it.
+template <int kPlane2, int kPlain>
 __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, int group_bits, int g, const Tables& t,
                                              uint8_t* out, bool pairs) {
   const int start = desc & 31, bits = (desc >> 5) & 15, kind = (desc >> 9) & 3;
   const bool split = desc & (1u << 11);
   const int count = (desc >> 12) & 127;
   const uint8_t* table = t.unquantised + (desc >> 19);
-  const int per_group = kind == 2 ? 3 : 5;
+  const int per_group = kind == 2 ? 3 : (kPlain == 5 || kind == 1) ? 5 : kPlain;
   const int base = start + g * group_bits;
   const int word = base >> 5, shift = base & 31;
   const uint32_t lo = __funnelshift_r(w[word], w[word + 1], shift);
@@ -354,6 +389,15 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
     }
   }
   const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(out));
+  if (kPlain > 5 && kind == 0) {  // kPlain plain values
+#pragma unroll
+    for (int j = 0; j < kPlain; ++j) {
+      const uint32_t v = table[field(j * bits, low_mask)];
+      const uint32_t at = to + static_cast<uint32_t>((j & 1 ? odd : even) + step * j);
+      store_bytes_if(j < present, at, at - high, v);
+    }
+    return;
+  }
 #pragma unroll
   for (int j = 0; j < 5; ++j) {
     const uint32_t digit = j < 4 ? __byte_perm(high_digits, 0, 0x4440 | j) : last_digit;
@@ -438,6 +482,77 @@ __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t w
 // picks the texel's partition (a one-partition block has zero lines, so always partition 0),
 // and kMixedLns tests each texel's LNS bits, where without it every channel is LNS (HDR).
 constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
+
+// What a block with `info` needs of the texel code (kNeed bits); a constant block nothing.
+template <bool kHdr>
+__device__ __forceinline__ int block_need(uint32_t info) {
+  if (info & kInfoConstant) return 0;
+  const int partitions = static_cast<int>((info >> 8) & 3) + 1;
+  const uint32_t lns_mask = (1u << (2 * partitions)) - 1;
+  const bool mixed_lns = kHdr && ((info >> kInfoLnsShift) & lns_mask) != lns_mask;
+  return ((info & kInfoDual) ? kNeedDual : 0) | (partitions > 1 ? kNeedPartitions : 0) |
+         (mixed_lns ? kNeedMixedLns : 0);
+}
+
+// Step 4's order of the span's blocks: sorted by what they need of the texel code (constant
+// blocks last), so that more of its passes, each voting on its blocks' needs, run the simpler
+// texel loops. The passes' stores then fall in more cache lines; that cost more than the sort
+// saved in LDR (0.92-1.01x), 4x4 and 5-wide blocks, and paid in HDR from 6x5 up, whose texel
+// loops differ most (results/reference/astc_cuda_units_h200.txt, calls S1-S4). The blocks move
+// in units of kSortUnit, whose texel rows fill whole 32-byte sectors (single 10-wide blocks
+// lost up to 7% on 10x10).
+template <int kBw, int kBh, bool kHdr>
+constexpr bool kSortBlocks = kHdr && kBw % 2 == 0 && kBw * kBh > 16;
+template <int kBw>
+constexpr int kSortUnit = kBw % 4 == 0 ? 1 : 2;
+
+// A stable sort of the lanes' blocks (in units of kUnit lanes) by need, from the top bit down:
+// per unit, the units whose key is below its key, and those equal to it so far.
+template <bool kHdr, int kUnit>
+__device__ __forceinline__ void sort_blocks(uint32_t info, int lane, uint8_t* order) {
+  int key = (info & kInfoConstant) ? 8 : block_need<kHdr>(info);
+#pragma unroll
+  for (int d = 1; d < kUnit; d <<= 1) key |= __shfl_xor_sync(0xffffffffu, key, d);
+  static_assert(kUnit == 1 || kUnit == 2, "units of one or two blocks");
+  constexpr uint32_t kLeaders = kUnit == 1 ? 0xffffffffu : 0x55555555u;
+  uint32_t below = 0, same = kLeaders;
+#pragma unroll
+  for (int bit = 8; bit > 0; bit >>= 1) {
+    if (!kHdr && bit == kNeedMixedLns) continue;
+    const uint32_t set = __ballot_sync(0xffffffffu, key & bit);
+    if (key & bit) {
+      below |= same & ~set;
+      same &= set;
+    } else {
+      same &= ~set;
+    }
+  }
+  const int leader = lane & ~(kUnit - 1);
+  const int rank = __popc(below) + __popc(same & ((1u << leader) - 1));
+  order[rank * kUnit + (lane - leader)] = static_cast<uint8_t>(lane);
+}
+
+// The OR of block_need over the lanes that decode texels (`inside` the image), one vote per
+// need or, with kReduce, one OR reduction (sm_80 on). Both give the same; the reduction took
+// less time in the kernels that sort their blocks (kSortBlocks: 1.01-1.05x on kodim23's HDR
+// blocks) and more in the others (0.99-1.00x; results/reference/astc_cuda_units_h200.txt,
+// call S4), so each kernel takes the faster.
+template <bool kHdr, bool kReduce>
+__device__ __forceinline__ int pass_need(uint32_t info, bool inside) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (kReduce) {
+    return static_cast<int>(
+        __reduce_or_sync(0xffffffffu, static_cast<uint32_t>(inside ? block_need<kHdr>(info) : 0)));
+  }
+#endif
+  const bool decoded = inside && !(info & kInfoConstant);
+  const int partitions = static_cast<int>((info >> 8) & 3) + 1;
+  const uint32_t lns_mask = (1u << (2 * partitions)) - 1;
+  const bool mixed_lns = kHdr && ((info >> kInfoLnsShift) & lns_mask) != lns_mask;
+  return (__any_sync(0xffffffffu, decoded && (info & kInfoDual)) ? kNeedDual : 0) |
+         (__any_sync(0xffffffffu, decoded && partitions > 1) ? kNeedPartitions : 0) |
+         (__any_sync(0xffffffffu, decoded && mixed_lns) ? kNeedMixedLns : 0);
+}
 
 template <int kBw, int kBh, bool kHdr, int kNeed, int kCols>
 __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
@@ -532,28 +647,26 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tab
 }
 
 // Step 4 for one warp: lane j takes kCols columns from kCols j, then 32 kCols further on, ...,
-// of the span's kSpan * kBw columns (kCols = 2 needs an even kBw and 16-byte aligned rows).
+// of the span's kSpan * kBw columns, its blocks in Span::order where kSortBlocks (kCols = 2
+// needs an even kBw and 16-byte aligned rows).
 template <int kBw, int kBh, bool kHdr, int kCols>
 __device__ __forceinline__ void span_texels(const Span<kBw, kBh>& s, const Tables& tables, const TexelConstants& k,
                                             int lane, int x0, int rows, int width, uint2* row0) {
 #pragma unroll 1
   for (int j = 0; j < kBw / kCols; ++j) {
+    // Column c of the span's blocks in step 4's order (Span::order), column `column` of the span.
     const int c = kCols * lane + 32 * kCols * j;
-    const int block = c / kBw;
-    const int x = c - block * kBw;
-    const bool inside = x0 + c < width;
+    const int nth = c / kBw;
+    const int x = c - nth * kBw;
+    const int block = kSortBlocks<kBw, kBh, kHdr> ? s.ends.order[nth] : nth;
+    const int column = kSortBlocks<kBw, kBh, kHdr> ? block * kBw + x : c;
+    const bool inside = x0 + column < width;
     const uint32_t info = s.info[block];
-    const bool decoded = inside && !(info & kInfoConstant);
     // The pass's needs, voted over the lanes that decode texels (lanes of constant blocks and
     // past the image need nothing).
-    const int partitions = static_cast<int>((info >> 8) & 3) + 1;
-    const uint32_t lns_mask = (1u << (2 * partitions)) - 1;
-    const bool mixed_lns = kHdr && ((info >> kInfoLnsShift) & lns_mask) != lns_mask;
-    const int need = (__any_sync(0xffffffffu, decoded && (info & kInfoDual)) ? kNeedDual : 0) |
-                     (__any_sync(0xffffffffu, decoded && partitions > 1) ? kNeedPartitions : 0) |
-                     (__any_sync(0xffffffffu, decoded && mixed_lns) ? kNeedMixedLns : 0);
+    const int need = pass_need<kHdr, kSortBlocks<kBw, kBh, kHdr>>(info, inside);
     if (!inside) continue;
-    uint2* dst = row0 + c;
+    uint2* dst = row0 + column;
     if (info & kInfoConstant) {
       const uint4 colour = s.lines[block];
       uint32_t offset = 0;
@@ -589,7 +702,8 @@ __device__ __forceinline__ void span_texels(const Span<kBw, kBh>& s, const Table
 template <int kBw, int kBh, bool kHdr, int kCols>
 __global__ void __launch_bounds__(32 * kWarps)
     astc_decode_kernel(const uint4* __restrict__ blocks, int width, int height, int blocks_x, int blocks_y,
-                       uint64_t spans_magic, const uint32_t* __restrict__ modes, const uint4* __restrict__ lines,
+                       uint64_t spans_magic, const uint4* __restrict__ modes, const uint2* __restrict__ colour_ranges,
+                       const uint4* __restrict__ lines,
                        TexelConstants k, uint2* __restrict__ out) {
   using namespace astc_detail;
   __shared__ Tables tables;
@@ -633,32 +747,29 @@ __global__ void __launch_bounds__(32 * kWarps)
     line.x = c[0] | (static_cast<uint32_t>(c[1]) << 16);
     line.y = c[2] | (static_cast<uint32_t>(c[3]) << 16);
   } else {
-    const uint32_t m = __ldg(modes + mode);
+    const uint4 m = __ldg(modes + mode);
     partitions = static_cast<int>((raw.x >> 11) & 3) + 1;
-    const bool dual = m & kModeDual;
-    weight_bits = static_cast<int>(m >> 16);
+    const bool dual = m.x & kModeDual;
+    weight_bits = static_cast<int>(m.x >> 16);
     const ColourLayout colour = colour_layout(bits, partitions, weight_bits, dual);
 #pragma unroll
     for (int p = 0; p < 4; ++p) cems |= static_cast<uint32_t>(colour.cem[p]) << (4 * p);
     const int colour_values = colour.values;
-    const uint32_t fit =
-        __ldg(device_colour_ranges + min(colour_values / 2 - 1, 8) * kColourBits + min(colour.available, kColourBits - 1));
-    const bool legal = (m & kModeLegal) && !(dual && partitions == 4) && colour_values <= 18 && fit != 0xffff;
+    const uint2 fit =
+        __ldg(colour_ranges + min(colour_values / 2 - 1, 8) * kColourBits + min(colour.available, kColourBits - 1));
+    const bool legal = (m.x & kModeLegal) && !(dual && partitions == 4) && colour_values <= 18 && fit.y != 0xffffffffu;
     if (present && legal) {
-      const int grid_w = m & 15, grid_h = (m >> 4) & 15, weight_range = (m >> 8) & 15;
-      const int colour_range = static_cast<int>(fit >> 8);
-      const int weights = grid_w * grid_h * (dual ? 2 : 1);
+      const int grid_w = m.x & 15, grid_h = (m.x >> 4) & 15;
       const int plane2 = dual ? static_cast<int>(bits_at(bits, colour.below - 2, 2)) : 0;
-      colour_end = colour.start + static_cast<int>(fit & 0xff);
+      colour_end = colour.start + static_cast<int>(fit.y >> 20);
       info = grid_w | (grid_h << 4) | ((partitions - 1) << 8) | (plane2 << 10) | (dual ? kInfoDual : 0);
-      colour_desc = sequence_desc(colour.start, colour_range, colour_values, false, tables.offset[21 + colour_range]);
-      weight_desc = sequence_desc(0, weight_range, weights, dual, tables.offset[weight_range]);
-      const Range colour_r = range_of(colour_range), weight_r = range_of(weight_range);
-      colour_groups = group_count(colour_r.kind, colour_values);
-      items = colour_groups + group_count(weight_r.kind, weights);
-      colour_kind = colour_r.kind;
-      weight_kind = weight_r.kind;
-      group_bits = static_cast<uint32_t>(group_length(colour_r) | (group_length(weight_r) << 8));
+      colour_desc = fit.x | static_cast<uint32_t>(colour.start);
+      weight_desc = m.y;
+      colour_groups = static_cast<int>(fit.y & 255);
+      items = colour_groups + static_cast<int>(m.z & 255);
+      colour_kind = static_cast<int>((fit.y >> 16) & 3);
+      weight_kind = static_cast<int>((m.z >> 16) & 3);
+      group_bits = ((fit.y >> 8) & 255) | (m.z & 0xff00);
       // A one-partition block has zero lines: every score 0, so step 4 picks partition 0.
       line = make_uint4(0, 0, 0, 0);
       if (partitions > 1) {
@@ -716,9 +827,10 @@ __global__ void __launch_bounds__(32 * kWarps)
     const bool weight = owner & 0x80;
     const uint4 seq = s.bits.seq[block];
     const int g = item - static_cast<int>(weight ? seq.z >> 16 : seq.z & 0xffff);
-    decode_group<SpanT::kPlane2>(weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? seq.y : seq.x,
-                                 static_cast<int>(weight ? seq.w >> 8 : seq.w & 0xff), g, tables,
-                                 weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight);
+    decode_group<SpanT::kPlane2, SpanT::kPlain>(
+        weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? seq.y : seq.x,
+        static_cast<int>(weight ? seq.w >> 8 : seq.w & 0xff), g, tables,
+        weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight);
   }
   __syncwarp();
 
@@ -737,6 +849,7 @@ __global__ void __launch_bounds__(32 * kWarps)
     }
     s.info[lane] = info | (lns << kInfoLnsShift);
   }
+  if constexpr (kSortBlocks<kBw, kBh, kHdr>) sort_blocks<kHdr, kSortUnit<kBw>>(s.info[lane], lane, s.ends.order);
   __syncwarp();
 
   // 4. Texels, kCols columns a lane (launch_size: 2 where the block width and the image width
@@ -763,9 +876,12 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
     return -1;
   }();
   static_assert(size >= 0, "a block size without a block-mode table");
-  uint32_t* modes = nullptr;
+  uint4* modes = nullptr;
+  uint2* colour_ranges = nullptr;
   uint4* lines = nullptr;
   check_cuda(cudaGetSymbolAddress(reinterpret_cast<void**>(&modes), device_modes), "ASTC block-mode table address");
+  check_cuda(cudaGetSymbolAddress(reinterpret_cast<void**>(&colour_ranges), device_colour_ranges),
+             "ASTC colour-range table address");
   check_cuda(cudaGetSymbolAddress(reinterpret_cast<void**>(&lines), device_lines), "ASTC partition table address");
   const bool small_block = kBw * kBh < 31;
   // One kernel per texel-column count, so that each holds only the texel code it runs (the
@@ -788,6 +904,7 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
                                    ? ((uint64_t{1} << 40) + spans_x - 1) / spans_x
                                    : 0;
   kernel<<<grid, 32 * kWarps, 0, stream>>>(in, width, height, blocks_x, blocks_y, spans_magic, modes + size * 2048,
+                                           colour_ranges + (plain_values(kBw, kBh) == 8 ? 9 * kColourBits : 0),
                                            lines + (small_block ? 3 * 1024 : 0),
                                            TexelConstants{kInterpolationBias, 255u, 8u, 1.0f / 4194304.0f,
                                                           1.0f + 1.0f / 65536.0f, 1.0f / 268435456.0f},
