@@ -99,7 +99,8 @@ __device__ uint2 device_colour_ranges[2][9 * kColourBits];
 // cleared (a trit or quint block reads them as 0), and a zero word after. A group's 64-bit
 // window also reads the word after that (the next block's first, or the array's after the last
 // block's) but uses none of its bits: a sequence ends by bit 104 (the colour values, before at
-// least 24 weight bits) or 96 (the weights), so a group starting inside it ends by bit 144.
+// least 24 weight bits) or 96 (the weights), so a trit or quint group starting inside it ends
+// by bit 144, and a plain group's values past it are not stored.
 // (Five words a block and kColourStride 19 keep a span small enough for six CTAs an SM from
 // 8x5 up and seven for 5x5.)
 template <int kMaxGroups>
