@@ -519,7 +519,6 @@ __device__ __forceinline__ void sort_blocks(uint32_t info, int lane, uint8_t* or
   uint32_t below = 0, same = kLeaders;
 #pragma unroll
   for (int bit = 8; bit > 0; bit >>= 1) {
-    if (!kHdr && bit == kNeedMixedLns) continue;
     const uint32_t set = __ballot_sync(0xffffffffu, key & bit);
     if (key & bit) {
       below |= same & ~set;
