@@ -234,6 +234,14 @@ std::vector<uint2> host_digits() {
   return digits;
 }
 
+// The groups (step 2) of a sequence of `values` values of range r, with 8 plain values a group
+// or 5: groups | bits a group << 8 | kind << 16 (device_modes .z, device_colour_ranges .y).
+uint32_t sequence_groups(bool plain8, astc_detail::Range r, int values) {
+  return static_cast<uint32_t>(plain8 ? group_count<8>(r.kind, values) : group_count<5>(r.kind, values)) |
+         (static_cast<uint32_t>(plain8 ? group_length<8>(r) : group_length<5>(r)) << 8) |
+         (static_cast<uint32_t>(r.kind) << 16);
+}
+
 // Copies the tables to `device` once per process.
 void upload_tables() {
   static std::mutex mutex;
@@ -263,9 +271,7 @@ void upload_tables() {
             (static_cast<uint32_t>(bm.weight_range) << 8) | (bm.dual ? kModeDual : 0u) | kModeLegal |
             (static_cast<uint32_t>(bm.weight_bits) << 16);
       m.y = sequence_desc(0, bm.weight_range, weights, bm.dual, offset[bm.weight_range]);
-      m.z = static_cast<uint32_t>(plain8 ? group_count<8>(r.kind, weights) : group_count<5>(r.kind, weights)) |
-            (static_cast<uint32_t>(plain8 ? group_length<8>(r) : group_length<5>(r)) << 8) |
-            (static_cast<uint32_t>(r.kind) << 16);
+      m.z = sequence_groups(plain8, r, weights);
     }
   }
   check_cuda(cudaMemcpyToSymbol(device_modes, modes.data(), modes.size() * sizeof(uint4)),
@@ -299,9 +305,7 @@ void upload_tables() {
         if (!astc_detail::colour_range_for(values, bits, range, used)) continue;
         const astc_detail::Range r = astc_detail::range_of(range);
         entry.x = sequence_desc(0, range, values, false, offset[21 + range]);
-        entry.y = static_cast<uint32_t>(plain8 ? group_count<8>(r.kind, values) : group_count<5>(r.kind, values)) |
-                  (static_cast<uint32_t>(plain8 ? group_length<8>(r) : group_length<5>(r)) << 8) |
-                  (static_cast<uint32_t>(r.kind) << 16) | (static_cast<uint32_t>(used) << 20);
+        entry.y = sequence_groups(plain8 != 0, r, values) | (static_cast<uint32_t>(used) << 20);
       }
     }
   }
@@ -343,7 +347,7 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
   const bool split = desc & (1u << 11);
   const int count = (desc >> 12) & 127;
   const uint8_t* table = t.unquantised + (desc >> 19);
-  const int per_group = kind == 2 ? 3 : (kPlain == 5 || kind == 1) ? 5 : kPlain;
+  const int per_group = kind == 2 ? 3 : kind == 1 ? 5 : kPlain;
   const int base = start + g * group_bits;
   const int word = base >> 5, shift = base & 31;
   const uint32_t lo = __funnelshift_r(w[word], w[word + 1], shift);
@@ -545,6 +549,8 @@ __device__ __forceinline__ int pass_need(uint32_t info, bool inside) {
         __reduce_or_sync(0xffffffffu, static_cast<uint32_t>(inside ? block_need<kHdr>(info) : 0)));
   }
 #endif
+  // (The votes keep their own expressions: written through block_need, these kernels' SASS
+  // changed, and they were measured as they are.)
   const bool decoded = inside && !(info & kInfoConstant);
   const int partitions = static_cast<int>((info >> 8) & 3) + 1;
   const uint32_t lns_mask = (1u << (2 * partitions)) - 1;
