@@ -600,9 +600,13 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tab
   const bool p0 = plane2 == 0, p1 = plane2 == 1, p2 = plane2 == 2, p3 = plane2 == 3;
   const int plane2_bytes = dual ? 2 * kPlane2 : 0;
   int position = 32;
-  uint32_t offset = 0;
+  // Rows by a 32-bit byte offset from dst, which also ends the loop: one add a row for the
+  // address (as a texel index into a 64-bit pointer it took four, and a row count one more).
+  char* const base = reinterpret_cast<char*>(dst);
+  const uint32_t pitch = 8u * static_cast<uint32_t>(width);
+  const uint32_t end = pitch * static_cast<uint32_t>(rows);
 #pragma unroll 1
-  for (int y = 0; y < rows; ++y, offset += width, position += row_step) {
+  for (uint32_t at = 0; at < end; at += pitch, position += row_step) {
     const int factor_row = position & 0x3c0;  // row ft
     const int pair_row = (position >> 10) * row_bytes;
     uint2 v[kCols];
@@ -645,9 +649,9 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tab
       v[i] = texel_value<kHdr>(ends[i], wr, wg, wb, wa, kMixedLns ? lns[i] : 3u, k);
     }
     if (kCols == 1) {
-      __stcs(dst + offset, v[0]);
+      __stcs(reinterpret_cast<uint2*>(base + at), v[0]);
     } else {  // two texels in one 16-byte store (launch_size: the row starts are 16-byte aligned)
-      __stcs(reinterpret_cast<uint4*>(dst + offset), make_uint4(v[0].x, v[0].y, v[kCols - 1].x, v[kCols - 1].y));
+      __stcs(reinterpret_cast<uint4*>(base + at), make_uint4(v[0].x, v[0].y, v[kCols - 1].x, v[kCols - 1].y));
     }
   }
 }
@@ -672,15 +676,17 @@ __device__ __forceinline__ void span_texels(const Span<kBw, kBh>& s, const Table
     // past the image need nothing).
     const int need = pass_need<kHdr, kSortBlocks<kBw, kBh, kHdr>>(info, inside);
     if (!inside) continue;
-    uint2* dst = row0 + column;
+    uint2* dst = reinterpret_cast<uint2*>(reinterpret_cast<char*>(row0) + 8u * static_cast<uint32_t>(column));
     if (info & kInfoConstant) {
       const uint4 colour = s.lines[block];
-      uint32_t offset = 0;
-      for (int y = 0; y < rows; ++y, offset += width) {
+      char* const base = reinterpret_cast<char*>(dst);
+      const uint32_t pitch = 8u * static_cast<uint32_t>(width), end = pitch * static_cast<uint32_t>(rows);
+#pragma unroll 1
+      for (uint32_t at = 0; at < end; at += pitch) {
         if (kCols == 1) {
-          __stcs(dst + offset, make_uint2(colour.x, colour.y));
+          __stcs(reinterpret_cast<uint2*>(base + at), make_uint2(colour.x, colour.y));
         } else {
-          __stcs(reinterpret_cast<uint4*>(dst + offset), make_uint4(colour.x, colour.y, colour.x, colour.y));
+          __stcs(reinterpret_cast<uint4*>(base + at), make_uint4(colour.x, colour.y, colour.x, colour.y));
         }
       }
       continue;
@@ -874,6 +880,8 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   // The kernel counts units in int; 2^30 units would be at least 2^42 bytes of output (4x4
   // blocks), far past any GPU.
   if (units >= (int64_t{1} << 30)) throw std::invalid_argument("ASTC image too large for the CUDA decoder");
+  // Step 4 addresses a span's texel rows in 32-bit byte offsets (at most 8 * 12 * width).
+  if (width > (1 << 24)) throw std::invalid_argument("ASTC image wider than 2^24 texels (the .astc limit)");
   upload_tables();
   constexpr int size = [] {
     for (int i = 0; i < 14; ++i) {
