@@ -557,7 +557,7 @@ __device__ __forceinline__ int pass_need(uint32_t info, bool inside) {
   const bool mixed_lns = kHdr && ((info >> kInfoLnsShift) & lns_mask) != lns_mask;
   return (__any_sync(0xffffffffu, decoded && (info & kInfoDual)) ? kNeedDual : 0) |
          (__any_sync(0xffffffffu, decoded && partitions > 1) ? kNeedPartitions : 0) |
-         (__any_sync(0xffffffffu, decoded && mixed_lns) ? kNeedMixedLns : 0);
+         (kHdr && __any_sync(0xffffffffu, decoded && mixed_lns) ? kNeedMixedLns : 0);  // (LDR: no vote)
 }
 
 template <int kBw, int kBh, bool kHdr, int kNeed, int kCols>
@@ -605,8 +605,9 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tab
   char* const base = reinterpret_cast<char*>(dst);
   const uint32_t pitch = 8u * static_cast<uint32_t>(width);
   const uint32_t end = pitch * static_cast<uint32_t>(rows);
+  uint32_t at = 0;
 #pragma unroll 1
-  for (uint32_t at = 0; at < end; at += pitch, position += row_step) {
+  do {  // (rows >= 1: no test before the first row)
     const int factor_row = position & 0x3c0;  // row ft
     const int pair_row = (position >> 10) * row_bytes;
     uint2 v[kCols];
@@ -653,7 +654,9 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tab
     } else {  // two texels in one 16-byte store (launch_size: the row starts are 16-byte aligned)
       __stcs(reinterpret_cast<uint4*>(base + at), make_uint4(v[0].x, v[0].y, v[kCols - 1].x, v[kCols - 1].y));
     }
-  }
+    at += pitch;
+    position += row_step;
+  } while (at < end);
 }
 
 // Step 4 for one warp: lane j takes kCols columns from kCols j, then 32 kCols further on, ...,
