@@ -729,8 +729,13 @@ __global__ void __launch_bounds__(32 * kWarps)
   // block's last colour byte, which no colour value reaches (at most 18 values).
   static_assert(offsetof(SpanT, pairs) == offsetof(SpanT, colour) + sizeof(SpanT::colour) && kColourStride > 18,
                 "the byte before Span::pairs must be an unused colour byte");
-  for (int i = threadIdx.x; i < static_cast<int>(sizeof(Tables) / 16); i += blockDim.x) {
-    reinterpret_cast<uint4*>(&tables)[i] = reinterpret_cast<const uint4*>(&device_tables)[i];
+  // The tables, at most two 16-byte words a thread (straight-line: as a loop over blockDim.x
+  // it took about 30 instructions a warp).
+  constexpr int kTableWords = static_cast<int>(sizeof(Tables) / 16);
+  static_assert(kTableWords <= 2 * 32 * kWarps, "two table words a thread");
+#pragma unroll
+  for (int i = static_cast<int>(threadIdx.x), n = 0; n < 2; i += 32 * kWarps, ++n) {
+    if (i < kTableWords) reinterpret_cast<uint4*>(&tables)[i] = reinterpret_cast<const uint4*>(&device_tables)[i];
   }
   __syncthreads();
 
