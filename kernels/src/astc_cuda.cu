@@ -888,8 +888,9 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   // The kernel counts units in int; 2^30 units would be at least 2^42 bytes of output (4x4
   // blocks), far past any GPU.
   if (units >= (int64_t{1} << 30)) throw std::invalid_argument("ASTC image too large for the CUDA decoder");
-  // Step 4 addresses a span's texel rows in 32-bit byte offsets (at most 8 * 12 * width).
-  if (width > (1 << 24)) throw std::invalid_argument("ASTC image wider than 2^24 texels (the .astc limit)");
+  // Step 4 addresses a span's texel rows in 32-bit byte offsets (at most 8 * 12 * width); an
+  // .astc file holds at most 2^24 - 1.
+  if (width > (1 << 24)) throw std::invalid_argument("ASTC image wider than 2^24 texels for the CUDA decoder");
   upload_tables();
   constexpr int size = [] {
     for (int i = 0; i < 14; ++i) {

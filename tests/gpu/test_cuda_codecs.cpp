@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include <sstream>
+#include <stdexcept>
 
 #include <random>
 
@@ -159,6 +160,16 @@ TEST_CASE("CUDA ASTC decoder equals libastcenc on random valid blocks, every blo
       }
     }
   }
+}
+
+TEST_CASE("CUDA ASTC decoder refuses images wider than 2^24 texels") {
+  // Its texel rows are addressed in 32-bit byte offsets; an .astc file holds at most 2^24 - 1.
+  const AstcFormat& f = astc_formats().front();
+  const int width = (1 << 24) + 1;
+  const std::vector<uint8_t> blocks(static_cast<size_t>(astc_compressed_size(f, width, 1)), 0);
+  CHECK_THROWS_AS(astc_decode_half_cuda(f, AstcProfile::kLdr, blocks.data(), width, 1), std::invalid_argument);
+  const std::vector<uint16_t> widest = astc_decode_half_cuda(f, AstcProfile::kLdr, blocks.data(), width - 1, 1);
+  CHECK(widest.size() == static_cast<size_t>(width - 1) * 4);
 }
 
 int main(int argc, char** argv) {
