@@ -469,8 +469,9 @@ __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t w
                         ((alpha ? lns_interpolation_half(a) : unorm16_half(a, k)) << 16));
 }
 
-// Step 4 for kCols texel columns of `block`: texels (x .. x + kCols - 1, rows), stored from
-// `dst` down.
+// Step 4 for kCols texel columns of `block`: texels (x .. x + kCols - 1, every row), stored
+// from `dst` down, a row `pitch` bytes below the one before, until `end` bytes (the rows times
+// the pitch, at least one row).
 //
 // Weight infill (astc.h infill_at) as one 4-byte dot product: the four grid weights, two pairs
 // from Span::pairs, times the four factors packed in bytes, w00 | w01 << 8 | w10 << 16 |
@@ -562,7 +563,8 @@ __device__ __forceinline__ int pass_need(uint32_t info, bool inside) {
 
 template <int kBw, int kBh, bool kHdr, int kNeed, int kCols>
 __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
-                                              int block, int x, int rows, int width, uint32_t info, uint2* dst) {
+                                              int block, int x, uint32_t pitch, uint32_t end, uint32_t info,
+                                              char* dst) {
   using namespace astc_detail;
   constexpr bool kDual = kNeed & kNeedDual, kPartitions = kNeed & kNeedPartitions, kMixedLns = kNeed & kNeedMixedLns;
   constexpr int kPlane2 = Span<kBw, kBh>::kPlane2;
@@ -600,11 +602,6 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tab
   const bool p0 = plane2 == 0, p1 = plane2 == 1, p2 = plane2 == 2, p3 = plane2 == 3;
   const int plane2_bytes = dual ? 2 * kPlane2 : 0;
   int position = 32;
-  // Rows by a 32-bit byte offset from dst, which also ends the loop: one add a row for the
-  // address (as a texel index into a 64-bit pointer it took four, and a row count one more).
-  char* const base = reinterpret_cast<char*>(dst);
-  const uint32_t pitch = 8u * static_cast<uint32_t>(width);
-  const uint32_t end = pitch * static_cast<uint32_t>(rows);
   uint32_t at = 0;
 #pragma unroll 1
   do {  // (rows >= 1: no test before the first row)
@@ -650,9 +647,9 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tab
       v[i] = texel_value<kHdr>(ends[i], wr, wg, wb, wa, kMixedLns ? lns[i] : 3u, k);
     }
     if (kCols == 1) {
-      __stcs(reinterpret_cast<uint2*>(base + at), v[0]);
+      __stcs(reinterpret_cast<uint2*>(dst + at), v[0]);
     } else {  // two texels in one 16-byte store (launch_size: the row starts are 16-byte aligned)
-      __stcs(reinterpret_cast<uint4*>(base + at), make_uint4(v[0].x, v[0].y, v[kCols - 1].x, v[kCols - 1].y));
+      __stcs(reinterpret_cast<uint4*>(dst + at), make_uint4(v[0].x, v[0].y, v[kCols - 1].x, v[kCols - 1].y));
     }
     at += pitch;
     position += row_step;
@@ -664,7 +661,11 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tab
 // needs an even kBw and 16-byte aligned rows).
 template <int kBw, int kBh, bool kHdr, int kCols>
 __device__ __forceinline__ void span_texels(const Span<kBw, kBh>& s, const Tables& tables, const TexelConstants& k,
-                                            int lane, int x0, int rows, int width, uint2* row0) {
+                                            int lane, int x0, int rows, int width, char* row0) {
+  // Texel rows by a 32-bit byte offset from the column's first texel, which also ends the row
+  // loops: one add a row for the address (as a texel index into a 64-bit pointer it took four,
+  // and a row count one more).
+  const uint32_t pitch = 8u * static_cast<uint32_t>(width), end = pitch * static_cast<uint32_t>(rows);
 #pragma unroll 1
   for (int j = 0; j < kBw / kCols; ++j) {
     // Column c of the span's blocks in step 4's order (Span::order), column `column` of the span.
@@ -679,17 +680,15 @@ __device__ __forceinline__ void span_texels(const Span<kBw, kBh>& s, const Table
     // past the image need nothing).
     const int need = pass_need<kHdr, kSortBlocks<kBw, kBh, kHdr>>(info, inside);
     if (!inside) continue;
-    uint2* dst = reinterpret_cast<uint2*>(reinterpret_cast<char*>(row0) + 8u * static_cast<uint32_t>(column));
+    char* const dst = row0 + 8u * static_cast<uint32_t>(column);
     if (info & kInfoConstant) {
       const uint4 colour = s.lines[block];
-      char* const base = reinterpret_cast<char*>(dst);
-      const uint32_t pitch = 8u * static_cast<uint32_t>(width), end = pitch * static_cast<uint32_t>(rows);
 #pragma unroll 1
       for (uint32_t at = 0; at < end; at += pitch) {
         if (kCols == 1) {
-          __stcs(reinterpret_cast<uint2*>(base + at), make_uint2(colour.x, colour.y));
+          __stcs(reinterpret_cast<uint2*>(dst + at), make_uint2(colour.x, colour.y));
         } else {
-          __stcs(reinterpret_cast<uint4*>(base + at), make_uint4(colour.x, colour.y, colour.x, colour.y));
+          __stcs(reinterpret_cast<uint4*>(dst + at), make_uint4(colour.x, colour.y, colour.x, colour.y));
         }
       }
       continue;
@@ -698,7 +697,7 @@ __device__ __forceinline__ void span_texels(const Span<kBw, kBh>& s, const Table
 #define BCFEAT_ASTC_NEED(N)                                                                         \
   case N:                                                                                           \
     if constexpr (kHdr || (N) < kNeedMixedLns) {                                                  \
-      texel_columns<kBw, kBh, kHdr, (N), kCols>(s, tables, k, block, x, rows, width, info, dst); \
+      texel_columns<kBw, kBh, kHdr, (N), kCols>(s, tables, k, block, x, pitch, end, info, dst); \
     }                                                                                               \
     break;
       BCFEAT_ASTC_NEED(0)
@@ -877,7 +876,7 @@ __global__ void __launch_bounds__(32 * kWarps)
   const int x0 = first * kBw;
   const int rows = min(kBh, height - by * kBh);
   uint2* row0 = out + static_cast<int64_t>(by) * kBh * width + x0;
-  span_texels<kBw, kBh, kHdr, kCols>(s, tables, k, lane, x0, rows, width, row0);
+  span_texels<kBw, kBh, kHdr, kCols>(s, tables, k, lane, x0, rows, width, reinterpret_cast<char*>(row0));
 }
 
 template <int kBw, int kBh>
