@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""Step shares of a CUDA ASTC decode kernel from an Nsight Compute source-counter export.
+
+  tools/astc_profile_steps.py SOURCE.csv[.gz] LISTING.sass KERNEL TEXELS
+
+SOURCE.csv: `ncu -i REPORT --page source --csv --print-source sass` of one astc_decode_kernel
+launch (tools/astc_cuda_profile.sh makes it). LISTING.sass: `nvdisasm -g -c` of a cubin built
+from the same kernels/src/astc_cuda.cu with the same nvcc and flags (-lineinfo), so that its
+instructions are the report's, in the same order (checked opcode by opcode). KERNEL names the
+instantiation as block size, profile and column count, e.g. 4x4L2 or 12x12H1. TEXELS: the
+texels the launch decoded (8192*8192 for the compare program's tiling).
+
+Each instruction's executed count goes to the step of its source line: the kernel body by its
+step comments ("// 1. Headers", "// 2. Colour values", "// 3. Endpoints", "// 4. Texels"),
+the helpers by the step that calls them (decode_group and its stores: sequences; sort_blocks:
+endpoints; the texel and vote helpers: texels); lines inlined from other files count with the
+step of the kernel line before them. Prints warp instructions per texel in total and per step.
+Standard library only.
+"""
+import collections
+import csv
+import gzip
+import os
+import re
+import sys
+
+SOURCE = "astc_cuda.cu"
+
+
+# Where each step's code starts in kernels/src/astc_cuda.cu, in line order: the helpers by the
+# step that calls them (block_need, after "Constants of step 4", counts as texels also where
+# sort_blocks calls it), then the kernel body by its step comments; launch_size is host code.
+MARKS = [
+    (r"uint32_t bits_before\(", "header"),
+    (r"void store_bytes_if\(", "sequences"),
+    (r"void decode_group\(", "sequences"),
+    (r"^// Constants of step 4", "texels"),
+    (r"void sort_blocks\(", "endpoints"),
+    (r"int pass_need\(", "texels"),
+    (r"^__global__ void", "setup"),
+    (r"// 1\. Headers", "header"),
+    (r"// 2\. Colour values", "sequences"),
+    (r"// 3\. Endpoints", "endpoints"),
+    (r"// 4\. Texels", "texels"),
+    (r"^void launch_size", "host"),
+]
+
+
+def step_ranges(path):
+    """[(first line, step)] in line order; a line before the first mark is set-up."""
+    marks = []
+    with open(path) as f:
+        for number, text in enumerate(f, 1):
+            marks += [(number, step) for pattern, step in MARKS if re.search(pattern, text)]
+    found = {step for _, step in marks}
+    if len(marks) != len(MARKS) or not {"header", "sequences", "endpoints", "texels"} <= found:
+        sys.exit(f"astc_profile_steps: {path} no longer has the {len(MARKS)} marks this script looks for")
+    return sorted(marks)
+
+
+def load_listing(path, kernel):
+    """The (file, line, instruction) list of one kernel of an `nvdisasm -g -c` listing."""
+    m = re.fullmatch(r"(\d+)x(\d+)([LH])(\d)", kernel)
+    if not m:
+        sys.exit(f"astc_profile_steps: kernel '{kernel}' is not like 4x4L2")
+    want = "astc_decode_kernelILi{}ELi{}ELb{}ELi{}E".format(m[1], m[2], 1 if m[3] == "H" else 0, m[4])
+    out, current, location = [], False, ("", 0)
+    with open(path) as f:
+        for text in f:
+            name = re.match(r"^\.text\.(\S+):", text)
+            if name:
+                current = want in name[1]
+                continue
+            loc = re.search(r'//## File "([^"]+)", line (\d+)', text)
+            if loc:
+                location = (loc[1].split("/")[-1], int(loc[2]))
+                continue
+            ins = re.match(r"\s+/\*[0-9a-f]{4,}\*/\s+(.*?);", text)
+            if ins and current:
+                out.append((location[0], location[1], ins[1].strip()))
+    if not out:
+        sys.exit(f"astc_profile_steps: no kernel {kernel} ({want}) in {path}")
+    return out
+
+
+def main():
+    if len(sys.argv) != 5:
+        sys.exit(__doc__)
+    csv_path, listing_path, kernel, texels = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    opener = gzip.open if csv_path.endswith(".gz") else open
+    with opener(csv_path, "rt") as f:
+        rows = list(csv.reader(f))
+    header = next(i for i, r in enumerate(rows) if "Instructions Executed" in r)
+    executed = rows[header].index("Instructions Executed")
+    source = rows[header].index("Source")
+    data = rows[header + 1:]
+    listing = load_listing(listing_path, kernel)
+    if len(listing) != len(data):
+        sys.exit(f"astc_profile_steps: {len(listing)} instructions in the listing, {len(data)} in the report")
+    for i, ((_, _, ins), row) in enumerate(zip(listing, data)):
+        opcode = re.sub(r"^@!?U?P[T0-9]+\s+", "", ins).split()[0].split(".")[0]
+        if opcode not in row[source]:
+            sys.exit(f"astc_profile_steps: instruction {i} is {ins!r} in the listing, {row[source]!r} in the report")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    marks = step_ranges(os.path.join(root, "kernels", "src", SOURCE))
+    totals = collections.Counter()
+    step = "setup"
+    for (file, line, _), row in zip(listing, data):
+        if file == SOURCE:  # other files' lines (inlined) keep the step of the line before
+            step = "setup"
+            for first, s in marks:
+                if line < first:
+                    break
+                step = s
+        totals[step] += int(row[executed])
+    total = sum(totals.values())
+    print(f"{kernel}: {total / texels:.2f} warp instructions per texel")
+    for s in ("setup", "header", "sequences", "endpoints", "texels"):
+        print(f"  {s:<10} {totals[s] / texels:.2f}  {100 * totals[s] / total:4.1f}%")
+
+
+if __name__ == "__main__":
+    main()
