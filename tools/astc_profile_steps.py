@@ -12,9 +12,9 @@ texels the launch decoded (8192*8192 for the compare program's tiling).
 
 Each instruction's executed count goes to the step of its source line: the kernel body by its
 step comments ("// 1. Headers", "// 2. Colour values", "// 3. Endpoints", "// 4. Texels"),
-the helpers by the step that calls them (decode_group and its stores: sequences; sort_blocks:
-endpoints; the texel and vote helpers: texels); lines inlined from other files count with the
-step of the kernel line before them. Prints warp instructions per texel in total and per step.
+the helpers by the step that calls them (bits_before: header; decode_group and its stores:
+sequences; sort_blocks: endpoints; the texel and vote helpers: texels); lines inlined from
+other files count with the step of the kernel line before them. Prints warp instructions per texel in total and per step.
 Standard library only.
 """
 import collections
