@@ -55,7 +55,9 @@ using cuda_util::time_cuda;
 
 constexpr int kWarps = 4;  // warps per CTA
 constexpr int kSpan = 32;  // blocks per warp work unit
-constexpr int kColourStride = 19;  // bytes of unquantised colour values per block: 18, then one unused
+// Bytes of unquantised colour values per block: 18, then unused ones; 24 where step 2 stores
+// 8 values at a time (kPlain 8), so that a group's 8 bytes are one aligned 8-byte store.
+constexpr int colour_stride(int plain) { return plain == 8 ? 24 : 19; }
 
 // Unquantisation tables: values of weight ranges 0..11, then colour ranges 4..20.
 constexpr int kWeightTable = 2 + 3 + 4 + 5 + 6 + 8 + 10 + 12 + 16 + 20 + 24 + 32;
@@ -101,7 +103,7 @@ __device__ uint2 device_colour_ranges[2][9 * kColourBits];
 // block's) but uses none of its bits: a sequence ends by bit 104 (the colour values, before at
 // least 24 weight bits) or 96 (the weights), so a trit or quint group starting inside it ends
 // by bit 144, and a plain group's values past it are not stored.
-// (Five words a block and kColourStride 19 keep a span small enough for six CTAs an SM from
+// (Five words a block and a colour stride of 19 keep a span small enough for six CTAs an SM from
 // 8x5 up and seven for 5x5.)
 template <int kMaxGroups>
 struct SpanSequences {
@@ -148,7 +150,8 @@ struct Span {
   // Partition lines (see device_lines); for a constant block
   // its colour as 4 halves in .x and .y.
   uint4 lines[kSpan];
-  uint8_t colour[kSpan][kColourStride];
+  static constexpr int kColourStride = colour_stride(kPlain);
+  alignas(8) uint8_t colour[kSpan][kColourStride];
   // Weights as pairs: pairs[i] = weight i | weight i + 1 << 8 (plane 2 from kPlane2), so that
   // one infill reads its four grid weights in two loads.
   uint16_t pairs[kSpan][kPairs];
@@ -354,6 +357,44 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
   const uint32_t hi = __funnelshift_r(w[word + 1], w[word + 2], shift);
   const uint64_t window = lo | (static_cast<uint64_t>(hi) << 32);
   auto field = [&](int at, uint32_t mask) { return static_cast<uint32_t>(window >> at) & mask; };
+  const uint32_t low_mask = (1u << bits) - 1;
+  if (kPlain == 8 && kind == 0) {
+    // 8 plain values: packed into two words, then stored in whole words as the layout needs,
+    // with no test of which values exist: a group's values past the sequence (read from its
+    // cleared bits) land in bytes no one reads (colour bytes past the block's values, pairs past
+    // its weights, which step 4 reads with factor 0) and inside the block's own bytes (a
+    // sequence of at most 18 colour values or 2 x 16 weights; see Span::kColourStride, kPairs).
+    uint32_t v[8];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) v[j] = table[field(j * bits, low_mask)];
+    const uint32_t v03 = __byte_perm(__byte_perm(v[0], v[1], 0x0040), __byte_perm(v[2], v[3], 0x0040), 0x5410);
+    const uint32_t v47 = __byte_perm(__byte_perm(v[4], v[5], 0x0040), __byte_perm(v[6], v[7], 0x0040), 0x5410);
+    const int first = g * 8;
+    if (!pairs) {  // colour values: bytes first .. first + 7 (8-byte aligned, Span::kColourStride)
+      *reinterpret_cast<uint2*>(out + first) = make_uint2(v03, v47);
+    } else if (!split) {
+      // Pairs first .. first + 7: bytes 2 first - 1 .. 2 first + 14 are v0 v0 v1 v1 ... v7 v7.
+      uint8_t* p = out + 2 * first;
+      *reinterpret_cast<uint2*>(p) = make_uint2(__byte_perm(v03, 0, 0x2110), __byte_perm(v03, v47, 0x4332));
+      *reinterpret_cast<uint32_t*>(p + 8) = __byte_perm(v47, 0, 0x2110);
+      *reinterpret_cast<uint16_t*>(p + 12) = static_cast<uint16_t>(v47 >> 16);
+      p[14] = static_cast<uint8_t>(v47 >> 24);
+      p[-1] = static_cast<uint8_t>(v03);
+    } else {
+      // Dual planes: v0 v2 v4 v6 to slots first / 2 .., v1 v3 v5 v7 to kPlane2 + first / 2 ..
+      uint8_t* p = out + first;
+      uint8_t* q = out + 2 * kPlane2 + first;
+      *reinterpret_cast<uint32_t*>(p) = __byte_perm(v03, v47, 0x4220);
+      *reinterpret_cast<uint16_t*>(p + 4) = static_cast<uint16_t>(__byte_perm(v47, 0, 0x0020));
+      p[6] = static_cast<uint8_t>(v47 >> 16);
+      p[-1] = static_cast<uint8_t>(v03);
+      *reinterpret_cast<uint32_t*>(q) = __byte_perm(v03, v47, 0x5331);
+      *reinterpret_cast<uint16_t*>(q + 4) = static_cast<uint16_t>(__byte_perm(v47, 0, 0x0031));
+      q[6] = static_cast<uint8_t>(v47 >> 24);
+      q[-1] = static_cast<uint8_t>(v03 >> 8);
+    }
+    return;
+  }
   // Where each value's low bits start, and its trit or quint (device_digits).
   int pos[5];
   uint2 digits = make_uint2(0, 0);
@@ -373,7 +414,6 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
   // Value j's table index is digit j << bits | its low bits; the digits are shifted in place,
   // all four bytes at once (a digit is at most 4 and bits at most 5: no byte overflows).
   const uint32_t high_digits = digits.x << bits, last_digit = digits.y << bits;
-  const uint32_t low_mask = (1u << bits) - 1;
   const int first = g * per_group;
   const int present = min(count - first, per_group);  // values j < present exist
   // Value j goes to byte even + step * j of `out` for even j, odd + step * j for odd j. With
@@ -394,15 +434,6 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
     }
   }
   const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(out));
-  if (kPlain > 5 && kind == 0) {  // kPlain plain values
-#pragma unroll
-    for (int j = 0; j < kPlain; ++j) {
-      const uint32_t v = table[field(j * bits, low_mask)];
-      const uint32_t at = to + static_cast<uint32_t>((j & 1 ? odd : even) + step * j);
-      store_bytes_if(j < present, at, at - high, v);
-    }
-    return;
-  }
 #pragma unroll
   for (int j = 0; j < 5; ++j) {
     const uint32_t digit = j < 4 ? __byte_perm(high_digits, 0, 0x4440 | j) : last_digit;
@@ -727,8 +758,12 @@ __global__ void __launch_bounds__(32 * kWarps)
   static_assert(sizeof(Tables) % 16 == 0, "Tables is copied as uint4");
   // decode_group writes the byte before a block's first pair; for block 0 that is the last
   // block's last colour byte, which no colour value reaches (at most 18 values).
-  static_assert(offsetof(SpanT, pairs) == offsetof(SpanT, colour) + sizeof(SpanT::colour) && kColourStride > 18,
+  static_assert(offsetof(SpanT, pairs) == offsetof(SpanT, colour) + sizeof(SpanT::colour) && SpanT::kColourStride > 18,
                 "the byte before Span::pairs must be an unused colour byte");
+  // decode_group's 8-value stores: whole words at colour + 8 g and pairs + 16 g (+ 2 kPlane2).
+  static_assert(SpanT::kPlain != 8 || (offsetof(SpanT, colour) % 8 == 0 && offsetof(SpanT, pairs) % 8 == 0 &&
+                                       sizeof(SpanT::pairs[0]) % 8 == 0 && SpanT::kPlane2 % 4 == 0),
+                "8-value groups store aligned words");
   // The tables, at most two 16-byte words a thread (straight-line: as a loop over blockDim.x
   // it took about 30 instructions a warp).
   constexpr int kTableWords = static_cast<int>(sizeof(Tables) / 16);
