@@ -10,11 +10,11 @@
 //                sequences; it stores the block's bits with each sequence's end cleared and
 //                marks the span's groups (step 2) that belong to block i;
 //  2. sequences — the span's colour values and weights, all blocks together, one group (a
-//                trit or quint block, or 5 plain values, 8 for 4x4 blocks) per lane: each
-//                lane reads its group's bits from the block in one 64-bit window, unpacks
+//                trit or quint block, or 5 or 8 plain values, see plain_values) per lane:
+//                each lane reads its group's bits from the block in one 64-bit window, unpacks
 //                the trits or quints and unquantises the values through tables (weights are
 //                stored as byte pairs, each weight with its right-hand neighbour), storing
-//                the values under predicates;
+//                the values under predicates (8 plain values as whole words);
 //  3. endpoints — lane i turns block i's colour values into endpoints per partition, each
 //                channel's pair packed in one word (in the memory of step 2's input);
 //  4. texels   — lane j computes texel columns 2j, 2j + 1, then 64 further on, ..., of each
@@ -81,7 +81,8 @@ constexpr int kSizes[14][2] = {{4, 4}, {5, 4}, {5, 5}, {6, 5}, {6, 6}, {8, 5}, {
 // Block-mode tables (global memory, read through L1): per block size and 11-bit block mode,
 // .x grid_w (4 bits), grid_h (4), weight range (4), dual plane (1), legal (1: a block mode that
 // decode_block_mode accepts with a grid inside the block), then the weight bits from bit 16;
-// .y the weight sequence (sequence_desc); .z its groups (step 2) | bits a group << 8 | kind << 16.
+// .y the weight sequence (sequence_desc); .z its groups (step 2) | bits a group << 8 | kind << 16
+// with 5 plain values a group, .w the same with 8 (see plain_values).
 constexpr uint32_t kModeDual = 1u << 12;
 constexpr uint32_t kModeLegal = 1u << 13;
 __device__ uint4 device_modes[14 * 2048];
@@ -102,9 +103,10 @@ __device__ uint2 device_colour_ranges[2][9 * kColourBits];
 // window also reads the word after that (the next block's first, or the array's after the last
 // block's) but uses none of its bits: a sequence ends by bit 104 (the colour values, before at
 // least 24 weight bits) or 96 (the weights), so a trit or quint group starting inside it ends
-// by bit 144, and a plain group's values past it are not stored.
-// (Five words a block and a colour stride of 19 keep a span small enough for six CTAs an SM from
-// 8x5 up and seven for 5x5.)
+// by bit 144, and a plain group's values past it are not stored (8 a group: stored where no
+// one reads them, see decode_group).
+// (Five words a block and the colour strides keep a span small enough for six CTAs an SM from
+// 6x5 up and seven for 5x4 and 5x5.)
 template <int kMaxGroups>
 struct SpanSequences {
   uint32_t forward[kSpan][5];
@@ -124,24 +126,30 @@ struct SpanEndpoints {
   uint8_t order[kSpan];  // the blocks in the order step 4 takes them (see kSortBlocks)
 };
 
-// Plain values a group for kBw x kBh blocks (see Span::kPlain).
-constexpr int plain_values(int bw, int bh) { return bw * bh <= 16 ? 8 : 5; }
+// Plain values a group (step 2) for kBw x kBh blocks: 8 where that measured faster, stored as
+// whole words (decode_group), 5 elsewhere. Against 5 a group (results/reference/
+// astc_cuda_units_h200.txt, calls W1-W4, an H200): LDR 1.04-1.09x at 4x4, 5x4 (synthetic; kodim23
+// 0.99-1.00x), 6x5, 8x5, 10x5 and 10x6, but 0.96-0.99x at 6x6, 8x6, 8x8 and 10x8; HDR 1.01-1.05x
+// at every size measured. 5x5 and 12xN stay at 5: their spans would grow past a CTA an SM.
+constexpr int plain_values(int bw, int bh, bool hdr) {
+  if (bw == 12 || (bw == 5 && bh == 5)) return 5;
+  return hdr || bh <= 5 || (bw == 10 && bh == 6) ? 8 : 5;
+}
 
-// One warp's span for kBw x kBh blocks.
-template <int kBw, int kBh>
+// One warp's span for kBw x kBh blocks of the profile kHdr.
+template <int kBw, int kBh, bool kHdr>
 struct Span {
+  static constexpr int kPlain = plain_values(kBw, kBh, kHdr);
   // A dual-plane block has at most min(32, kBw * kBh) weights per plane; its second plane
-  // starts there. Entries past the grid, up to a grid row (at most kBw) beyond it, are read
-  // with infill factor 0; they exist so that those reads stay inside.
-  static constexpr int kPlane2 = kBw * kBh < 32 ? kBw * kBh : 32;
-  static constexpr int kPairs = 2 * kPlane2 + kBw;
+  // starts there (rounded up to 4 slots with 8 values a group: a group's values past its plane's
+  // end land in its own plane). Entries past the grid, up to a grid row (at most kBw) beyond
+  // it, are read with infill factor 0; they exist so that those reads stay inside. With 8
+  // values a group the rows are whole words (decode_group's word stores).
+  static constexpr int kPlane2 = ((kBw * kBh < 32 ? kBw * kBh : 32) + (kPlain == 8 ? 3 : 0)) & (kPlain == 8 ? ~3 : ~0);
+  static constexpr int kPairs = (2 * kPlane2 + kBw + (kPlain == 8 ? 1 : 0)) & (kPlain == 8 ? ~1 : ~0);
   // Groups (step 2) per block: at most 18 colour values (6 quint blocks) and min(64, 2 kBw kBh)
   // weights (a quint block a 3).
   static constexpr int kMaxGroups = 6 + ((2 * kBw * kBh < 64 ? 2 * kBw * kBh : 64) + 2) / 3;
-  // Plain values a group (step 2): 8 for 4x4 blocks, whose spans are mostly plain values, so
-  // that they take fewer passes; 5 for the others, where the longer group code took more time
-  // than the passes it saved (results/reference/astc_cuda_units_h200.txt, calls S1-S3).
-  static constexpr int kPlain = plain_values(kBw, kBh);
   union {  // the endpoints (step 3 on) reuse the memory of step 2's input
     SpanSequences<kMaxGroups> bits;
     SpanEndpoints ends;
@@ -164,8 +172,8 @@ constexpr uint32_t kInfoConstant = 1u << 13;
 constexpr int kInfoLnsShift = 16;
 
 // Values are decoded a group at a time: a trit block (5 values), a quint block (3) or, for
-// ranges without trits or quints, kPlain values (5, or 8 for 4x4 blocks: at most 8 bits each,
-// one 64-bit window; see Span::kPlain).
+// ranges without trits or quints, kPlain values (5 or 8: at most 8 bits each, one 64-bit
+// window; see plain_values).
 template <int kPlain>
 __host__ __device__ __forceinline__ int group_count(int kind, int values) {
   return kind == 2 ? (values + 2) / 3 : kind == 1 ? (values + 4) / 5 : (values + kPlain - 1) / kPlain;
@@ -261,7 +269,6 @@ void upload_tables() {
              "copy ASTC digit table to the GPU");
   std::vector<uint4> modes(14 * 2048, make_uint4(0, 0, 0, 0));
   for (int size = 0; size < 14; ++size) {
-    const bool plain8 = plain_values(kSizes[size][0], kSizes[size][1]) == 8;
     for (uint32_t mode = 0; mode < 2048; ++mode) {
       astc_detail::BlockMode bm;
       if (!astc_detail::decode_block_mode(mode, bm) || bm.grid_w > kSizes[size][0] || bm.grid_h > kSizes[size][1]) {
@@ -274,7 +281,8 @@ void upload_tables() {
             (static_cast<uint32_t>(bm.weight_range) << 8) | (bm.dual ? kModeDual : 0u) | kModeLegal |
             (static_cast<uint32_t>(bm.weight_bits) << 16);
       m.y = sequence_desc(0, bm.weight_range, weights, bm.dual, offset[bm.weight_range]);
-      m.z = sequence_groups(plain8, r, weights);
+      m.z = sequence_groups(false, r, weights);
+      m.w = sequence_groups(true, r, weights);
     }
   }
   check_cuda(cudaMemcpyToSymbol(device_modes, modes.data(), modes.size() * sizeof(uint4)),
@@ -343,7 +351,7 @@ __device__ __forceinline__ void store_bytes_if(bool store, uint32_t a, uint32_t 
 // Trit and quint blocks interleave their packed bits with the values' low bits: a trit block
 // is m0 t[0,2) m1 t[2,4) m2 t[4,5) m3 t[5,7) m4 t[7,8), a quint block m0 q[0,3) m1 q[3,5)
 // m2 q[5,7). A group spans at most 64 bits (`group_bits`), so one 64-bit window holds it.
-template <int kPlane2, int kPlain>
+template <int kPlane2, int kPlain, int kPairBytes>
 __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, int group_bits, int g, const Tables& t,
                                              uint8_t* out, bool pairs) {
   const int start = desc & 31, bits = (desc >> 5) & 15, kind = (desc >> 9) & 3;
@@ -375,7 +383,12 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
     } else if (!split) {
       // Pairs first .. first + 7: bytes 2 first - 1 .. 2 first + 14 are v0 v0 v1 v1 ... v7 v7.
       uint8_t* p = out + 2 * first;
-      *reinterpret_cast<uint2*>(p) = make_uint2(__byte_perm(v03, 0, 0x2110), __byte_perm(v03, v47, 0x4332));
+      if (kPairBytes % 8 == 0) {
+        *reinterpret_cast<uint2*>(p) = make_uint2(__byte_perm(v03, 0, 0x2110), __byte_perm(v03, v47, 0x4332));
+      } else {
+        *reinterpret_cast<uint32_t*>(p) = __byte_perm(v03, 0, 0x2110);
+        *reinterpret_cast<uint32_t*>(p + 4) = __byte_perm(v03, v47, 0x4332);
+      }
       *reinterpret_cast<uint32_t*>(p + 8) = __byte_perm(v47, 0, 0x2110);
       *reinterpret_cast<uint16_t*>(p + 12) = static_cast<uint16_t>(v47 >> 16);
       p[14] = static_cast<uint8_t>(v47 >> 24);
@@ -593,12 +606,12 @@ __device__ __forceinline__ int pass_need(uint32_t info, bool inside) {
 }
 
 template <int kBw, int kBh, bool kHdr, int kNeed, int kCols>
-__device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tables& t, const TexelConstants& k,
+__device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, const Tables& t, const TexelConstants& k,
                                               int block, int x, uint32_t pitch, uint32_t end, uint32_t info,
                                               char* dst) {
   using namespace astc_detail;
   constexpr bool kDual = kNeed & kNeedDual, kPartitions = kNeed & kNeedPartitions, kMixedLns = kNeed & kNeedMixedLns;
-  constexpr int kPlane2 = Span<kBw, kBh>::kPlane2;
+  constexpr int kPlane2 = Span<kBw, kBh, kHdr>::kPlane2;
   const int grid_w = info & 15, grid_h = (info >> 4) & 15;
   const int row_bytes = 2 * grid_w;  // one grid row of Span::pairs
   const int row_step = grid_step(kBh, grid_h);
@@ -692,7 +705,7 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh>& s, const Tab
 // of the span's kSpan * kBw columns, its blocks in Span::order where kSortBlocks (kCols = 2
 // needs an even kBw and 16-byte aligned rows).
 template <int kBw, int kBh, bool kHdr, int kCols>
-__device__ __forceinline__ void span_texels(const Span<kBw, kBh>& s, const Tables& tables, const TexelConstants& k,
+__device__ __forceinline__ void span_texels(const Span<kBw, kBh, kHdr>& s, const Tables& tables, const TexelConstants& k,
                                             int lane, int x0, int rows, int width, char* row0) {
   // Texel rows by a 32-bit byte offset from the column's first texel, which also ends the row
   // loops: one add a row for the address (as a texel index into a 64-bit pointer it took four,
@@ -753,7 +766,7 @@ __global__ void __launch_bounds__(32 * kWarps)
                        TexelConstants k, uint2* __restrict__ out) {
   using namespace astc_detail;
   __shared__ Tables tables;
-  using SpanT = Span<kBw, kBh>;
+  using SpanT = Span<kBw, kBh, kHdr>;
   __shared__ SpanT spans[kWarps];
   static_assert(sizeof(Tables) % 16 == 0, "Tables is copied as uint4");
   // decode_group writes the byte before a block's first pair; for block 0 that is the last
@@ -761,8 +774,8 @@ __global__ void __launch_bounds__(32 * kWarps)
   static_assert(offsetof(SpanT, pairs) == offsetof(SpanT, colour) + sizeof(SpanT::colour) && SpanT::kColourStride > 18,
                 "the byte before Span::pairs must be an unused colour byte");
   // decode_group's 8-value stores: whole words at colour + 8 g and pairs + 16 g (+ 2 kPlane2).
-  static_assert(SpanT::kPlain != 8 || (offsetof(SpanT, colour) % 8 == 0 && offsetof(SpanT, pairs) % 8 == 0 &&
-                                       sizeof(SpanT::pairs[0]) % 8 == 0 && SpanT::kPlane2 % 4 == 0),
+  static_assert(SpanT::kPlain != 8 || (offsetof(SpanT, colour) % 8 == 0 && offsetof(SpanT, pairs) % 4 == 0 &&
+                                       sizeof(SpanT::pairs[0]) % 4 == 0 && SpanT::kPlane2 % 4 == 0),
                 "8-value groups store aligned words");
   // The tables, at most two 16-byte words a thread (straight-line: as a loop over blockDim.x
   // it took about 30 instructions a warp).
@@ -821,10 +834,11 @@ __global__ void __launch_bounds__(32 * kWarps)
       colour_desc = fit.x | static_cast<uint32_t>(colour.start);
       weight_desc = m.y;
       colour_groups = static_cast<int>(fit.y & 255);
-      items = colour_groups + static_cast<int>(m.z & 255);
+      const uint32_t mode_groups = SpanT::kPlain == 8 ? m.w : m.z;
+      items = colour_groups + static_cast<int>(mode_groups & 255);
       colour_kind = static_cast<int>((fit.y >> 16) & 3);
-      weight_kind = static_cast<int>((m.z >> 16) & 3);
-      group_bits = ((fit.y >> 8) & 255) | (m.z & 0xff00);
+      weight_kind = static_cast<int>((mode_groups >> 16) & 3);
+      group_bits = ((fit.y >> 8) & 255) | (mode_groups & 0xff00);
       // A one-partition block has zero lines: every score 0, so step 4 picks partition 0.
       line = make_uint4(0, 0, 0, 0);
       if (partitions > 1) {
@@ -882,7 +896,7 @@ __global__ void __launch_bounds__(32 * kWarps)
     const bool weight = owner & 0x80;
     const uint4 seq = s.bits.seq[block];
     const int g = item - static_cast<int>(weight ? seq.z >> 16 : seq.z & 0xffff);
-    decode_group<SpanT::kPlane2, SpanT::kPlain>(
+    decode_group<SpanT::kPlane2, SpanT::kPlain, 2 * SpanT::kPairs>(
         weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? seq.y : seq.x,
         static_cast<int>(weight ? seq.w >> 8 : seq.w & 0xff), g, tables,
         weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight);
@@ -962,7 +976,7 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
                                    ? ((uint64_t{1} << 40) + spans_x - 1) / spans_x
                                    : 0;
   kernel<<<grid, 32 * kWarps, 0, stream>>>(in, width, height, blocks_x, blocks_y, spans_magic, modes + size * 2048,
-                                           colour_ranges + (plain_values(kBw, kBh) == 8 ? 9 * kColourBits : 0),
+                                           colour_ranges + (plain_values(kBw, kBh, hdr) == 8 ? 9 * kColourBits : 0),
                                            lines + (small_block ? 3 * 1024 : 0),
                                            TexelConstants{kInterpolationBias, 255u, 8u, 1.0f / 4194304.0f,
                                                           1.0f + 1.0f / 65536.0f, 1.0f / 268435456.0f},
