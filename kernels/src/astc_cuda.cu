@@ -368,10 +368,11 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
   const uint32_t low_mask = (1u << bits) - 1;
   if (kPlain == 8 && kind == 0) {
     // 8 plain values: packed into two words, then stored in whole words as the layout needs,
-    // with no test of which values exist: a group's values past the sequence (read from its
-    // cleared bits) land in bytes no one reads (colour bytes past the block's values, pairs past
-    // its weights, which step 4 reads with factor 0) and inside the block's own bytes (a
-    // sequence of at most 18 colour values or 2 x 16 weights; see Span::kColourStride, kPairs).
+    // with no test of which values exist: a group's values past its sequence's end (whatever
+    // bits the window holds there) land in bytes no one reads, inside the block's own: colour
+    // bytes past its values (at most 18 of Span::kColourStride, 24), pairs past its weights in
+    // their plane, which step 4 reads with factor 0 (Span::kPlane2 and kPairs leave room for
+    // whole groups of 8).
     uint32_t v[8];
 #pragma unroll
     for (int j = 0; j < 8; ++j) v[j] = table[field(j * bits, low_mask)];
