@@ -128,9 +128,10 @@ struct SpanEndpoints {
 
 // Plain values a group (step 2) for kBw x kBh blocks: 8 where that measured faster, stored as
 // whole words (decode_group), 5 elsewhere. Against 5 a group (results/reference/
-// astc_cuda_units_h200.txt, calls W1-W4, an H200): LDR 1.04-1.09x at 4x4, 5x4 (synthetic; kodim23
-// 0.99-1.00x), 6x5, 8x5, 10x5 and 10x6, but 0.96-0.99x at 6x6, 8x6, 8x8 and 10x8; HDR 1.01-1.05x
-// at every size measured. 5x5 and 12xN stay at 5: their spans would grow past a CTA an SM.
+// astc_cuda_units_h200.txt, calls W2-W4, an H200): LDR 1.04-1.09x at 5x4 (synthetic; kodim23
+// 0.99x), 6x5, 8x5, 10x5 and 10x6, but 0.96-0.99x at 6x6, 8x6, 8x8 and 10x8; HDR 1.01-1.05x at
+// every size measured. (4x4 took 8 first, calls S1-S3, and word stores in call W1.) 5x5 and
+// 12xN stay at 5: their spans would grow past a CTA an SM.
 constexpr int plain_values(int bw, int bh, bool hdr) {
   if (bw == 12 || (bw == 5 && bh == 5)) return 5;
   return hdr || bh <= 5 || (bw == 10 && bh == 6) ? 8 : 5;
@@ -774,8 +775,9 @@ __global__ void __launch_bounds__(32 * kWarps)
   // block's last colour byte, which no colour value reaches (at most 18 values).
   static_assert(offsetof(SpanT, pairs) == offsetof(SpanT, colour) + sizeof(SpanT::colour) && SpanT::kColourStride > 18,
                 "the byte before Span::pairs must be an unused colour byte");
-  // decode_group's 8-value stores: whole words at colour + 8 g and pairs + 16 g (+ 2 kPlane2).
-  static_assert(SpanT::kPlain != 8 || (offsetof(SpanT, colour) % 8 == 0 && offsetof(SpanT, pairs) % 4 == 0 &&
+  // decode_group's 8-value stores: whole words at colour + 8 g and pairs + 16 g (+ 2 kPlane2),
+  // 8-byte ones at pairs + 16 g where a block's pairs are whole 8-byte words.
+  static_assert(SpanT::kPlain != 8 || (offsetof(SpanT, colour) % 8 == 0 && offsetof(SpanT, pairs) % 8 == 0 &&
                                        sizeof(SpanT::pairs[0]) % 4 == 0 && SpanT::kPlane2 % 4 == 0),
                 "8-value groups store aligned words");
   // The tables, at most two 16-byte words a thread (straight-line: as a loop over blockDim.x
