@@ -137,6 +137,8 @@ constexpr int plain_values(int bw, int bh, bool hdr) {
   return hdr || bh <= 5 || (bw == 10 && bh == 6) ? 8 : 5;
 }
 
+constexpr int round_up(int v, int multiple) { return (v + multiple - 1) / multiple * multiple; }
+
 // One warp's span for kBw x kBh blocks of the profile kHdr.
 template <int kBw, int kBh, bool kHdr>
 struct Span {
@@ -146,8 +148,8 @@ struct Span {
   // end land in its own plane). Entries past the grid, up to a grid row (at most kBw) beyond
   // it, are read with infill factor 0; they exist so that those reads stay inside. With 8
   // values a group the rows are whole words (decode_group's word stores).
-  static constexpr int kPlane2 = ((kBw * kBh < 32 ? kBw * kBh : 32) + (kPlain == 8 ? 3 : 0)) & (kPlain == 8 ? ~3 : ~0);
-  static constexpr int kPairs = (2 * kPlane2 + kBw + (kPlain == 8 ? 1 : 0)) & (kPlain == 8 ? ~1 : ~0);
+  static constexpr int kPlane2 = round_up(kBw * kBh < 32 ? kBw * kBh : 32, kPlain == 8 ? 4 : 1);
+  static constexpr int kPairs = round_up(2 * kPlane2 + kBw, kPlain == 8 ? 2 : 1);
   // Groups (step 2) per block: at most 18 colour values (6 quint blocks) and min(64, 2 kBw kBh)
   // weights (a quint block a 3).
   static constexpr int kMaxGroups = 6 + ((2 * kBw * kBh < 64 ? 2 * kBw * kBh : 64) + 2) / 3;
