@@ -18,8 +18,8 @@
 //  3. endpoints — lane i turns block i's colour values into endpoints per partition, each
 //                channel's pair packed in one word (in the memory of step 2's input);
 //  4. texels   — lane j computes texel columns 2j, 2j + 1, then 64 further on, ..., of each
-//                texel row of the span (one column a lane where the block or image width is
-//                odd): weight infill as one 4-byte dot product with factors from a table,
+//                texel row of the span (one column a lane where the image width is odd or,
+//                but for LDR 5x4, the block width; see span_texels): weight infill as one 4-byte dot product with factors from a table,
 //                partition, interpolation as one two-way dot product per channel, half
 //                conversion through float, so each store is 512 contiguous bytes of half RGBA.
 //                Per pass over the columns the warp votes on what its blocks need (a second
@@ -705,9 +705,55 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
   } while (at < end);
 }
 
+// Step 4 for one pass of a warp: this lane's kCols texel columns x .. of `block`, column
+// `column` of the span (kCols = 2 needs 16-byte aligned rows).
+template <int kBw, int kBh, bool kHdr, int kCols>
+__device__ __forceinline__ void column_pass(const Span<kBw, kBh, kHdr>& s, const Tables& tables,
+                                            const TexelConstants& k, int block, int x, int column, bool inside,
+                                            uint32_t pitch, uint32_t end, char* row0) {
+  const uint32_t info = s.info[block];
+  // The pass's needs, voted over the lanes that decode texels (lanes of constant blocks and
+  // past the image need nothing).
+  const int need = pass_need<kHdr, kSortBlocks<kBw, kBh, kHdr>>(info, inside);
+  if (!inside) return;
+  char* const dst = row0 + 8u * static_cast<uint32_t>(column);
+  if (info & kInfoConstant) {
+    const uint4 colour = s.lines[block];
+#pragma unroll 1
+    for (uint32_t at = 0; at < end; at += pitch) {
+      if (kCols == 1) {
+        __stcs(reinterpret_cast<uint2*>(dst + at), make_uint2(colour.x, colour.y));
+      } else {
+        __stcs(reinterpret_cast<uint4*>(dst + at), make_uint4(colour.x, colour.y, colour.x, colour.y));
+      }
+    }
+    return;
+  }
+  switch (need) {
+#define BCFEAT_ASTC_NEED(N)                                                                         \
+  case N:                                                                                           \
+    if constexpr (kHdr || (N) < kNeedMixedLns) {                                                  \
+      texel_columns<kBw, kBh, kHdr, (N), kCols>(s, tables, k, block, x, pitch, end, info, dst); \
+    }                                                                                               \
+    break;
+    BCFEAT_ASTC_NEED(0)
+    BCFEAT_ASTC_NEED(1)
+    BCFEAT_ASTC_NEED(2)
+    BCFEAT_ASTC_NEED(3)
+    BCFEAT_ASTC_NEED(4)
+    BCFEAT_ASTC_NEED(5)
+    BCFEAT_ASTC_NEED(6)
+    BCFEAT_ASTC_NEED(7)
+#undef BCFEAT_ASTC_NEED
+  }
+}
+
 // Step 4 for one warp: lane j takes kCols columns from kCols j, then 32 kCols further on, ...,
 // of the span's kSpan * kBw columns, its blocks in Span::order where kSortBlocks (kCols = 2
-// needs an even kBw and 16-byte aligned rows).
+// needs 16-byte aligned rows). With kCols = 2 and an odd kBw, each block's columns are cut
+// into pairs that start at even texel columns (an even block: 0-1, 2-3, ..., then its last
+// column alone; an odd block: its first column alone, then 1-2, 3-4, ...): the lanes take the
+// pairs, kBw / 2 passes, then the single columns, one pass.
 template <int kBw, int kBh, bool kHdr, int kCols>
 __device__ __forceinline__ void span_texels(const Span<kBw, kBh, kHdr>& s, const Tables& tables, const TexelConstants& k,
                                             int lane, int x0, int rows, int width, char* row0) {
@@ -715,49 +761,29 @@ __device__ __forceinline__ void span_texels(const Span<kBw, kBh, kHdr>& s, const
   // loops: one add a row for the address (as a texel index into a 64-bit pointer it took four,
   // and a row count one more).
   const uint32_t pitch = 8u * static_cast<uint32_t>(width), end = pitch * static_cast<uint32_t>(rows);
+  if constexpr (kCols == 2 && kBw % 2 == 1) {
+    constexpr int kPairs = kBw / 2;
 #pragma unroll 1
-  for (int j = 0; j < kBw / kCols; ++j) {
-    // Column c of the span's blocks in step 4's order (Span::order), column `column` of the span.
-    const int c = kCols * lane + 32 * kCols * j;
-    const int nth = c / kBw;
-    const int x = c - nth * kBw;
-    const int block = kSortBlocks<kBw, kBh, kHdr> ? s.ends.order[nth] : nth;
-    const int column = kSortBlocks<kBw, kBh, kHdr> ? block * kBw + x : c;
-    const bool inside = x0 + column < width;
-    const uint32_t info = s.info[block];
-    // The pass's needs, voted over the lanes that decode texels (lanes of constant blocks and
-    // past the image need nothing).
-    const int need = pass_need<kHdr, kSortBlocks<kBw, kBh, kHdr>>(info, inside);
-    if (!inside) continue;
-    char* const dst = row0 + 8u * static_cast<uint32_t>(column);
-    if (info & kInfoConstant) {
-      const uint4 colour = s.lines[block];
-#pragma unroll 1
-      for (uint32_t at = 0; at < end; at += pitch) {
-        if (kCols == 1) {
-          __stcs(reinterpret_cast<uint2*>(dst + at), make_uint2(colour.x, colour.y));
-        } else {
-          __stcs(reinterpret_cast<uint4*>(dst + at), make_uint4(colour.x, colour.y, colour.x, colour.y));
-        }
-      }
-      continue;
+    for (int j = 0; j < kPairs; ++j) {
+      const int unit = lane + 32 * j;
+      const int block = unit / kPairs;
+      const int x = 2 * (unit - block * kPairs) + (block & 1);
+      const int column = block * kBw + x;
+      column_pass<kBw, kBh, kHdr, 2>(s, tables, k, block, x, column, x0 + column < width, pitch, end, row0);
     }
-    switch (need) {
-#define BCFEAT_ASTC_NEED(N)                                                                         \
-  case N:                                                                                           \
-    if constexpr (kHdr || (N) < kNeedMixedLns) {                                                  \
-      texel_columns<kBw, kBh, kHdr, (N), kCols>(s, tables, k, block, x, pitch, end, info, dst); \
-    }                                                                                               \
-    break;
-      BCFEAT_ASTC_NEED(0)
-      BCFEAT_ASTC_NEED(1)
-      BCFEAT_ASTC_NEED(2)
-      BCFEAT_ASTC_NEED(3)
-      BCFEAT_ASTC_NEED(4)
-      BCFEAT_ASTC_NEED(5)
-      BCFEAT_ASTC_NEED(6)
-      BCFEAT_ASTC_NEED(7)
-#undef BCFEAT_ASTC_NEED
+    const int x = lane & 1 ? 0 : kBw - 1;
+    const int column = lane * kBw + x;
+    column_pass<kBw, kBh, kHdr, 1>(s, tables, k, lane, x, column, x0 + column < width, pitch, end, row0);
+  } else {
+#pragma unroll 1
+    for (int j = 0; j < kBw / kCols; ++j) {
+      // Column c of the span's blocks in step 4's order (Span::order), column `column` of the span.
+      const int c = kCols * lane + 32 * kCols * j;
+      const int nth = c / kBw;
+      const int x = c - nth * kBw;
+      const int block = kSortBlocks<kBw, kBh, kHdr> ? s.ends.order[nth] : nth;
+      const int column = kSortBlocks<kBw, kBh, kHdr> ? block * kBw + x : c;
+      column_pass<kBw, kBh, kHdr, kCols>(s, tables, k, block, x, column, x0 + column < width, pitch, end, row0);
     }
   }
 }
@@ -926,8 +952,8 @@ __global__ void __launch_bounds__(32 * kWarps)
   if constexpr (kSortBlocks<kBw, kBh, kHdr>) sort_blocks<kHdr, kSortUnit<kBw>>(s.info[lane], lane, s.ends.order);
   __syncwarp();
 
-  // 4. Texels, kCols columns a lane (launch_size: 2 where the block width and the image width
-  //    are even, so that the rows are 16-byte aligned).
+  // 4. Texels, kCols columns a lane (launch_size: 2 where the image width is even, so that the
+  //    rows are 16-byte aligned, and the block width too but for LDR 5x4).
   const int x0 = first * kBw;
   const int rows = min(kBh, height - by * kBh);
   uint2* row0 = out + static_cast<int64_t>(by) * kBh * width + x0;
@@ -962,11 +988,15 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   check_cuda(cudaGetSymbolAddress(reinterpret_cast<void**>(&lines), device_lines), "ASTC partition table address");
   const bool small_block = kBw * kBh < 31;
   // One kernel per texel-column count, so that each holds only the texel code it runs (the
-  // instruction cache is a limit: fully unrolled texel rows took up to 2.3x as long).
-  constexpr int kCols = kBw % 2 == 0 ? 2 : 1;
+  // instruction cache is a limit: fully unrolled texel rows took up to 2.3x as long). Two
+  // columns a lane where the image width is even, for even block widths and LDR 5x4 (column
+  // pairs cut as span_texels says: 1.01x there, but 0.91-0.98x for LDR 5x5 and 0.95-1.01x for
+  // HDR 5xN, whose kernels then hold both column counts' texel code; call W6).
+  constexpr int kColsLdr = kBw % 2 == 0 || (kBw == 5 && kBh == 4) ? 2 : 1;
+  constexpr int kColsHdr = kBw % 2 == 0 ? 2 : 1;
   const bool pairs = width % 2 == 0;
-  auto kernel = hdr ? (pairs ? astc_decode_kernel<kBw, kBh, true, kCols> : astc_decode_kernel<kBw, kBh, true, 1>)
-                    : (pairs ? astc_decode_kernel<kBw, kBh, false, kCols> : astc_decode_kernel<kBw, kBh, false, 1>);
+  auto kernel = hdr ? (pairs ? astc_decode_kernel<kBw, kBh, true, kColsHdr> : astc_decode_kernel<kBw, kBh, true, 1>)
+                    : (pairs ? astc_decode_kernel<kBw, kBh, false, kColsLdr> : astc_decode_kernel<kBw, kBh, false, 1>);
   // One span per warp: CTAs are many and short, so the hardware hands SMs new ones as old ones
   // finish and the spans' uneven costs even out. (Persistent CTAs walking the spans, as before,
   // left SMs idle behind their slowest warps and took 1.05-1.15x as long on kodim23,
