@@ -762,12 +762,12 @@ __device__ __forceinline__ void span_texels(const Span<kBw, kBh, kHdr>& s, const
   // and a row count one more).
   const uint32_t pitch = 8u * static_cast<uint32_t>(width), end = pitch * static_cast<uint32_t>(rows);
   if constexpr (kCols == 2 && kBw % 2 == 1) {
-    constexpr int kPairs = kBw / 2;
+    constexpr int kColumnPairs = kBw / 2;
 #pragma unroll 1
-    for (int j = 0; j < kPairs; ++j) {
+    for (int j = 0; j < kColumnPairs; ++j) {
       const int unit = lane + 32 * j;
-      const int block = unit / kPairs;
-      const int x = 2 * (unit - block * kPairs) + (block & 1);
+      const int block = unit / kColumnPairs;
+      const int x = 2 * (unit - block * kColumnPairs) + (block & 1);
       const int column = block * kBw + x;
       column_pass<kBw, kBh, kHdr, 2>(s, tables, k, block, x, column, x0 + column < width, pitch, end, row0);
     }
