@@ -19,9 +19,10 @@
 //                channel's pair packed in one word (in the memory of step 2's input);
 //  4. texels   — lane j computes texel columns 2j, 2j + 1, then 64 further on, ..., of each
 //                texel row of the span (one column a lane where the image width is odd or,
-//                but for LDR 5x4, the block width; see span_texels): weight infill as one 4-byte dot product with factors from a table,
-//                partition, interpolation as one two-way dot product per channel, half
-//                conversion through float, so each store is 512 contiguous bytes of half RGBA.
+//                but for LDR 5x4, the block width; see span_texels): weight infill as one
+//                4-byte dot product with factors from a table, partition, interpolation as one
+//                two-way dot product per channel, half conversion through float, so each
+//                store is 512 contiguous bytes of half RGBA.
 //                Per pass over the columns the warp votes on what its blocks need (a second
 //                weight plane, partitions, mixed LNS) and runs a texel loop made for that;
 //                HDR kernels of even block widths from 6x5 up take the blocks sorted by need
@@ -755,8 +756,9 @@ __device__ __forceinline__ void column_pass(const Span<kBw, kBh, kHdr>& s, const
 // column alone; an odd block: its first column alone, then 1-2, 3-4, ...): the lanes take the
 // pairs, kBw / 2 passes, then the single columns, one pass.
 template <int kBw, int kBh, bool kHdr, int kCols>
-__device__ __forceinline__ void span_texels(const Span<kBw, kBh, kHdr>& s, const Tables& tables, const TexelConstants& k,
-                                            int lane, int x0, int rows, int width, char* row0) {
+__device__ __forceinline__ void span_texels(const Span<kBw, kBh, kHdr>& s, const Tables& tables,
+                                            const TexelConstants& k, int lane, int x0, int rows, int width,
+                                            char* row0) {
   // Texel rows by a 32-bit byte offset from the column's first texel, which also ends the row
   // loops: one add a row for the address (as a texel index into a 64-bit pointer it took four,
   // and a row count one more).
