@@ -35,10 +35,12 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "bcfeat/kernels/astc.h"
@@ -79,6 +81,21 @@ struct alignas(64) Tables {
 constexpr int kSizes[14][2] = {{4, 4}, {5, 4}, {5, 5}, {6, 5}, {6, 6}, {8, 5}, {8, 6},
                                {8, 8}, {10, 5}, {10, 6}, {10, 8}, {10, 10}, {12, 10}, {12, 12}};
 
+// The index of kBw x kBh in kSizes, -1 for none.
+constexpr int size_index(int bw, int bh) {
+  for (int i = 0; i < 14; ++i) {
+    if (kSizes[i][0] == bw && kSizes[i][1] == bh) return i;
+  }
+  return -1;
+}
+
+// The most groups (step 2) a legal block has, per block size (kSizes) with 5 and with 8 plain
+// values a group: colour values and weights share a block's 128 - 17 bits, so the two bounds
+// apart (6 colour groups, min(64, 2 kBw kBh) / 3 weight groups) never meet. upload_tables checks
+// these against every block layout (block_groups_max) before the first launch.
+constexpr int kGroupsMax[14][2] = {{13, 13}, {15, 15}, {15, 15}, {16, 15}, {16, 15}, {16, 16}, {16, 16},
+                                   {16, 16}, {16, 16}, {16, 16}, {17, 16}, {17, 16}, {17, 16}, {17, 16}};
+
 // Block-mode tables (global memory, read through L1): per block size and 11-bit block mode,
 // .x grid_w (4 bits), grid_h (4), weight range (4), dual plane (1), legal (1: a block mode that
 // decode_block_mode accepts with a grid inside the block), then the weight bits from bit 16;
@@ -100,18 +117,21 @@ __device__ uint2 device_colour_ranges[2][9 * kColourBits];
 // What step 2 reads: the blocks' bits and sequences, and the block of each group. The colour
 // values read the block's words up to the end of the colour sequence, the weights its
 // bit-reversed words up to the end of the weight sequence, each with the bits past that end
-// cleared (a trit or quint block reads them as 0), and a zero word after. A group's 64-bit
-// window also reads the word after that (the next block's first, or the array's after the last
-// block's) but uses none of its bits: a sequence ends by bit 104 (the colour values, before at
-// least 24 weight bits) or 96 (the weights), so a trit or quint group starting inside it ends
-// by bit 144, and a plain group's values past it are not stored (8 a group: stored where no
-// one reads them, see decode_group).
-// (Five words a block and the colour strides keep a span small enough for six CTAs an SM from
-// 6x5 up and seven for 5x4 and 5x5.)
+// cleared (a trit or quint block reads them as 0). A group reads a 64-bit window from three
+// words. A sequence ends by bit 104 (the colour values, before at least 24 weight bits) or 96
+// (the weights). A colour trit or quint group starting inside it ends by bit 142 (38 bits: a
+// trit block of 6-bit values), so the colour words are followed by a zero word; a weight trit
+// or quint group ends by bit 119 (23 bits: 3-bit values), so the weights need their fourth word
+// (zero: it holds bits from 96) but none after. A plain group's values past its sequence's end
+// are not stored (8 a group: stored where no one reads them, see decode_group). Per block, nine
+// words: the colour words 0..3, a zero, the weight words 0..2, a zero; a window past the
+// weights' zero reads the next block's first word (past the last block's, `seq`) but uses none
+// of its bits. (Nine words, an odd count, keep the lanes' loads of different blocks in different
+// banks.)
 template <int kMaxGroups>
 struct SpanSequences {
-  uint32_t forward[kSpan][5];
-  uint32_t reverse[kSpan][5];
+  static constexpr int kWeightWords = 5;  // the weights' words from there
+  uint32_t words[kSpan][9];
   // Per block: the colour and weight sequences (see sequence_desc), the first group of each
   // (colour | weight << 16), the bits of a colour group | of a weight group << 8.
   uint4 seq[kSpan];
@@ -146,27 +166,41 @@ struct Span {
   static constexpr int kPlain = plain_values(kBw, kBh, kHdr);
   // A dual-plane block has at most min(32, kBw * kBh) weights per plane; its second plane
   // starts there (rounded up to 4 slots with 8 values a group: a group's values past its plane's
-  // end land in its own plane). Entries past the grid, up to a grid row (at most kBw) beyond
-  // it, are read with infill factor 0; they exist so that those reads stay inside. With 8
-  // values a group the rows are whole words (decode_group's word stores).
+  // end land in its own plane), and a one-plane block has at most 2 kPlane2 weights. Step 4 also
+  // reads entries past the grid, up to a grid row (at most kBw) beyond it, with infill factor 0:
+  // whatever lies there, the block's own spare pairs, the next block's or the next span's first
+  // bytes (after the last span, CtaSpans::tail). With 8 values a group the rows are whole words
+  // (decode_group's word stores). A block's pairs take (in words) for small blocks the fewest
+  // past 2 kPlane2 pairs that make an odd count, so that the lanes' loads and stores of
+  // different blocks fall in different banks (and 4x4 spans fit 9 CTAs an SM, 5x4 spans 8), and
+  // for kPlane2 = 32 kBw / 2 words more, which puts the grid-row reads of each block in the banks
+  // after those of the block before (32 words, or 33, lost up to 7% there: results/reference/
+  // astc_cuda_units_h200.txt, calls X2, X3).
   static constexpr int kPlane2 = round_up(kBw * kBh < 32 ? kBw * kBh : 32, kPlain == 8 ? 4 : 1);
-  static constexpr int kPairs = round_up(2 * kPlane2 + kBw, kPlain == 8 ? 2 : 1);
-  // Groups (step 2) per block: at most 18 colour values (6 quint blocks) and min(64, 2 kBw kBh)
-  // weights (a quint block a 3).
-  static constexpr int kMaxGroups = 6 + ((2 * kBw * kBh < 64 ? 2 * kBw * kBh : 64) + 2) / 3;
+  static constexpr int kPairs = kPlane2 < 32 ? 2 * kPlane2 + (kPlane2 % 2 == 0 ? 2 : 0)
+                                             : round_up(2 * kPlane2 + kBw, kPlain == 8 ? 2 : 1);
+  static constexpr int kMaxGroups = kGroupsMax[size_index(kBw, kBh)][kPlain == 8 ? 1 : 0];  // per block
+  using Sequences = SpanSequences<kMaxGroups>;
   union {  // the endpoints (step 3 on) reuse the memory of step 2's input
-    SpanSequences<kMaxGroups> bits;
+    Sequences bits;
     SpanEndpoints ends;
   };
-  uint32_t info[kSpan];  // see kInfo* below
-  // Partition lines (see device_lines); for a constant block
-  // its colour as 4 halves in .x and .y.
+  // Partition lines (see device_lines) in .x, .y, .z, for a constant block its colour as 4
+  // halves in .x and .y; .w the block's info (see kInfo* below).
   uint4 lines[kSpan];
   static constexpr int kColourStride = colour_stride(kPlain);
   alignas(8) uint8_t colour[kSpan][kColourStride];
   // Weights as pairs: pairs[i] = weight i | weight i + 1 << 8 (plane 2 from kPlane2), so that
   // one infill reads its four grid weights in two loads.
   uint16_t pairs[kSpan][kPairs];
+};
+
+// A CTA's spans, and after the last one room for step 4's reads past its last block's grid
+// (see Span::kPairs).
+template <typename SpanT, int kBw>
+struct CtaSpans {
+  SpanT span[kWarps];
+  uint16_t tail[kBw];
 };
 
 // info: grid_w (4 bits), grid_h (4), partitions - 1 (2), plane-2 channel (2), dual (1),
@@ -257,20 +291,8 @@ uint32_t sequence_groups(bool plain8, astc_detail::Range r, int values) {
          (static_cast<uint32_t>(r.kind) << 16);
 }
 
-// Copies the tables to `device` once per process.
-void upload_tables() {
-  static std::mutex mutex;
-  static std::set<int> done;
-  int device = 0;
-  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-  std::lock_guard<std::mutex> lock(mutex);
-  if (done.count(device)) return;
-  uint16_t offset[21 + 21] = {};
-  const Tables t = host_tables(offset);
-  check_cuda(cudaMemcpyToSymbol(device_tables, &t, sizeof t), "copy ASTC tables to the GPU");
-  const std::vector<uint2> digits = host_digits();
-  check_cuda(cudaMemcpyToSymbol(device_digits, digits.data(), digits.size() * sizeof(uint2)),
-             "copy ASTC digit table to the GPU");
+// device_modes: per block size (kSizes) and block mode, see there (`offset`: host_tables').
+std::vector<uint4> host_modes(const uint16_t (&offset)[21 + 21]) {
   std::vector<uint4> modes(14 * 2048, make_uint4(0, 0, 0, 0));
   for (int size = 0; size < 14; ++size) {
     for (uint32_t mode = 0; mode < 2048; ++mode) {
@@ -287,6 +309,89 @@ void upload_tables() {
       m.y = sequence_desc(0, bm.weight_range, weights, bm.dual, offset[bm.weight_range]);
       m.z = sequence_groups(false, r, weights);
       m.w = sequence_groups(true, r, weights);
+    }
+  }
+  return modes;
+}
+
+// device_colour_ranges, see there (`offset`: host_tables').
+std::vector<uint2> host_colour_ranges(const uint16_t (&offset)[21 + 21]) {
+  std::vector<uint2> ranges(2 * 9 * kColourBits);
+  for (int plain8 = 0; plain8 < 2; ++plain8) {
+    for (int pairs = 0; pairs < 9; ++pairs) {
+      for (int bits = 0; bits < kColourBits; ++bits) {
+        const int values = 2 * pairs + 2;
+        int range = 0, used = 0;
+        uint2& entry = ranges[(plain8 * 9 + pairs) * kColourBits + bits];
+        entry = make_uint2(0, 0xffffffffu);
+        if (!astc_detail::colour_range_for(values, bits, range, used)) continue;
+        const astc_detail::Range r = astc_detail::range_of(range);
+        entry.x = sequence_desc(0, range, values, false, offset[21 + range]);
+        entry.y = sequence_groups(plain8 != 0, r, values) | (static_cast<uint32_t>(used) << 20);
+      }
+    }
+  }
+  return ranges;
+}
+
+// The most groups (step 2) of a legal block of size kSizes[size], with 8 plain values a group
+// or 5, from the tables the kernel reads (`modes`: device_modes of every size, `ranges`:
+// device_colour_ranges) as the kernel's step 1 reads them: every legal block mode, partition
+// count and layout of colour endpoint modes (astc.h colour_layout: one mode for all partitions,
+// or a class base and a class step a partition in 3 partitions - 4 more bits).
+int block_groups_max(int size, bool plain8, const std::vector<uint4>& modes, const std::vector<uint2>& ranges) {
+  int most = 0;
+  for (int mode = 0; mode < 2048; ++mode) {
+    const uint4 m = modes[size * 2048 + mode];
+    if (!(m.x & kModeLegal)) continue;
+    const bool dual = m.x & kModeDual;
+    const int weight_bits = static_cast<int>(m.x >> 16);
+    const int weight_groups = static_cast<int>((plain8 ? m.w : m.z) & 255);
+    for (int partitions = 1; partitions <= (dual ? 3 : 4); ++partitions) {
+      for (int shared = 0; shared < 2; ++shared) {
+        if (!shared && partitions == 1) continue;
+        const int extra = shared ? 0 : 3 * partitions - 4;
+        const int available = 128 - weight_bits - (partitions == 1 ? 17 : 29) - extra - (dual ? 2 : 0);
+        // Colour value counts: 2 partitions (class + 1) for a shared mode, class 0..3; otherwise
+        // 2 (partitions (base + 1) + steps), base 0..2, steps 0..partitions.
+        for (int base = 0; base < (shared ? 4 : 3); ++base) {
+          for (int steps = 0; steps <= (shared ? 0 : partitions); ++steps) {
+            const int values = 2 * (partitions * (base + 1) + steps);
+            if (values > 18 || available < 0) continue;
+            const uint2 fit = ranges[((plain8 ? 9 : 0) + values / 2 - 1) * kColourBits +
+                                     std::min(available, kColourBits - 1)];
+            if (fit.y == 0xffffffffu) continue;
+            most = std::max(most, static_cast<int>(fit.y & 255) + weight_groups);
+          }
+        }
+      }
+    }
+  }
+  return most;
+}
+
+// Copies the tables to `device` once per process.
+void upload_tables() {
+  static std::mutex mutex;
+  static std::set<int> done;
+  int device = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  std::lock_guard<std::mutex> lock(mutex);
+  if (done.count(device)) return;
+  uint16_t offset[21 + 21] = {};
+  const Tables t = host_tables(offset);
+  check_cuda(cudaMemcpyToSymbol(device_tables, &t, sizeof t), "copy ASTC tables to the GPU");
+  const std::vector<uint2> digits = host_digits();
+  check_cuda(cudaMemcpyToSymbol(device_digits, digits.data(), digits.size() * sizeof(uint2)),
+             "copy ASTC digit table to the GPU");
+  const std::vector<uint4> modes = host_modes(offset);
+  const std::vector<uint2> ranges = host_colour_ranges(offset);
+  for (int size = 0; size < 14; ++size) {  // the spans' room for groups (Span::kMaxGroups)
+    for (int plain8 = 0; plain8 < 2; ++plain8) {
+      if (block_groups_max(size, plain8 != 0, modes, ranges) > kGroupsMax[size][plain8]) {
+        throw std::logic_error("CUDA ASTC decoder: kGroupsMax too small for " + std::to_string(kSizes[size][0]) +
+                               "x" + std::to_string(kSizes[size][1]) + " blocks");
+      }
     }
   }
   check_cuda(cudaMemcpyToSymbol(device_modes, modes.data(), modes.size() * sizeof(uint4)),
@@ -309,21 +414,6 @@ void upload_tables() {
   }
   check_cuda(cudaMemcpyToSymbol(device_lines, lines.data(), lines.size() * sizeof(uint4)),
              "copy ASTC partition tables to the GPU");
-  std::vector<uint2> ranges(2 * 9 * kColourBits);
-  for (int plain8 = 0; plain8 < 2; ++plain8) {
-    for (int pairs = 0; pairs < 9; ++pairs) {
-      for (int bits = 0; bits < kColourBits; ++bits) {
-        const int values = 2 * pairs + 2;
-        int range = 0, used = 0;
-        uint2& entry = ranges[(plain8 * 9 + pairs) * kColourBits + bits];
-        entry = make_uint2(0, 0xffffffffu);
-        if (!astc_detail::colour_range_for(values, bits, range, used)) continue;
-        const astc_detail::Range r = astc_detail::range_of(range);
-        entry.x = sequence_desc(0, range, values, false, offset[21 + range]);
-        entry.y = sequence_groups(plain8 != 0, r, values) | (static_cast<uint32_t>(used) << 20);
-      }
-    }
-  }
   check_cuda(cudaMemcpyToSymbol(device_colour_ranges, ranges.data(), ranges.size() * sizeof(uint2)),
              "copy ASTC colour-range table to the GPU");
   done.insert(device);
@@ -712,14 +802,15 @@ template <int kBw, int kBh, bool kHdr, int kCols>
 __device__ __forceinline__ void column_pass(const Span<kBw, kBh, kHdr>& s, const Tables& tables,
                                             const TexelConstants& k, int block, int x, int column, bool inside,
                                             uint32_t pitch, uint32_t end, char* row0) {
-  const uint32_t info = s.info[block];
+  const uint4 line = s.lines[block];
+  const uint32_t info = line.w;
   // The pass's needs, voted over the lanes that decode texels (lanes of constant blocks and
   // past the image need nothing).
   const int need = pass_need<kHdr, kSortBlocks<kBw, kBh, kHdr>>(info, inside);
   if (!inside) return;
   char* const dst = row0 + 8u * static_cast<uint32_t>(column);
   if (info & kInfoConstant) {
-    const uint4 colour = s.lines[block];
+    const uint4 colour = line;
 #pragma unroll 1
     for (uint32_t at = 0; at < end; at += pitch) {
       if (kCols == 1) {
@@ -799,7 +890,7 @@ __global__ void __launch_bounds__(32 * kWarps)
   using namespace astc_detail;
   __shared__ Tables tables;
   using SpanT = Span<kBw, kBh, kHdr>;
-  __shared__ SpanT spans[kWarps];
+  __shared__ CtaSpans<SpanT, kBw> spans;
   static_assert(sizeof(Tables) % 16 == 0, "Tables is copied as uint4");
   // decode_group writes the byte before a block's first pair; for block 0 that is the last
   // block's last colour byte, which no colour value reaches (at most 18 values).
@@ -821,7 +912,7 @@ __global__ void __launch_bounds__(32 * kWarps)
   __syncthreads();
 
   const int lane = threadIdx.x & 31;
-  SpanT& s = spans[threadIdx.x >> 5];
+  SpanT& s = spans.span[threadIdx.x >> 5];
   const int spans_x = (blocks_x + kSpan - 1) / kSpan;
   const int units = spans_x * blocks_y;  // < 2^30 (launch_size checks)
   const int unit = blockIdx.x * kWarps + (threadIdx.x >> 5);  // launch_size: one span per warp
@@ -882,16 +973,17 @@ __global__ void __launch_bounds__(32 * kWarps)
       weight_bits = 0;
     }
   }
-  s.info[lane] = info;
+  line.w = info;
   s.lines[lane] = line;
   const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    s.bits.forward[lane][i] = bits_before(words[i], i, colour_end);
-    s.bits.reverse[lane][i] = bits_before(__brev(words[3 - i]), i, weight_bits);
+  for (int i = 0; i < 4; ++i) s.bits.words[lane][i] = bits_before(words[i], i, colour_end);
+  s.bits.words[lane][4] = 0;
+#pragma unroll
+  for (int i = 0; i < 3; ++i) {
+    s.bits.words[lane][SpanT::Sequences::kWeightWords + i] = bits_before(__brev(words[3 - i]), i, weight_bits);
   }
-  s.bits.forward[lane][4] = 0;
-  s.bits.reverse[lane][4] = 0;
+  s.bits.words[lane][SpanT::Sequences::kWeightWords + 3] = 0;  // (weight_bits <= 96)
   // The span's groups are ordered by kind (all blocks' groups of plain values, then of trit
   // blocks, then of quint blocks), so that the lanes of one step-2 pass mostly take the same
   // path. A prefix sum over the span counts each kind in its own 10 bits (at most 32 x 28
@@ -930,7 +1022,7 @@ __global__ void __launch_bounds__(32 * kWarps)
     const uint4 seq = s.bits.seq[block];
     const int g = item - static_cast<int>(weight ? seq.z >> 16 : seq.z & 0xffff);
     decode_group<SpanT::kPlane2, SpanT::kPlain, 2 * SpanT::kPairs>(
-        weight ? s.bits.reverse[block] : s.bits.forward[block], weight ? seq.y : seq.x,
+        s.bits.words[block] + (weight ? SpanT::Sequences::kWeightWords : 0), weight ? seq.y : seq.x,
         static_cast<int>(weight ? seq.w >> 8 : seq.w & 0xff), g, tables,
         weight ? reinterpret_cast<uint8_t*>(s.pairs[block]) : s.colour[block], weight);
   }
@@ -949,9 +1041,10 @@ __global__ void __launch_bounds__(32 * kWarps)
       s.ends.ends[p][lane] = make_uint4(e[0], e[1], e[2], e[3]);
       lns |= static_cast<uint32_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0)) << (2 * p);
     }
-    s.info[lane] = info | (lns << kInfoLnsShift);
+    info |= lns << kInfoLnsShift;
+    s.lines[lane].w = info;
   }
-  if constexpr (kSortBlocks<kBw, kBh, kHdr>) sort_blocks<kHdr, kSortUnit<kBw>>(s.info[lane], lane, s.ends.order);
+  if constexpr (kSortBlocks<kBw, kBh, kHdr>) sort_blocks<kHdr, kSortUnit<kBw>>(info, lane, s.ends.order);
   __syncwarp();
 
   // 4. Texels, kCols columns a lane (launch_size: 2 where the image width is even, so that the
@@ -974,12 +1067,7 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   // .astc file holds at most 2^24 - 1.
   if (width > (1 << 24)) throw std::invalid_argument("ASTC image wider than 2^24 texels for the CUDA decoder");
   upload_tables();
-  constexpr int size = [] {
-    for (int i = 0; i < 14; ++i) {
-      if (kSizes[i][0] == kBw && kSizes[i][1] == kBh) return i;
-    }
-    return -1;
-  }();
+  constexpr int size = size_index(kBw, kBh);
   static_assert(size >= 0, "a block size without a block-mode table");
   uint4* modes = nullptr;
   uint2* colour_ranges = nullptr;
