@@ -168,8 +168,8 @@ struct Span {
   // starts there (rounded up to 4 slots with 8 values a group: a group's values past its plane's
   // end land in its own plane), and a one-plane block has at most 2 kPlane2 weights. Step 4 also
   // reads entries past the grid, up to a grid row (at most kBw) beyond it, with infill factor 0:
-  // whatever lies there, the block's own spare pairs, the next block's or the next span's first
-  // bytes (after the last span, CtaSpans::tail). With 8 values a group the rows are whole words
+  // whatever lies there, the block's own spare pairs, the next block's, the span's info or the
+  // next span's first bytes (after the last span, CtaSpans::tail). With 8 values a group the rows are whole words
   // (decode_group's word stores). A block's pairs take (in words) for small blocks the fewest
   // past 2 kPlane2 pairs that make an odd count, so that the lanes' loads and stores of
   // different blocks fall in different banks (and 4x4 spans fit 9 CTAs an SM, 5x4 spans 8), and
@@ -186,13 +186,30 @@ struct Span {
     SpanEndpoints ends;
   };
   // Partition lines (see device_lines) in .x, .y, .z, for a constant block its colour as 4
-  // halves in .x and .y; .w the block's info (see kInfo* below).
+  // halves in .x and .y.
   uint4 lines[kSpan];
   static constexpr int kColourStride = colour_stride(kPlain);
   alignas(8) uint8_t colour[kSpan][kColourStride];
   // Weights as pairs: pairs[i] = weight i | weight i + 1 << 8 (plane 2 from kPlane2), so that
   // one infill reads its four grid weights in two loads.
   uint16_t pairs[kSpan][kPairs];
+  // The blocks' info (see kInfo* below): in lines[].w where that fits one CTA more on an SM
+  // (4x4: 9 instead of 8), in an array of its own elsewhere (from 6x5 up the two were within
+  // 1.1% of each other, either way by size: 10xN faster with the array, 6x6 and 8xN LDR with
+  // lines[].w; with the array no size is more than 0.4% slower than before this layout, with
+  // lines[].w up to 1.1%: results/reference/astc_cuda_units_h200.txt, calls X4, X5).
+  static constexpr bool kInfoInLines = kBw * kBh <= 16;
+  uint32_t info[kInfoInLines ? 1 : kSpan];
+  __device__ __forceinline__ uint32_t block_info(int block) const {
+    return kInfoInLines ? lines[block].w : info[block];
+  }
+  __device__ __forceinline__ void set_info(int block, uint32_t value) {
+    if (kInfoInLines) {
+      lines[block].w = value;
+    } else {
+      info[block] = value;
+    }
+  }
 };
 
 // A CTA's spans, and after the last one room for step 4's reads past its last block's grid
@@ -802,15 +819,14 @@ template <int kBw, int kBh, bool kHdr, int kCols>
 __device__ __forceinline__ void column_pass(const Span<kBw, kBh, kHdr>& s, const Tables& tables,
                                             const TexelConstants& k, int block, int x, int column, bool inside,
                                             uint32_t pitch, uint32_t end, char* row0) {
-  const uint4 line = s.lines[block];
-  const uint32_t info = line.w;
+  const uint32_t info = s.block_info(block);
   // The pass's needs, voted over the lanes that decode texels (lanes of constant blocks and
   // past the image need nothing).
   const int need = pass_need<kHdr, kSortBlocks<kBw, kBh, kHdr>>(info, inside);
   if (!inside) return;
   char* const dst = row0 + 8u * static_cast<uint32_t>(column);
   if (info & kInfoConstant) {
-    const uint4 colour = line;
+    const uint4 colour = s.lines[block];
 #pragma unroll 1
     for (uint32_t at = 0; at < end; at += pitch) {
       if (kCols == 1) {
@@ -973,7 +989,11 @@ __global__ void __launch_bounds__(32 * kWarps)
       weight_bits = 0;
     }
   }
-  line.w = info;
+  if constexpr (SpanT::kInfoInLines) {
+    line.w = info;
+  } else {
+    s.info[lane] = info;
+  }
   s.lines[lane] = line;
   const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
@@ -1042,7 +1062,7 @@ __global__ void __launch_bounds__(32 * kWarps)
       lns |= static_cast<uint32_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0)) << (2 * p);
     }
     info |= lns << kInfoLnsShift;
-    s.lines[lane].w = info;
+    s.set_info(lane, info);
   }
   if constexpr (kSortBlocks<kBw, kBh, kHdr>) sort_blocks<kHdr, kSortUnit<kBw>>(info, lane, s.ends.order);
   __syncwarp();
