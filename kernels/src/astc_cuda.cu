@@ -169,13 +169,13 @@ struct Span {
   // end land in its own plane), and a one-plane block has at most 2 kPlane2 weights. Step 4 also
   // reads entries past the grid, up to a grid row (at most kBw) beyond it, with infill factor 0:
   // whatever lies there, the block's own spare pairs, the next block's, the span's info or the
-  // next span's first bytes (after the last span, CtaSpans::tail). With 8 values a group the rows are whole words
-  // (decode_group's word stores). A block's pairs take (in words) for small blocks the fewest
-  // past 2 kPlane2 pairs that make an odd count, so that the lanes' loads and stores of
-  // different blocks fall in different banks (and 4x4 spans fit 9 CTAs an SM, 5x4 spans 8), and
-  // for kPlane2 = 32 kBw / 2 words more, which puts the grid-row reads of each block in the banks
-  // after those of the block before (32 words, or 33, lost up to 7% there: results/reference/
-  // astc_cuda_units_h200.txt, calls X2, X3).
+  // next span's first bytes (after the last span, CtaSpans::tail). With 8 values a group the
+  // rows are whole words (decode_group's word stores). A block's pairs take (in words) for small
+  // blocks the fewest past 2 kPlane2 pairs that make an odd count, so that the lanes' loads and
+  // stores of different blocks fall in different banks (and 4x4 spans fit 9 CTAs an SM, 5x4
+  // spans 8), and for kPlane2 = 32 kBw / 2 words more, which puts the grid-row reads of each
+  // block in the banks after those of the block before (rows of 32 words took up to 1.6x as
+  // long there, of 33 up to 1.08x: results/reference/astc_cuda_units_h200.txt, calls X1-X3).
   static constexpr int kPlane2 = round_up(kBw * kBh < 32 ? kBw * kBh : 32, kPlain == 8 ? 4 : 1);
   static constexpr int kPairs = kPlane2 < 32 ? 2 * kPlane2 + (kPlane2 % 2 == 0 ? 2 : 0)
                                              : round_up(2 * kPlane2 + kBw, kPlain == 8 ? 2 : 1);
