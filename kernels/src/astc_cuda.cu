@@ -45,6 +45,7 @@
 
 #include "bcfeat/kernels/astc.h"
 #include "bcfeat/kernels/astc_codec.h"
+#include "astc_cuda_layout.h"
 #include "cuda_util.cuh"
 
 namespace bcfeat {
@@ -77,24 +78,9 @@ struct alignas(64) Tables {
   alignas(64) uint32_t factors[16][16];
 };
 
-// The block sizes, in the order of their block-mode tables.
-constexpr int kSizes[14][2] = {{4, 4}, {5, 4}, {5, 5}, {6, 5}, {6, 6}, {8, 5}, {8, 6},
-                               {8, 8}, {10, 5}, {10, 6}, {10, 8}, {10, 10}, {12, 10}, {12, 12}};
-
-// The index of kBw x kBh in kSizes, -1 for none.
-constexpr int size_index(int bw, int bh) {
-  for (int i = 0; i < 14; ++i) {
-    if (kSizes[i][0] == bw && kSizes[i][1] == bh) return i;
-  }
-  return -1;
-}
-
-// The most groups (step 2) a legal block has, per block size (kSizes) with 5 and with 8 plain
-// values a group: colour values and weights share a block's 128 - 17 bits, so the two bounds
-// apart (6 colour groups, min(64, 2 kBw kBh) / 3 weight groups) never meet. upload_tables checks
-// these against every block layout (block_groups_max) before the first launch.
-constexpr int kGroupsMax[14][2] = {{13, 13}, {15, 15}, {15, 15}, {16, 15}, {16, 15}, {16, 16}, {16, 16},
-                                   {16, 16}, {16, 16}, {16, 16}, {17, 16}, {17, 16}, {17, 16}, {17, 16}};
+using astc_cuda_layout::kGroupsMax;  // step 2's room for groups a block (see there)
+using astc_cuda_layout::kSizes;      // the block sizes, in the order of the block-mode tables
+using astc_cuda_layout::size_index;
 
 // Block-mode tables (global memory, read through L1): per block size and 11-bit block mode,
 // .x grid_w (4 bits), grid_h (4), weight range (4), dual plane (1), legal (1: a block mode that
@@ -127,7 +113,8 @@ __device__ uint2 device_colour_ranges[2][9 * kColourBits];
 // words: the colour words 0..3, a zero, the weight words 0..2, a zero; a window past the
 // weights' zero reads the next block's first word (past the last block's, `seq`) but uses none
 // of its bits. (Nine words, an odd count, keep the lanes' loads of different blocks in different
-// banks.)
+// banks. tests/kernels/test_astc.cpp checks these bounds over every legal block layout; the
+// groups there end by bit 121 and 104.)
 template <int kMaxGroups>
 struct SpanSequences {
   static constexpr int kWeightWords = 5;  // the weights' words from there

@@ -1,10 +1,13 @@
 // ASTC: bcfeat's decoder against ARM's libastcenc decoder (the golden source), bit for bit
 // as half floats, for every 2D block size × profile, on random block encodings (valid and
 // error blocks) and on images libastcenc encoded at every preset; the .astc container.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <vector>
 
+#include "astc_cuda_layout.h"
 #include "bcfeat/kernels/astc.h"
 #include "bcfeat/kernels/astc_codec.h"
 #include "catch.h"
@@ -181,6 +184,80 @@ TEST_CASE(".astc files: header layout, round trip, bad files") {
 // truncating conversion to half; here that conversion is modelled in integers (normal halves
 // keep the float's top 10 mantissa bits, subnormal ones count units of 2^-24) and the result
 // compared with unorm16_to_half for every sum the interpolation can produce.
+// The CUDA decoder's span (kernels/src/astc_cuda.cu) holds astc_cuda_layout::kGroupsMax groups
+// a block and one 9-word record of its colour and weight words (the colour words 0..3 and a
+// zero word, the weight words 0..2 and a zero word); both rest on bounds of the block layout,
+// found here with decode_astc_header over every block mode, partition count and layout of
+// endpoint-mode classes (the modes' low bits, the seed and the rest of the block change no count).
+TEST_CASE("ASTC: the CUDA decoder's span room holds every legal block's groups and sequence bits") {
+  using astc_detail::Range;
+  using astc_detail::range_of;
+  using astc_cuda_layout::kGroupsMax;
+  using astc_cuda_layout::kSizes;
+  // A sequence of `values` values of `range` as the decoder's groups: trit blocks of 5 values,
+  // quint blocks of 3, or `plain` values; their count, and the bits of one.
+  auto group_count = [](int range, int values, int plain) {
+    const Range r = range_of(range);
+    return r.kind == 1 ? (values + 4) / 5 : r.kind == 2 ? (values + 2) / 3 : (values + plain - 1) / plain;
+  };
+  auto group_bits = [](int range) {
+    const Range r = range_of(range);
+    return r.kind == 1 ? 5 * r.bits + 8 : 3 * r.bits + 7;  // (trits or quints only)
+  };
+  int colour_end_max = 0, weight_end_max = 0, weight_bits_max = 0;
+  for (int size = 0; size < 14; ++size) {
+    const int bw = kSizes[size][0], bh = kSizes[size][1];
+    int most[2] = {0, 0}, legal = 0;
+    for (uint64_t mode = 0; mode < 2048; ++mode) {
+      for (uint64_t partitions = 1; partitions <= 4; ++partitions) {
+        // The endpoint-mode field: one partition, the mode in bits 13-16 (its class in 15-16);
+        // several, bits 23-24 0 and one mode for all in 25-28, or a class base + 1 in 23-24 and
+        // one class step a partition from bit 25 (the steps' high mode bits below the weights,
+        // left 0 here, pick modes within a class).
+        std::vector<uint64_t> fields;
+        for (uint64_t cls = 0; cls < 4; ++cls) fields.push_back(partitions == 1 ? cls << 15 : cls << 27);
+        for (uint64_t base = 1; partitions > 1 && base < 4; ++base) {
+          for (uint64_t steps = 0; steps < (1u << partitions); ++steps) fields.push_back((base | steps << 2) << 23);
+        }
+        for (const uint64_t field : fields) {
+          const astc_detail::Bits bits = {mode | (partitions - 1) << 11 | field, 0};
+          AstcHeader h;
+          decode_astc_header(bits, bw, bh, false, h);
+          if (h.is_constant) continue;
+          ++legal;
+          const int weights = h.grid_w * h.grid_h * (h.dual ? 2 : 1);
+          for (int plain8 = 0; plain8 < 2; ++plain8) {
+            const int plain = plain8 ? 8 : 5;
+            most[plain8] = std::max(most[plain8], group_count(h.colour_range, h.colour_values, plain) +
+                                                      group_count(h.weight_range, weights, plain));
+          }
+          // A trit or quint group reads the bits past its sequence's end as zeros: the colour
+          // values' from the colour words and the zero word after them (bits below 160), the
+          // weights' from their four words (below 128; the fourth zero, as no weight sequence
+          // passes bit 96). (Plain groups do not use values past the end.)
+          weight_bits_max = std::max(weight_bits_max, h.weight_bits);
+          if (range_of(h.colour_range).kind != 0) {
+            colour_end_max = std::max(colour_end_max, h.colour_start + group_count(h.colour_range, h.colour_values, 5) *
+                                                                           group_bits(h.colour_range));
+          }
+          if (range_of(h.weight_range).kind != 0) {
+            weight_end_max = std::max(weight_end_max, group_count(h.weight_range, weights, 5) * group_bits(h.weight_range));
+          }
+        }
+      }
+    }
+    INFO(bw << "x" << bh << ": " << legal << " legal layouts, at most " << most[0] << " groups with 5 plain values a "
+            << "group, " << most[1] << " with 8");
+    CHECK(legal > 1000);
+    CHECK(most[0] == kGroupsMax[size][0]);
+    CHECK(most[1] == kGroupsMax[size][1]);
+  }
+  INFO("trit and quint groups end by bit " << colour_end_max << " (colour values), " << weight_end_max << " (weights)");
+  CHECK(weight_bits_max <= 96);
+  CHECK(colour_end_max <= 160);
+  CHECK(weight_end_max <= 128);
+}
+
 TEST_CASE("ASTC: the CUDA decoder's unorm16 → half through float is exact for every interpolation") {
   auto truncate_to_half = [](float f) -> uint32_t {
     if (f >= 1.0f) return f == 1.0f ? 0x3c00u : 0xffffffffu;
