@@ -35,7 +35,6 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <mutex>
 #include <set>
@@ -295,8 +294,20 @@ uint32_t sequence_groups(bool plain8, astc_detail::Range r, int values) {
          (static_cast<uint32_t>(r.kind) << 16);
 }
 
-// device_modes: per block size (kSizes) and block mode, see there (`offset`: host_tables').
-std::vector<uint4> host_modes(const uint16_t (&offset)[21 + 21]) {
+// Copies the tables to `device` once per process.
+void upload_tables() {
+  static std::mutex mutex;
+  static std::set<int> done;
+  int device = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  std::lock_guard<std::mutex> lock(mutex);
+  if (done.count(device)) return;
+  uint16_t offset[21 + 21] = {};
+  const Tables t = host_tables(offset);
+  check_cuda(cudaMemcpyToSymbol(device_tables, &t, sizeof t), "copy ASTC tables to the GPU");
+  const std::vector<uint2> digits = host_digits();
+  check_cuda(cudaMemcpyToSymbol(device_digits, digits.data(), digits.size() * sizeof(uint2)),
+             "copy ASTC digit table to the GPU");
   std::vector<uint4> modes(14 * 2048, make_uint4(0, 0, 0, 0));
   for (int size = 0; size < 14; ++size) {
     for (uint32_t mode = 0; mode < 2048; ++mode) {
@@ -313,89 +324,6 @@ std::vector<uint4> host_modes(const uint16_t (&offset)[21 + 21]) {
       m.y = sequence_desc(0, bm.weight_range, weights, bm.dual, offset[bm.weight_range]);
       m.z = sequence_groups(false, r, weights);
       m.w = sequence_groups(true, r, weights);
-    }
-  }
-  return modes;
-}
-
-// device_colour_ranges, see there (`offset`: host_tables').
-std::vector<uint2> host_colour_ranges(const uint16_t (&offset)[21 + 21]) {
-  std::vector<uint2> ranges(2 * 9 * kColourBits);
-  for (int plain8 = 0; plain8 < 2; ++plain8) {
-    for (int pairs = 0; pairs < 9; ++pairs) {
-      for (int bits = 0; bits < kColourBits; ++bits) {
-        const int values = 2 * pairs + 2;
-        int range = 0, used = 0;
-        uint2& entry = ranges[(plain8 * 9 + pairs) * kColourBits + bits];
-        entry = make_uint2(0, 0xffffffffu);
-        if (!astc_detail::colour_range_for(values, bits, range, used)) continue;
-        const astc_detail::Range r = astc_detail::range_of(range);
-        entry.x = sequence_desc(0, range, values, false, offset[21 + range]);
-        entry.y = sequence_groups(plain8 != 0, r, values) | (static_cast<uint32_t>(used) << 20);
-      }
-    }
-  }
-  return ranges;
-}
-
-// The most groups (step 2) of a legal block of size kSizes[size], with 8 plain values a group
-// or 5, from the tables the kernel reads (`modes`: device_modes of every size, `ranges`:
-// device_colour_ranges) as the kernel's step 1 reads them: every legal block mode, partition
-// count and layout of colour endpoint modes (astc.h colour_layout: one mode for all partitions,
-// or a class base and a class step a partition in 3 partitions - 4 more bits).
-int block_groups_max(int size, bool plain8, const std::vector<uint4>& modes, const std::vector<uint2>& ranges) {
-  int most = 0;
-  for (int mode = 0; mode < 2048; ++mode) {
-    const uint4 m = modes[size * 2048 + mode];
-    if (!(m.x & kModeLegal)) continue;
-    const bool dual = m.x & kModeDual;
-    const int weight_bits = static_cast<int>(m.x >> 16);
-    const int weight_groups = static_cast<int>((plain8 ? m.w : m.z) & 255);
-    for (int partitions = 1; partitions <= (dual ? 3 : 4); ++partitions) {
-      for (int shared = 0; shared < 2; ++shared) {
-        if (!shared && partitions == 1) continue;
-        const int extra = shared ? 0 : 3 * partitions - 4;
-        const int available = 128 - weight_bits - (partitions == 1 ? 17 : 29) - extra - (dual ? 2 : 0);
-        // Colour value counts: 2 partitions (class + 1) for a shared mode, class 0..3; otherwise
-        // 2 (partitions (base + 1) + steps), base 0..2, steps 0..partitions.
-        for (int base = 0; base < (shared ? 4 : 3); ++base) {
-          for (int steps = 0; steps <= (shared ? 0 : partitions); ++steps) {
-            const int values = 2 * (partitions * (base + 1) + steps);
-            if (values > 18 || available < 0) continue;
-            const uint2 fit = ranges[((plain8 ? 9 : 0) + values / 2 - 1) * kColourBits +
-                                     std::min(available, kColourBits - 1)];
-            if (fit.y == 0xffffffffu) continue;
-            most = std::max(most, static_cast<int>(fit.y & 255) + weight_groups);
-          }
-        }
-      }
-    }
-  }
-  return most;
-}
-
-// Copies the tables to `device` once per process.
-void upload_tables() {
-  static std::mutex mutex;
-  static std::set<int> done;
-  int device = 0;
-  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-  std::lock_guard<std::mutex> lock(mutex);
-  if (done.count(device)) return;
-  uint16_t offset[21 + 21] = {};
-  const Tables t = host_tables(offset);
-  check_cuda(cudaMemcpyToSymbol(device_tables, &t, sizeof t), "copy ASTC tables to the GPU");
-  const std::vector<uint2> digits = host_digits();
-  check_cuda(cudaMemcpyToSymbol(device_digits, digits.data(), digits.size() * sizeof(uint2)),
-             "copy ASTC digit table to the GPU");
-  const std::vector<uint4> modes = host_modes(offset);
-  const std::vector<uint2> ranges = host_colour_ranges(offset);
-  for (int size = 0; size < 14; ++size) {  // the spans' room for groups (Span::kMaxGroups)
-    for (int plain8 = 0; plain8 < 2; ++plain8) {
-      if (block_groups_max(size, plain8 != 0, modes, ranges) > kGroupsMax[size][plain8]) {
-        throw std::logic_error("CUDA ASTC decoder: kGroupsMax too small for " + std::to_string(kSizes[size][0]) +
-                               "x" + std::to_string(kSizes[size][1]) + " blocks");
-      }
     }
   }
   check_cuda(cudaMemcpyToSymbol(device_modes, modes.data(), modes.size() * sizeof(uint4)),
@@ -418,6 +346,21 @@ void upload_tables() {
   }
   check_cuda(cudaMemcpyToSymbol(device_lines, lines.data(), lines.size() * sizeof(uint4)),
              "copy ASTC partition tables to the GPU");
+  std::vector<uint2> ranges(2 * 9 * kColourBits);
+  for (int plain8 = 0; plain8 < 2; ++plain8) {
+    for (int pairs = 0; pairs < 9; ++pairs) {
+      for (int bits = 0; bits < kColourBits; ++bits) {
+        const int values = 2 * pairs + 2;
+        int range = 0, used = 0;
+        uint2& entry = ranges[(plain8 * 9 + pairs) * kColourBits + bits];
+        entry = make_uint2(0, 0xffffffffu);
+        if (!astc_detail::colour_range_for(values, bits, range, used)) continue;
+        const astc_detail::Range r = astc_detail::range_of(range);
+        entry.x = sequence_desc(0, range, values, false, offset[21 + range]);
+        entry.y = sequence_groups(plain8 != 0, r, values) | (static_cast<uint32_t>(used) << 20);
+      }
+    }
+  }
   check_cuda(cudaMemcpyToSymbol(device_colour_ranges, ranges.data(), ranges.size() * sizeof(uint2)),
              "copy ASTC colour-range table to the GPU");
   done.insert(device);

@@ -23,8 +23,8 @@ constexpr int size_index(int bw, int bh) {
 // size (kSizes) with 5 and with 8 plain values a group. Colour values and weights share a
 // block's 128 - 17 bits, so the two bounds apart (6 colour groups, min(64, 2 w h) / 3 weight
 // groups) never meet. The decoder's spans hold this many a block; the CPU test "the CUDA
-// decoder's span room" finds each the most of some legal block, and the decoder checks them
-// against its tables before its first launch.
+// decoder's span room" (tests/kernels/test_astc.cpp) finds each to be the most of some legal
+// block, over every block layout.
 constexpr int kGroupsMax[14][2] = {{13, 13}, {15, 15}, {15, 15}, {16, 15}, {16, 15}, {16, 16}, {16, 16},
                                    {16, 16}, {16, 16}, {16, 16}, {17, 16}, {17, 16}, {17, 16}, {17, 16}};
 
