@@ -180,10 +180,6 @@ TEST_CASE(".astc files: header layout, round trip, bad files") {
   CHECK_THROWS_WITH(bad(volume), message_contains("3D"));
 }
 
-// The CUDA decoder turns an interpolation into half bits with unorm16_interpolation_float and a
-// truncating conversion to half; here that conversion is modelled in integers (normal halves
-// keep the float's top 10 mantissa bits, subnormal ones count units of 2^-24) and the result
-// compared with unorm16_to_half for every sum the interpolation can produce.
 // The CUDA decoder's span (kernels/src/astc_cuda.cu) holds astc_cuda_layout::kGroupsMax groups
 // a block and one 9-word record of its colour and weight words (the colour words 0..3 and a
 // zero word, the weight words 0..2 and a zero word); both rest on bounds of the block layout,
@@ -241,7 +237,8 @@ TEST_CASE("ASTC: the CUDA decoder's span room holds every legal block's groups a
                                                                            group_bits(h.colour_range));
           }
           if (range_of(h.weight_range).kind != 0) {
-            weight_end_max = std::max(weight_end_max, group_count(h.weight_range, weights, 5) * group_bits(h.weight_range));
+            weight_end_max =
+                std::max(weight_end_max, group_count(h.weight_range, weights, 5) * group_bits(h.weight_range));
           }
         }
       }
@@ -258,6 +255,10 @@ TEST_CASE("ASTC: the CUDA decoder's span room holds every legal block's groups a
   CHECK(weight_end_max <= 128);
 }
 
+// The CUDA decoder turns an interpolation into half bits with unorm16_interpolation_float and a
+// truncating conversion to half; here that conversion is modelled in integers (normal halves
+// keep the float's top 10 mantissa bits, subnormal ones count units of 2^-24) and the result
+// compared with unorm16_to_half for every sum the interpolation can produce.
 TEST_CASE("ASTC: the CUDA decoder's unorm16 → half through float is exact for every interpolation") {
   auto truncate_to_half = [](float f) -> uint32_t {
     if (f >= 1.0f) return f == 1.0f ? 0x3c00u : 0xffffffffu;
