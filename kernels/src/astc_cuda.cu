@@ -185,9 +185,18 @@ struct Span {
   // lines[].w; with the array no size is more than 0.4% slower than before this layout, with
   // lines[].w up to 1.1%: results/reference/astc_cuda_units_h200.txt, calls X4, X5).
   static constexpr bool kInfoInLines = kBw * kBh <= 16;
-  uint32_t info[kInfoInLines ? 1 : kSpan];
+  uint32_t info[kInfoInLines ? 1 : kSpan];  // (one unused word where kInfoInLines)
   __device__ __forceinline__ uint32_t block_info(int block) const {
     return kInfoInLines ? lines[block].w : info[block];
+  }
+  // A block's lines and info (with kInfoInLines, one 16-byte store).
+  __device__ __forceinline__ void set_lines(int block, uint4 line, uint32_t value) {
+    if (kInfoInLines) {
+      line.w = value;
+    } else {
+      info[block] = value;
+    }
+    lines[block] = line;
   }
   __device__ __forceinline__ void set_info(int block, uint32_t value) {
     if (kInfoInLines) {
@@ -919,12 +928,7 @@ __global__ void __launch_bounds__(32 * kWarps)
       weight_bits = 0;
     }
   }
-  if constexpr (SpanT::kInfoInLines) {
-    line.w = info;
-  } else {
-    s.info[lane] = info;
-  }
-  s.lines[lane] = line;
+  s.set_lines(lane, line, info);
   const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
   for (int i = 0; i < 4; ++i) s.bits.words[lane][i] = bits_before(words[i], i, colour_end);
