@@ -216,9 +216,12 @@ struct CtaSpans {
 };
 
 // info: grid_w (4 bits), grid_h (4), partitions - 1 (2), plane-2 channel (2), dual (1),
-// constant (1), then per partition the 2 LNS bits (RGB, alpha) from bit 16.
+// constant (1), fixed alpha (1: the block's alpha endpoints are all one value, in every
+// partition; set only in the kernels with fixed-alpha passes, see kFixedAlphaPasses), then per
+// partition the 2 LNS bits (RGB, alpha) from bit 16.
 constexpr uint32_t kInfoDual = 1u << 12;
 constexpr uint32_t kInfoConstant = 1u << 13;
+constexpr uint32_t kInfoAlphaFixed = 1u << 14;
 constexpr int kInfoLnsShift = 16;
 
 // Values are decoded a group at a time: a trit block (5 values), a quint block (3) or, for
@@ -583,16 +586,31 @@ __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t w
 // picks the texel's partition (a one-partition block has zero lines, so always partition 0),
 // and kMixedLns tests each texel's LNS bits, where without it every channel is LNS (HDR).
 constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
+// In the kernels with fixed-alpha passes (kFixedAlphaPasses), a block also needs kNeedAlpha
+// unless its alpha is fixed (kInfoAlphaFixed). A pass none of whose blocks needs it runs its
+// loop (but for mixed LNS) with a fixed alpha: every texel's alpha is its block's one value,
+// converted once before the rows, and each row converts the two texels' blues as one pair,
+// three LNS conversions instead of four (HDR images of RGB, whose endpoint modes 2, 3, 7 and
+// 11 fix alpha at 1.0, are nearly all such blocks); the other passes branch past that (19
+// instructions more a loop). Against the same kernels without it (results/reference/
+// astc_cuda_units_h200.txt, session 24 call B): 1.00-1.04x on the synthetic images from 4x4
+// up, 1.02-1.03x on kodim23 from 8x8 up and 1.01x at 8x6, but 0.95-0.96x on kodim23 at 6x5,
+// 6x6 and 10x5 and 0.99-1.00x at 4x4, 8x5 and 10x6 (not profiled: fewer instructions run
+// there too). So the two-column HDR kernels from 8x6 up take it. (As loops of their own
+// instead of a branch: kodim23 0.78-0.91x from 4x4 to 10x8, call A.)
+constexpr int kNeedAlpha = 8;
+template <int kBw, int kBh, bool kHdr, int kCols>
+constexpr bool kFixedAlphaPasses = kHdr && kCols == 2 && kBw >= 8 && kBh >= 6;
 
 // What a block with `info` needs of the texel code (kNeed bits); a constant block nothing.
-template <bool kHdr>
+template <bool kHdr, bool kAlpha = false>
 __device__ __forceinline__ int block_need(uint32_t info) {
   if (info & kInfoConstant) return 0;
   const int partitions = static_cast<int>((info >> 8) & 3) + 1;
   const uint32_t lns_mask = (1u << (2 * partitions)) - 1;
   const bool mixed_lns = kHdr && ((info >> kInfoLnsShift) & lns_mask) != lns_mask;
   return ((info & kInfoDual) ? kNeedDual : 0) | (partitions > 1 ? kNeedPartitions : 0) |
-         (mixed_lns ? kNeedMixedLns : 0);
+         (mixed_lns ? kNeedMixedLns : 0) | (kAlpha && !(info & kInfoAlphaFixed) ? kNeedAlpha : 0);
 }
 
 // Step 4's order of the span's blocks: sorted by what they need of the texel code (constant
@@ -637,12 +655,12 @@ __device__ __forceinline__ void sort_blocks(uint32_t info, int lane, uint8_t* or
 // less time in the kernels that sort their blocks (kSortBlocks: 1.01-1.05x on kodim23's HDR
 // blocks) and more in the others (0.99-1.00x; results/reference/astc_cuda_units_h200.txt,
 // call S4), so each kernel takes the faster.
-template <bool kHdr, bool kReduce>
+template <bool kHdr, bool kReduce, bool kAlpha>
 __device__ __forceinline__ int pass_need(uint32_t info, bool inside) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   if constexpr (kReduce) {
     return static_cast<int>(
-        __reduce_or_sync(0xffffffffu, static_cast<uint32_t>(inside ? block_need<kHdr>(info) : 0)));
+        __reduce_or_sync(0xffffffffu, static_cast<uint32_t>(inside ? block_need<kHdr, kAlpha>(info) : 0)));
   }
 #endif
   // (The votes keep their own expressions: written through block_need, these kernels' SASS
@@ -653,15 +671,19 @@ __device__ __forceinline__ int pass_need(uint32_t info, bool inside) {
   const bool mixed_lns = kHdr && ((info >> kInfoLnsShift) & lns_mask) != lns_mask;
   return (__any_sync(0xffffffffu, decoded && (info & kInfoDual)) ? kNeedDual : 0) |
          (__any_sync(0xffffffffu, decoded && partitions > 1) ? kNeedPartitions : 0) |
-         (kHdr && __any_sync(0xffffffffu, decoded && mixed_lns) ? kNeedMixedLns : 0);  // (LDR: no vote)
+         (kHdr && __any_sync(0xffffffffu, decoded && mixed_lns) ? kNeedMixedLns : 0) |  // (LDR: no vote)
+         (kAlpha && __any_sync(0xffffffffu, decoded && !(info & kInfoAlphaFixed)) ? kNeedAlpha : 0);
 }
 
 template <int kBw, int kBh, bool kHdr, int kNeed, int kCols>
 __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, const Tables& t, const TexelConstants& k,
                                               int block, int x, uint32_t pitch, uint32_t end, uint32_t info,
-                                              char* dst) {
+                                              bool fixed_alpha, char* dst) {
   using namespace astc_detail;
   constexpr bool kDual = kNeed & kNeedDual, kPartitions = kNeed & kNeedPartitions, kMixedLns = kNeed & kNeedMixedLns;
+  // Fixed alpha takes two columns of one block, every channel LNS.
+  constexpr bool kFixed = kFixedAlphaPasses<kBw, kBh, kHdr, kCols> && !kMixedLns;
+  static_assert(!kFixed || kBw % 2 == 0, "fixed alpha: two columns of one block");
   constexpr int kPlane2 = Span<kBw, kBh, kHdr>::kPlane2;
   const int grid_w = info & 15, grid_h = (info >> 4) & 15;
   const int row_bytes = 2 * grid_w;  // one grid row of Span::pairs
@@ -696,6 +718,13 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
   const int plane2 = dual ? static_cast<int>((info >> 10) & 3) : -1;
   const bool p0 = plane2 == 0, p1 = plane2 == 1, p2 = plane2 == 2, p3 = plane2 == 3;
   const int plane2_bytes = dual ? 2 * kPlane2 : 0;
+  // A fixed alpha as half in both halves: the LNS conversion of the interpolation at weight 0
+  // (every alpha endpoint one value: the same at every weight and partition).
+  uint32_t alpha = 0;
+  if (kFixed && fixed_alpha) {
+    const uint32_t x = interpolate(ends[0].w, 64u, k);
+    alpha = lns_interpolation_half2(x, x);
+  }
   int position = 32;
   uint32_t at = 0;
 #pragma unroll 1
@@ -703,6 +732,7 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
     const int factor_row = position & 0x3c0;  // row ft
     const int pair_row = (position >> 10) * row_bytes;
     uint2 v[kCols];
+    uint32_t blue[kCols], alpha_weight[kCols];  // (kFixed)
 #pragma unroll
     for (int i = 0; i < kCols; ++i) {
       const uint32_t f = *reinterpret_cast<const uint32_t*>(factors[i] + factor_row);
@@ -739,7 +769,25 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
         lns[i] = lns_all >> (2 * part);
         scores[i] = (scores[i] + lines.y) & 0x3f3f3f3fu;
       }
-      v[i] = texel_value<kHdr>(ends[i], wr, wg, wb, wa, kMixedLns ? lns[i] : 3u, k);
+      if (kFixed) {
+        v[i].x = lns_interpolation_half2(interpolate(ends[i].x, wr, k), interpolate(ends[i].y, wg, k));
+        blue[i] = interpolate(ends[i].z, wb, k);
+        alpha_weight[i] = wa;
+      } else {
+        v[i] = texel_value<kHdr>(ends[i], wr, wg, wb, wa, kMixedLns ? lns[i] : 3u, k);
+      }
+    }
+    if (kFixed) {
+      if (fixed_alpha) {  // the two blues in one conversion, each beside the alpha
+        const uint32_t blues = lns_interpolation_half2(blue[0], blue[kCols - 1]);
+        v[0].y = __byte_perm(blues, alpha, 0x5410);
+        v[kCols - 1].y = __byte_perm(blues, alpha, 0x7632);
+      } else {
+#pragma unroll
+        for (int i = 0; i < kCols; ++i) {
+          v[i].y = lns_interpolation_half2(blue[i], interpolate(ends[i].w, alpha_weight[i], k));
+        }
+      }
     }
     // Streaming stores: the texels are not read again (write-back stores: 0.99-1.00x, call T6).
     if (kCols == 1) {
@@ -761,7 +809,8 @@ __device__ __forceinline__ void column_pass(const Span<kBw, kBh, kHdr>& s, const
   const uint32_t info = s.block_info(block);
   // The pass's needs, voted over the lanes that decode texels (lanes of constant blocks and
   // past the image need nothing).
-  const int need = pass_need<kHdr, kSortBlocks<kBw, kBh, kHdr>>(info, inside);
+  const int need = pass_need<kHdr, kSortBlocks<kBw, kBh, kHdr>, kFixedAlphaPasses<kBw, kBh, kHdr, kCols>>(info, inside);
+  const bool fixed_alpha = !(need & kNeedAlpha);  // (kFixedAlphaPasses)
   if (!inside) return;
   char* const dst = row0 + 8u * static_cast<uint32_t>(column);
   if (info & kInfoConstant) {
@@ -776,12 +825,12 @@ __device__ __forceinline__ void column_pass(const Span<kBw, kBh, kHdr>& s, const
     }
     return;
   }
-  switch (need) {
-#define BCFEAT_ASTC_NEED(N)                                                                         \
-  case N:                                                                                           \
-    if constexpr (kHdr || (N) < kNeedMixedLns) {                                                  \
-      texel_columns<kBw, kBh, kHdr, (N), kCols>(s, tables, k, block, x, pitch, end, info, dst); \
-    }                                                                                               \
+  switch (kFixedAlphaPasses<kBw, kBh, kHdr, kCols> ? need & ~kNeedAlpha : need) {
+#define BCFEAT_ASTC_NEED(N)                                                                                 \
+  case N:                                                                                                   \
+    if constexpr (kHdr || (N) < kNeedMixedLns) {                                                          \
+      texel_columns<kBw, kBh, kHdr, (N), kCols>(s, tables, k, block, x, pitch, end, info, fixed_alpha, dst); \
+    }                                                                                                       \
     break;
     BCFEAT_ASTC_NEED(0)
     BCFEAT_ASTC_NEED(1)
@@ -985,6 +1034,8 @@ __global__ void __launch_bounds__(32 * kWarps)
   // 3. Endpoints, one block per lane.
   if (items > 0) {
     uint32_t lns = 0;
+    bool alpha_fixed = true;  // (every alpha endpoint equal to partition 0's e0)
+    uint32_t alpha = 0;
     int offset = 0;
     for (int p = 0; p < partitions; ++p) {
       const int cem = static_cast<int>((cems >> (4 * p)) & 15);
@@ -994,8 +1045,11 @@ __global__ void __launch_bounds__(32 * kWarps)
       for (int c = 0; c < 4; ++c) e[c] = static_cast<uint32_t>(ep.e0[c]) | (static_cast<uint32_t>(ep.e1[c]) << 16);
       s.ends.ends[p][lane] = make_uint4(e[0], e[1], e[2], e[3]);
       lns |= static_cast<uint32_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0)) << (2 * p);
+      if (p == 0) alpha = ep.e0[3];
+      alpha_fixed = alpha_fixed && ep.e0[3] == alpha && ep.e1[3] == alpha;
     }
     info |= lns << kInfoLnsShift;
+    if (kFixedAlphaPasses<kBw, kBh, kHdr, kCols> && alpha_fixed) info |= kInfoAlphaFixed;
     s.set_info(lane, info);
   }
   if constexpr (kSortBlocks<kBw, kBh, kHdr>) sort_blocks<kHdr, kSortUnit<kBw>>(info, lane, s.ends.order);

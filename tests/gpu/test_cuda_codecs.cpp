@@ -108,34 +108,42 @@ TEST_CASE("CUDA, texture-unit and CPU decoders agree bit for bit") {
 
 TEST_CASE("CUDA ASTC decoder equals the CPU decoder and libastcenc, every block size and profile") {
   std::mt19937_64 rng(21);
-  const int width = 157, height = 93;  // partial blocks everywhere
-  std::vector<float> image(static_cast<size_t>(width) * height * 4);
-  for (size_t i = 0; i < image.size(); ++i) {
-    const size_t p = i / 4;
-    image[i] = 0.5f + 0.4f * std::sin(0.07f * (p % width) * (i % 4 + 1) + 0.05f * (p / width)) +
-               0.03f * static_cast<float>(rng() % 1000) / 1000.0f;
-  }
-  for (const AstcFormat& f : astc_formats()) {
-    for (AstcProfile profile : {AstcProfile::kLdr, AstcProfile::kHdr}) {
-      std::vector<float> source = image;
-      if (profile == AstcProfile::kHdr) {
-        for (float& v : source) v = 50.0f * v * v;
+  // Two images: RGBA, an odd width (one texel column a lane), and RGB with alpha 1, an even
+  // width (two columns a lane; HDR blocks of RGB take the fixed-alpha texel loops there).
+  // Partial blocks in every format (93 rows; 156 columns are whole 4-, 6- and 12-wide blocks).
+  for (const bool rgb : {false, true}) {
+    const int width = rgb ? 156 : 157, height = 93;
+    std::vector<float> image(static_cast<size_t>(width) * height * 4);
+    for (size_t i = 0; i < image.size(); ++i) {
+      const size_t p = i / 4;
+      image[i] = 0.5f + 0.4f * std::sin(0.07f * (p % width) * (i % 4 + 1) + 0.05f * (p / width)) +
+                 0.03f * static_cast<float>(rng() % 1000) / 1000.0f;
+      if (rgb && i % 4 == 3) image[i] = 1.0f;
+    }
+    for (const AstcFormat& f : astc_formats()) {
+      for (AstcProfile profile : {AstcProfile::kLdr, AstcProfile::kHdr}) {
+        std::vector<float> source = image;
+        if (profile == AstcProfile::kHdr) {
+          for (size_t i = 0; i < source.size(); ++i) {
+            if (!rgb || i % 4 != 3) source[i] = 50.0f * source[i] * source[i];
+          }
+        }
+        const auto encoded = astc_encode(f, profile, source.data(), width, height, 4, AstcPreset::kFast);
+        // Random 128-bit words too: mostly error blocks and odd modes.
+        const int bx = 64, by = 16;
+        std::vector<uint8_t> random(16 * bx * by);
+        for (size_t i = 0; i < random.size(); i += 8) {
+          const uint64_t r = rng();
+          memcpy(&random[i], &r, 8);
+        }
+        INFO(f.name << " " << astc_profile_name(profile) << " width " << width);
+        const auto cuda = astc_decode_half_cuda(f, profile, encoded.data(), width, height);
+        CHECK(cuda == astc_decode_half_cpu(f, profile, encoded.data(), width, height));
+        CHECK(cuda == astc_decode_half_reference(f, profile, encoded.data(), width, height));
+        const int rw = bx * f.block_width, rh = by * f.block_height;
+        const auto cuda_random = astc_decode_half_cuda(f, profile, random.data(), rw, rh);
+        CHECK(cuda_random == astc_decode_half_reference(f, profile, random.data(), rw, rh));
       }
-      const auto encoded = astc_encode(f, profile, source.data(), width, height, 4, AstcPreset::kFast);
-      // Random 128-bit words too: mostly error blocks and odd modes.
-      const int bx = 64, by = 16;
-      std::vector<uint8_t> random(16 * bx * by);
-      for (size_t i = 0; i < random.size(); i += 8) {
-        const uint64_t r = rng();
-        memcpy(&random[i], &r, 8);
-      }
-      INFO(f.name << " " << astc_profile_name(profile));
-      const auto cuda = astc_decode_half_cuda(f, profile, encoded.data(), width, height);
-      CHECK(cuda == astc_decode_half_cpu(f, profile, encoded.data(), width, height));
-      CHECK(cuda == astc_decode_half_reference(f, profile, encoded.data(), width, height));
-      const int rw = bx * f.block_width, rh = by * f.block_height;
-      const auto cuda_random = astc_decode_half_cuda(f, profile, random.data(), rw, rh);
-      CHECK(cuda_random == astc_decode_half_reference(f, profile, random.data(), rw, rh));
     }
   }
 }

@@ -804,7 +804,11 @@ BCFEAT_HD uint32_t min_u16x2(uint32_t a, uint32_t b) {
 // carry crosses into the other half) >> 3, the exponent bits p >> 11 << 10, and the clamp to
 // 0x7BFF. 13 instructions for the pair on the GPU.
 BCFEAT_HD uint32_t lns_interpolation_half2(uint32_t x, uint32_t y) {
+#if defined(__CUDA_ARCH__)
+  const uint32_t v = __byte_perm(x >> 6, y << 10, 0x7610);  // one PRMT (the masks took two LOP3)
+#else
   const uint32_t v = ((x >> 6) & 0xffffu) | ((y << 10) & 0xffff0000u);
+#endif
   const uint32_t m = v & 0x07ff07ffu;
   const uint32_t mantissa = 3 * m + add_max0_s16x2(m, 0xfe00fe00u) + add_max0_s16x2(m, 0xfa00fa00u);
   return min_u16x2(((mantissa >> 3) & 0x03ff03ffu) | ((v >> 1) & 0x7c007c00u), 0x7bff7bffu);
