@@ -591,7 +591,7 @@ constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
 // loop (but for mixed LNS) with a fixed alpha: every texel's alpha is its block's one value,
 // converted once before the rows, and each row converts the two texels' blues as one pair,
 // three LNS conversions instead of four (HDR images of RGB, whose endpoint modes 2, 3, 7 and
-// 11 fix alpha at 1.0, are nearly all such blocks); the other passes branch past that (19
+// 11 fix alpha at 1.0, are nearly all such blocks); the other passes branch past that (18
 // instructions more a loop). Against the same kernels without it (results/reference/
 // astc_cuda_units_h200.txt, session 24 call B): 1.00-1.04x on the synthetic images from 4x4
 // up, 1.02-1.03x on kodim23 from 8x8 up and 1.01x at 8x6, but 0.95-0.96x on kodim23 at 6x5,
