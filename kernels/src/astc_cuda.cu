@@ -515,6 +515,7 @@ __device__ __forceinline__ void decode_group(const uint32_t* w, uint32_t desc, i
 struct TexelConstants {
   uint32_t bias, w255, eight;
   float scale, lift, nudge;
+  uint32_t word;  // 65536 (see texel_columns' weight words)
 };
 
 // An interpolation is made as x = 2^23 + e0 (64 - w) + e1 w + 32, see
@@ -567,6 +568,15 @@ __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t w
                         ((alpha ? lns_interpolation_half(a) : unorm16_half(a, k)) << 16));
 }
 
+// The word of a texel row's four grid weights (two pairs from Span::pairs, `p` and a grid row
+// below) for the infill's dot product; with kImad by one IMAD (by k.word, see texel_columns),
+// else as the compiler makes it (a PRMT).
+template <bool kImad>
+__device__ __forceinline__ uint32_t weight_word(const char* p, int row_bytes, const TexelConstants& k) {
+  const uint32_t top = *reinterpret_cast<const uint16_t*>(p), below = *reinterpret_cast<const uint16_t*>(p + row_bytes);
+  return kImad ? top + below * k.word : top | (below << 16);
+}
+
 // Step 4 for kCols texel columns of `block`: texels (x .. x + kCols - 1, every row), stored
 // from `dst` down, a row `pitch` bytes below the one before, until `end` bytes (the rows times
 // the pitch, at least one row).
@@ -585,6 +595,13 @@ __device__ __forceinline__ uint2 texel_value(uint4 ends, uint32_t wr, uint32_t w
 // second plane (a one-plane block reads its first plane again and uses neither), kPartitions
 // picks the texel's partition (a one-partition block has zero lines, so always partition 0),
 // and kMixedLns tests each texel's LNS bits, where without it every channel is LNS (HDR).
+// The HDR loops without partitions or mixed LNS interpolate as astc.h lns_base says: each
+// column's channels get their base and slope once, and each texel one IMAD a channel (and one
+// more for the second plane, whose slope is 0 but for the plane-2 channel, where the first
+// plane's is; no select), whose values pack in pairs with one PRMT. Their weight words are made
+// with an IMAD by k.word (written with a constant, the compiler makes a PRMT of it): the kernel
+// is bound by the ALU pipe, the FMA pipe has room. Against the same kernels with neither
+// (results/reference/astc_cuda_units_h200.txt, session 25 calls A, B): HDR 1.02-1.08x.
 constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
 // In the kernels with fixed-alpha passes (kFixedAlphaPasses), a block also needs kNeedAlpha
 // unless its alpha is fixed (kInfoAlphaFixed). A pass none of whose blocks needs it runs its
@@ -683,6 +700,8 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
   constexpr bool kDual = kNeed & kNeedDual, kPartitions = kNeed & kNeedPartitions, kMixedLns = kNeed & kNeedMixedLns;
   // Fixed alpha takes two columns of one block, every channel LNS.
   constexpr bool kFixed = kFixedAlphaPasses<kBw, kBh, kHdr, kCols> && !kMixedLns;
+  // Interpolation by base and slope (see above): HDR, no partitions, every channel LNS.
+  constexpr bool kDirect = kHdr && !kPartitions && !kMixedLns;
   static_assert(!kFixed || kBw % 2 == 0, "fixed alpha: two columns of one block");
   constexpr int kPlane2 = Span<kBw, kBh, kHdr>::kPlane2;
   const int grid_w = info & 15, grid_h = (info >> 4) & 15;
@@ -718,6 +737,21 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
   const int plane2 = dual ? static_cast<int>((info >> 10) & 3) : -1;
   const bool p0 = plane2 == 0, p1 = plane2 == 1, p2 = plane2 == 2, p3 = plane2 == 3;
   const int plane2_bytes = dual ? 2 * kPlane2 : 0;
+  // kDirect: per column and channel the base, the slope on the first plane and on the second.
+  uint32_t base[kCols][4], slope[kCols][4], slope2[kCols][4];
+  if (kDirect) {
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) {
+      const uint32_t e[4] = {ends[i].x, ends[i].y, ends[i].z, ends[i].w};
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        base[i][c] = lns_base(e[c]);
+        const uint32_t d = lns_slope(e[c]);
+        slope[i][c] = kDual && plane2 == c ? 0u : d;
+        slope2[i][c] = kDual && plane2 == c ? d : 0u;
+      }
+    }
+  }
   // A fixed alpha as half in both halves: the LNS conversion of the interpolation at weight 0
   // (every alpha endpoint one value: the same at every weight and partition).
   uint32_t alpha = 0;
@@ -732,24 +766,16 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
     const int factor_row = position & 0x3c0;  // row ft
     const int pair_row = (position >> 10) * row_bytes;
     uint2 v[kCols];
-    uint32_t blue[kCols], alpha_weight[kCols];  // (kFixed)
+    uint32_t blue[kCols], alpha_weight[kCols];  // (kFixed; with kDirect, the blue and alpha interpolations)
 #pragma unroll
     for (int i = 0; i < kCols; ++i) {
       const uint32_t f = *reinterpret_cast<const uint32_t*>(factors[i] + factor_row);
       const char* p = pairs[i] + pair_row;
-      const uint32_t w = __dp4a(*reinterpret_cast<const uint16_t*>(p) |
-                                    (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(p + row_bytes)) << 16),
-                                f, k.eight) >>
-                         4;
+      const uint32_t w = __dp4a(weight_word<kDirect>(p, row_bytes, k), f, k.eight) >> 4;
       const uint32_t wp = 64u + k.w255 * w;
-      uint32_t wr = wp, wg = wp, wb = wp, wa = wp;
+      uint32_t wr = wp, wg = wp, wb = wp, wa = wp, w2 = 0;
       if (kDual) {
-        const char* q = p + plane2_bytes;
-        const uint32_t w2 =
-            __dp4a(*reinterpret_cast<const uint16_t*>(q) |
-                       (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(q + row_bytes)) << 16),
-                   f, k.eight) >>
-            4;
+        w2 = __dp4a(weight_word<kDirect>(p + plane2_bytes, row_bytes, k), f, k.eight) >> 4;
         const uint32_t wp2 = 64u + k.w255 * w2;
         wr = p0 ? wp2 : wp;
         wg = p1 ? wp2 : wp;
@@ -769,7 +795,18 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
         lns[i] = lns_all >> (2 * part);
         scores[i] = (scores[i] + lines.y) & 0x3f3f3f3fu;
       }
-      if (kFixed) {
+      if (kDirect) {
+        uint32_t x[4];
+#pragma unroll
+        for (int c = 0; c < 4; ++c) x[c] = slope[i][c] * w + base[i][c] + (kDual ? slope2[i][c] * w2 : 0u);
+        v[i].x = lns_half2(lns_pack2(x[0], x[1]));
+        if (kFixed) {  // (the fixed-alpha step below)
+          blue[i] = x[2];
+          alpha_weight[i] = x[3];
+        } else {
+          v[i].y = lns_half2(lns_pack2(x[2], x[3]));
+        }
+      } else if (kFixed) {
         v[i].x = lns_interpolation_half2(interpolate(ends[i].x, wr, k), interpolate(ends[i].y, wg, k));
         blue[i] = interpolate(ends[i].z, wb, k);
         alpha_weight[i] = wa;
@@ -779,13 +816,15 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
     }
     if (kFixed) {
       if (fixed_alpha) {  // the two blues in one conversion, each beside the alpha
-        const uint32_t blues = lns_interpolation_half2(blue[0], blue[kCols - 1]);
+        const uint32_t blues = kDirect ? lns_half2(lns_pack2(blue[0], blue[kCols - 1]))
+                                       : lns_interpolation_half2(blue[0], blue[kCols - 1]);
         v[0].y = __byte_perm(blues, alpha, 0x5410);
         v[kCols - 1].y = __byte_perm(blues, alpha, 0x7632);
       } else {
 #pragma unroll
         for (int i = 0; i < kCols; ++i) {
-          v[i].y = lns_interpolation_half2(blue[i], interpolate(ends[i].w, alpha_weight[i], k));
+          v[i].y = kDirect ? lns_half2(lns_pack2(blue[i], alpha_weight[i]))
+                           : lns_interpolation_half2(blue[i], interpolate(ends[i].w, alpha_weight[i], k));
         }
       }
     }
@@ -1112,7 +1151,7 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
                                            colour_ranges + (plain_values(kBw, kBh, hdr) == 8 ? 9 * kColourBits : 0),
                                            lines + (small_block ? 3 * 1024 : 0),
                                            TexelConstants{kInterpolationBias, 255u, 8u, 1.0f / 4194304.0f,
-                                                          1.0f + 1.0f / 65536.0f, 1.0f / 268435456.0f},
+                                                          1.0f + 1.0f / 65536.0f, 1.0f / 268435456.0f, 65536u},
                                            out);
 }
 

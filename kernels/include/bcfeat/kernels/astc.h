@@ -797,21 +797,64 @@ BCFEAT_HD uint32_t min_u16x2(uint32_t a, uint32_t b) {
 #endif
 }
 
-// lns_to_half of two interpolations x = 2^23 + e0 (64 - w) + e1 w + 32 at once (see
-// unorm16_interpolation_float; the value p = (x >> 6) & 0xFFFF), x's half in the low 16 bits,
-// straight from the interpolations: the two values side by side, then per half the mantissa
-// mc = p & 0x7FF, its parts above the knees 512 and 1536, 3 mc plus those (at most 8187, so no
-// carry crosses into the other half) >> 3, the exponent bits p >> 11 << 10, and the clamp to
-// 0x7BFF. 13 instructions for the pair on the GPU.
-BCFEAT_HD uint32_t lns_interpolation_half2(uint32_t x, uint32_t y) {
-#if defined(__CUDA_ARCH__)
-  const uint32_t v = __byte_perm(x >> 6, y << 10, 0x7610);  // one PRMT (the masks took two LOP3)
-#else
-  const uint32_t v = ((x >> 6) & 0xffffu) | ((y << 10) & 0xffff0000u);
-#endif
+// lns_to_half of two 16-bit LNS values packed in one word, the first in the low 16 bits: per
+// half the mantissa mc = v & 0x7FF, its parts above the knees 512 and 1536, 3 mc plus those (at
+// most 8187, so no carry crosses into the other half) >> 3, the exponent bits (v - mc) >> 1 (each
+// half of v - mc holds only its bits 11..15, so the shift moves no bit across the halves), and
+// the clamp to 0x7BFF. On the GPU v - mc is one IMAD: the kernel is bound by the ALU pipe (an
+// H200 profile: 85% busy, the FMA pipe 45%), where the mask it replaces, (v >> 1) & 0x7C007C00,
+// ran (results/reference/astc_cuda_units_h200.txt, session 25).
+BCFEAT_HD uint32_t lns_half2(uint32_t v) {
   const uint32_t m = v & 0x07ff07ffu;
   const uint32_t mantissa = 3 * m + add_max0_s16x2(m, 0xfe00fe00u) + add_max0_s16x2(m, 0xfa00fa00u);
-  return min_u16x2(((mantissa >> 3) & 0x03ff03ffu) | ((v >> 1) & 0x7c007c00u), 0x7bff7bffu);
+#if defined(__CUDA_ARCH__)
+  uint32_t exponent;  // (as v - m, the compiler makes it a LOP3 on the ALU pipe)
+  asm("mad.lo.u32 %0, %1, 0xffffffff, %2;" : "=r"(exponent) : "r"(m), "r"(v));
+#else
+  const uint32_t exponent = v - m;
+#endif
+  return min_u16x2(((mantissa >> 3) & 0x03ff03ffu) | (exponent >> 1), 0x7bff7bffu);
+}
+
+// lns_to_half of two interpolations x = 2^23 + e0 (64 - w) + e1 w + 32 at once (see
+// unorm16_interpolation_float; the value p = (x >> 6) & 0xFFFF), x's half in the low 16 bits:
+// the two values side by side (one PRMT on the GPU), then lns_half2.
+BCFEAT_HD uint32_t lns_interpolation_half2(uint32_t x, uint32_t y) {
+#if defined(__CUDA_ARCH__)
+  return lns_half2(__byte_perm(x >> 6, y << 10, 0x7610));  // one PRMT (the masks took two LOP3)
+#else
+  return lns_half2(((x >> 6) & 0xffffu) | ((y << 10) & 0xffff0000u));
+#endif
+}
+
+// The interpolation of LNS channels in the CUDA decoder's texel loops without partitions, from
+// a channel's endpoints e0 | e1 << 16: lns_base = 256 e0 + 128 and lns_slope = 4 (e1 - e0) made
+// once a column, then per texel lns_base + lns_slope w (one IMAD) = 4 (e0 (64 - w) + e1 w) + 128,
+// below 2^24, whose bits 8..23 are the interpolated value (e0 (64 - w) + e1 w + 32) >> 6; so
+// lns_pack2 puts two side by side with one byte permute, no shifts (the interpolation as above
+// took a dot product and, per pair, two shifts, and its weight pair an IMAD).
+BCFEAT_HD uint32_t lns_base(uint32_t ends) {
+#if defined(__CUDA_ARCH__)
+  return __byte_perm(ends, 0x80u, 0x5104);  // bytes 0x80, e0's two, 0
+#else
+  return ((ends & 0xffffu) << 8) | 0x80u;
+#endif
+}
+BCFEAT_HD uint32_t lns_slope(uint32_t ends) {
+#if defined(__CUDA_ARCH__)
+  uint32_t slope;  // e0 (-4) + e1 4: unsigned halves, signed bytes
+  asm("dp2a.lo.u32.s32 %0, %1, %2, 0;" : "=r"(slope) : "r"(ends), "r"(0x04fcu));
+  return slope;
+#else
+  return 4u * ((ends >> 16) - (ends & 0xffffu));  // (modulo 2^32: a negative slope wraps)
+#endif
+}
+BCFEAT_HD uint32_t lns_pack2(uint32_t x, uint32_t y) {
+#if defined(__CUDA_ARCH__)
+  return __byte_perm(x, y, 0x6521);
+#else
+  return ((x >> 8) & 0xffffu) | ((y << 8) & 0xffff0000u);
+#endif
 }
 
 // One interpolation's LNS → half (a partition whose RGB and alpha differ): the pair's low half.
