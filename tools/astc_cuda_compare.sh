@@ -14,9 +14,9 @@
 #   /usr/bin/python3 -c "import numpy as n; from PIL import Image; a = n.asarray(Image.open('kodim23.png') \
 #     .convert('RGB'), n.float32) / 255; n.save('hdr.npy', n.dstack([100 * a * a, n.ones(a.shape[:2], n.float32)]))"
 #   bcfeat codec encode hdr.npy DIR/hdr_6x6.astc --format astc_6x6 --profile hdr
-# The second set of results/reference/astc_cuda_units_h200.txt (calls S1-S6, T1-T6, W1-W6, X1-X5 and session
-# 24's A-D) is the first image of `bcfeat bench astc`'s synthetic set (experiments/cli/bench.cpp synthetic_images, k = 0: no
-# noise), encoded the same way: 512x384, channel c < 3 of texel (x, y) = clamp(0.5 + 0.4
+# The second set of results/reference/astc_cuda_units_h200.txt (calls S1-S6, T1-T6, W1-W6, X1-X5, session 24's
+# A-D and session 25's A-C) is the first image of `bcfeat bench astc`'s synthetic set (experiments/cli/bench.cpp
+# synthetic_images, k = 0: no noise), encoded the same way: 512x384, channel c < 3 of texel (x, y) = clamp(0.5 + 0.4
 # sin(0.02 x + 0.013 (c + 1) y), 0, 1), alpha 1, as a float32 [384][512][4] .npy; HDR 100 v^2.
 set -euo pipefail
 dir=$(realpath "${1:?usage: [BASE=commit] tools/astc_cuda_compare.sh DIR [ARCH, default sm_90]}")
