@@ -1128,7 +1128,8 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   // instruction cache is a limit: fully unrolled texel rows took up to 2.3x as long). Two
   // columns a lane where the image width is even, for even block widths and LDR 5x4 (column
   // pairs cut as span_texels says: 1.01x there, but 0.91-0.98x for LDR 5x5 and 0.95-1.01x for
-  // HDR 5xN, whose kernels then hold both column counts' texel code; call W6).
+  // HDR 5xN, whose kernels then hold both column counts' texel code; call W6; HDR 5xN again
+  // 0.96-1.00x with the base-and-slope loops, session 25 call D).
   constexpr int kColsLdr = kBw % 2 == 0 || (kBw == 5 && kBh == 4) ? 2 : 1;
   constexpr int kColsHdr = kBw % 2 == 0 ? 2 : 1;
   const bool pairs = width % 2 == 0;
