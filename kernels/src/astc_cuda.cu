@@ -577,6 +577,13 @@ __device__ __forceinline__ uint32_t weight_word(const char* p, int row_bytes, co
   return kImad ? top + below * k.word : top | (below << 16);
 }
 
+// lns_to_half of two LNS interpolations: as the kDirect loops make them (astc.h lns_base: the
+// value in bits 8..23) or as interpolate does (bits 6..21).
+template <bool kDirect>
+__device__ __forceinline__ uint32_t lns_pair(uint32_t x, uint32_t y) {
+  return kDirect ? astc_detail::lns_half2(astc_detail::lns_pack2(x, y)) : astc_detail::lns_interpolation_half2(x, y);
+}
+
 // Step 4 for kCols texel columns of `block`: texels (x .. x + kCols - 1, every row), stored
 // from `dst` down, a row `pitch` bytes below the one before, until `end` bytes (the rows times
 // the pitch, at least one row).
@@ -799,12 +806,12 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
         uint32_t x[4];
 #pragma unroll
         for (int c = 0; c < 4; ++c) x[c] = slope[i][c] * w + base[i][c] + (kDual ? slope2[i][c] * w2 : 0u);
-        v[i].x = lns_half2(lns_pack2(x[0], x[1]));
+        v[i].x = lns_pair<true>(x[0], x[1]);
         if (kFixed) {  // (the fixed-alpha step below)
           blue[i] = x[2];
           alpha_weight[i] = x[3];
         } else {
-          v[i].y = lns_half2(lns_pack2(x[2], x[3]));
+          v[i].y = lns_pair<true>(x[2], x[3]);
         }
       } else if (kFixed) {
         v[i].x = lns_interpolation_half2(interpolate(ends[i].x, wr, k), interpolate(ends[i].y, wg, k));
@@ -816,15 +823,13 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
     }
     if (kFixed) {
       if (fixed_alpha) {  // the two blues in one conversion, each beside the alpha
-        const uint32_t blues = kDirect ? lns_half2(lns_pack2(blue[0], blue[kCols - 1]))
-                                       : lns_interpolation_half2(blue[0], blue[kCols - 1]);
+        const uint32_t blues = lns_pair<kDirect>(blue[0], blue[kCols - 1]);
         v[0].y = __byte_perm(blues, alpha, 0x5410);
         v[kCols - 1].y = __byte_perm(blues, alpha, 0x7632);
       } else {
 #pragma unroll
         for (int i = 0; i < kCols; ++i) {
-          v[i].y = kDirect ? lns_half2(lns_pack2(blue[i], alpha_weight[i]))
-                           : lns_interpolation_half2(blue[i], interpolate(ends[i].w, alpha_weight[i], k));
+          v[i].y = lns_pair<kDirect>(blue[i], kDirect ? alpha_weight[i] : interpolate(ends[i].w, alpha_weight[i], k));
         }
       }
     }
