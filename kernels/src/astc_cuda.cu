@@ -217,11 +217,14 @@ struct CtaSpans {
 
 // info: grid_w (4 bits), grid_h (4), partitions - 1 (2), plane-2 channel (2), dual (1),
 // constant (1), fixed alpha (1: the block's alpha endpoints are all one value, in every
-// partition; set only in the kernels with fixed-alpha passes, see kFixedAlphaPasses), then per
-// partition the 2 LNS bits (RGB, alpha) from bit 16.
+// partition; set only in the kernels with fixed-alpha passes, see kFixedAlphaPasses), LNS high
+// (1: an LNS channel has an endpoint above 0xF7FF, so some of its texels may need the clamp to
+// the largest half; see texel_columns), then per partition the 2 LNS bits (RGB, alpha) from
+// bit 16.
 constexpr uint32_t kInfoDual = 1u << 12;
 constexpr uint32_t kInfoConstant = 1u << 13;
 constexpr uint32_t kInfoAlphaFixed = 1u << 14;
+constexpr uint32_t kInfoLnsHigh = 1u << 15;
 constexpr int kInfoLnsShift = 16;
 
 // Values are decoded a group at a time: a trit block (5 values), a quint block (3) or, for
@@ -578,10 +581,12 @@ __device__ __forceinline__ uint32_t weight_word(const char* p, int row_bytes, co
 }
 
 // lns_to_half of two LNS interpolations: as the kDirect loops make them (astc.h lns_base: the
-// value in bits 8..23) or as interpolate does (bits 6..21).
+// value in bits 8..23; their blocks' values are at most 0xF7FF, so no clamp) or as interpolate
+// does (bits 6..21).
 template <bool kDirect>
 __device__ __forceinline__ uint32_t lns_pair(uint32_t x, uint32_t y) {
-  return kDirect ? astc_detail::lns_half2(astc_detail::lns_pack2(x, y)) : astc_detail::lns_interpolation_half2(x, y);
+  return kDirect ? astc_detail::lns_half2_below_max(astc_detail::lns_pack2(x, y))
+                 : astc_detail::lns_interpolation_half2(x, y);
 }
 
 // Step 4 for kCols texel columns of `block`: texels (x .. x + kCols - 1, every row), stored
@@ -601,14 +606,19 @@ __device__ __forceinline__ uint32_t lns_pair(uint32_t x, uint32_t y) {
 // chosen by a vote over the blocks of the pass, so that a texel runs no branch: kDual reads a
 // second plane (a one-plane block reads its first plane again and uses neither), kPartitions
 // picks the texel's partition (a one-partition block has zero lines, so always partition 0),
-// and kMixedLns tests each texel's LNS bits, where without it every channel is LNS (HDR).
+// and kMixedLns tests each texel's LNS bits, where without it every channel is LNS (HDR); it
+// also takes the blocks with an LNS endpoint above 0xF7FF (kInfoLnsHigh), the only ones whose
+// texels can convert past the largest half, 0x7BFF, and need the clamp to it.
 // The HDR loops without partitions or mixed LNS interpolate as astc.h lns_base says: each
 // column's channels get their base and slope once, and each texel one IMAD a channel (and one
 // more for the second plane, whose slope is 0 but for the plane-2 channel, where the first
 // plane's is; no select), whose values pack in pairs with one PRMT. Their weight words are made
 // with an IMAD by k.word (written with a constant, the compiler makes a PRMT of it): the kernel
 // is bound by the ALU pipe, the FMA pipe has room. Against the same kernels with neither
-// (results/reference/astc_cuda_units_h200.txt, session 25 calls A, B): HDR 1.02-1.08x.
+// (results/reference/astc_cuda_units_h200.txt, session 25 calls A, B): HDR 1.02-1.08x. They
+// convert without the clamp (astc.h lns_half2_below_max: 4 ALU instructions fewer a row of two
+// texels): 0.99-1.02x (session 26 call A; the kernels' speed moves by a few percent with where
+// the compiler puts their code, see there).
 constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
 // In the kernels with fixed-alpha passes (kFixedAlphaPasses), a block also needs kNeedAlpha
 // unless its alpha is fixed (kInfoAlphaFixed). A pass none of whose blocks needs it runs its
@@ -632,7 +642,7 @@ __device__ __forceinline__ int block_need(uint32_t info) {
   if (info & kInfoConstant) return 0;
   const int partitions = static_cast<int>((info >> 8) & 3) + 1;
   const uint32_t lns_mask = (1u << (2 * partitions)) - 1;
-  const bool mixed_lns = kHdr && ((info >> kInfoLnsShift) & lns_mask) != lns_mask;
+  const bool mixed_lns = kHdr && (((info >> kInfoLnsShift) & lns_mask) != lns_mask || (info & kInfoLnsHigh));
   return ((info & kInfoDual) ? kNeedDual : 0) | (partitions > 1 ? kNeedPartitions : 0) |
          (mixed_lns ? kNeedMixedLns : 0) | (kAlpha && !(info & kInfoAlphaFixed) ? kNeedAlpha : 0);
 }
@@ -692,7 +702,7 @@ __device__ __forceinline__ int pass_need(uint32_t info, bool inside) {
   const bool decoded = inside && !(info & kInfoConstant);
   const int partitions = static_cast<int>((info >> 8) & 3) + 1;
   const uint32_t lns_mask = (1u << (2 * partitions)) - 1;
-  const bool mixed_lns = kHdr && ((info >> kInfoLnsShift) & lns_mask) != lns_mask;
+  const bool mixed_lns = kHdr && (((info >> kInfoLnsShift) & lns_mask) != lns_mask || (info & kInfoLnsHigh));
   return (__any_sync(0xffffffffu, decoded && (info & kInfoDual)) ? kNeedDual : 0) |
          (__any_sync(0xffffffffu, decoded && partitions > 1) ? kNeedPartitions : 0) |
          (kHdr && __any_sync(0xffffffffu, decoded && mixed_lns) ? kNeedMixedLns : 0) |  // (LDR: no vote)
@@ -1080,6 +1090,7 @@ __global__ void __launch_bounds__(32 * kWarps)
     uint32_t lns = 0;
     bool alpha_fixed = true;  // (every alpha endpoint equal to partition 0's e0)
     uint32_t alpha = 0;
+    uint32_t high = 0;  // (kInfoLnsHigh)
     int offset = 0;
     for (int p = 0; p < partitions; ++p) {
       const int cem = static_cast<int>((cems >> (4 * p)) & 15);
@@ -1091,8 +1102,13 @@ __global__ void __launch_bounds__(32 * kWarps)
       lns |= static_cast<uint32_t>((ep.rgb_hdr ? 1 : 0) | (ep.alpha_hdr ? 2 : 0)) << (2 * p);
       if (p == 0) alpha = ep.e0[3];
       alpha_fixed = alpha_fixed && ep.e0[3] == alpha && ep.e1[3] == alpha;
+      if (kHdr) {  // the largest LNS endpoint of each end, as 16-bit pairs
+        const uint32_t rgb = __vmaxu2(__vmaxu2(e[0], e[1]), e[2]);
+        high = __vmaxu2(high, __vmaxu2(ep.rgb_hdr ? rgb : 0u, ep.alpha_hdr ? e[3] : 0u));
+      }
     }
     info |= lns << kInfoLnsShift;
+    if (kHdr && __vcmpgtu2(high, 0xf7fff7ffu) != 0) info |= kInfoLnsHigh;
     if (kFixedAlphaPasses<kBw, kBh, kHdr, kCols> && alpha_fixed) info |= kInfoAlphaFixed;
     s.set_info(lane, info);
   }

@@ -320,17 +320,21 @@ TEST_CASE("ASTC: the CUDA decoder's LNS → half of two interpolations at once e
 // second slope that is 0 but for the plane-2 channel) and pack two values with lns_pack2: for
 // every first endpoint, against a spread of second ones, at every weight, both channels of a
 // pair must be lns_to_half of the interpolation astc_texel makes, (e0 (64 - w) + e1 w + 32) >> 6.
+// The loops convert without the clamp (lns_half2_below_max), which the kernel sends them only
+// blocks whose LNS endpoints are at most 0xF7FF for (kInfoLnsHigh); other pairs are checked with
+// the clamp (lns_half2).
 TEST_CASE("ASTC: the CUDA decoder's LNS interpolation by base and slope equals lns_to_half of the interpolation") {
   std::vector<uint32_t> seconds = {0, 1, 0x7ff, 0x800, 0xf7ff, 0xf800, 0xfff0, 0xffff};
   std::mt19937 rng(12);
   for (int i = 0; i < 8; ++i) seconds.push_back(rng() & 0xffffu);
   const auto interpolated = [](uint32_t e0, uint32_t e1, uint32_t w) { return (e0 * (64 - w) + e1 * w + 32) >> 6; };
-  int64_t wrong = 0;
+  int64_t wrong = 0, below_max_pairs = 0;
   for (uint32_t e0 = 0; e0 <= 0xffffu; ++e0) {
     for (const uint32_t e1 : seconds) {
       const uint32_t a = e0 | (e1 << 16), b = e1 | (e0 << 16);  // both ways round, a pair's two channels
       const uint32_t base_a = astc_detail::lns_base(a), slope_a = astc_detail::lns_slope(a);
       const uint32_t base_b = astc_detail::lns_base(b), slope_b = astc_detail::lns_slope(b);
+      const bool below_max = e0 <= 0xf7ffu && e1 <= 0xf7ffu;
       for (uint32_t w = 0; w <= 64; ++w) {
         const uint32_t expect = astc_detail::lns_to_half(interpolated(e0, e1, w)) |
                                 (static_cast<uint32_t>(astc_detail::lns_to_half(interpolated(e1, e0, w))) << 16);
@@ -338,9 +342,12 @@ TEST_CASE("ASTC: the CUDA decoder's LNS interpolation by base and slope equals l
         // whatever the second plane holds), and the plane-2 channel (slope 0, its weight in w2).
         const uint32_t other = 64 - w, no_slope = 0;
         const uint32_t x = slope_a * w + base_a + no_slope * other, y = no_slope * other + base_b + slope_b * w;
-        wrong += astc_detail::lns_half2(astc_detail::lns_pack2(x, y)) != expect;
+        const uint32_t v = astc_detail::lns_pack2(x, y);
+        wrong += (below_max ? astc_detail::lns_half2_below_max(v) : astc_detail::lns_half2(v)) != expect;
       }
+      below_max_pairs += below_max;
     }
   }
   CHECK(wrong == 0);
+  CHECK(below_max_pairs > 0xf000 * 4);  // (both conversions are exercised)
 }

@@ -797,14 +797,15 @@ BCFEAT_HD uint32_t min_u16x2(uint32_t a, uint32_t b) {
 #endif
 }
 
-// lns_to_half of two 16-bit LNS values packed in one word, the first in the low 16 bits: per
-// half the mantissa mc = v & 0x7FF, its parts above the knees 512 and 1536, 3 mc plus those (at
-// most 8187, so no carry crosses into the other half) >> 3, the exponent bits (v - mc) >> 1 (each
-// half of v - mc holds only its bits 11..15, so the shift moves no bit across the halves), and
-// the clamp to 0x7BFF. On the GPU v - mc is one IMAD: the kernel is bound by the ALU pipe (an
-// H200 profile: 85% busy, the FMA pipe 45%), where the mask it replaces, (v >> 1) & 0x7C007C00,
-// ran (results/reference/astc_cuda_units_h200.txt, session 25).
-BCFEAT_HD uint32_t lns_half2(uint32_t v) {
+// lns_to_half of two 16-bit LNS values packed in one word, the first in the low 16 bits, where
+// both are at most 0xF7FF (whose half, 0x7BFF, is the largest: no clamp): per half the mantissa
+// mc = v & 0x7FF, its parts above the knees 512 and 1536, 3 mc plus those (at most 8187, so no
+// carry crosses into the other half) >> 3, and the exponent bits (v - mc) >> 1 (each half of
+// v - mc holds only its bits 11..15, so the shift moves no bit across the halves). On the GPU
+// v - mc is one IMAD: the kernel is bound by the ALU pipe (an H200 profile: 85% busy, the FMA
+// pipe 45%), where the mask it replaces, (v >> 1) & 0x7C007C00, ran
+// (results/reference/astc_cuda_units_h200.txt, session 25).
+BCFEAT_HD uint32_t lns_half2_below_max(uint32_t v) {
   const uint32_t m = v & 0x07ff07ffu;
   const uint32_t mantissa = 3 * m + add_max0_s16x2(m, 0xfe00fe00u) + add_max0_s16x2(m, 0xfa00fa00u);
 #if defined(__CUDA_ARCH__)
@@ -813,8 +814,12 @@ BCFEAT_HD uint32_t lns_half2(uint32_t v) {
 #else
   const uint32_t exponent = v - m;
 #endif
-  return min_u16x2(((mantissa >> 3) & 0x03ff03ffu) | (exponent >> 1), 0x7bff7bffu);
+  return ((mantissa >> 3) & 0x03ff03ffu) | (exponent >> 1);
 }
+
+// lns_to_half of two 16-bit LNS values packed in one word, the first in the low 16 bits: as
+// lns_half2_below_max, then the clamp to 0x7BFF (values from 0xF800 have exponent 31).
+BCFEAT_HD uint32_t lns_half2(uint32_t v) { return min_u16x2(lns_half2_below_max(v), 0x7bff7bffu); }
 
 // lns_to_half of two interpolations x = 2^23 + e0 (64 - w) + e1 w + 32 at once (see
 // unorm16_interpolation_float; the value p = (x >> 6) & 0xFFFF), x's half in the low 16 bits:
