@@ -14,8 +14,9 @@ Each instruction's executed count goes to the step of its source line: the kerne
 step comments ("// 1. Headers", "// 2. Colour values", "// 3. Endpoints", "// 4. Texels"),
 the helpers by the step that calls them (bits_before: header; decode_group and its stores:
 sequences; sort_blocks: endpoints; the texel and vote helpers: texels); lines inlined from
-other files count with the step of the kernel line before them. Prints warp instructions per texel in total and per step.
-Standard library only.
+other files count with the step of the kernel line before them. Prints warp instructions per texel in total and per step,
+and per step the warp-state samples (all, and those stalled on instruction fetch, `no_inst`) where the report has them
+(tools/astc_cuda_profile.sh's SourceCounters section). Standard library only.
 """
 import collections
 import csv
@@ -104,6 +105,8 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     marks = step_ranges(os.path.join(root, "kernels", "src", SOURCE))
     totals = collections.Counter()
+    samples, no_inst = collections.Counter(), collections.Counter()
+    sampled = "Warp Stall Sampling (All Samples)" in rows[header] and "stall_no_inst" in rows[header]
     step = "setup"
     for (file, line, _), row in zip(listing, data):
         if file == SOURCE:  # other files' lines (inlined) keep the step of the line before
@@ -113,10 +116,15 @@ def main():
                     break
                 step = s
         totals[step] += int(row[executed])
+        if sampled:
+            samples[step] += int(row[rows[header].index("Warp Stall Sampling (All Samples)")])
+            no_inst[step] += int(row[rows[header].index("stall_no_inst")])
     total = sum(totals.values())
-    print(f"{kernel}: {total / texels:.2f} warp instructions per texel")
+    print(f"{kernel}: {total / texels:.2f} warp instructions per texel"
+          + (f"; warp-state samples {sum(samples.values())}, no_inst {sum(no_inst.values())}" if sampled else ""))
     for s in ("setup", "header", "sequences", "endpoints", "texels"):
-        print(f"  {s:<10} {totals[s] / texels:.2f}  {100 * totals[s] / total:4.1f}%")
+        print(f"  {s:<10} {totals[s] / texels:.2f}  {100 * totals[s] / total:4.1f}%"
+              + (f"  samples {samples[s]:7d}  no_inst {no_inst[s]:6d}" if sampled else ""))
 
 
 if __name__ == "__main__":
