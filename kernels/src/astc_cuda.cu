@@ -651,9 +651,10 @@ __device__ __forceinline__ int block_need(uint32_t info) {
 // blocks last), so that more of its passes, each voting on its blocks' needs, run the simpler
 // texel loops. The passes' stores then fall in more cache lines; that cost more than the sort
 // saved in LDR (0.92-1.01x), 4x4 and 5-wide blocks, and paid in HDR from 6x5 up, whose texel
-// loops differ most (results/reference/astc_cuda_units_h200.txt, calls S1-S4). The blocks move
-// in units of kSortUnit, whose texel rows fill whole 32-byte sectors (single 10-wide blocks
-// lost up to 7% on 10x10).
+// loops differ most (results/reference/astc_cuda_units_h200.txt, calls S1-S4; 4x4 HDR again
+// with the base-and-slope loops, 0.995-0.999x, session 26 call E). The blocks move in units of
+// kSortUnit, whose texel rows fill whole 32-byte sectors (single 10-wide blocks lost up to 7% on
+// 10x10).
 template <int kBw, int kBh, bool kHdr>
 constexpr bool kSortBlocks = kHdr && kBw % 2 == 0 && kBw * kBh > 16;
 template <int kBw>
