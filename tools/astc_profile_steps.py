@@ -107,6 +107,9 @@ def main():
     totals = collections.Counter()
     samples, no_inst = collections.Counter(), collections.Counter()
     sampled = "Warp Stall Sampling (All Samples)" in rows[header] and "stall_no_inst" in rows[header]
+    if sampled:
+        sample_column = rows[header].index("Warp Stall Sampling (All Samples)")
+        no_inst_column = rows[header].index("stall_no_inst")
     step = "setup"
     for (file, line, _), row in zip(listing, data):
         if file == SOURCE:  # other files' lines (inlined) keep the step of the line before
@@ -117,8 +120,8 @@ def main():
                 step = s
         totals[step] += int(row[executed])
         if sampled:
-            samples[step] += int(row[rows[header].index("Warp Stall Sampling (All Samples)")])
-            no_inst[step] += int(row[rows[header].index("stall_no_inst")])
+            samples[step] += int(row[sample_column])
+            no_inst[step] += int(row[no_inst_column])
     total = sum(totals.values())
     print(f"{kernel}: {total / texels:.2f} warp instructions per texel"
           + (f"; warp-state samples {sum(samples.values())}, no_inst {sum(no_inst.values())}" if sampled else ""))

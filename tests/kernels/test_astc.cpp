@@ -320,9 +320,9 @@ TEST_CASE("ASTC: the CUDA decoder's LNS → half of two interpolations at once e
 // second slope that is 0 but for the plane-2 channel) and pack two values with lns_pack2: for
 // every first endpoint, against a spread of second ones, at every weight, both channels of a
 // pair must be lns_to_half of the interpolation astc_texel makes, (e0 (64 - w) + e1 w + 32) >> 6.
-// The loops convert without the clamp (lns_half2_below_max), which the kernel sends them only
-// blocks whose LNS endpoints are at most 0xF7FF for (kInfoLnsHigh); other pairs are checked with
-// the clamp (lns_half2).
+// The loops convert without the clamp (lns_half2_below_max) and get only blocks whose LNS
+// endpoints are all at most 0xF7FF (the kernel sends the others, kInfoLnsHigh, to a loop that
+// clamps), so such pairs are checked that way and the others with the clamp (lns_half2).
 TEST_CASE("ASTC: the CUDA decoder's LNS interpolation by base and slope equals lns_to_half of the interpolation") {
   std::vector<uint32_t> seconds = {0, 1, 0x7ff, 0x800, 0xf7ff, 0xf800, 0xfff0, 0xffff};
   std::mt19937 rng(12);
