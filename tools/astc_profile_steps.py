@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Step shares of a CUDA ASTC decode kernel from an Nsight Compute source-counter export.
 
-  tools/astc_profile_steps.py SOURCE.csv[.gz] LISTING.sass KERNEL TEXELS
+  tools/astc_profile_steps.py SOURCE.csv[.gz] LISTING.sass KERNEL TEXELS [--detail]
 
 SOURCE.csv: `ncu -i REPORT --page source --csv --print-source sass` of one astc_decode_kernel
 launch (tools/astc_cuda_profile.sh makes it). LISTING.sass: `nvdisasm -g -c` of a cubin built
@@ -16,7 +16,10 @@ the helpers by the step that calls them (bits_before: header; decode_group and i
 sequences; sort_blocks: endpoints; the texel and vote helpers: texels); lines inlined from
 other files count with the step of the kernel line before them. Prints warp instructions per texel in total and per step,
 and per step the warp-state samples (all, and those stalled on instruction fetch, `no_inst`) where the report has them
-(tools/astc_cuda_profile.sh's SourceCounters section). Standard library only.
+(tools/astc_cuda_profile.sh's SourceCounters section). With --detail, also per step: the warp instructions a span
+of 32 blocks by pipe class (alu: integer and logic instructions, which Hopper's ALU pipe takes a warp's every second
+cycle; fma: IMAD, IDP and FP32 arithmetic; other: memory, branches, votes, ...), the most executed opcodes, and the
+warp-state samples by stall reason. Standard library only.
 """
 import collections
 import csv
@@ -84,10 +87,41 @@ def load_listing(path, kernel):
     return out
 
 
+# Opcode classes for --detail (the opcode before its first dot).
+ALU = {"LOP3", "SHF", "PRMT", "IADD3", "ISETP", "SEL", "VIADDMNMX", "HMNMX2", "LEA", "MOV", "IMNMX", "VIMNMX",
+       "VIMNMX3", "FLO", "POPC", "BMSK", "SGXT", "PLOP3", "P2R", "R2P", "VIADD", "IABS", "BREV", "FSEL", "FMNMX",
+       "FSETP", "CS2R", "VABSDIFF4"}
+FMA = {"IMAD", "IDP", "FFMA", "FMUL", "FADD", "HFMA2"}
+
+
+def opcode(instruction):
+    """The instruction's opcode with its modifiers, without a predicate."""
+    return re.sub(r"^@!?U?P[T0-9]+\s+", "", instruction).split()[0]
+
+
+def detail(listing, data, columns, steps):
+    """--detail's counts per step: executed instructions by pipe class and by opcode, samples by stall reason."""
+    executed = columns.index("Instructions Executed")
+    reasons = [c for c in columns if c.startswith("stall_") and "Not Issued" not in c]
+    pipes = collections.defaultdict(collections.Counter)
+    ops = collections.defaultdict(collections.Counter)
+    stalls = collections.defaultdict(collections.Counter)
+    for (_, _, ins), row, step in zip(listing, data, steps):
+        n = int(row[executed])
+        op = opcode(ins)
+        base = op.split(".")[0]
+        pipes[step]["alu" if base in ALU else "fma" if base in FMA else "other"] += n
+        ops[step][op] += n
+        for reason in reasons:
+            stalls[step][reason[6:]] += int(row[columns.index(reason)] or 0)
+    return pipes, ops, stalls
+
+
 def main():
-    if len(sys.argv) != 5:
+    args = [a for a in sys.argv[1:] if a != "--detail"]
+    if len(args) != 4:
         sys.exit(__doc__)
-    csv_path, listing_path, kernel, texels = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    csv_path, listing_path, kernel, texels = args[0], args[1], args[2], float(args[3])
     opener = gzip.open if csv_path.endswith(".gz") else open
     with opener(csv_path, "rt") as f:
         rows = list(csv.reader(f))
@@ -99,8 +133,7 @@ def main():
     if len(listing) != len(data):
         sys.exit(f"astc_profile_steps: {len(listing)} instructions in the listing, {len(data)} in the report")
     for i, ((_, _, ins), row) in enumerate(zip(listing, data)):
-        opcode = re.sub(r"^@!?U?P[T0-9]+\s+", "", ins).split()[0].split(".")[0]
-        if opcode not in row[source]:
+        if opcode(ins).split(".")[0] not in row[source]:
             sys.exit(f"astc_profile_steps: instruction {i} is {ins!r} in the listing, {row[source]!r} in the report")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     marks = step_ranges(os.path.join(root, "kernels", "src", SOURCE))
@@ -111,6 +144,7 @@ def main():
         sample_column = rows[header].index("Warp Stall Sampling (All Samples)")
         no_inst_column = rows[header].index("stall_no_inst")
     step = "setup"
+    steps = []
     for (file, line, _), row in zip(listing, data):
         if file == SOURCE:  # other files' lines (inlined) keep the step of the line before
             step = "setup"
@@ -118,6 +152,7 @@ def main():
                 if line < first:
                     break
                 step = s
+        steps.append(step)
         totals[step] += int(row[executed])
         if sampled:
             samples[step] += int(row[sample_column])
@@ -128,6 +163,16 @@ def main():
     for s in ("setup", "header", "sequences", "endpoints", "texels"):
         print(f"  {s:<10} {totals[s] / texels:.2f}  {100 * totals[s] / total:4.1f}%"
               + (f"  samples {samples[s]:7d}  no_inst {no_inst[s]:6d}" if sampled else ""))
+    if "--detail" in sys.argv[1:]:
+        m = re.fullmatch(r"(\d+)x(\d+).*", kernel)
+        spans = texels / (32 * int(m[1]) * int(m[2]))
+        pipes, ops, stalls = detail(listing, data, rows[header], steps)
+        print(f"per span of 32 blocks ({spans:.0f} spans): warp instructions by pipe class, top opcodes, stall reasons")
+        for s in ("setup", "header", "sequences", "endpoints", "texels"):
+            print(f"  {s:<10} " + " ".join(f"{c}={pipes[s][c] / spans:.0f}" for c in ("alu", "fma", "other")))
+            print("      " + " ".join(f"{o}={n / spans:.0f}" for o, n in ops[s].most_common(8)))
+            if sampled:
+                print("      " + " ".join(f"{r}={n}" for r, n in stalls[s].most_common(6)))
 
 
 if __name__ == "__main__":
