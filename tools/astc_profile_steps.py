@@ -10,16 +10,16 @@ instructions are the report's, in the same order (checked opcode by opcode). KER
 instantiation as block size, profile and column count, e.g. 4x4L2 or 12x12H1. TEXELS: the
 texels the launch decoded (8192*8192 for the compare program's tiling).
 
-Each instruction's executed count goes to the step of its source line: the kernel body by its
-step comments ("// 1. Headers", "// 2. Colour values", "// 3. Endpoints", "// 4. Texels"),
-the helpers by the step that calls them (bits_before: header; decode_group and its stores:
-sequences; sort_blocks: endpoints; the texel and vote helpers: texels); lines inlined from
-other files count with the step of the kernel line before them. Prints warp instructions per texel in total and per step,
-and per step the warp-state samples (all, and those stalled on instruction fetch, `no_inst`) where the report has them
-(tools/astc_cuda_profile.sh's SourceCounters section). With --detail, also per step: the warp instructions a span
-of 32 blocks by pipe class (alu: integer and logic instructions, which Hopper's ALU pipe takes a warp's every second
-cycle; fma: IMAD, IDP and FP32 arithmetic; other: memory, branches, votes, ...), the most executed opcodes, and the
-warp-state samples by stall reason. Standard library only.
+Each instruction's executed count goes to the step of its source line: the kernel body by its step comments
+("// 1. Headers", "// 2. Colour values", "// 3. Endpoints", "// 4. Texels"), the helpers by the step that
+calls them (bits_before: header; decode_group and its stores: sequences; sort_blocks: endpoints; the texel and
+vote helpers: texels); lines inlined from other files count with the step of the kernel line before them.
+Prints warp instructions per texel in total and per step, and per step the warp-state samples (all, and those
+stalled on instruction fetch, `no_inst`) where the report has them (tools/astc_cuda_profile.sh's
+SourceCounters section). With --detail, also per step: the warp instructions a span of 32 blocks by pipe class
+(alu: integer and logic instructions, which Hopper's ALU pipe takes a warp's every second cycle; fma: IMAD,
+IDP and FP32 arithmetic; other: memory, branches, votes, ...), the most executed opcodes, and the warp-state
+samples by stall reason. Standard library only.
 """
 import collections
 import csv
@@ -102,7 +102,8 @@ def opcode(instruction):
 def detail(listing, data, columns, steps):
     """--detail's counts per step: executed instructions by pipe class and by opcode, samples by stall reason."""
     executed = columns.index("Instructions Executed")
-    reasons = [c for c in columns if c.startswith("stall_") and "Not Issued" not in c]
+    reasons = [(c[len("stall_"):], i) for i, c in enumerate(columns)
+               if c.startswith("stall_") and "Not Issued" not in c]
     pipes = collections.defaultdict(collections.Counter)
     ops = collections.defaultdict(collections.Counter)
     stalls = collections.defaultdict(collections.Counter)
@@ -112,8 +113,8 @@ def detail(listing, data, columns, steps):
         base = op.split(".")[0]
         pipes[step]["alu" if base in ALU else "fma" if base in FMA else "other"] += n
         ops[step][op] += n
-        for reason in reasons:
-            stalls[step][reason[6:]] += int(row[columns.index(reason)] or 0)
+        for reason, column in reasons:
+            stalls[step][reason] += int(row[column] or 0)
     return pipes, ops, stalls
 
 
