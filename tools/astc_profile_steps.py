@@ -62,11 +62,17 @@ def step_ranges(path):
     return sorted(marks)
 
 
-def load_listing(path, kernel):
-    """The (file, line, instruction) list of one kernel of an `nvdisasm -g -c` listing."""
+def kernel_name(kernel):
+    """KERNEL's parts: block width, height, profile (L or H), texel columns a lane."""
     m = re.fullmatch(r"(\d+)x(\d+)([LH])(\d)", kernel)
     if not m:
         sys.exit(f"astc_profile_steps: kernel '{kernel}' is not like 4x4L2")
+    return m
+
+
+def load_listing(path, kernel):
+    """The (file, line, instruction) list of one kernel of an `nvdisasm -g -c` listing."""
+    m = kernel_name(kernel)
     want = "astc_decode_kernelILi{}ELi{}ELb{}ELi{}E".format(m[1], m[2], 1 if m[3] == "H" else 0, m[4])
     out, current, location = [], False, ("", 0)
     with open(path) as f:
@@ -119,6 +125,7 @@ def detail(listing, data, columns, steps):
 
 
 def main():
+    want_detail = "--detail" in sys.argv[1:]
     args = [a for a in sys.argv[1:] if a != "--detail"]
     if len(args) != 4:
         sys.exit(__doc__)
@@ -164,8 +171,8 @@ def main():
     for s in ("setup", "header", "sequences", "endpoints", "texels"):
         print(f"  {s:<10} {totals[s] / texels:.2f}  {100 * totals[s] / total:4.1f}%"
               + (f"  samples {samples[s]:7d}  no_inst {no_inst[s]:6d}" if sampled else ""))
-    if "--detail" in sys.argv[1:]:
-        m = re.fullmatch(r"(\d+)x(\d+).*", kernel)
+    if want_detail:
+        m = kernel_name(kernel)
         spans = texels / (32 * int(m[1]) * int(m[2]))
         pipes, ops, stalls = detail(listing, data, rows[header], steps)
         print(f"per span of 32 blocks ({spans:.0f} spans): warp instructions by pipe class, top opcodes, stall reasons")
