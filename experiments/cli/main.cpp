@@ -20,8 +20,7 @@
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/results.h"
 #include "bcfeat/framework/runner.h"
-#include "bcfeat/kernels/dds.h"
-#include "bcfeat/kernels/astc_codec.h"
+#include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/format.h"
 #include "cli.h"
 
@@ -39,13 +38,11 @@ usage:
   bcfeat report DIR [--columns a,b,c] [--format md|csv] [--bd-rate KEY=REF,TEST [--bd-metric M] [--bd-x X]]
                     [--compressai OUT.json [--series KEY=VALUE]]
   bcfeat list experiments|formats|compressors|keys [EXPERIMENT]
-  bcfeat codec encode IN OUT.dds --format F [--quality fast|normal|high] [--device cpu|cuda] [--clamp]
-  bcfeat codec encode IN OUT.astc --format astc_WxH [--profile ldr|hdr] [--quality Q] [--clamp]
-  bcfeat codec decode IN.dds OUT.npy [--device cpu|cuda|texture]
-  bcfeat codec decode IN.astc OUT.npy [--profile ldr|hdr] [--device cpu|cuda|reference]
+  bcfeat codec encode IN OUT.dds|OUT.astc --format F [--quality Q] [--profile ldr|hdr] [--device cpu|cuda] [--clamp]
+  bcfeat codec decode IN.dds|IN.astc OUT.npy [--profile ldr|hdr] [--device cpu|cuda|texture|reference]
   bcfeat codec info FILE.dds|FILE.astc
-  bcfeat bench codecs [--formats a,b] [--qualities q,..] [--images DIR] [--device cpu|cuda] [--output FILE.json]
-  bcfeat bench astc [--formats astc_4x4,..] [--profiles ldr,hdr] [--qualities normal,..] [--images DIR] [--output FILE.json]
+  bcfeat bench codecs [--formats a,b] [--qualities q,..] [--profiles ldr,hdr] [--images DIR] [--device cpu|cuda]
+                      [--output FILE.json]
   bcfeat dataset shapes_vqa --output DIR [--split train|val|test] [--count N] [--first I] [--questions Q]
                  [--image-size S] [--seed K]
   bcfeat probe positions MODEL.pt [--scenes N] [--output FILE.json]
@@ -244,18 +241,21 @@ int command_list(Args& args) {
   } else if (what == "compressors") {
     for (const auto& entry : compressor_registry()) fmt::print("{:<22} {}\n", entry.name, entry.description);
   } else if (what == "formats") {
-    fmt::print("{:<14} {:>5} {:>6} {:>8} {:>10}  {:<8} {}\n", "name", "block", "bytes", "channels", "bits/texel",
-               "domain", "texture units");
+    fmt::print("{:<12} {:>5} {:>5} {:>8} {:>10}  {:<15} {:<9} {}\n", "name", "block", "bytes", "channels", "bits/texel",
+               "domain", "encoders", "decoders");
     for (const auto& format : format_table()) {
-      fmt::print("{:<14} {:>5} {:>6} {:>8} {:>10.3f}  {:<8} {}\n", format.name,
+      std::string encoders, decoders;
+      for (int b = 0; b < kBackendCount; ++b) {
+        const Backend backend = static_cast<Backend>(b);
+        if (format.has_encoder(backend)) encoders += (encoders.empty() ? "" : ",") + std::string(backend_name(backend));
+        if (format.has_decoder(backend)) decoders += (decoders.empty() ? "" : ",") + std::string(backend_name(backend));
+      }
+      const std::string domain =
+          format.has_profiles ? fmt::format("{}|{}", value_domain_name(format.domain), value_domain_name(format.hdr_domain))
+                              : value_domain_name(format.domain);
+      fmt::print("{:<12} {:>5} {:>5} {:>8} {:>10.3f}  {:<15} {:<9} {}\n", format.name,
                  fmt::format("{}x{}", format.block_width, format.block_height), format.bytes_per_block,
-                 format.channels, format_bits_per_texel(format), value_domain_name(format.domain),
-                 format.texture_decodable ? "yes" : "no");
-    }
-    for (const auto& format : astc_formats()) {
-      fmt::print("{:<14} {:>5} {:>6} {:>8} {:>10.3f}  {:<8} {}\n", format.name,
-                 fmt::format("{}x{}", format.block_width, format.block_height), 16, 4, astc_bits_per_texel(format),
-                 "ldr|hdr", "no (bcfeat CUDA decoder)");
+                 format.channels, format_bits_per_texel(format), domain, encoders, decoders);
     }
   } else if (what == "keys") {
     std::vector<std::string> names = experiment.empty() ? experiment_names() : std::vector<std::string>{experiment};

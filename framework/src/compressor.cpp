@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "bcfeat/framework/error.h"
-#include "bcfeat/kernels/astc_codec.h"
 #include "bcfeat/kernels/format.h"
 
 namespace bcfeat {
@@ -25,15 +24,12 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
       .one_of({"token", "channel"});
   params.add(prefix + ".fp8_format", &fp8_format, "fp8: OCP FP8 variant").one_of({"e4m3", "e5m2"});
   params.add(prefix + ".zstd_level", &zstd_level, "lossless: zstd level").range(1, 22);
-  params.add(prefix + ".format", &format, "texture: block-compression format, BC or ASTC (bcfeat list formats)")
-      .one_of([] {
-        std::vector<std::string> names = format_names();
-        for (const auto& name : astc_format_names()) names.push_back(name);
-        return names;
-      }());
+  params.add(prefix + ".format", &format, "texture: block-compression format (bcfeat list formats)")
+      .one_of(format_names());
   params.add(prefix + ".quality", &quality,
-             "texture: encoder level; ASTC formats also take libastcenc's presets (normal = medium, high = thorough)")
-      .one_of({"fast", "normal", "high", "fastest", "medium", "thorough", "verythorough", "exhaustive"});
+             "texture: encoder level; formats encoded by libastcenc also take its presets (normal = medium, "
+             "high = thorough)")
+      .one_of(quality_names());
   params.add(prefix + ".profile", &profile,
              "texture, astc formats: ldr (values mapped into [0, 1]) or hdr (half floats in [0, 65504], as bc6h_uf16)")
       .one_of({"ldr", "hdr"});

@@ -12,60 +12,44 @@ extern "C" {
 #include <astcenc.h>
 }
 
-#include "bcfeat/kernels/astc.h"
-#include "bcfeat/kernels/astc_codec.h"
+#include "astc_codec.h"
 #include "bcfeat/kernels/float_formats.h"
+#include "blocks/astc.h"
 
 namespace bcfeat {
 
-const std::vector<AstcFormat>& astc_formats() {
-  static const std::vector<AstcFormat> formats = {
-      {"astc_4x4", 4, 4},   {"astc_5x4", 5, 4},   {"astc_5x5", 5, 5},     {"astc_6x5", 6, 5},
-      {"astc_6x6", 6, 6},   {"astc_8x5", 8, 5},   {"astc_8x6", 8, 6},     {"astc_8x8", 8, 8},
-      {"astc_10x5", 10, 5}, {"astc_10x6", 10, 6}, {"astc_10x8", 10, 8},   {"astc_10x10", 10, 10},
-      {"astc_12x10", 12, 10}, {"astc_12x12", 12, 12},
-  };
+std::vector<const FormatInfo*> astc_formats() {
+  std::vector<const FormatInfo*> formats;
+  for (const auto& format : format_table()) {
+    if (format.container == Container::kAstc) formats.push_back(&format);
+  }
   return formats;
 }
 
-const AstcFormat* find_astc_format(const std::string& name) {
-  for (const auto& format : astc_formats()) {
-    if (name == format.name) return &format;
+const FormatInfo* find_astc_format(int block_width, int block_height) {
+  for (const FormatInfo* format : astc_formats()) {
+    if (format->block_width == block_width && format->block_height == block_height) return format;
   }
   return nullptr;
 }
-
-const AstcFormat* find_astc_format(int block_width, int block_height) {
-  for (const auto& format : astc_formats()) {
-    if (format.block_width == block_width && format.block_height == block_height) return &format;
-  }
-  return nullptr;
-}
-
-std::vector<std::string> astc_format_names() {
-  std::vector<std::string> names;
-  for (const auto& format : astc_formats()) names.push_back(format.name);
-  return names;
-}
-
-double astc_bits_per_texel(const AstcFormat& format) { return 128.0 / (format.block_width * format.block_height); }
 
 namespace {
 
-int64_t blocks_y(const AstcFormat& f, int height) { return (height + f.block_height - 1) / f.block_height; }
+int64_t blocks_y(const FormatInfo& f, int height) { return (height + f.block_height - 1) / f.block_height; }
 
-astcenc_profile library_profile(AstcProfile profile) {
-  return profile == AstcProfile::kHdr ? ASTCENC_PRF_HDR : ASTCENC_PRF_LDR;
+astcenc_profile library_profile(Profile profile) {
+  return profile == Profile::kHdr ? ASTCENC_PRF_HDR : ASTCENC_PRF_LDR;
 }
 
-float library_quality(AstcPreset preset) {
-  switch (preset) {
-    case AstcPreset::kFastest: return ASTCENC_PRE_FASTEST;
-    case AstcPreset::kFast: return ASTCENC_PRE_FAST;
-    case AstcPreset::kMedium: return ASTCENC_PRE_MEDIUM;
-    case AstcPreset::kThorough: return ASTCENC_PRE_THOROUGH;
-    case AstcPreset::kVeryThorough: return ASTCENC_PRE_VERYTHOROUGH;
-    case AstcPreset::kExhaustive: return ASTCENC_PRE_EXHAUSTIVE;
+// libastcenc's preset for each quality level.
+float library_quality(Quality quality) {
+  switch (quality) {
+    case Quality::kFastest: return ASTCENC_PRE_FASTEST;
+    case Quality::kFast: return ASTCENC_PRE_FAST;
+    case Quality::kNormal: return ASTCENC_PRE_MEDIUM;
+    case Quality::kHigh: return ASTCENC_PRE_THOROUGH;
+    case Quality::kVeryThorough: return ASTCENC_PRE_VERYTHOROUGH;
+    case Quality::kExhaustive: return ASTCENC_PRE_EXHAUSTIVE;
   }
   return ASTCENC_PRE_MEDIUM;
 }
@@ -83,7 +67,7 @@ struct ContextFree {
 };
 using Context = std::unique_ptr<astcenc_context, ContextFree>;
 
-Context make_context(const AstcFormat& format, AstcProfile profile, float quality, unsigned flags, int threads) {
+Context make_context(const FormatInfo& format, Profile profile, float quality, unsigned flags, int threads) {
   astcenc_config config;
   check(astcenc_config_init(library_profile(profile), format.block_width, format.block_height, 1, quality, flags, &config),
         "config");
@@ -104,42 +88,10 @@ void run_threads(int threads, Body body) {
 
 }  // namespace
 
-const char* astc_profile_name(AstcProfile profile) { return profile == AstcProfile::kHdr ? "hdr" : "ldr"; }
-
-AstcProfile parse_astc_profile(const std::string& name) {
-  if (name == "ldr") return AstcProfile::kLdr;
-  if (name == "hdr") return AstcProfile::kHdr;
-  throw std::invalid_argument("unknown ASTC profile '" + name + "'; valid: ldr, hdr");
-}
-
-const char* astc_preset_name(AstcPreset preset) {
-  switch (preset) {
-    case AstcPreset::kFastest: return "fastest";
-    case AstcPreset::kFast: return "fast";
-    case AstcPreset::kMedium: return "medium";
-    case AstcPreset::kThorough: return "thorough";
-    case AstcPreset::kVeryThorough: return "verythorough";
-    case AstcPreset::kExhaustive: return "exhaustive";
-  }
-  return "?";
-}
-
-AstcPreset parse_astc_preset(const std::string& name) {
-  if (name == "fastest") return AstcPreset::kFastest;
-  if (name == "fast") return AstcPreset::kFast;
-  if (name == "medium" || name == "normal") return AstcPreset::kMedium;
-  if (name == "thorough" || name == "high") return AstcPreset::kThorough;
-  if (name == "verythorough") return AstcPreset::kVeryThorough;
-  if (name == "exhaustive") return AstcPreset::kExhaustive;
-  throw std::invalid_argument("unknown ASTC quality '" + name +
-                              "'; valid: fast, normal, high (= astcenc fast, medium, thorough) or fastest, medium, "
-                              "thorough, verythorough, exhaustive");
-}
-
-std::vector<uint8_t> astc_encode(const AstcFormat& format, AstcProfile profile, const float* pixels, int width,
-                                 int height, int channels, AstcPreset preset, int threads) {
+std::vector<uint8_t> astc_encode(const FormatInfo& format, Profile profile, const float* pixels, int width, int height,
+                                 int channels, Quality quality, int threads) {
   threads = thread_count(threads);
-  Context context = make_context(format, profile, library_quality(preset), 0, threads);
+  Context context = make_context(format, profile, library_quality(quality), 0, threads);
   const size_t texels = static_cast<size_t>(width) * height;
   std::vector<float> rgba(texels * 4);
   for (size_t p = 0; p < texels; ++p) {
@@ -148,7 +100,7 @@ std::vector<uint8_t> astc_encode(const AstcFormat& format, AstcProfile profile, 
   // LDR values that are all k/255 (an 8-bit source such as a PNG) go to libastcenc as 8-bit
   // data, as the astcenc tool passes them, so both produce the same blocks for one preset.
   std::vector<uint8_t> rgba8;
-  if (profile == AstcProfile::kLdr) {
+  if (profile == Profile::kLdr) {
     rgba8.resize(rgba.size());
     for (size_t i = 0; i < rgba.size(); ++i) {
       const float v = rgba[i];
@@ -164,19 +116,19 @@ std::vector<uint8_t> astc_encode(const AstcFormat& format, AstcProfile profile, 
   astcenc_image image{static_cast<unsigned>(width), static_cast<unsigned>(height), 1,
                       rgba8.empty() ? ASTCENC_TYPE_F32 : ASTCENC_TYPE_U8, slices};
   const astcenc_swizzle swizzle{ASTCENC_SWZ_R, ASTCENC_SWZ_G, ASTCENC_SWZ_B, ASTCENC_SWZ_A};
-  std::vector<uint8_t> out(astc_compressed_size(format, width, height));
+  std::vector<uint8_t> out(static_cast<size_t>(compressed_size(format, width, height)));
   run_threads(threads, [&](int t) {
     return astcenc_compress_image(context.get(), &image, &swizzle, out.data(), out.size(), static_cast<unsigned>(t));
   });
   return out;
 }
 
-std::vector<uint16_t> astc_decode_half_cpu(const AstcFormat& format, AstcProfile profile, const uint8_t* blocks,
-                                           int width, int height, int threads) {
+std::vector<uint16_t> astc_decode_half_cpu(const FormatInfo& format, Profile profile, const uint8_t* blocks, int width,
+                                           int height, int threads) {
   const int64_t by = blocks_y(format, height);
   std::vector<uint16_t> out(static_cast<size_t>(width) * height * 4);
   threads = std::min<int>(thread_count(threads), static_cast<int>(by));
-  const bool hdr = profile == AstcProfile::kHdr;
+  const bool hdr = profile == Profile::kHdr;
   auto rows = [&](int first) {
     for (int64_t row = first; row < by; row += threads) {
       decode_astc_block_row(blocks, format.block_width, format.block_height, hdr, width, height, row, out.data());
@@ -189,15 +141,15 @@ std::vector<uint16_t> astc_decode_half_cpu(const AstcFormat& format, AstcProfile
   return out;
 }
 
-std::vector<uint16_t> astc_decode_half_reference(const AstcFormat& format, AstcProfile profile,
-                                                 const uint8_t* blocks, int width, int height, int threads) {
+std::vector<uint16_t> astc_decode_half_reference(const FormatInfo& format, Profile profile, const uint8_t* blocks,
+                                                 int width, int height, int threads) {
   threads = thread_count(threads);
   Context context = make_context(format, profile, ASTCENC_PRE_MEDIUM, ASTCENC_FLG_DECOMPRESS_ONLY, threads);
   std::vector<uint16_t> out(static_cast<size_t>(width) * height * 4);
   void* slices[1] = {out.data()};
   astcenc_image image{static_cast<unsigned>(width), static_cast<unsigned>(height), 1, ASTCENC_TYPE_F16, slices};
   const astcenc_swizzle swizzle{ASTCENC_SWZ_R, ASTCENC_SWZ_G, ASTCENC_SWZ_B, ASTCENC_SWZ_A};
-  const size_t bytes = static_cast<size_t>(astc_compressed_size(format, width, height));
+  const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
   run_threads(threads, [&](int t) {
     return astcenc_decompress_image(context.get(), blocks, bytes, &image, &swizzle, static_cast<unsigned>(t));
   });
@@ -210,7 +162,7 @@ std::vector<float> astc_half_to_float(const std::vector<uint16_t>& half) {
   return out;
 }
 
-std::vector<uint8_t> make_astc_file(const AstcImage& image) {
+std::vector<uint8_t> make_astc_file(const BlockImage& image) {
   std::vector<uint8_t> out(16 + image.blocks.size());  // one allocation: header, then the blocks
   const uint32_t magic = 0x5CA1AB13u;
   memcpy(out.data(), &magic, 4);
@@ -225,36 +177,57 @@ std::vector<uint8_t> make_astc_file(const AstcImage& image) {
   return out;
 }
 
-AstcImage parse_astc_file(const std::vector<uint8_t>& bytes, const std::string& name) {
-  if (bytes.size() < 16) throw std::invalid_argument("'" + name + "' is too short for an .astc header (16 bytes)");
+BlockImage parse_astc_file(const std::vector<uint8_t>& bytes, const std::string& name) {
+  if (bytes.size() < 16) throw FormatError("'" + name + "' is too short for an .astc header (16 bytes)");
   uint32_t magic;
   memcpy(&magic, bytes.data(), 4);
-  if (magic != 0x5CA1AB13u) throw std::invalid_argument("'" + name + "' is not an .astc file (bad magic number)");
+  if (magic != 0x5CA1AB13u) throw FormatError("'" + name + "' is not an .astc file (bad magic number)");
   uint32_t dims[3];
   for (int d = 0; d < 3; ++d) {
     dims[d] = bytes[7 + 3 * d] | (bytes[8 + 3 * d] << 8) | (bytes[9 + 3 * d] << 16);
   }
-  if (bytes[6] != 1 || dims[2] != 1) throw std::invalid_argument("'" + name + "' is a 3D .astc file; bcfeat reads 2D only");
-  AstcImage image;
+  if (bytes[6] != 1 || dims[2] != 1) throw FormatError("'" + name + "' is a 3D .astc file; bcfeat reads 2D only");
+  BlockImage image;
   image.format = find_astc_format(bytes[4], bytes[5]);
   if (!image.format) {
-    throw std::invalid_argument("'" + name + "' has block size " + std::to_string(bytes[4]) + "x" +
+    throw FormatError("'" + name + "' has block size " + std::to_string(bytes[4]) + "x" +
                                 std::to_string(bytes[5]) + ", not one of the 2D ASTC block sizes");
   }
   if (dims[0] == 0 || dims[1] == 0 || dims[0] > (1u << 16) || dims[1] > (1u << 16)) {
-    throw std::invalid_argument("'" + name + "' has image size " + std::to_string(dims[0]) + "x" +
+    throw FormatError("'" + name + "' has image size " + std::to_string(dims[0]) + "x" +
                                 std::to_string(dims[1]) + " (1..65536 each)");
   }
   image.width = static_cast<int>(dims[0]);
   image.height = static_cast<int>(dims[1]);
-  const size_t expected = static_cast<size_t>(astc_compressed_size(*image.format, image.width, image.height));
+  const size_t expected = static_cast<size_t>(compressed_size(*image.format, image.width, image.height));
   if (bytes.size() - 16 != expected) {
-    throw std::invalid_argument("'" + name + "' holds " + std::to_string(bytes.size() - 16) + " bytes of blocks; a " +
+    throw FormatError("'" + name + "' holds " + std::to_string(bytes.size() - 16) + " bytes of blocks; a " +
                                 std::to_string(image.width) + "x" + std::to_string(image.height) + " " +
                                 image.format->name + " image needs " + std::to_string(expected));
   }
   image.blocks.assign(bytes.begin() + 16, bytes.end());
   return image;
+}
+
+std::vector<uint8_t> astc_encode_entry(const FormatInfo& format, const float* pixels, int width, int height,
+                                       int channels, const CodecSettings& settings) {
+  return astc_encode(format, settings.profile, pixels, width, height, channels, settings.quality, settings.threads);
+}
+
+std::vector<float> astc_decode_cpu_entry(const FormatInfo& format, const uint8_t* blocks, int width, int height,
+                                         const CodecSettings& settings) {
+  return astc_half_to_float(astc_decode_half_cpu(format, settings.profile, blocks, width, height, settings.threads));
+}
+
+std::vector<float> astc_decode_reference_entry(const FormatInfo& format, const uint8_t* blocks, int width, int height,
+                                               const CodecSettings& settings) {
+  return astc_half_to_float(
+      astc_decode_half_reference(format, settings.profile, blocks, width, height, settings.threads));
+}
+
+std::vector<float> astc_decode_cuda_entry(const FormatInfo& format, const uint8_t* blocks, int width, int height,
+                                          const CodecSettings& settings) {
+  return astc_half_to_float(astc_decode_half_cuda(format, settings.profile, blocks, width, height));
 }
 
 }  // namespace bcfeat

@@ -42,9 +42,9 @@
 #include <string>
 #include <vector>
 
-#include "bcfeat/kernels/astc.h"
-#include "bcfeat/kernels/astc_codec.h"
+#include "astc_codec.h"
 #include "astc_cuda_layout.h"
+#include "blocks/astc.h"
 #include "cuda_util.cuh"
 
 namespace bcfeat {
@@ -1178,7 +1178,7 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
                                            out);
 }
 
-void launch(const AstcFormat& f, const uint8_t* blocks, int width, int height, bool hdr, uint16_t* out,
+void launch(const FormatInfo& f, const uint8_t* blocks, int width, int height, bool hdr, uint16_t* out,
             cudaStream_t stream) {
   const auto* in = reinterpret_cast<const uint4*>(blocks);
   auto* o = reinterpret_cast<uint2*>(out);
@@ -1207,32 +1207,33 @@ void launch(const AstcFormat& f, const uint8_t* blocks, int width, int height, b
 
 }  // namespace
 
-std::vector<uint16_t> astc_decode_half_cuda(const AstcFormat& format, AstcProfile profile, const uint8_t* blocks,
+std::vector<uint16_t> astc_decode_half_cuda(const FormatInfo& format, Profile profile, const uint8_t* blocks,
                                             int width, int height) {
   require_gpu();
-  const size_t in_bytes = static_cast<size_t>(astc_compressed_size(format, width, height));
+  const size_t in_bytes = static_cast<size_t>(compressed_size(format, width, height));
   const size_t texels = static_cast<size_t>(width) * height;
   DeviceBuffer<uint8_t> d_in(in_bytes);
   DeviceBuffer<uint16_t> d_out(texels * 4);
   check_cuda(cudaMemcpy(d_in.data, blocks, in_bytes, cudaMemcpyHostToDevice), "copy blocks to the GPU");
-  launch(format, d_in.data, width, height, profile == AstcProfile::kHdr, d_out.data, nullptr);
+  launch(format, d_in.data, width, height, profile == Profile::kHdr, d_out.data, nullptr);
   check_cuda(cudaGetLastError(), "ASTC decode launch");
   std::vector<uint16_t> out(texels * 4);
   check_cuda(cudaMemcpy(out.data(), d_out.data, texels * 8, cudaMemcpyDeviceToHost), "copy texels from the GPU");
   return out;
 }
 
-AstcCudaTiming time_astc_decode_cuda(const AstcFormat& format, AstcProfile profile, const uint8_t* blocks, int width,
-                                     int height, int repetitions) {
+CudaTiming astc_time_decode_cuda(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width,
+                                 int height, const CodecSettings& settings, int repetitions) {
+  if (backend != Backend::kCuda) throw std::invalid_argument(std::string(format.name) + " has no texture-unit decoder");
   require_gpu();
-  AstcCudaTiming timing;
-  timing.encoded_bytes = astc_compressed_size(format, width, height);
-  timing.decoded_bytes = static_cast<int64_t>(width) * height * 8;
-  DeviceBuffer<uint8_t> d_in(static_cast<size_t>(timing.encoded_bytes));
+  CudaTiming timing;
+  timing.bytes_read = compressed_size(format, width, height);
+  timing.bytes_written = static_cast<int64_t>(width) * height * 8;  // half RGBA
+  DeviceBuffer<uint8_t> d_in(static_cast<size_t>(timing.bytes_read));
   DeviceBuffer<uint16_t> d_out(static_cast<size_t>(width) * height * 4);
-  check_cuda(cudaMemcpy(d_in.data, blocks, timing.encoded_bytes, cudaMemcpyHostToDevice), "copy blocks to the GPU");
-  const bool hdr = profile == AstcProfile::kHdr;
-  timing.decode_s =
+  check_cuda(cudaMemcpy(d_in.data, blocks, timing.bytes_read, cudaMemcpyHostToDevice), "copy blocks to the GPU");
+  const bool hdr = settings.profile == Profile::kHdr;
+  timing.seconds =
       time_cuda(repetitions, [&] { launch(format, d_in.data, width, height, hdr, d_out.data, nullptr); });
   return timing;
 }

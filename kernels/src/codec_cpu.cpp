@@ -1,38 +1,13 @@
 // CPU drivers: split the block grid into rows of blocks over std::threads; every block is
 // encoded or decoded by the same inline block functions the CUDA kernels call.
 #include <algorithm>
-#include <stdexcept>
 #include <thread>
 
-#include "bcfeat/kernels/block_codec.h"
-#include "bcfeat/kernels/codec.h"
+#include "bc_codec.h"
 #include "block_access.h"
+#include "blocks/block_codec.h"
 
 namespace bcfeat {
-
-BlockGrid block_grid(const FormatInfo& format, int width, int height) {
-  return {(width + format.block_width - 1) / format.block_width, (height + format.block_height - 1) / format.block_height};
-}
-
-int64_t compressed_size(const FormatInfo& format, int width, int height) {
-  return block_grid(format, width, height).blocks() * format.bytes_per_block;
-}
-
-const char* quality_name(Quality quality) {
-  switch (quality) {
-    case Quality::kFast: return "fast";
-    case Quality::kNormal: return "normal";
-    case Quality::kHigh: return "high";
-  }
-  return "?";
-}
-
-Quality parse_quality(const std::string& name) {
-  if (name == "fast") return Quality::kFast;
-  if (name == "normal") return Quality::kNormal;
-  if (name == "high") return Quality::kHigh;
-  throw std::invalid_argument("unknown quality '" + name + "'; valid: fast, normal, high");
-}
 
 namespace {
 
@@ -55,8 +30,10 @@ void for_block_rows(int rows, int threads, Body body) {
 
 }  // namespace
 
-std::vector<uint8_t> encode_image_cpu(const FormatInfo& format, const float* pixels, int width, int height,
-                                      int channels, Quality quality, int threads) {
+std::vector<uint8_t> bc_encode_cpu(const FormatInfo& format, const float* pixels, int width, int height, int channels,
+                                   const CodecSettings& settings) {
+  const Quality quality = settings.quality;
+  const int threads = settings.threads;
   const BlockGrid grid = block_grid(format, width, height);
   std::vector<uint8_t> blocks(grid.blocks() * format.bytes_per_block);
   for_block_rows(grid.blocks_y, threads, [&](int by) {
@@ -70,8 +47,9 @@ std::vector<uint8_t> encode_image_cpu(const FormatInfo& format, const float* pix
   return blocks;
 }
 
-std::vector<float> decode_image_cpu(const FormatInfo& format, const uint8_t* blocks, int width, int height,
-                                    int threads) {
+std::vector<float> bc_decode_cpu(const FormatInfo& format, const uint8_t* blocks, int width, int height,
+                                 const CodecSettings& settings) {
+  const int threads = settings.threads;
   const BlockGrid grid = block_grid(format, width, height);
   std::vector<float> pixels(static_cast<size_t>(width) * height * format.channels);
   for_block_rows(grid.blocks_y, threads, [&](int by) {

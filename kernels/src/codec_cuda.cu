@@ -1,4 +1,4 @@
-// CUDA block codecs, in the four layers of STYLE.md:
+// CUDA BC codecs, in four layers:
 //   kernels (one thread per block, calling the shared inline block code; the encoders live
 //   in cuda_encode.cuh and codec_cuda_encode_*.cu)
 //   → launchers on raw device pointers and a stream
@@ -11,11 +11,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "bcfeat/kernels/block_codec.h"
-#include "bcfeat/kernels/codec.h"
-#include "bcfeat/kernels/codec_timing.h"
+#include "bc_codec.h"
 #include "bcfeat/kernels/cuda_device.h"
 #include "block_access.h"
+#include "blocks/block_codec.h"
 #include "cuda_encode.cuh"
 #include "cuda_util.cuh"
 
@@ -115,6 +114,8 @@ void launch_encode(const FormatInfo& format, Quality quality, const float* pixel
     case FormatId::kBC7:
       throw std::runtime_error("this build has no CUDA BC6H/BC7 encoders (configured with BCFEAT_CUDA_BPTC_ENCODERS=OFF)");
 #endif
+    default:
+      throw std::invalid_argument(std::string(format.name) + " is not a BC format");
   }
   check_cuda(cudaGetLastError(), "encode kernel launch");
 }
@@ -139,6 +140,8 @@ void launch_decode(const FormatInfo& format, const uint8_t* blocks, int width, i
     BCFEAT_DECODE_CASE(FormatId::kBC6HUf16, 3, 16)
     BCFEAT_DECODE_CASE(FormatId::kBC6HSf16, 3, 16)
     BCFEAT_DECODE_CASE(FormatId::kBC7, 4, 16)
+    default:
+      throw std::invalid_argument(std::string(format.name) + " is not a BC format");
   }
 #undef BCFEAT_DECODE_CASE
   check_cuda(cudaGetLastError(), "decode kernel launch");
@@ -156,6 +159,7 @@ cudaChannelFormatDesc texture_channel_desc(FormatId id) {
     case FormatId::kBC6HUf16: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed6H>();
     case FormatId::kBC6HSf16: return cudaCreateChannelDesc<cudaChannelFormatKindSignedBlockCompressed6H>();
     case FormatId::kBC7: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed7>();
+    default: break;
   }
   throw std::invalid_argument("format has no texture-unit decoder");
 }
@@ -201,69 +205,93 @@ void launch_texture_decode(const FormatInfo& format, const BlockTexture& texture
 
 bool cuda_codec_available() { return cuda_device_count() > 0; }
 
-std::vector<uint8_t> encode_image_cuda(const FormatInfo& format, const float* pixels, int width, int height,
-                                       int channels, Quality quality) {
+std::vector<uint8_t> bc_encode_cuda(const FormatInfo& format, const float* pixels, int width, int height, int channels,
+                                    const CodecSettings& settings) {
   require_gpu();
   const size_t pixel_count = static_cast<size_t>(width) * height * channels;
   const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
   DeviceBuffer<float> device_pixels(pixel_count);
   DeviceBuffer<uint8_t> device_blocks(bytes);
   check_cuda(cudaMemcpy(device_pixels.data, pixels, pixel_count * sizeof(float), cudaMemcpyHostToDevice), "upload");
-  launch_encode(format, quality, device_pixels.data, width, height, channels, device_blocks.data, nullptr);
+  launch_encode(format, settings.quality, device_pixels.data, width, height, channels, device_blocks.data, nullptr);
   std::vector<uint8_t> blocks(bytes);
   check_cuda(cudaMemcpy(blocks.data(), device_blocks.data, bytes, cudaMemcpyDeviceToHost), "download");
   return blocks;
 }
 
-std::vector<float> decode_image_cuda(const FormatInfo& format, const uint8_t* blocks, int width, int height) {
+namespace {
+
+// Uploads the blocks, decodes them with the software kernel or the texture units, downloads.
+std::vector<float> decode_on_device(const FormatInfo& format, bool texture_units, const uint8_t* blocks, int width,
+                                    int height) {
   require_gpu();
   const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
   const size_t pixel_count = static_cast<size_t>(width) * height * format.channels;
   DeviceBuffer<uint8_t> device_blocks(bytes);
   DeviceBuffer<float> device_pixels(pixel_count);
   check_cuda(cudaMemcpy(device_blocks.data, blocks, bytes, cudaMemcpyHostToDevice), "upload");
-  launch_decode(format, device_blocks.data, width, height, device_pixels.data, nullptr);
+  if (texture_units) {
+    BlockTexture texture(format, device_blocks.data, width, height);
+    launch_texture_decode(format, texture, width, height, device_pixels.data, nullptr);
+  } else {
+    launch_decode(format, device_blocks.data, width, height, device_pixels.data, nullptr);
+  }
   std::vector<float> pixels(pixel_count);
   check_cuda(cudaMemcpy(pixels.data(), device_pixels.data, pixel_count * sizeof(float), cudaMemcpyDeviceToHost),
              "download");
   return pixels;
 }
 
-std::vector<float> decode_image_texture(const FormatInfo& format, const uint8_t* blocks, int width, int height) {
-  require_gpu();
-  if (!format.texture_decodable) throw std::invalid_argument(std::string(format.name) + " is not decoded by the texture units");
-  const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
-  const size_t pixel_count = static_cast<size_t>(width) * height * format.channels;
-  DeviceBuffer<uint8_t> device_blocks(bytes);
-  DeviceBuffer<float> device_pixels(pixel_count);
-  check_cuda(cudaMemcpy(device_blocks.data, blocks, bytes, cudaMemcpyHostToDevice), "upload");
-  BlockTexture texture(format, device_blocks.data, width, height);
-  launch_texture_decode(format, texture, width, height, device_pixels.data, nullptr);
-  std::vector<float> pixels(pixel_count);
-  check_cuda(cudaMemcpy(pixels.data(), device_pixels.data, pixel_count * sizeof(float), cudaMemcpyDeviceToHost),
-             "download");
-  return pixels;
+}  // namespace
+
+std::vector<float> bc_decode_cuda(const FormatInfo& format, const uint8_t* blocks, int width, int height,
+                                  const CodecSettings&) {
+  return decode_on_device(format, false, blocks, width, height);
 }
 
-CudaCodecTiming time_cuda_codec(const FormatInfo& format, Quality quality, const float* pixels, int width, int height,
-                                int channels, int repetitions) {
+std::vector<float> bc_decode_texture(const FormatInfo& format, const uint8_t* blocks, int width, int height,
+                                     const CodecSettings&) {
+  return decode_on_device(format, true, blocks, width, height);
+}
+
+CudaTiming bc_time_encode_cuda(const FormatInfo& format, const float* pixels, int width, int height, int channels,
+                               const CodecSettings& settings, int repetitions) {
   require_gpu();
   const size_t pixel_count = static_cast<size_t>(width) * height * channels;
   const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
-  const size_t decoded_count = static_cast<size_t>(width) * height * format.channels;
   DeviceBuffer<float> device_pixels(pixel_count);
   DeviceBuffer<uint8_t> device_blocks(bytes);
-  DeviceBuffer<float> device_decoded(decoded_count);
   check_cuda(cudaMemcpy(device_pixels.data, pixels, pixel_count * sizeof(float), cudaMemcpyHostToDevice), "upload");
-  CudaCodecTiming timing;
-  timing.encode_s = time_cuda(repetitions, [&] { launch_encode(format, quality, device_pixels.data, width, height, channels, device_blocks.data, nullptr); });
-  timing.decode_s = time_cuda(repetitions, [&] { launch_decode(format, device_blocks.data, width, height, device_decoded.data, nullptr); });
-  if (format.texture_decodable) {
+  CudaTiming timing;
+  timing.seconds = time_cuda(repetitions, [&] {
+    launch_encode(format, settings.quality, device_pixels.data, width, height, channels, device_blocks.data, nullptr);
+  });
+  timing.bytes_read = static_cast<int64_t>(pixel_count * sizeof(float));
+  timing.bytes_written = static_cast<int64_t>(bytes);
+  return timing;
+}
+
+CudaTiming bc_time_decode_cuda(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width, int height,
+                               const CodecSettings&, int repetitions) {
+  require_gpu();
+  const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
+  const size_t decoded_count = static_cast<size_t>(width) * height * format.channels;
+  DeviceBuffer<uint8_t> device_blocks(bytes);
+  DeviceBuffer<float> device_decoded(decoded_count);
+  check_cuda(cudaMemcpy(device_blocks.data, blocks, bytes, cudaMemcpyHostToDevice), "upload");
+  CudaTiming timing;
+  if (backend == Backend::kTexture) {
     BlockTexture texture(format, device_blocks.data, width, height);
-    timing.texture_decode_s = time_cuda(repetitions, [&] { launch_texture_decode(format, texture, width, height, device_decoded.data, nullptr); });
+    timing.seconds = time_cuda(repetitions, [&] {
+      launch_texture_decode(format, texture, width, height, device_decoded.data, nullptr);
+    });
+  } else {
+    timing.seconds = time_cuda(repetitions, [&] {
+      launch_decode(format, device_blocks.data, width, height, device_decoded.data, nullptr);
+    });
   }
-  timing.encoded_bytes = static_cast<int64_t>(bytes);
-  timing.decoded_bytes = static_cast<int64_t>(decoded_count * sizeof(float));
+  timing.bytes_read = static_cast<int64_t>(bytes);
+  timing.bytes_written = static_cast<int64_t>(decoded_count * sizeof(float));
   return timing;
 }
 

@@ -1,9 +1,8 @@
-// Built instead of codec_cuda.cu when CUDA is off: the GPU paths report that they are absent.
+// Built instead of the .cu files when CUDA is off: the GPU paths report that they are absent.
 #include <stdexcept>
 
-#include "bcfeat/kernels/astc_codec.h"
-#include "bcfeat/kernels/codec.h"
-#include "bcfeat/kernels/codec_timing.h"
+#include "astc_codec.h"
+#include "bc_codec.h"
 #include "bcfeat/kernels/codebook.h"
 #include "bcfeat/kernels/scalar_codec.h"
 
@@ -14,10 +13,13 @@ namespace {
 }  // namespace
 
 bool cuda_codec_available() { return false; }
-std::vector<uint8_t> encode_image_cuda(const FormatInfo&, const float*, int, int, int, Quality) { no_cuda(); }
-std::vector<float> decode_image_cuda(const FormatInfo&, const uint8_t*, int, int) { no_cuda(); }
-std::vector<float> decode_image_texture(const FormatInfo&, const uint8_t*, int, int) { no_cuda(); }
-CudaCodecTiming time_cuda_codec(const FormatInfo&, Quality, const float*, int, int, int, int) { no_cuda(); }
+std::vector<uint8_t> bc_encode_cuda(const FormatInfo&, const float*, int, int, int, const CodecSettings&) { no_cuda(); }
+std::vector<float> bc_decode_cuda(const FormatInfo&, const uint8_t*, int, int, const CodecSettings&) { no_cuda(); }
+std::vector<float> bc_decode_texture(const FormatInfo&, const uint8_t*, int, int, const CodecSettings&) { no_cuda(); }
+CudaTiming bc_time_encode_cuda(const FormatInfo&, const float*, int, int, int, const CodecSettings&, int) { no_cuda(); }
+CudaTiming bc_time_decode_cuda(const FormatInfo&, Backend, const uint8_t*, int, int, const CodecSettings&, int) {
+  no_cuda();
+}
 double measure_copy_bandwidth(int64_t, int) { no_cuda(); }
 std::vector<uint8_t> int_encode_cuda(const float*, const GroupGeometry&, int) { no_cuda(); }
 std::vector<float> int_decode_cuda(const uint8_t*, const GroupGeometry&, int) { no_cuda(); }
@@ -26,7 +28,9 @@ std::vector<float> fp8_decode_cuda(const uint8_t*, const GroupGeometry&, Fp8Spec
 std::vector<uint8_t> half_encode_cuda(const float*, int64_t, bool) { no_cuda(); }
 std::vector<float> half_decode_cuda(const uint8_t*, int64_t, bool) { no_cuda(); }
 std::vector<int32_t> codebook_assign_cuda(const float*, const CodebookShape&, const float*) { no_cuda(); }
-std::vector<uint16_t> astc_decode_half_cuda(const AstcFormat&, AstcProfile, const uint8_t*, int, int) { no_cuda(); }
-AstcCudaTiming time_astc_decode_cuda(const AstcFormat&, AstcProfile, const uint8_t*, int, int, int) { no_cuda(); }
+std::vector<uint16_t> astc_decode_half_cuda(const FormatInfo&, Profile, const uint8_t*, int, int) { no_cuda(); }
+CudaTiming astc_time_decode_cuda(const FormatInfo&, Backend, const uint8_t*, int, int, const CodecSettings&, int) {
+  no_cuda();
+}
 
 }  // namespace bcfeat

@@ -13,8 +13,8 @@
 #include <string>
 #include <type_traits>
 
-#include "bcfeat/kernels/block_codec.h"
-#include "bcfeat/kernels/codec.h"
+#include "bc_codec.h"
+#include "blocks/block_codec.h"
 #include "block_access.h"
 
 namespace bcfeat {
@@ -565,6 +565,8 @@ void launch_encode_format(Quality quality, const float* pixels, int width, int h
       break;
     case Quality::kHigh:
       launch_level<kFormat, Quality::kHigh>(pixels, width, height, channels, grid, blocks, stream);
+      break;
+    default:  // the BC rows take fast, normal and high only (checked by codec.cpp)
       break;
   }
 }

@@ -1,10 +1,12 @@
-// DDS layout (Microsoft "DDS file layout"): "DDS " magic, a 124-byte DDS_HEADER whose
-// pixel format carries FourCC "DX10", then a 20-byte DDS_HEADER_DXT10, then the data.
-#include "bcfeat/kernels/dds.h"
-
+// .dds files for the BC formats (Microsoft "DDS file layout"): "DDS " magic, a 124-byte
+// DDS_HEADER whose pixel format carries FourCC "DX10", then a 20-byte DDS_HEADER_DXT10, then
+// the data. Writing always uses the DX10 header (the format's DXGI code, one 2-D texture, one
+// mip level); reading accepts that and the legacy FourCC headers other tools write (DXT1,
+// DXT3, DXT5, ATI1/BC4U, BC4S, ATI2/BC5U, BC5S). Malformed files throw FormatError naming the
+// file and the problem.
 #include <cstring>
 
-#include "bcfeat/kernels/codec.h"
+#include "bc_codec.h"
 
 namespace bcfeat {
 
@@ -32,7 +34,7 @@ uint32_t get32(const std::vector<uint8_t>& in, size_t at) {
 
 const FormatInfo* format_from_dxgi(uint32_t dxgi) {
   for (const auto& format : format_table()) {
-    if (format.dxgi_format == dxgi) return &format;
+    if (format.container == Container::kDds && format.dxgi_format == dxgi) return &format;
   }
   // Typeless variants decode as unorm.
   if (dxgi == 70) return find_format("bc1");
@@ -114,9 +116,7 @@ BlockImage parse_dds(const std::vector<uint8_t>& bytes, const std::string& name)
   } else {
     image.format = format_from_fourcc(code);
     if (!image.format) {
-      char text[5] = {static_cast<char>(code & 0xff), static_cast<char>((code >> 8) & 0xff),
-                      static_cast<char>((code >> 16) & 0xff), static_cast<char>(code >> 24), 0};
-      throw FormatError("'" + name + "': unknown DDS FourCC '" + text + "'");
+      throw FormatError("'" + name + "': unknown DDS FourCC '" + escape_bytes(&bytes[84], 4) + "'");
     }
   }
   const size_t size = static_cast<size_t>(compressed_size(*image.format, image.width, image.height));

@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "bcfeat/kernels/astc_codec.h"
+#include "astc_codec.h"
 #include "catch.h"
 
 namespace bcfeat {
@@ -17,7 +17,7 @@ namespace bcfeat {
 // reach the block modes that need them), keeping every block libastcenc decodes to a colour
 // and error blocks (reserved modes, too many values, bad void extents, ...; one candidate in
 // thirty, up to a tenth of the blocks).
-inline std::vector<uint8_t> random_astc_blocks(const AstcFormat& f, AstcProfile profile, int count,
+inline std::vector<uint8_t> random_astc_blocks(const FormatInfo& f, Profile profile, int count,
                                                std::mt19937_64& rng, int& error_blocks) {
   const int side = 400, candidates = side * side;
   std::vector<uint8_t> pool(16 * static_cast<size_t>(candidates));

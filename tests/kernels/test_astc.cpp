@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "astc_cuda_layout.h"
-#include "bcfeat/kernels/astc.h"
-#include "bcfeat/kernels/astc_codec.h"
+#include "astc_codec.h"
+#include "blocks/astc.h"
 #include "catch.h"
 #include "kernels/astc_test_blocks.h"
 
@@ -17,7 +17,7 @@ using namespace bcfeat;
 
 namespace {
 
-const AstcProfile kProfiles[] = {AstcProfile::kLdr, AstcProfile::kHdr};
+const Profile kProfiles[] = {Profile::kLdr, Profile::kHdr};
 
 // Index of the first texel where two decodes differ, or -1.
 int64_t first_difference(const std::vector<uint16_t>& a, const std::vector<uint16_t>& b) {
@@ -29,7 +29,7 @@ int64_t first_difference(const std::vector<uint16_t>& a, const std::vector<uint1
 }
 
 // A smooth multi-frequency RGBA image with noise; HDR values reach a few hundred.
-std::vector<float> test_image(int width, int height, AstcProfile profile, std::mt19937_64& rng) {
+std::vector<float> test_image(int width, int height, Profile profile, std::mt19937_64& rng) {
   std::normal_distribution<float> noise(0.0f, 1.0f);
   std::vector<float> pixels(static_cast<size_t>(width) * height * 4);
   for (int y = 0; y < height; ++y) {
@@ -37,7 +37,7 @@ std::vector<float> test_image(int width, int height, AstcProfile profile, std::m
       for (int c = 0; c < 4; ++c) {
         float v = 0.5f + 0.4f * std::sin(0.11f * x * (c + 1) + 0.07f * y * (3 - c)) + 0.05f * noise(rng);
         v = std::fmin(1.0f, std::fmax(0.0f, v));
-        if (profile == AstcProfile::kHdr && c < 3) v = 300.0f * v * v;
+        if (profile == Profile::kHdr && c < 3) v = 300.0f * v * v;
         pixels[(static_cast<size_t>(y) * width + x) * 4 + c] = v;
       }
     }
@@ -49,28 +49,32 @@ std::vector<float> test_image(int width, int height, AstcProfile profile, std::m
 
 TEST_CASE("ASTC: 14 block sizes, rates, profiles and presets") {
   REQUIRE(astc_formats().size() == 14);
-  CHECK(astc_bits_per_texel(*find_astc_format("astc_4x4")) == 8.0);
-  CHECK(astc_bits_per_texel(*find_astc_format("astc_12x12")) == Approx(0.8889).epsilon(1e-3));
-  CHECK(find_astc_format("astc_7x7") == nullptr);
-  CHECK(astc_compressed_size(*find_astc_format("astc_6x5"), 13, 11) == 3 * 3 * 16);  // partial blocks count
-  CHECK(parse_astc_profile("hdr") == AstcProfile::kHdr);
-  CHECK_THROWS_AS(parse_astc_profile("srgb"), std::invalid_argument);
-  CHECK(parse_astc_preset("normal") == AstcPreset::kMedium);
-  CHECK(parse_astc_preset("exhaustive") == AstcPreset::kExhaustive);
-  CHECK_THROWS_AS(parse_astc_preset("ultra"), std::invalid_argument);
+  const FormatInfo& astc_4x4 = *find_format("astc_4x4");
+  CHECK(format_bits_per_texel(astc_4x4) == 8.0);
+  CHECK(format_bits_per_texel(*find_format("astc_12x12")) == Approx(0.8889).epsilon(1e-3));
+  CHECK(find_format("astc_7x7") == nullptr);
+  CHECK(compressed_size(*find_format("astc_6x5"), 13, 11) == 3 * 3 * 16);  // partial blocks count
+  CHECK(parse_profile(astc_4x4, "hdr") == Profile::kHdr);
+  CHECK_THROWS_AS(parse_profile(astc_4x4, "srgb"), std::invalid_argument);
+  CHECK(parse_quality(astc_4x4, "normal") == Quality::kNormal);
+  CHECK(parse_quality(astc_4x4, "medium") == Quality::kNormal);
+  CHECK(std::string(quality_name(astc_4x4, Quality::kNormal)) == "medium");
+  CHECK(parse_quality(astc_4x4, "exhaustive") == Quality::kExhaustive);
+  CHECK_THROWS_AS(parse_quality(astc_4x4, "ultra"), std::invalid_argument);
 }
 
 TEST_CASE("ASTC decoder equals libastcenc on random blocks, every block size and profile") {
   std::mt19937_64 rng(11);
-  for (const AstcFormat& f : astc_formats()) {
-    for (AstcProfile profile : kProfiles) {
+  for (const FormatInfo* format : astc_formats()) {
+    const FormatInfo& f = *format;
+    for (Profile profile : kProfiles) {
       int errors = 0;
       const int bx = 40, by = 25;
       const std::vector<uint8_t> blocks = random_astc_blocks(f, profile, bx * by, rng, errors);
       const int width = bx * f.block_width, height = by * f.block_height;
       const auto ours = astc_decode_half_cpu(f, profile, blocks.data(), width, height);
       const auto reference = astc_decode_half_reference(f, profile, blocks.data(), width, height);
-      INFO(f.name << " " << astc_profile_name(profile) << ": " << errors << " error blocks, first difference at half "
+      INFO(f.name << " " << profile_name(profile) << ": " << errors << " error blocks, first difference at half "
                   << first_difference(ours, reference));
       CHECK(errors > 20);               // error blocks are exercised ...
       CHECK(errors <= bx * by / 10);     // ... and most blocks are valid encodings
@@ -85,9 +89,10 @@ TEST_CASE("ASTC header: the colour values take the largest range that fits befor
   // plane-2 channel bits), and the next range would not fit.
   using astc_detail::sequence_bits;
   std::mt19937_64 rng(23);
-  for (const AstcFormat& f : astc_formats()) {
+  for (const FormatInfo* format : astc_formats()) {
+    const FormatInfo& f = *format;
     int errors = 0, checked = 0;
-    const std::vector<uint8_t> blocks = random_astc_blocks(f, AstcProfile::kLdr, 400, rng, errors);
+    const std::vector<uint8_t> blocks = random_astc_blocks(f, Profile::kLdr, 400, rng, errors);
     for (size_t i = 0; i < blocks.size(); i += 16) {
       astc_detail::Bits bits;
       std::memcpy(&bits.lo, &blocks[i], 8);
@@ -112,16 +117,17 @@ TEST_CASE("ASTC header: the colour values take the largest range that fits befor
 TEST_CASE("ASTC decoder equals libastcenc on images it encoded at every preset") {
   std::mt19937_64 rng(12);
   const int width = 37, height = 29;  // partial blocks at every block size
-  for (AstcProfile profile : kProfiles) {
+  for (Profile profile : kProfiles) {
     const std::vector<float> image = test_image(width, height, profile, rng);
-    for (const AstcFormat& f : astc_formats()) {
-      for (AstcPreset preset : {AstcPreset::kFastest, AstcPreset::kFast, AstcPreset::kMedium, AstcPreset::kThorough,
-                                AstcPreset::kVeryThorough, AstcPreset::kExhaustive}) {
+    for (const FormatInfo* format : astc_formats()) {
+    const FormatInfo& f = *format;
+      for (Quality preset : {Quality::kFastest, Quality::kFast, Quality::kNormal, Quality::kHigh, Quality::kVeryThorough,
+                             Quality::kExhaustive}) {
         const std::vector<uint8_t> blocks = astc_encode(f, profile, image.data(), width, height, 4, preset);
-        REQUIRE(static_cast<int64_t>(blocks.size()) == astc_compressed_size(f, width, height));
+        REQUIRE(static_cast<int64_t>(blocks.size()) == compressed_size(f, width, height));
         const auto ours = astc_decode_half_cpu(f, profile, blocks.data(), width, height);
         const auto reference = astc_decode_half_reference(f, profile, blocks.data(), width, height);
-        INFO(f.name << " " << astc_profile_name(profile) << " " << astc_preset_name(preset));
+        INFO(f.name << " " << profile_name(profile) << " " << quality_name(f, preset));
         CHECK(first_difference(ours, reference) == -1);
       }
     }
@@ -131,36 +137,36 @@ TEST_CASE("ASTC decoder equals libastcenc on images it encoded at every preset")
 TEST_CASE("ASTC encode: error falls with rate, and the thorough preset is no worse than fastest") {
   std::mt19937_64 rng(13);
   const int width = 64, height = 48;
-  const std::vector<float> image = test_image(width, height, AstcProfile::kLdr, rng);
-  auto rmse = [&](const char* name, AstcPreset preset) {
-    const AstcFormat& f = *find_astc_format(name);
-    const auto blocks = astc_encode(f, AstcProfile::kLdr, image.data(), width, height, 4, preset);
-    const auto decoded = astc_half_to_float(astc_decode_half_cpu(f, AstcProfile::kLdr, blocks.data(), width, height));
+  const std::vector<float> image = test_image(width, height, Profile::kLdr, rng);
+  auto rmse = [&](const char* name, Quality preset) {
+    const FormatInfo& f = *find_format(name);
+    const auto blocks = astc_encode(f, Profile::kLdr, image.data(), width, height, 4, preset);
+    const auto decoded = astc_half_to_float(astc_decode_half_cpu(f, Profile::kLdr, blocks.data(), width, height));
     double sum = 0;
     for (size_t i = 0; i < decoded.size(); ++i) sum += (decoded[i] - image[i]) * (decoded[i] - image[i]);
     return std::sqrt(sum / decoded.size());
   };
-  const double r4 = rmse("astc_4x4", AstcPreset::kMedium), r8 = rmse("astc_8x8", AstcPreset::kMedium),
-               r12 = rmse("astc_12x12", AstcPreset::kMedium);
+  const double r4 = rmse("astc_4x4", Quality::kNormal), r8 = rmse("astc_8x8", Quality::kNormal),
+               r12 = rmse("astc_12x12", Quality::kNormal);
   INFO("rmse 4x4 " << r4 << ", 8x8 " << r8 << ", 12x12 " << r12);
   CHECK(r4 < 0.05);
   CHECK(r4 < r8);
   CHECK(r8 < r12);
-  CHECK(rmse("astc_6x6", AstcPreset::kThorough) <= rmse("astc_6x6", AstcPreset::kFastest));
+  CHECK(rmse("astc_6x6", Quality::kHigh) <= rmse("astc_6x6", Quality::kFastest));
 }
 
 TEST_CASE(".astc files: header layout, round trip, bad files") {
-  AstcImage image;
-  image.format = find_astc_format("astc_10x6");
+  BlockImage image;
+  image.format = find_format("astc_10x6");
   image.width = 300;
   image.height = 70000 / 1000;  // 70
-  image.blocks.assign(static_cast<size_t>(astc_compressed_size(*image.format, image.width, image.height)), 0x5a);
+  image.blocks.assign(static_cast<size_t>(compressed_size(*image.format, image.width, image.height)), 0x5a);
   const std::vector<uint8_t> file = make_astc_file(image);
   REQUIRE(file.size() == 16 + image.blocks.size());
   // astcenc's header: magic 13 AB A1 5C, block 10 6 1, then 24-bit x, y, z.
   const uint8_t header[16] = {0x13, 0xab, 0xa1, 0x5c, 10, 6, 1, 0x2c, 0x01, 0x00, 70, 0, 0, 1, 0, 0};
   CHECK(memcmp(file.data(), header, 16) == 0);
-  const AstcImage back = parse_astc_file(file, "x.astc");
+  const BlockImage back = parse_astc_file(file, "x.astc");
   CHECK(back.format == image.format);
   CHECK(back.width == 300);
   CHECK(back.height == 70);

@@ -15,10 +15,9 @@
 // slot (`per_texture`). Channels that pad D up to a multiple of C are encoded as the
 // domain's midpoint and dropped on decode.
 //
-// ASTC formats (astc_4x4 ... astc_12x12, libastcenc encoding, bcfeat's decoder on CPU or
-// CUDA) store 4 channels per texel: profile ldr is a unorm domain like bc7's, profile hdr an
-// unsigned half-float domain like bc6h_uf16's. Their blocks cover block_width x block_height
-// texels, so the layouts above group that many tokens / channel groups per block instead.
+// Formats with profiles store the ldr profile's domain or the hdr profile's (format_domain).
+// Blocks cover block_width x block_height texels, so the layouts above group that many
+// tokens / channel groups per block for formats with other block sizes.
 //
 // BC6H and HDR ASTC formats can instead take the values directly (value_scale = direct; UF16 needs them
 // non-negative) or divided by a per-channel fp16 scale (value_scale = scale: max |x| → 1).
@@ -55,7 +54,6 @@
 
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
-#include "bcfeat/kernels/astc_codec.h"
 #include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/float_formats.h"
 
@@ -77,35 +75,33 @@ uint16_t read_u16(const std::vector<uint8_t>& bytes, size_t& position) {
 class TextureCompressor : public Compressor {
  public:
   explicit TextureCompressor(const CompressionOptions& options) : options_(options) {
-    astc_ = find_astc_format(options.format);
-    if (astc_) {
-      try {
-        astc_profile_ = parse_astc_profile(options.profile);
-        astc_preset_ = parse_astc_preset(options.quality);
-      } catch (const std::invalid_argument& e) {
-        throw_input_error("compression: {}", e.what());
-      }
-      domain_ = astc_profile_ == AstcProfile::kHdr ? ValueDomain::kUnsignedHalf : ValueDomain::kUnorm;
-      slots_ = channels_ = 4;
-    } else {
-      format_ = find_format(options.format);
-      if (!format_) {
-        throw_input_error("compression.format '{}' is not a block format; valid: {}, {}", options.format,
-                          join(format_names()), join(astc_format_names()));
-      }
-      try {
-        quality_ = parse_quality(options.quality);
-      } catch (const std::invalid_argument& e) {
-        throw_input_error("compression.quality for {}: {}", options.format, e.what());
-      }
-      domain_ = format_->domain;
-      channels_ = format_->channels;
-      slots_ = format_->id == FormatId::kBC1 ? 3 : format_->channels;
+    format_ = find_format(options.format);
+    if (!format_) {
+      throw_input_error("compression.format '{}' is not a block format; valid: {}", options.format,
+                        join(format_names()));
     }
+    try {
+      quality_ = parse_quality(*format_, options.quality);
+      profile_ = parse_profile(*format_, options.profile);
+    } catch (const std::invalid_argument& e) {
+      throw_input_error("compression: {}", e.what());
+    }
+    domain_ = format_domain(*format_, profile_);
+    channels_ = format_->channels;
+    slots_ = format_->value_channels;
     if (options.value_scale != "affine" && !half_format()) {
-      throw_input_error("compression.value_scale '{}' needs a half-float format (bc6h_uf16, bc6h_sf16, astc with "
-                        "profile hdr), not {}",
+      throw_input_error("compression.value_scale '{}' needs a half-float format (bc6h_uf16, bc6h_sf16, or a format "
+                        "with profile hdr), not {}",
                         options.value_scale, options.format);
+    }
+    // The encoder runs on the GPU where the format has one there (else on the CPU); the
+    // decoder runs on the device asked for.
+    if (options.device == "cuda") {
+      encoder_ = format_->has_encoder(Backend::kCuda) ? Backend::kCuda : Backend::kCpu;
+      decoder_ = Backend::kCuda;
+      if (!format_->has_decoder(decoder_)) {
+        throw_input_error("compression.device cuda: {}", decoder_unavailable(*format_, decoder_));
+      }
     }
     if (options.device == "cuda" && !cuda_codec_available()) {
       throw_input_error("compression.device is cuda but no CUDA device is usable here");
@@ -192,10 +188,9 @@ class TextureCompressor : public Compressor {
 
   bool half_format() const { return domain_ == ValueDomain::kHalf || domain_ == ValueDomain::kUnsignedHalf; }
   bool signed_domain() const { return domain_ == ValueDomain::kSnorm || domain_ == ValueDomain::kHalf; }
-  const char* format_name() const { return astc_ ? astc_->name : format_->name; }
+  const char* format_name() const { return format_->name; }
   int64_t texture_bytes(int64_t width, int64_t height) const {
-    return astc_ ? astc_compressed_size(*astc_, static_cast<int>(width), static_cast<int>(height))
-                 : compressed_size(*format_, static_cast<int>(width), static_cast<int>(height));
+    return compressed_size(*format_, static_cast<int>(width), static_cast<int>(height));
   }
   bool shared_ranges() const {
     return options_.value_scale == "scale" || (options_.value_scale == "affine" && options_.value_map == "per_channel");
@@ -525,20 +520,11 @@ class TextureCompressor : public Compressor {
     return low + unit * (high - low);
   }
 
-  // ASTC encodes on the CPU (libastcenc) for either device; it decodes where asked.
   std::vector<uint8_t> encode_texture(const std::vector<float>& pixels, int width, int height) const {
-    if (astc_) return astc_encode(*astc_, astc_profile_, pixels.data(), width, height, 4, astc_preset_);
-    if (options_.device == "cuda") return encode_image_cuda(*format_, pixels.data(), width, height, 4, quality_);
-    return encode_image_cpu(*format_, pixels.data(), width, height, 4, quality_);
+    return encode_image(*format_, encoder_, pixels.data(), width, height, 4, CodecSettings{quality_, profile_, 0});
   }
   std::vector<float> decode_texture(const uint8_t* blocks, int width, int height) const {
-    if (astc_) {
-      return astc_half_to_float(options_.device == "cuda"
-                                    ? astc_decode_half_cuda(*astc_, astc_profile_, blocks, width, height)
-                                    : astc_decode_half_cpu(*astc_, astc_profile_, blocks, width, height));
-    }
-    if (options_.device == "cuda") return decode_image_cuda(*format_, blocks, width, height);
-    return decode_image_cpu(*format_, blocks, width, height);
+    return decode_image(*format_, decoder_, blocks, width, height, CodecSettings{quality_, profile_, 0});
   }
 
   Compressed compress_packed(const torch::Tensor& features, const Side& side) const {
@@ -685,11 +671,10 @@ class TextureCompressor : public Compressor {
   CompressionOptions options_;
   std::optional<Side> shared_;  // scope per_dataset, after fit()
   int64_t shared_bytes_ = 0;
-  const FormatInfo* format_ = nullptr;  // a BC format, or
-  const AstcFormat* astc_ = nullptr;    // an ASTC format
-  AstcProfile astc_profile_ = AstcProfile::kLdr;
-  AstcPreset astc_preset_ = AstcPreset::kMedium;
+  const FormatInfo* format_ = nullptr;
   Quality quality_ = Quality::kNormal;
+  Profile profile_ = Profile::kLdr;
+  Backend encoder_ = Backend::kCpu, decoder_ = Backend::kCpu;
   ValueDomain domain_ = ValueDomain::kUnorm;
   int channels_ = 4;  // channels the decoder returns
   int slots_ = 1;

@@ -1,21 +1,25 @@
-// Whole-image block compression: CPU drivers, CUDA kernels, and the texture-unit decoder.
+// Whole-image block compression for every format of the table, on every backend it has,
+// and the files that hold the blocks.
 //
-// Pixels are row-major [height][width][channels] float32. A format reads the first of its
-// own channels from the pixels (missing colour channels read 0, missing alpha 1) and
-// decodes to exactly its `channels` (bc1/bc2/bc3: 4, bc4: 1, bc5: 2). Images whose size is
-// not a multiple of the block size are padded by replicating the last row and column;
-// blocks are stored row-major, ceil(w/4)·ceil(h/4) of them.
+// Pixels are row-major [height][width][channels] float32. A format reads its first channels
+// (missing colour channels read 0, missing alpha 1) and decodes to exactly its `channels`.
+// Images whose size is not a multiple of the block size are padded (edge replication for the
+// BC encoders, libastcenc's own padding for ASTC); blocks are row-major,
+// ceil(w / block_width) · ceil(h / block_height) of them.
 //
-// The three decoders (CPU, CUDA, texture units) return the same floats bit for bit; the
-// CPU and CUDA encoders return the same blocks. Callers validate values first (finite, in
-// the format's domain): these functions assume valid input.
+// The decoders of one format (CPU, CUDA, texture units, reference) return the same floats
+// bit for bit; the CPU and CUDA encoders return the same blocks. Callers validate values
+// first (finite, in the format's domain): these functions assume valid input, and throw
+// std::invalid_argument for a backend, quality or profile the format does not have, and
+// std::runtime_error for a GPU backend without a usable GPU.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "bcfeat/kernels/bc1.h"
 #include "bcfeat/kernels/format.h"
 
 namespace bcfeat {
@@ -27,22 +31,61 @@ struct BlockGrid {
 BlockGrid block_grid(const FormatInfo& format, int width, int height);
 int64_t compressed_size(const FormatInfo& format, int width, int height);
 
-const char* quality_name(Quality quality);
-// Throws std::invalid_argument naming the valid levels.
-Quality parse_quality(const std::string& name);
-
-// CPU, `threads` = 0: all hardware threads.
-std::vector<uint8_t> encode_image_cpu(const FormatInfo& format, const float* pixels, int width, int height,
-                                      int channels, Quality quality, int threads = 0);
-std::vector<float> decode_image_cpu(const FormatInfo& format, const uint8_t* blocks, int width, int height,
-                                    int threads = 0);
-
-// CUDA (host buffers in and out; they throw std::runtime_error without a usable GPU).
+// True when this build and machine can run CUDA (and texture-unit) kernels.
 bool cuda_codec_available();
-std::vector<uint8_t> encode_image_cuda(const FormatInfo& format, const float* pixels, int width, int height,
-                                       int channels, Quality quality);
-std::vector<float> decode_image_cuda(const FormatInfo& format, const uint8_t* blocks, int width, int height);
-// The GPU texture units as the decoder (formats with texture_decodable).
-std::vector<float> decode_image_texture(const FormatInfo& format, const uint8_t* blocks, int width, int height);
+
+// "" when `format` can encode (decode) on `backend` here; otherwise why not, as one clause
+// naming the format and the backend.
+std::string encoder_unavailable(const FormatInfo& format, Backend backend);
+std::string decoder_unavailable(const FormatInfo& format, Backend backend);
+
+std::vector<uint8_t> encode_image(const FormatInfo& format, Backend backend, const float* pixels, int width, int height,
+                                  int channels, const CodecSettings& settings = {});
+std::vector<float> decode_image(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width, int height,
+                                const CodecSettings& settings = {});
+
+// ---- files ------------------------------------------------------------------------------
+
+// A malformed or unsupported file; the message names the file and the problem.
+class FormatError : public std::runtime_error {
+ public:
+  explicit FormatError(const std::string& message) : std::runtime_error(message) {}
+};
+
+struct BlockImage {
+  const FormatInfo* format = nullptr;
+  int width = 0, height = 0;
+  std::vector<uint8_t> blocks;  // row-major blocks of the top mip level
+};
+
+// The bytes of the format's container (header + blocks).
+std::vector<uint8_t> write_block_file(const BlockImage& image);
+// Parses a .dds or .astc file's bytes (told apart by their magic number); `name` is used in
+// error messages, which print the file's bytes escaped.
+BlockImage read_block_file(const std::vector<uint8_t>& bytes, const std::string& name);
+
+// Bytes as text for messages: printable ASCII as is, everything else (and \\ and ') as \xNN.
+std::string escape_bytes(const uint8_t* bytes, size_t count);
+
+// ---- other encoders --------------------------------------------------------------------
+
+// An independent encoder of `format` (libsquish, nvtt) for benchmarks: 8-bit RGBA in.
+struct BaselineEncoder {
+  std::string name;
+  std::function<std::vector<uint8_t>(const uint8_t* rgba, int width, int height)> encode;
+};
+std::vector<BaselineEncoder> baseline_encoders(const FormatInfo& format);
+
+// ---- GPU timings ------------------------------------------------------------------------
+
+// CUDA encode (formats with a CUDA encoder) and CUDA / texture-unit decode (formats with
+// those decoders) of one image, `repetitions` times each, on device-resident data.
+CudaTiming time_encode_cuda(const FormatInfo& format, const float* pixels, int width, int height, int channels,
+                            const CodecSettings& settings, int repetitions);
+CudaTiming time_decode_cuda(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width, int height,
+                            const CodecSettings& settings, int repetitions);
+
+// Device-to-device cudaMemcpy bandwidth in bytes/s, counting bytes read + written.
+double measure_copy_bandwidth(int64_t bytes, int repetitions);
 
 }  // namespace bcfeat

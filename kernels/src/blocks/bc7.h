@@ -26,8 +26,8 @@
 
 #include <cstdint>
 
-#include "bcfeat/kernels/bc1.h"
-#include "bcfeat/kernels/bptc.h"
+#include "bc1.h"
+#include "bptc.h"
 #include "bcfeat/kernels/host_device.h"
 
 namespace bcfeat {

@@ -21,11 +21,10 @@
 #include <cmath>
 #include <cstdint>
 
+#include "bcfeat/kernels/format.h"
 #include "bcfeat/kernels/host_device.h"
 
 namespace bcfeat {
-
-enum class Quality : int { kFast = 0, kNormal = 1, kHigh = 2 };
 
 namespace bc1_detail {
 

@@ -10,10 +10,10 @@
 
 #include <cstdint>
 
-#include "bcfeat/kernels/bc1.h"
-#include "bcfeat/kernels/bc4.h"
-#include "bcfeat/kernels/bc6h.h"
-#include "bcfeat/kernels/bc7.h"
+#include "bc1.h"
+#include "bc4.h"
+#include "bc6h.h"
+#include "bc7.h"
 #include "bcfeat/kernels/format.h"
 #include "bcfeat/kernels/host_device.h"
 
@@ -51,6 +51,8 @@ BCFEAT_HD void decode_block(FormatId format, const uint8_t* block, float texels[
     case FormatId::kBC7:
       decode_bc7_block(block, texels);
       break;
+    default:  // not a BC format: the table sends other formats elsewhere
+      break;
   }
 }
 
@@ -87,6 +89,8 @@ BCFEAT_HD void encode_block(FormatId format, const float texels[16][4], Quality 
       break;
     case FormatId::kBC7:
       encode_bc7_block(texels, quality, out);
+      break;
+    default:  // not a BC format
       break;
   }
 }

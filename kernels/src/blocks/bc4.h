@@ -26,7 +26,7 @@
 
 #include <cstdint>
 
-#include "bcfeat/kernels/bc1.h"
+#include "bc1.h"
 #include "bcfeat/kernels/host_device.h"
 
 namespace bcfeat {

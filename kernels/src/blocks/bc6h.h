@@ -25,9 +25,9 @@
 
 #include <cstdint>
 
-#include "bcfeat/kernels/bc1.h"
-#include "bcfeat/kernels/bc7.h"
-#include "bcfeat/kernels/bptc.h"
+#include "bc1.h"
+#include "bc7.h"
+#include "bptc.h"
 #include "bcfeat/kernels/float_formats.h"
 #include "bcfeat/kernels/host_device.h"
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "bcfeat/kernels/bptc_tables.h"
+#include "bptc_tables.h"
 #include "bcfeat/kernels/host_device.h"
 
 namespace bcfeat {
