@@ -437,4 +437,24 @@ std::vector<int64_t> tokenize(const std::string& text, int length) {
   return ids;
 }
 
+nlohmann::json shapes_vqa_to_json(const ShapesVqaOptions& data) {
+  return {{"image_size", data.image_size}, {"min_objects", data.min_objects}, {"max_objects", data.max_objects},
+          {"overlap", data.overlap},       {"noise", data.noise},             {"seed", data.seed},
+          {"question_types", data.question_types}};
+}
+
+ShapesVqaOptions shapes_vqa_from_meta(const nlohmann::json& meta) {
+  const nlohmann::json& data = meta.at("data");
+  ShapesVqaOptions out;
+  out.image_size = data.at("image_size");
+  out.min_objects = data.at("min_objects");
+  out.max_objects = data.at("max_objects");
+  out.overlap = data.at("overlap");
+  out.noise = data.at("noise");
+  out.seed = data.at("seed");
+  // Files from before the option hold no list: every type.
+  if (data.contains("question_types")) out.question_types = data.at("question_types").get<std::vector<std::string>>();
+  return out;
+}
+
 }  // namespace bcfeat

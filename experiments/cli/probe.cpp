@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "../src/vlm.h"
+#include "bcfeat/framework/models/model_file.h"
 #include "bcfeat/datasets/shapes_vqa.h"
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/results.h"
@@ -47,8 +47,8 @@ int command_probe(Args& args) {
   args.finish();
   if (what != "positions") throw_input_error("bcfeat probe: unknown probe '{}'; valid: positions", what);
   torch::NoGradGuard no_grad;
-  vlm::Model model = vlm::load_model(model_file, torch::kCPU);
-  const ShapesVqaOptions data = vlm::data_from_meta(model.meta);
+  Model model = load_model(model_file, torch::kCPU);
+  const ShapesVqaOptions data = shapes_vqa_from_meta(model.meta);
   const int patch = model.options.patch, grid = data.image_size / patch, depth = model.options.depth;
 
   // Per block (1..depth), then the fusion's view: one row per object, its centre-patch token.

@@ -20,7 +20,6 @@
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/metrics.h"
 #include "bcfeat/framework/tensor_io.h"
-#include "bcfeat/kernels/cuda_device.h"
 
 namespace bcfeat {
 
@@ -82,9 +81,7 @@ class RateDistortion : public Experiment {
     metrics["shape"] = features.sizes().vec();
     metrics["encode_ms"] = std::chrono::duration<double, std::milli>(t1 - t0).count();
     metrics["decode_ms"] = std::chrono::duration<double, std::milli>(t2 - t1).count();
-    metrics["timing_device"] = compression_.method == "texture"
-                                   ? (compression_.device == "cuda" ? "cuda: " + cuda_device_name(0) : "cpu (all threads)")
-                                   : "cpu (1 thread)";
+    metrics["timing_device"] = compressor->timing_device();
     context.log << fmt::format("{} bytes ({} side), {:.4f} bits/value, psnr {:.2f} dB\n", compressed.bytes.size(),
                                compressed.side_bytes, metrics["bits_per_value"].get<double>(),
                                metrics["psnr_db"].is_number() ? metrics["psnr_db"].get<double>() : 0.0);

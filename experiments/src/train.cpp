@@ -15,7 +15,12 @@
 
 #include "bcfeat/experiments/experiment.h"
 #include "bcfeat/framework/error.h"
-#include "vlm.h"
+#include "bcfeat/framework/device.h"
+#include "bcfeat/framework/metrics.h"
+#include "bcfeat/framework/models/feature_tap.h"
+#include "bcfeat/framework/models/model_file.h"
+#include "inference.h"
+#include "model_params.h"
 
 namespace bcfeat {
 
@@ -48,7 +53,7 @@ class Train : public Experiment {
 
   nlohmann::json run(uint64_t seed, RunContext& context) override {
     torch::manual_seed(seed);
-    const torch::Device device = vlm::pick_device(device_);
+    const torch::Device device = pick_device(device_);
     const bool amp = amp_ && device.is_cuda();
     const bool clip = model_.kind == "clip";
     const int length = model_.options.question_length;
@@ -64,7 +69,7 @@ class Train : public Experiment {
     train.captions = train.captions.to(device);
     train.questions = train.questions.to(device);
     train.answers = train.answers.to(device);
-    vlm::Model model = vlm::make_model(model_.kind, model_.resolved(data_));
+    Model model = make_model(model_.kind, model_.resolved(data_));
     auto module = model.module();
     module->to(device);
     torch::optim::AdamW optimizer(module->parameters(), torch::optim::AdamWOptions(lr_).weight_decay(weight_decay_));
@@ -73,7 +78,7 @@ class Train : public Experiment {
     const std::string val_name = clip ? "val_recall_at_1" : "val_accuracy";
     nlohmann::json curves = {{"epoch", nlohmann::json::array()}, {"train_loss", nlohmann::json::array()},
                              {val_name, nlohmann::json::array()}, {"seconds", nlohmann::json::array()}};
-    const nlohmann::json meta = {{"kind", model_.kind}, {"model", to_json(model.options)}, {"data", vlm::data_meta(data_)}};
+    const nlohmann::json meta = {{"kind", model_.kind}, {"model", to_json(model.options)}, {"data", shapes_vqa_to_json(data_)}};
     const std::string checkpoint = (fs::path(context.run_dir) / "checkpoint.pt").string();
     int start_epoch = 0;
     double elapsed = 0;
@@ -87,7 +92,7 @@ class Train : public Experiment {
       torch::Tensor epoch;
       archive.read("epoch", epoch);
       start_epoch = static_cast<int>(epoch.item<int64_t>());
-      curves = vlm::read_json(archive, "curves");
+      curves = read_json(archive, "curves");
       if (!curves["seconds"].empty()) elapsed = curves["seconds"].back().get<double>();
       context.log << fmt::format("resumed from {} after epoch {}\n", checkpoint, start_epoch);
     }
@@ -109,7 +114,7 @@ class Train : public Experiment {
         const torch::Tensor index = epoch_index.scenes.slice(0, s * batch_, std::min(n, (s + 1) * batch_));
         torch::Tensor loss;
         {
-          vlm::Autocast autocast(amp);
+          Autocast autocast(amp);
           if (clip) {
             loss = model.clip->loss(model.clip->encode_image(train.images.index_select(0, index)),
                                     model.clip->encode_text(train.captions.index_select(0, index)));
@@ -142,7 +147,7 @@ class Train : public Experiment {
                   << std::flush;
     }
     const std::string weights = (fs::path(context.run_dir) / "model.pt").string();
-    vlm::save_weights(model, meta, weights);
+    save_weights(model, meta, weights);
     nlohmann::json metrics;
     metrics[val_name] = val_score;
     metrics["epochs"] = curves["epoch"];  // per-epoch curves (flat keys, so reports do not take them for swept values)
@@ -200,15 +205,15 @@ class Train : public Experiment {
   }
 
   // The validation score; for tinyvlm also " (count 0.81, ..., spatial 0.93)" in `per_type`.
-  double validate_model(vlm::Model& model, const VqaTensors& val, torch::Device device, std::string& per_type) const {
+  double validate_model(Model& model, const VqaTensors& val, torch::Device device, std::string& per_type) const {
     if (model.clip) {
-      const torch::Tensor images = vlm::embed_images(model.clip, val.images, 256, device);
-      const torch::Tensor texts = vlm::embed_texts(model.clip, val.captions, 256, device);
-      return vlm::retrieval_hits(images, texts, val.captions).image_to_text_1.mean().item<double>();
+      const torch::Tensor images = embed_images(model.clip, val.images, 256, device);
+      const torch::Tensor texts = embed_texts(model.clip, val.captions, 256, device);
+      return retrieval_hits(images, texts, val.captions).image_to_text_1.mean().item<double>();
     }
-    const torch::Tensor right = vlm::predict_answers(model.vqa, val, 256, device).eq(val.answers).to(torch::kDouble);
+    const torch::Tensor right = predict_answers(model.vqa, val, 256, device).eq(val.answers).to(torch::kDouble);
     std::vector<std::string> parts;
-    for (const auto& [type, accuracy] : vlm::accuracy_by_type(right, val.types)) {
+    for (const auto& [type, accuracy] : grouped_accuracy(right, val.types, question_type_names())) {
       parts.push_back(fmt::format("{} {:.2f}", type, accuracy));
     }
     per_type = fmt::format(" ({})", fmt::join(parts, ", "));
@@ -223,15 +228,15 @@ class Train : public Experiment {
     optimizer.save(state);
     archive.write("optimizer", state);
     archive.write("epoch", torch::tensor(static_cast<int64_t>(epoch)));
-    vlm::write_json(archive, "curves", curves);
-    vlm::write_json(archive, "meta", meta);
+    write_json(archive, "curves", curves);
+    write_json(archive, "meta", meta);
     const std::string temporary = path + ".tmp";
     archive.save_to(temporary);
     fs::rename(temporary, path);
   }
 
   ShapesVqaOptions data_;
-  vlm::ModelParams model_;
+  ModelParams model_;
   int scenes_ = 2000, per_scene_ = 8, epochs_ = 10, batch_ = 32, val_scenes_ = 300;
   int64_t warmup_ = 100;
   double lr_ = 1e-3, weight_decay_ = 0.05;

@@ -20,7 +20,12 @@
 
 #include "bcfeat/experiments/experiment.h"
 #include "bcfeat/framework/error.h"
-#include "vlm.h"
+#include "bcfeat/framework/device.h"
+#include "bcfeat/framework/metrics.h"
+#include "bcfeat/framework/models/feature_tap.h"
+#include "bcfeat/framework/models/model_file.h"
+#include "inference.h"
+#include "model_params.h"
 
 namespace bcfeat {
 
@@ -56,7 +61,7 @@ class VlmEval : public Experiment {
       throw_input_error("{}: 'model_file' is required (a train run's model.pt, e.g. from bcfeat run configs/train_tiny.yaml)",
                         kind_ == "clip" ? "clip_eval" : "vqa_eval");
     }
-    const nlohmann::json meta = vlm::read_meta(model_file_);
+    const nlohmann::json meta = read_meta(model_file_);
     if (meta.value("kind", "") != kind_) {
       throw_input_error("model_file '{}' holds a {} model; {} needs a {} model", model_file_, meta.value("kind", "?"),
                         kind_ == "clip" ? "clip_eval" : "vqa_eval", kind_);
@@ -90,7 +95,7 @@ class VlmEval : public Experiment {
 
   // The model, the split's tensors, and a tap whose compressor is fitted when asked.
   struct Setup {
-    vlm::Model model;
+    Model model;
     ShapesVqaOptions data;
     VqaTensors split;
     torch::Device device = torch::kCPU;
@@ -99,16 +104,16 @@ class VlmEval : public Experiment {
   };
   Setup prepare(RunContext& context) const {
     Setup s;
-    s.device = vlm::pick_device(device_);
-    s.model = vlm::load_model(model_file_, s.device);
-    s.data = vlm::data_from_meta(s.model.meta);
+    s.device = pick_device(device_);
+    s.model = load_model(model_file_, s.device);
+    s.data = shapes_vqa_from_meta(s.model.meta);
     s.split = vqa_tensors(s.data, split_from_name(split_), 0, scenes_, per_scene_, s.model.options.question_length);
     s.taps = resolve_taps(s.model.options.depth);
     s.compressor = make_compressor(compression_);
     if (calibration_scenes_ > 0) {
       const VqaTensors calibration = vqa_tensors(s.data, VqaSplit::kTrain, 0, calibration_scenes_, 1, 16);
       std::vector<torch::Tensor> features;
-      for (int layer : s.taps) features.push_back(vlm::tapped_features(s.model, calibration.images, layer, batch_, s.device));
+      for (int layer : s.taps) features.push_back(tapped_features(s.model, calibration.images, layer, batch_, s.device));
       s.compressor->fit(torch::cat(features));
       context.log << fmt::format("compressor fitted on the tapped features of {} train scenes ({} shared bytes)\n",
                                  calibration_scenes_, s.compressor->shared_bytes());
@@ -130,20 +135,20 @@ class VqaEval : public VlmEval {
   nlohmann::json run(uint64_t seed, RunContext& context) override {
     Setup s = prepare(context);
     const VqaTensors& data = s.split;
-    const torch::Tensor reference = vlm::predict_answers(s.model.vqa, data, batch_, s.device);
-    vlm::FeatureTap tap(s.compressor, s.taps);
-    const torch::Tensor compressed = vlm::predict_answers(s.model.vqa, data, batch_, s.device, tap.tap());
+    const torch::Tensor reference = predict_answers(s.model.vqa, data, batch_, s.device);
+    FeatureTap tap(s.compressor, s.taps);
+    const torch::Tensor compressed = predict_answers(s.model.vqa, data, batch_, s.device, tap.tap());
     const torch::Tensor right_reference = reference.eq(data.answers).to(torch::kDouble);
     const torch::Tensor right = compressed.eq(data.answers).to(torch::kDouble);
     nlohmann::json metrics = tap.metrics(data.scenes());
     metrics["vqa_accuracy"] = 100.0 * right.mean().item<double>();
     metrics["vqa_accuracy_uncompressed"] = 100.0 * right_reference.mean().item<double>();
     metrics["vqa_accuracy_drop"] = metrics["vqa_accuracy_uncompressed"].get<double>() - metrics["vqa_accuracy"].get<double>();
-    const auto ci = vlm::paired_bootstrap_ci(right_reference, right, bootstrap_, seed ^ 0xB0075724Bull);
+    const auto ci = paired_bootstrap_ci(right_reference, right, bootstrap_, seed ^ 0xB0075724Bull);
     metrics["vqa_accuracy_drop_ci95"] = {ci.first, ci.second};
     metrics["questions"] = data.answers.size(0);
     metrics["scenes"] = data.scenes();
-    for (const auto& [type, accuracy] : vlm::accuracy_by_type(right, data.types)) {  // accuracy_count, ...
+    for (const auto& [type, accuracy] : grouped_accuracy(right, data.types, question_type_names())) {  // accuracy_count, ...
       metrics["accuracy_" + type] = 100.0 * accuracy;
     }
     context.log << fmt::format("accuracy {:.2f}% (uncompressed {:.2f}%), {:.3f} bits/value\n",
@@ -160,12 +165,12 @@ class ClipEval : public VlmEval {
   nlohmann::json run(uint64_t seed, RunContext& context) override {
     Setup s = prepare(context);
     const VqaTensors& data = s.split;
-    const torch::Tensor texts = vlm::embed_texts(s.model.clip, data.captions, batch_, s.device);
-    const torch::Tensor reference = vlm::embed_images(s.model.clip, data.images, batch_, s.device);
-    vlm::FeatureTap tap(s.compressor, s.taps);
-    const torch::Tensor compressed = vlm::embed_images(s.model.clip, data.images, batch_, s.device, tap.tap());
-    const vlm::RetrievalHits before = vlm::retrieval_hits(reference, texts, data.captions);
-    const vlm::RetrievalHits after = vlm::retrieval_hits(compressed, texts, data.captions);
+    const torch::Tensor texts = embed_texts(s.model.clip, data.captions, batch_, s.device);
+    const torch::Tensor reference = embed_images(s.model.clip, data.images, batch_, s.device);
+    FeatureTap tap(s.compressor, s.taps);
+    const torch::Tensor compressed = embed_images(s.model.clip, data.images, batch_, s.device, tap.tap());
+    const RetrievalHits before = retrieval_hits(reference, texts, data.captions);
+    const RetrievalHits after = retrieval_hits(compressed, texts, data.captions);
     nlohmann::json metrics = tap.metrics(data.scenes());
     auto percent = [](const torch::Tensor& hits) { return 100.0 * hits.mean().item<double>(); };
     metrics["recall_i2t_1"] = percent(after.image_to_text_1);
@@ -177,7 +182,7 @@ class ClipEval : public VlmEval {
     metrics["recall_t2i_1_uncompressed"] = percent(before.text_to_image_1);
     metrics["recall_t2i_5_uncompressed"] = percent(before.text_to_image_5);
     metrics["recall_i2t_1_drop"] = metrics["recall_i2t_1_uncompressed"].get<double>() - metrics["recall_i2t_1"].get<double>();
-    const auto ci = vlm::paired_bootstrap_ci(before.image_to_text_1, after.image_to_text_1, bootstrap_, seed ^ 0xC11Bull);
+    const auto ci = paired_bootstrap_ci(before.image_to_text_1, after.image_to_text_1, bootstrap_, seed ^ 0xC11Bull);
     metrics["recall_i2t_1_drop_ci95"] = {ci.first, ci.second};
     const double cos_before = (reference * texts).sum(1).mean().item<double>();
     const double cos_after = (compressed * texts).sum(1).mean().item<double>();

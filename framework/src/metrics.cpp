@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <vector>
+
+#include "bcfeat/framework/random.h"
 
 namespace bcfeat {
 
@@ -74,6 +77,59 @@ nlohmann::json rate_metrics(int64_t total_bytes, int64_t side_bytes, int64_t val
       {"bits_per_value", bits_per_value},
       {"compression_ratio", 16.0 / bits_per_value},
   };
+}
+
+std::pair<double, double> paired_bootstrap_ci(const torch::Tensor& a, const torch::Tensor& b, int resamples, uint64_t seed) {
+  const torch::Tensor da = a.to(torch::kDouble).contiguous(), db = b.to(torch::kDouble).contiguous();
+  const double* pa = da.data_ptr<double>();
+  const double* pb = db.data_ptr<double>();
+  const int64_t n = da.numel();
+  SeededRandom random(seed);
+  std::vector<double> drops;
+  for (int r = 0; r < resamples; ++r) {
+    double sum = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t i = static_cast<int64_t>(random.next() % static_cast<uint64_t>(n));
+      sum += pa[i] - pb[i];
+    }
+    drops.push_back(100.0 * sum / static_cast<double>(n));
+  }
+  std::sort(drops.begin(), drops.end());
+  auto quantile = [&](double q) { return drops[static_cast<size_t>(std::llround(q * (drops.size() - 1)))]; };
+  return {quantile(0.025), quantile(0.975)};
+}
+
+RetrievalHits retrieval_hits(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings,
+                             const torch::Tensor& captions) {
+  // Caption ids: equal captions share an id.
+  std::map<std::vector<int64_t>, int64_t> ids;
+  const torch::Tensor c = captions.to(torch::kCPU, torch::kLong).contiguous();
+  std::vector<int64_t> id(c.size(0));
+  for (int64_t s = 0; s < c.size(0); ++s) {
+    const int64_t* row = c[s].data_ptr<int64_t>();
+    id[s] = ids.emplace(std::vector<int64_t>(row, row + c.size(1)), static_cast<int64_t>(ids.size())).first->second;
+  }
+  const torch::Tensor caption_id = torch::tensor(id, torch::kLong);
+  const torch::Tensor similarity = image_embeddings.to(torch::kCPU, torch::kDouble).matmul(text_embeddings.to(torch::kCPU, torch::kDouble).t());
+  const int64_t k = std::min<int64_t>(5, similarity.size(0));
+  auto hits = [&](const torch::Tensor& scores) {  // rows are queries
+    const torch::Tensor top = std::get<1>(scores.topk(k, 1));  // [S, k]
+    const torch::Tensor same = caption_id.index_select(0, top.flatten()).reshape(top.sizes()).eq(caption_id.unsqueeze(1));
+    return std::make_pair(same.select(1, 0).to(torch::kDouble), same.any(1).to(torch::kDouble));
+  };
+  const auto i2t = hits(similarity), t2i = hits(similarity.t());
+  return {i2t.first, i2t.second, t2i.first, t2i.second};
+}
+
+std::vector<std::pair<std::string, double>> grouped_accuracy(const torch::Tensor& right, const torch::Tensor& groups,
+                                                             const std::vector<std::string>& names) {
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t g = 0; g < names.size(); ++g) {
+    const torch::Tensor mask = groups.eq(static_cast<int64_t>(g));
+    if (!mask.any().item<bool>()) continue;
+    out.emplace_back(names[g], right.masked_select(mask).to(torch::kDouble).mean().item<double>());
+  }
+  return out;
 }
 
 }  // namespace bcfeat

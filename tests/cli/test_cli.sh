@@ -54,6 +54,14 @@ expect_code 2 "bad --jobs exits 2" -- "$bcfeat" run small.yaml --jobs zero
 expect_code 0 "dry run" -- "$bcfeat" run small.yaml --dry-run --output dry
 grep -q "^6 runs" out.txt && pass "dry run lists 6 runs" || fail "dry run output: $(cat out.txt)"
 [ ! -e dry ] && pass "dry run writes nothing" || fail "dry run wrote files"
+# A cuda sweep plans on a machine without a GPU (a Slurm login node); running it there fails
+# each run with one clear line.
+expect_code 0 "dry run of a cuda sweep" -- "$bcfeat" run small.yaml compression.device=cuda --dry-run --output dry
+if ! nvidia-smi >/dev/null 2>&1; then
+  expect_code 1 "a cuda run without a GPU fails at run time" -- "$bcfeat" run small.yaml compression.device=cuda --output nogpu
+  grep -l '"status": "failed"' nogpu/*/metrics.json | wc -l | grep -q '^6$' && grep -q "no CUDA device is usable" \
+    nogpu/*/metrics.json && pass "each run failed naming the missing GPU" || fail "cuda runs without a GPU: $(cat nogpu/*/metrics.json | head -20)"
+fi
 expect_code 0 "command-line sweep axis" -- "$bcfeat" run small.yaml 'sweep.grid.compression.bits=[3,5]' --dry-run
 grep -q "^4 runs" out.txt && pass "sweep axis from the command line" || fail "sweep override: $(cat out.txt)"
 
@@ -272,6 +280,12 @@ for config in "$root"/configs/*.yaml; do
   [ "$code" = 0 ] && pass "configs/$name.yaml validates" || fail "configs/$name.yaml: exit $code: $(cat err.txt)"
 done
 
+# ... and every registered experiment has a shipped config that uses it
+for experiment in $("$bcfeat" list experiments | awk '{print $1}'); do
+  grep -qx "experiment: $experiment" "$root"/configs/*.yaml "$root"/configs/*/*.yaml 2>/dev/null \
+    && pass "experiment $experiment has a config" || fail "no config in configs/ runs experiment $experiment"
+done
+
 # --- parallel workers, GPU assignment, a failing run ---------------------------------------
 cat >mixed.yaml <<'YAML'
 experiment: quantize_baseline
@@ -407,6 +421,10 @@ expect_code 2 "not a DDS" -- "$bcfeat" codec info junk.dds
 b = bytearray(open('img_bc1.dds', 'rb').read()); b[128] = 99; open('dxgi.dds', 'wb').write(b)"
 expect_code 2 "unknown DXGI format" -- "$bcfeat" codec decode dxgi.dds d.npy
 grep -q "DXGI format 99" err.txt && pass "DXGI code named" || fail "DXGI message: $(cat err.txt)"
+/usr/bin/python3 -c "
+b = bytearray(open('img_bc1.dds', 'rb').read()); b[84:88] = b'DX1\x8c'; open('fourcc.dds', 'wb').write(b)"
+expect_code 2 "unknown FourCC" -- "$bcfeat" codec info fourcc.dds
+grep -qF "unknown DDS FourCC 'DX1\x8c'" err.txt && pass "FourCC printed escaped" || fail "FourCC message: $(cat err.txt)"
 [ ! -e t.npy ] && [ ! -e d.npy ] && pass "nothing written for bad files" || fail "bad DDS wrote output"
 if "$bcfeat" list formats >/dev/null && ! nvidia-smi >/dev/null 2>&1; then
   expect_code 2 "--device cuda without a GPU" -- "$bcfeat" codec encode img.npy x.dds --format bc1 --device cuda

@@ -5,6 +5,7 @@
 
 #include "bcfeat/datasets/features.h"
 #include "bcfeat/framework/compressor.h"
+#include "bcfeat/framework/config.h"
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/metrics.h"
 #include "bcfeat/kernels/float_formats.h"
@@ -26,145 +27,114 @@ torch::Tensor features(int batch, int tokens_h, int tokens_w, int dim, uint64_t 
   return synthetic_features(options, seed);
 }
 
-// Options that exercise each registered method.
-std::vector<CompressionOptions> variants() {
+// Options of one test variant: `method` and its `key=value` settings, applied through the
+// same ParamSet a config goes through.
+CompressionOptions variant_options(const std::string& method, const std::vector<std::string>& settings) {
+  CompressionOptions options;
+  ParamSet params;
+  options.declare(params);
+  ConfigTree tree;
+  apply_override(tree, "compression.method=" + method);
+  for (const auto& setting : settings) apply_override(tree, "compression." + setting);
+  params.apply(tree);
+  return options;
+}
+
+// Every test variant of every registered compressor.
+std::vector<CompressionOptions> all_variants() {
   std::vector<CompressionOptions> out;
-  for (const auto& name : compressor_names()) {
-    CompressionOptions options;
-    options.method = name;
-    if (name == "int") {
-      for (int bits : {2, 4, 8}) {
-        for (const char* axis : {"token", "channel"}) {
-          options.bits = bits;
-          options.axis = axis;
-          options.group_size = 24;
-          out.push_back(options);
-        }
-      }
-    } else if (name == "texture") {
-      options.tokens_hw = {5, 7};
-      for (const char* format : {"bc1", "bc3", "bc4_unorm", "bc4_snorm", "bc5_snorm"}) {
-        for (const char* map : {"per_channel", "per_texture"}) {
-          for (const char* layout : {"spatial", "token_channel", "channel"}) {
-            options.format = format;
-            options.value_map = map;
-            options.layout = layout;
-            out.push_back(options);
-          }
-        }
-      }
-    } else if (name == "codebook") {
-      options.tokens_hw = {5, 7};
-      options.codebook_size = 16;
-      for (const char* kind : {"scalar", "vector", "pq"}) {
-        for (const char* index_format : {"none", "bc4_unorm"}) {
-          options.codebook = kind;
-          options.index_format = index_format;
-          out.push_back(options);
-        }
-      }
-    } else if (name == "fp8") {
-      for (const char* format : {"e4m3", "e5m2"}) {
-        options.fp8_format = format;
-        options.group_size = 0;
-        out.push_back(options);
-      }
-    } else {
-      out.push_back(options);
-    }
+  for (const auto& entry : compressor_registry()) {
+    for (const auto& settings : entry.test_variants) out.push_back(variant_options(entry.name, settings));
   }
   return out;
 }
 
-// Largest error each method may make on a value of a group with range [lo, hi] and amax.
-double error_bound(const CompressionOptions& options, double lo, double hi, double amax) {
-  if (options.method == "lossless") return amax * std::ldexp(1.0, -11) + 1e-7;  // exactly fp16
-  // Texture: every decoded value stays inside the stored (fp16-widened) range, so the error
-  // is below the range of the mapped group; the real quality checks are in the texture tests.
-  if (options.method == "texture") return (amax > 0 ? 2.0 * amax : hi - lo) * 1.01 + 1e-6;
-  // Codebook entries are means of training values (then fp16), so inside [−amax, amax].
-  if (options.method == "codebook") return 2.0 * amax * 1.01 + 1e-6;
-  if (options.method == "fp16") return amax * std::ldexp(1.0, -11) + 1e-7;
-  if (options.method == "bf16") return amax * std::ldexp(1.0, -8);
-  if (options.method == "int") {
-    // Half a step, with the fp16 rounding of min and step (both rounded outward).
-    const double step = (hi - lo) / ((1 << options.bits) - 1);
-    return 0.5 * step * (1 + 1e-2) + std::fabs(lo) * std::ldexp(1.0, -10) + 1e-6;
-  }
-  // fp8: half an ulp relative to the value, at most 2^-(m+1) of amax·(1+fp16 scale rounding).
-  const int mantissa = options.fp8_format == "e4m3" ? 3 : 2;
-  return amax * std::ldexp(1.0, -(mantissa + 1)) * 1.01;
-}
-
 }  // namespace
 
-TEST_CASE("registry: every compressor round-trips within its bound on odd shapes") {
+TEST_CASE("registry: every compressor round-trips within its declared bound on odd shapes") {
   const torch::Tensor x = features(2, 5, 7, 37);  // N = 35 tokens, D = 37: nothing divides evenly
   const float* values = x.data_ptr<float>();
-  for (const auto& options : variants()) {
-    INFO("method " << options.method << " bits " << options.bits << " axis " << options.axis << " fp8 "
-                   << options.fp8_format);
-    const auto compressor = make_compressor(options);
-    const Compressed compressed = compressor->compress(x);
-    const torch::Tensor y = compressor->decompress(compressed);
-    REQUIRE(y.sizes() == x.sizes());
-    const float* out = y.data_ptr<float>();
-    // Bound per token (axis token) or per channel (axis channel) — the whole axis here
-    // bounds every group inside it.
-    const int64_t tokens = x.size(1), dim = x.size(2);
-    for (int64_t b = 0; b < x.size(0); ++b) {
-      for (int64_t t = 0; t < tokens; ++t) {
+  const int64_t batch = x.size(0), tokens = x.size(1), dim = x.size(2);
+  const double tensor_amax = x.abs().max().item<double>();
+  for (const auto& entry : compressor_registry()) {
+    REQUIRE(!entry.test_variants.empty());
+    for (const auto& settings : entry.test_variants) {
+      const CompressionOptions options = variant_options(entry.name, settings);
+      INFO("method " << entry.name << " " << join(settings, " "));
+      const auto compressor = make_compressor(options);
+      const Compressed compressed = compressor->compress(x);
+      const torch::Tensor y = compressor->decompress(compressed);
+      REQUIRE(y.sizes() == x.sizes());
+      const float* out = y.data_ptr<float>();
+      const BoundScope scope = entry.error_bound.scope(options);
+      // The statistics of each group of the scope (a token's channels or a channel's tokens:
+      // the whole axis bounds every group inside it), then every value against its bound.
+      const int64_t groups = scope == BoundScope::kChannel ? batch * dim : batch * tokens;
+      const int64_t members = scope == BoundScope::kChannel ? tokens : dim;
+      auto index = [&](int64_t group, int64_t member) {
+        return scope == BoundScope::kChannel ? ((group / dim) * tokens + member) * dim + group % dim
+                                             : group * dim + member;
+      };
+      for (int64_t g = 0; g < groups; ++g) {
         double lo = 1e30, hi = -1e30, amax = 0;
-        for (int64_t d = 0; d < dim; ++d) {
-          const double v = values[(b * tokens + t) * dim + d];
+        for (int64_t m = 0; m < members; ++m) {
+          const double v = values[index(g, m)];
           lo = std::min(lo, v);
           hi = std::max(hi, v);
           amax = std::max(amax, std::fabs(v));
         }
-        if (options.axis == "channel" && options.method == "int") continue;  // checked below
-        const double bound = options.method == "texture" || options.method == "codebook"
-                                 ? error_bound(options, 0, 0, x.abs().max().item<double>())
-                                 : error_bound(options, lo, hi, amax);
-        for (int64_t d = 0; d < dim; ++d) {
-          const int64_t i = (b * tokens + t) * dim + d;
+        const double bound = scope == BoundScope::kTensor ? entry.error_bound.bound(options, 0, 0, tensor_amax)
+                                                          : entry.error_bound.bound(options, lo, hi, amax);
+        for (int64_t m = 0; m < members; ++m) {
+          const int64_t i = index(g, m);
           REQUIRE(std::fabs(out[i] - values[i]) <= bound);
         }
       }
     }
-    if (options.axis == "channel" && options.method == "int") {
-      for (int64_t b = 0; b < x.size(0); ++b) {
-        for (int64_t d = 0; d < dim; ++d) {
-          double lo = 1e30, hi = -1e30;
-          for (int64_t t = 0; t < tokens; ++t) {
-            lo = std::min<double>(lo, values[(b * tokens + t) * dim + d]);
-            hi = std::max<double>(hi, values[(b * tokens + t) * dim + d]);
-          }
-          const double bound = error_bound(options, lo, hi, 0);
-          for (int64_t t = 0; t < tokens; ++t) {
-            const int64_t i = (b * tokens + t) * dim + d;
-            REQUIRE(std::fabs(out[i] - values[i]) <= bound);
-          }
-        }
-      }
-    }
   }
+}
+
+TEST_CASE("registry: keys are declared where compressors are registered, shared keys once") {
+  std::vector<std::string> names;
+  for (const auto& key : compressor_keys()) {
+    INFO("compression." << key.name);
+    CHECK(std::find(names.begin(), names.end(), key.name) == names.end());
+    names.push_back(key.name);
+    CHECK(!key.owners.empty());
+    CHECK(!key.doc.empty());
+  }
+  const auto owners = [](const std::string& name) {
+    for (const auto& key : compressor_keys()) {
+      if (key.name == name) return key.owners;
+    }
+    return std::vector<std::string>{};
+  };
+  CHECK(owners("group_size") == std::vector<std::string>{"int", "fp8"});
+  CHECK(owners("tokens_hw") == std::vector<std::string>{"texture", "codebook"});
+  CHECK(owners("zstd_level") == std::vector<std::string>{"lossless"});
+  // Every key has its default in a fresh CompressionOptions, and reading it as another type fails.
+  CompressionOptions options;
+  CHECK(options.get<int>("bits") == 8);
+  CHECK(options.get<std::string>("format") == "bc4_snorm");
+  CHECK_THROWS_AS(options.get<std::string>("bits"), std::logic_error);
+  CHECK_THROWS_AS(options.set("no_such_key", 1), std::logic_error);
 }
 
 TEST_CASE("byte counts match hand-computed sizes") {
   const torch::Tensor x = features(2, 5, 7, 37);  // 2·35·37 = 2590 values
   CompressionOptions options;
   options.method = "int";
-  options.bits = 3;
-  options.group_size = 16;  // per token: ceil(37/16) = 3 groups -> 70·3 = 210 groups
+  options.set("bits", 3);
+  options.set("group_size", 16);  // per token: ceil(37/16) = 3 groups -> 70·3 = 210 groups
   Compressed c = make_compressor(options)->compress(x);
   CHECK(c.side_bytes == 210 * 4);
   CHECK(c.bytes.size() == 210 * 4 + (2590 * 3 + 7) / 8);
-  options.axis = "channel";  // per channel: 2·37 channels × ceil(35/16) = 3 groups = 222
+  options.set("axis", "channel");  // per channel: 2·37 channels × ceil(35/16) = 3 groups = 222
   c = make_compressor(options)->compress(x);
   CHECK(c.side_bytes == 222 * 4);
   options.method = "fp8";
-  options.axis = "token";
-  options.group_size = 0;  // one scale per token: 70
+  options.set("axis", "token");
+  options.set("group_size", 0);  // one scale per token: 70
   c = make_compressor(options)->compress(x);
   CHECK(c.bytes.size() == 70 * 2 + 2590);
   options.method = "fp16";
@@ -179,9 +149,9 @@ TEST_CASE("byte counts match hand-computed sizes") {
 TEST_CASE("constant inputs: exact for int, fp16, bf16, texture, codebook; within a 2^-4 relative step for fp8") {
   for (float value : {0.75f, -2.5f, 0.0f}) {
     const torch::Tensor x = torch::full({1, 4, 8}, value);
-    for (auto options : variants()) {
-      INFO("method " << options.method << " axis " << options.axis << " value " << value);
-      if (options.method == "texture" || options.method == "codebook") options.tokens_hw = {2, 2};
+    for (auto options : all_variants()) {
+      INFO("method " << options.method << " axis " << options.get<std::string>("axis") << " value " << value);
+      if (options.method == "texture" || options.method == "codebook") options.set("tokens_hw", std::vector<int>{2, 2});
       const auto compressor = make_compressor(options);
       const torch::Tensor y = compressor->decompress(compressor->compress(x));
       if (options.method == "fp8") {
@@ -233,8 +203,8 @@ TEST_CASE("texture compressor: exact stream size, smooth features compress well"
   const torch::Tensor x = features(2, 16, 12, 10, 4, 0);
   CompressionOptions options;
   options.method = "texture";
-  options.tokens_hw = {16, 12};
-  options.quality = "high";
+  options.set("tokens_hw", std::vector<int>{16, 12});
+  options.set("quality", "high");
   struct Case {
     const char* format;
     int slots, bytes_per_block;
@@ -242,8 +212,8 @@ TEST_CASE("texture compressor: exact stream size, smooth features compress well"
   for (const auto& test : cases) {
     for (const char* map : {"per_channel", "per_texture"}) {
       INFO("format " << test.format << " map " << map);
-      options.format = test.format;
-      options.value_map = map;
+      options.set("format", test.format);
+      options.set("value_map", map);
       const auto compressor = make_compressor(options);
       const Compressed c = compressor->compress(x);
       const int64_t groups = (10 + test.slots - 1) / test.slots;
@@ -259,20 +229,20 @@ TEST_CASE("texture compressor: exact stream size, smooth features compress well"
     }
   }
   // Other layouts, hand-computed sizes for bc4 (8 bytes per 4×4 block), 2 images, D = 10:
-  options.format = "bc4_unorm";
-  options.value_map = "per_channel";
-  options.layout = "token_channel";  // 10 × 192 texels → 3 × 48 blocks per image
+  options.set("format", "bc4_unorm");
+  options.set("value_map", "per_channel");
+  options.set("layout", "token_channel");  // 10 × 192 texels → 3 × 48 blocks per image
   CHECK(make_compressor(options)->compress(x).bytes.size() == 40u + 2 * 3 * 48 * 8);
-  options.layout = "channel";  // 10 groups → tile 4 × 4 (√10 → 4; ceil(10/4) = 3 → 4 rows): one block per token
+  options.set("layout", "channel");  // 10 groups → tile 4 × 4 (√10 → 4; ceil(10/4) = 3 → 4 rows): one block per token
   const auto channel = make_compressor(options);
   const Compressed folded = channel->compress(x);
   CHECK(folded.bytes.size() == 40u + 2 * 192 * 8);
   const double folded_rel = ((channel->decompress(folded) - x).pow(2).sum() / x.pow(2).sum()).sqrt().item<double>();
   CHECK(folded_rel < 0.2);
-  options.layout = "spatial";
-  options.tokens_hw = {};
+  options.set("layout", "spatial");
+  options.set("tokens_hw", std::vector<int>{});
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);  // 192 tokens: not square
-  options.tokens_hw = {8, 8};
+  options.set("tokens_hw", std::vector<int>{8, 8});
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);  // 64 != 192
 }
 
@@ -280,8 +250,8 @@ TEST_CASE("texture compressor with ASTC: block sizes set the rate, exact stream 
   const torch::Tensor x = features(2, 16, 12, 10, 4, 0);
   CompressionOptions options;
   options.method = "texture";
-  options.tokens_hw = {16, 12};
-  options.value_map = "per_channel";
+  options.set("tokens_hw", std::vector<int>{16, 12});
+  options.set("value_map", "per_channel");
   double previous_rel = 0;
   // 3 groups of 4 channels (the last holds 2) per image; 16x12 texels per texture.
   struct Case {
@@ -290,7 +260,7 @@ TEST_CASE("texture compressor with ASTC: block sizes set the rate, exact stream 
   } cases[] = {{"astc_4x4", 4 * 3}, {"astc_6x6", 3 * 2}, {"astc_8x8", 2 * 2}, {"astc_12x12", 2 * 1}};
   for (const auto& test : cases) {
     INFO("format " << test.format);
-    options.format = test.format;
+    options.set("format", test.format);
     const auto compressor = make_compressor(options);
     const Compressed c = compressor->compress(x);
     CHECK(c.side_bytes == 4 * 10);
@@ -302,9 +272,9 @@ TEST_CASE("texture compressor with ASTC: block sizes set the rate, exact stream 
     previous_rel = rel;
   }
   // HDR profile: values as half floats (value_scale scale: per-channel fp16 scale, counted).
-  options.format = "astc_4x4";
-  options.profile = "hdr";
-  options.value_scale = "scale";
+  options.set("format", "astc_4x4");
+  options.set("profile", "hdr");
+  options.set("value_scale", "scale");
   const torch::Tensor positive = x.abs() + 0.5;
   const auto hdr = make_compressor(options);
   const Compressed h = hdr->compress(positive);
@@ -312,12 +282,12 @@ TEST_CASE("texture compressor with ASTC: block sizes set the rate, exact stream 
   const double hdr_rel = ((hdr->decompress(h) - positive).pow(2).sum() / positive.pow(2).sum()).sqrt().item<double>();
   CHECK(hdr_rel < 0.25);
   CHECK_THROWS_AS(hdr->compress(x), InputError);  // negative values need the affine map
-  options.profile = "ldr";
+  options.set("profile", "ldr");
   CHECK_THROWS_AS(make_compressor(options), InputError);  // value_scale scale needs a half-float profile
-  options.value_scale = "affine";
-  options.quality = "exhaustive";  // libastcenc presets are accepted for ASTC ...
+  options.set("value_scale", "affine");
+  options.set("quality", "exhaustive");  // libastcenc presets are accepted for ASTC ...
   CHECK_NOTHROW(make_compressor(options));
-  options.format = "bc1";
+  options.set("format", "bc1");
   CHECK_THROWS_AS(make_compressor(options), InputError);  // ... but not for BC formats
 }
 
@@ -326,8 +296,8 @@ TEST_CASE("texture compressor keeps listed tokens exactly (fp16) and packs the r
   x.index_put_({torch::indexing::Slice(), 0}, 40.0f);  // an outlying CLS token
   CompressionOptions options;
   options.method = "texture";
-  options.format = "bc4_snorm";
-  options.keep_tokens = {0};
+  options.set("format", "bc4_snorm");
+  options.set("keep_tokens", std::vector<int>{0});
   const auto compressor = make_compressor(options);
   const Compressed c = compressor->compress(x);
   // 2·1·6 fp16 kept values + 6 fp16 ranges + 2 images × 6 groups × 4 blocks × 8 bytes.
@@ -339,9 +309,9 @@ TEST_CASE("texture compressor keeps listed tokens exactly (fp16) and packs the r
   const double rel = ((y.index_select(1, rest) - x.index_select(1, rest)).pow(2).sum() /
                       x.index_select(1, rest).pow(2).sum()).sqrt().item<double>();
   CHECK(rel < 0.1);
-  options.keep_tokens = {0, 0};
+  options.set("keep_tokens", std::vector<int>{0, 0});
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);
-  options.keep_tokens = {65};
+  options.set("keep_tokens", std::vector<int>{65});
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);
 }
 
@@ -363,10 +333,10 @@ TEST_CASE("texture compressor stores the widest-range channels as fp16") {
   const torch::Tensor x = features(1, 8, 8, 12, 8, 2, 200.0);  // the generator's massive-activation channels
   CompressionOptions options;
   options.method = "texture";
-  options.format = "bc4_snorm";
-  options.value_map = "per_texture";
+  options.set("format", "bc4_snorm");
+  options.set("value_map", "per_texture");
   const auto plain = make_compressor(options);
-  options.outlier_channels = 2;
+  options.set("outlier_channels", 2);
   const auto split = make_compressor(options);
   const Compressed c = split->compress(x);
   // 2 u16 indices + 64·2 fp16 values + 10 ranges + 10 textures × 4 blocks × 8 bytes.
@@ -380,7 +350,7 @@ TEST_CASE("texture compressor stores the widest-range channels as fp16") {
   const double split_error = (y - x).pow(2).mean().item<double>();
   const double plain_error = (plain->decompress(plain->compress(x)) - x).pow(2).mean().item<double>();
   CHECK(split_error < plain_error);
-  options.outlier_channels = 12;
+  options.set("outlier_channels", 12);
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);
 }
 
@@ -390,15 +360,15 @@ TEST_CASE("texture value maps can clip at percentiles") {
   x.index_put_({0, 99, 0}, 1000.0f);
   CompressionOptions options;
   options.method = "texture";
-  options.format = "bc4_unorm";
-  options.tokens_hw = {10, 10};
-  options.quality = "high";
-  options.clip_percentile = 1.0;  // nearest rank 1 and 98 of 0..99: values 1 and 98
+  options.set("format", "bc4_unorm");
+  options.set("tokens_hw", std::vector<int>{10, 10});
+  options.set("quality", "high");
+  options.set("clip_percentile", 1.0);  // nearest rank 1 and 98 of 0..99: values 1 and 98
   const auto clipped = make_compressor(options);
   const torch::Tensor y = clipped->decompress(clipped->compress(x));
   CHECK(y.max().item<float>() <= 98.0f * 1.001f);
   CHECK(y.min().item<float>() >= 0.999f);
-  options.clip_percentile = 0.0;
+  options.set("clip_percentile", 0.0);
   const auto full = make_compressor(options);
   const torch::Tensor z = full->decompress(full->compress(x));
   CHECK(z.max().item<float>() > 900.0f);  // min/max map keeps the spike
@@ -412,11 +382,11 @@ TEST_CASE("texture channel order by variance: permutation stored, round trip unc
   const torch::Tensor x = features(2, 8, 8, 9, 9, 1);
   CompressionOptions options;
   options.method = "texture";
-  options.format = "bc1";
-  options.outlier_channels = 1;
-  options.layout = "token_channel";
+  options.set("format", "bc1");
+  options.set("outlier_channels", 1);
+  options.set("layout", "token_channel");
   const auto identity = make_compressor(options);
-  options.channel_order = "variance";
+  options.set("channel_order", "variance");
   const auto sorted = make_compressor(options);
   const Compressed a = identity->compress(x), b = sorted->compress(x);
   CHECK(b.bytes.size() == a.bytes.size() + 2 * 8);  // 8 remaining channels, u16 each
@@ -441,11 +411,11 @@ TEST_CASE("texture PCA rotation: matrix stored in fp16, inverse exact on the sto
   const torch::Tensor x = features(2, 8, 8, 16, 10, 0);
   CompressionOptions options;
   options.method = "texture";
-  options.format = "bc4_snorm";
-  options.quality = "high";
+  options.set("format", "bc4_snorm");
+  options.set("quality", "high");
   const auto plain = make_compressor(options);
-  options.rotation = "pca";
-  options.channel_order = "variance";
+  options.set("rotation", "pca");
+  options.set("channel_order", "variance");
   const auto rotated = make_compressor(options);
   const Compressed a = plain->compress(x), b = rotated->compress(x);
   CHECK(b.side_bytes == a.side_bytes + 2 * 16 * 16 + 2 * 16);
@@ -464,23 +434,23 @@ TEST_CASE("codebook: hand-computed sizes, nearest-level decoding, error falls wi
   const torch::Tensor x = features(2, 5, 7, 37, 3);  // 70 tokens, D = 37
   CompressionOptions options;
   options.method = "codebook";
-  options.codebook = "vector";
-  options.codebook_size = 16;
-  options.subvector = 4;  // S = ceil(37 / 4) = 10 sub-vectors per token
+  options.set("codebook", "vector");
+  options.set("codebook_size", 16);
+  options.set("subvector", 4);  // S = ceil(37 / 4) = 10 sub-vectors per token
   Compressed c = make_compressor(options)->compress(x);
   CHECK(c.side_bytes == 16 * 4 * 2);
   CHECK(c.bytes.size() == 16 * 4 * 2 + (70 * 10 * 4 + 7) / 8);
-  options.codebook = "pq";  // one codebook per subspace
+  options.set("codebook", "pq");  // one codebook per subspace
   c = make_compressor(options)->compress(x);
   CHECK(c.side_bytes == 10 * 16 * 4 * 2);
   CHECK(c.bytes.size() == 10 * 16 * 4 * 2 + (70 * 10 * 4 + 7) / 8);
-  options.codebook = "scalar";
-  options.codebook_size = 5;  // 3 bits per value
+  options.set("codebook", "scalar");
+  options.set("codebook_size", 5);  // 3 bits per value
   c = make_compressor(options)->compress(x);
   CHECK(c.bytes.size() == 5 * 2 + (2590 * 3 + 7) / 8);
 
   // Scalar: every value decodes to the nearest of the stored levels.
-  options.codebook_size = 8;
+  options.set("codebook_size", 8);
   const auto scalar = make_compressor(options);
   c = scalar->compress(x);
   const torch::Tensor y = scalar->decompress(c);
@@ -496,8 +466,8 @@ TEST_CASE("codebook: hand-computed sizes, nearest-level decoding, error falls wi
   // More entries, less error (k-means on the same data).
   double previous = 1e30;
   for (int k : {4, 16, 64}) {
-    options.codebook = "pq";
-    options.codebook_size = k;
+    options.set("codebook", "pq");
+    options.set("codebook_size", k);
     const auto compressor = make_compressor(options);
     const double mse = (compressor->decompress(compressor->compress(x)) - x).pow(2).mean().item<double>();
     CHECK(mse < previous);
@@ -505,8 +475,8 @@ TEST_CASE("codebook: hand-computed sizes, nearest-level decoding, error falls wi
   }
 
   // Fitted on calibration features: the codebooks leave the stream and become shared state.
-  options.codebook = "vector";
-  options.codebook_size = 16;
+  options.set("codebook", "vector");
+  options.set("codebook_size", 16);
   const auto fitted = make_compressor(options);
   fitted->fit(features(3, 5, 7, 37, 4));
   c = fitted->compress(x);
@@ -522,9 +492,9 @@ TEST_CASE("codebook: hand-computed sizes, nearest-level decoding, error falls wi
   CHECK_THROWS_AS(make_compressor(lossless), InputError);
 
   // Index maps as textures: the inner texture stream replaces the packed indices.
-  options.index_format = "bc4_unorm";
-  options.tokens_hw = {5, 7};
-  options.codebook_size = 256;
+  options.set("index_format", "bc4_unorm");
+  options.set("tokens_hw", std::vector<int>{5, 7});
+  options.set("codebook_size", 256);
   c = make_compressor(options)->compress(x);
   // 2 images × 10 subspace maps of 5×7 tokens = 2×2 blocks of 8 bytes each; fp16 (min, max) per map channel.
   CHECK(c.bytes.size() == 256 * 4 * 2 + 10 * 4 + 2 * 10 * 4 * 8);
@@ -534,14 +504,14 @@ TEST_CASE("texture: Hadamard rotation, correlation order, BC6H value scales, per
   const torch::Tensor x = features(2, 8, 8, 24, 12, 0);
   CompressionOptions options;
   options.method = "texture";
-  options.format = "bc5_snorm";
-  options.layout = "token_channel";
+  options.set("format", "bc5_snorm");
+  options.set("layout", "token_channel");
   const auto plain = make_compressor(options);
   const Compressed a = plain->compress(x);
   const double ea = (plain->decompress(a) - x).pow(2).mean().item<double>();
 
   // Hadamard: a 4-byte seed more; orthonormal, so a constant-per-channel tensor survives.
-  options.rotation = "hadamard";
+  options.set("rotation", "hadamard");
   const auto rotated = make_compressor(options);
   const Compressed h = rotated->compress(x);
   CHECK(h.bytes.size() == a.bytes.size() + 4);
@@ -557,9 +527,9 @@ TEST_CASE("texture: Hadamard rotation, correlation order, BC6H value scales, per
   triples.slice(2, 16, 24).copy_(x.slice(2, 0, 8) * -2.0 + 0.3);
   options = CompressionOptions();
   options.method = "texture";
-  options.format = "bc1";
+  options.set("format", "bc1");
   const auto identity = make_compressor(options);
-  options.channel_order = "correlation";
+  options.set("channel_order", "correlation");
   const auto grouped = make_compressor(options);
   const Compressed p = identity->compress(triples), q = grouped->compress(triples);
   CHECK(q.bytes.size() == p.bytes.size() + 2 * 24);
@@ -576,8 +546,8 @@ TEST_CASE("texture: Hadamard rotation, correlation order, BC6H value scales, per
   // BC6H: values direct (no map stored) or over a per-channel fp16 scale (2 bytes each).
   options = CompressionOptions();
   options.method = "texture";
-  options.format = "bc6h_sf16";
-  options.value_scale = "direct";
+  options.set("format", "bc6h_sf16");
+  options.set("value_scale", "direct");
   const auto direct = make_compressor(options);
   const Compressed d = direct->compress(x);
   CHECK(d.side_bytes == 0);
@@ -585,26 +555,26 @@ TEST_CASE("texture: Hadamard rotation, correlation order, BC6H value scales, per
   const torch::Tensor yd = direct->decompress(d);
   // BC6H's precision is relative (half-float bits interpolated), so an affine map buys
   // nothing: direct values do at least as well within 1 dB, with no map stored.
-  options.value_scale = "affine";
+  options.set("value_scale", "affine");
   const auto affine = make_compressor(options);
   const double psnr_direct = distortion_metrics(x, yd)["psnr_db"].get<double>();
   const double psnr_affine = distortion_metrics(x, affine->decompress(affine->compress(x)))["psnr_db"].get<double>();
   CHECK(psnr_direct > psnr_affine - 1.0);
   CHECK(psnr_direct > 20.0);
-  options.value_scale = "scale";
+  options.set("value_scale", "scale");
   const Compressed sc = make_compressor(options)->compress(x);
   CHECK(sc.side_bytes == 2 * 24);
-  options.format = "bc6h_uf16";
+  options.set("format", "bc6h_uf16");
   CHECK_THROWS_AS(make_compressor(options)->compress(x), InputError);  // negative values
-  options.format = "bc4_snorm";
+  options.set("format", "bc4_snorm");
   CHECK_THROWS_AS(make_compressor(options), InputError);  // scales are for half-float formats
 
   // Per-dataset scope: order and value maps fitted once on calibration images, shared.
   options = CompressionOptions();
   options.method = "texture";
-  options.format = "bc4_snorm";
-  options.channel_order = "variance";
-  options.scope = "per_dataset";
+  options.set("format", "bc4_snorm");
+  options.set("channel_order", "variance");
+  options.set("scope", "per_dataset");
   const auto shared = make_compressor(options);
   shared->fit(features(3, 8, 8, 24, 13, 0));
   CHECK(shared->shared_bytes() == 2 * 24 + 4 * 24);

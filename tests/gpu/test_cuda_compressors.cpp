@@ -29,10 +29,10 @@ TEST_CASE("texture compressor: CUDA stream and reconstruction equal the CPU's fo
         INFO("format " << format.name << " layout " << layout << " quality " << quality);
         CompressionOptions options;
         options.method = "texture";
-        options.format = format.name;
-        options.layout = layout;
-        options.quality = quality;
-        options.tokens_hw = {9, 14};
+        options.set("format", format.name);
+        options.set("layout", layout);
+        options.set("quality", quality);
+        options.set("tokens_hw", std::vector<int>{9, 14});
         const auto cpu = make_compressor(options);
         options.device = "cuda";
         const auto cuda = make_compressor(options);
@@ -63,9 +63,9 @@ TEST_CASE("scalar and codebook compressors: CUDA stream and reconstruction equal
       for (int group : {0, 7, 32}) {
         CompressionOptions options;
         options.method = "int";
-        options.bits = bits;
-        options.axis = axis;
-        options.group_size = group;
+        options.set("bits", bits);
+        options.set("axis", axis);
+        options.set("group_size", group);
         variants.push_back(options);
       }
     }
@@ -75,9 +75,9 @@ TEST_CASE("scalar and codebook compressors: CUDA stream and reconstruction equal
       for (int group : {0, 16}) {
         CompressionOptions options;
         options.method = "fp8";
-        options.fp8_format = format;
-        options.axis = axis;
-        options.group_size = group;
+        options.set("fp8_format", format);
+        options.set("axis", axis);
+        options.set("group_size", group);
         variants.push_back(options);
       }
     }
@@ -86,18 +86,18 @@ TEST_CASE("scalar and codebook compressors: CUDA stream and reconstruction equal
     for (const char* index_format : {"none", "bc4_unorm"}) {
       CompressionOptions options;
       options.method = "codebook";
-      options.codebook = kind;
-      options.codebook_size = 32;
-      options.subvector = 4;
-      options.index_format = index_format;
-      options.tokens_hw = {7, 9};
+      options.set("codebook", kind);
+      options.set("codebook_size", 32);
+      options.set("subvector", 4);
+      options.set("index_format", index_format);
+      options.set("tokens_hw", std::vector<int>{7, 9});
       variants.push_back(options);
     }
   }
   for (CompressionOptions options : variants) {
-    INFO("method " << options.method << " codebook " << options.codebook << " index_format " << options.index_format
-                   << " bits " << options.bits << " axis " << options.axis << " group "
-                   << options.group_size << " fp8 " << options.fp8_format);
+    INFO("method " << options.method << " codebook " << options.get<std::string>("codebook") << " index_format " << options.get<std::string>("index_format")
+                   << " bits " << options.get<int>("bits") << " axis " << options.get<std::string>("axis") << " group "
+                   << options.get<int>("group_size") << " fp8 " << options.get<std::string>("fp8_format"));
     const auto cpu = make_compressor(options);
     options.device = "cuda";
     const auto cuda = make_compressor(options);
@@ -108,6 +108,9 @@ TEST_CASE("scalar and codebook compressors: CUDA stream and reconstruction equal
     const Compressed a = cpu->compress(x), b = cuda->compress(x);
     CHECK(a.bytes == b.bytes);
     CHECK(a.side_bytes == b.side_bytes);
+    // Timings name where they were taken.
+    CHECK(cuda->timing_device().rfind("cuda: ", 0) == 0);
+    CHECK(cpu->timing_device().rfind("cpu (", 0) == 0);
     // Each decoder on the other's stream: the same tensor, bit for bit.
     CHECK(torch::equal(cpu->decompress(a), cuda->decompress(a)));
     CHECK(torch::equal(cpu->decompress(b), cuda->decompress(b)));

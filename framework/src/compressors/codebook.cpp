@@ -30,7 +30,7 @@
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
 #include "bcfeat/kernels/codebook.h"
-#include "bcfeat/kernels/codec.h"
+#include "bcfeat/kernels/format.h"
 #include "bcfeat/kernels/float_formats.h"
 
 namespace bcfeat {
@@ -43,33 +43,65 @@ int index_bits(int entries) {
   return bits;
 }
 
+struct CodebookOptions {
+  std::string codebook = "vector";
+  int codebook_size = 256;
+  int subvector = 4;
+  int kmeans_iterations = 20;
+  std::string index_format = "none";
+  std::string quality = "normal";  // of the index textures
+  std::vector<int> tokens_hw;      // of the index textures
+
+  template <class Keys>
+  void keys(Keys& k) {
+    k.add("codebook", codebook,
+          "scalar (Lloyd-Max levels), vector (k-means over sub-vectors), pq (product quantization)")
+        .one_of({"scalar", "vector", "pq"});
+    k.add("codebook_size", codebook_size, "entries K per codebook").range(2, 65536);
+    k.add("subvector", subvector, "vector, pq: channels per sub-vector").range(1, 64);
+    k.add("kmeans_iterations", kmeans_iterations, "Lloyd iterations").range(0, 1000);
+    k.add("index_format", index_format,
+          "block format for the index maps (none = indices packed at ceil(log2 K) bits)")
+        .one_of([] {
+          std::vector<std::string> names{"none"};
+          for (const auto& name : format_names()) names.push_back(name);
+          return names;
+        }());
+    k.add("quality", quality,
+          "encoder level; formats encoded by libastcenc also take its presets (normal = medium, high = thorough)")
+        .one_of(quality_names());
+    k.add("tokens_hw", tokens_hw, "token grid [h, w] of the packed tokens, h*w = N minus kept tokens ([] = square)")
+        .range(1, 1 << 16);
+  }
+};
+
 class CodebookCompressor : public Compressor {
  public:
-  explicit CodebookCompressor(const CompressionOptions& options) : options_(options) {
-    if (options.codebook != "scalar" && options.codebook != "vector" && options.codebook != "pq") {
-      throw_input_error("compression.codebook must be scalar, vector or pq, not '{}'", options.codebook);
+  explicit CodebookCompressor(const CompressionOptions& values)
+      : options_(read_options<CodebookOptions>(values)), device_(values.device) {
+    if (options_.codebook != "scalar" && options_.codebook != "vector" && options_.codebook != "pq") {
+      throw_input_error("compression.codebook must be scalar, vector or pq, not '{}'", options_.codebook);
     }
-    if (options.codebook_size < 2 || options.codebook_size > 65536) {
-      throw_input_error("compression.codebook_size = {} must be in 2..65536", options.codebook_size);
+    if (options_.codebook_size < 2 || options_.codebook_size > 65536) {
+      throw_input_error("compression.codebook_size = {} must be in 2..65536", options_.codebook_size);
     }
-    width_ = options.codebook == "scalar" ? 1 : options.subvector;
-    if (width_ < 1 || width_ > 64) throw_input_error("compression.subvector = {} must be in 1..64", options.subvector);
-    if (options.kmeans_iterations < 0) throw_input_error("compression.kmeans_iterations must be >= 0");
-    if (options.device == "cuda") {
-      if (!cuda_codec_available()) throw_input_error("compression.device is cuda but no CUDA device is usable here");
-      cuda_ = true;
-    }
-    if (options.index_format != "none") {
+    width_ = options_.codebook == "scalar" ? 1 : options_.subvector;
+    if (width_ < 1 || width_ > 64) throw_input_error("compression.subvector = {} must be in 1..64", options_.subvector);
+    if (options_.kmeans_iterations < 0) throw_input_error("compression.kmeans_iterations must be >= 0");
+    if (options_.index_format != "none") {
       CompressionOptions inner;
       inner.method = "texture";
-      inner.format = options.index_format;
-      inner.quality = options.quality;
-      inner.device = options.device;
-      inner.tokens_hw = options.tokens_hw;
-      inner.value_map = "per_channel";
+      inner.device = values.device;
+      inner.set("format", options_.index_format)
+          .set("quality", options_.quality)
+          .set("tokens_hw", options_.tokens_hw)
+          .set("value_map", "per_channel");
       index_texture_ = make_compressor(inner);
     }
   }
+
+  // k-means runs on one thread; the assignment and index textures on the device asked for.
+  std::string timing_device() const override { return timing_device_name(device_, "1 thread"); }
 
   void fit(const torch::Tensor& calibration) override {
     books_ = train(calibration);
@@ -289,13 +321,15 @@ class CodebookCompressor : public Compressor {
     std::vector<float> entries(books.size());
     for (size_t i = 0; i < books.size(); ++i) entries[i] = half_bits_to_float(books[i]);
     const torch::Tensor x = features.contiguous();
-    const std::vector<int32_t> index = cuda_ ? codebook_assign_cuda(x.data_ptr<float>(), shape, entries.data())
-                                             : codebook_assign_cpu(x.data_ptr<float>(), shape, entries.data());
+    require_device(device_);
+    const std::vector<int32_t> index = device_ == "cuda"
+                                           ? codebook_assign_cuda(x.data_ptr<float>(), shape, entries.data())
+                                           : codebook_assign_cpu(x.data_ptr<float>(), shape, entries.data());
     return torch::tensor(index, torch::kInt32).to(torch::kLong).reshape({shape.rows, shape.subspaces()}).contiguous();
   }
 
-  CompressionOptions options_;
-  bool cuda_ = false;
+  CodebookOptions options_;
+  std::string device_;
   int64_t width_ = 1;
   std::unique_ptr<Compressor> index_texture_;
   std::vector<uint16_t> books_;
@@ -305,8 +339,23 @@ class CodebookCompressor : public Compressor {
 
 }  // namespace
 
-std::unique_ptr<Compressor> make_codebook_compressor(const CompressionOptions& options) {
-  return std::make_unique<CodebookCompressor>(options);
+CompressorEntry codebook_compressor_entry() {
+  std::vector<std::vector<std::string>> variants;
+  for (const char* kind : {"scalar", "vector", "pq"}) {
+    for (const char* index_format : {"none", "bc4_unorm"}) {
+      variants.push_back({"tokens_hw=[5, 7]", "codebook_size=16", std::string("codebook=") + kind,
+                          std::string("index_format=") + index_format});
+    }
+  }
+  // Codebook entries are means of training values (then fp16), so inside [-amax, amax].
+  const ErrorBound bound{[](const CompressionOptions&) { return BoundScope::kTensor; },
+                         [](const CompressionOptions&, double, double, double amax) { return 2.0 * amax * 1.01 + 1e-6; }};
+  return {"codebook",
+          "learned fp16 codebooks: scalar Lloyd-Max, vector k-means or product quantization; indices packed or as "
+          "textures",
+          keys_of<CodebookOptions>(),
+          [](const CompressionOptions& options) { return std::make_unique<CodebookCompressor>(options); }, bound,
+          variants};
 }
 
 }  // namespace bcfeat

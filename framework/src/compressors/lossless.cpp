@@ -15,9 +15,21 @@ namespace bcfeat {
 
 namespace {
 
+struct LosslessOptions {
+  int zstd_level = 19;
+  template <class Keys>
+  void keys(Keys& k) {
+    k.add("zstd_level", zstd_level, "zstd level").range(1, 22);
+  }
+};
+
 class LosslessCompressor : public Compressor {
  public:
-  explicit LosslessCompressor(const CompressionOptions& options) : level_(options.zstd_level) {}
+  explicit LosslessCompressor(const CompressionOptions& options)
+      : level_(read_options<LosslessOptions>(options).zstd_level) {
+    if (options.device != "cpu") throw_input_error("compression.device {}: the lossless compressor runs on the CPU only", options.device);
+  }
+  std::string timing_device() const override { return "cpu (1 thread)"; }
 
   Compressed compress(const torch::Tensor& features) const override {
     const int64_t count = features.numel();
@@ -57,8 +69,12 @@ class LosslessCompressor : public Compressor {
 
 }  // namespace
 
-std::unique_ptr<Compressor> make_lossless_compressor(const CompressionOptions& options) {
-  return std::make_unique<LosslessCompressor>(options);
+CompressorEntry lossless_compressor_entry() {
+  return {"lossless", "fp16 codes, byte-shuffled, compressed with zstd (exact fp16)", keys_of<LosslessOptions>(),
+          [](const CompressionOptions& options) { return std::make_unique<LosslessCompressor>(options); },
+          {[](const CompressionOptions&) { return BoundScope::kToken; },
+           [](const CompressionOptions&, double, double, double amax) { return amax * std::ldexp(1.0, -11) + 1e-7; }},
+          {{}}};
 }
 
 }  // namespace bcfeat

@@ -20,7 +20,6 @@
 
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
-#include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/float_formats.h"
 #include "bcfeat/kernels/scalar_codec.h"
 
@@ -36,11 +35,44 @@ void check_magnitude(const torch::Tensor& features, float limit, const char* wha
   throw_input_error("feature value {} exceeds the fp16 range, so its {} cannot be stored in fp16", value, what);
 }
 
-bool on_cuda(const CompressionOptions& options) {
-  if (options.device != "cuda") return false;
-  if (!cuda_codec_available()) throw_input_error("compression.device is cuda but no CUDA device is usable here");
-  return true;
-}
+// Keys of the integer and FP8 group quantizers (groups as in the summary above).
+struct GroupOptions {
+  int group_size = 128;
+  std::string axis = "token";
+  template <class Keys>
+  void keys(Keys& k) {
+    k.add("group_size", group_size, "values sharing one scale (0 = the whole axis)").range(0, 1 << 30);
+    k.add("axis", axis, "groups run along a token's channels or a channel's tokens").one_of({"token", "channel"});
+  }
+};
+
+struct IntOptions : GroupOptions {
+  int bits = 8;
+  template <class Keys>
+  void keys(Keys& k) {
+    k.add("bits", bits, "bits per code").range(2, 8);
+    GroupOptions::keys(k);
+  }
+};
+
+struct Fp8Options : GroupOptions {
+  std::string fp8_format = "e4m3";
+  template <class Keys>
+  void keys(Keys& k) {
+    GroupOptions::keys(k);
+    k.add("fp8_format", fp8_format, "OCP FP8 variant").one_of({"e4m3", "e5m2"});
+  }
+};
+
+// Encodes and decodes on the device asked for, which is checked when the compressor runs.
+struct Device {
+  explicit Device(const std::string& name) : name(name) {}
+  bool cuda() const {
+    require_device(name);
+    return name == "cuda";
+  }
+  std::string name;
+};
 
 torch::Tensor to_tensor(const std::vector<float>& values, const std::vector<int64_t>& shape) {
   torch::Tensor out = torch::empty(shape, torch::kFloat32);
@@ -48,58 +80,65 @@ torch::Tensor to_tensor(const std::vector<float>& values, const std::vector<int6
   return out;
 }
 
-GroupGeometry geometry_of(const std::vector<int64_t>& shape, const CompressionOptions& options) {
+GroupGeometry geometry_of(const std::vector<int64_t>& shape, const GroupOptions& options) {
   return group_geometry(shape[0], shape[1], shape[2], options.axis == "channel", options.group_size);
 }
 
 class HalfCompressor : public Compressor {
  public:
-  HalfCompressor(const CompressionOptions& options, bool bfloat) : cuda_(on_cuda(options)), bfloat_(bfloat) {}
+  HalfCompressor(const CompressionOptions& options, bool bfloat) : device_(options.device), bfloat_(bfloat) {}
   Compressed compress(const torch::Tensor& features) const override {
     if (!bfloat_) check_magnitude(features, 65504.0f, "fp16 code");
     const float* x = features.data_ptr<float>();
     const int64_t count = features.numel();
-    return {cuda_ ? half_encode_cuda(x, count, bfloat_) : half_encode_cpu(x, count, bfloat_), 0, features.sizes().vec()};
+    return {device_.cuda() ? half_encode_cuda(x, count, bfloat_) : half_encode_cpu(x, count, bfloat_), 0,
+            features.sizes().vec()};
   }
   torch::Tensor decompress(const Compressed& data) const override {
     int64_t count = 1;
     for (int64_t size : data.shape) count *= size;
-    return to_tensor(cuda_ ? half_decode_cuda(data.bytes.data(), count, bfloat_)
-                           : half_decode_cpu(data.bytes.data(), count, bfloat_),
+    return to_tensor(device_.cuda() ? half_decode_cuda(data.bytes.data(), count, bfloat_)
+                                    : half_decode_cpu(data.bytes.data(), count, bfloat_),
                      data.shape);
   }
+  std::string timing_device() const override { return timing_device_name(device_.name, "1 thread"); }
 
  private:
-  bool cuda_, bfloat_;
+  Device device_;
+  bool bfloat_;
 };
 
 class IntCompressor : public Compressor {
  public:
-  explicit IntCompressor(const CompressionOptions& options) : options_(options), cuda_(on_cuda(options)) {}
+  explicit IntCompressor(const CompressionOptions& options)
+      : options_(read_options<IntOptions>(options)), device_(options.device) {}
   Compressed compress(const torch::Tensor& features) const override {
     check_magnitude(features, 65504.0f, "group minimum or maximum");
     const GroupGeometry g = geometry_of(features.sizes().vec(), options_);
     const float* x = features.data_ptr<float>();
-    Compressed out{cuda_ ? int_encode_cuda(x, g, options_.bits) : int_encode_cpu(x, g, options_.bits), 4 * g.groups(),
-                   features.sizes().vec()};
+    Compressed out{device_.cuda() ? int_encode_cuda(x, g, options_.bits) : int_encode_cpu(x, g, options_.bits),
+                   4 * g.groups(), features.sizes().vec()};
     return out;
   }
   torch::Tensor decompress(const Compressed& data) const override {
     const GroupGeometry g = geometry_of(data.shape, options_);
-    return to_tensor(cuda_ ? int_decode_cuda(data.bytes.data(), g, options_.bits)
-                           : int_decode_cpu(data.bytes.data(), g, options_.bits),
+    return to_tensor(device_.cuda() ? int_decode_cuda(data.bytes.data(), g, options_.bits)
+                                    : int_decode_cpu(data.bytes.data(), g, options_.bits),
                      data.shape);
   }
+  std::string timing_device() const override { return timing_device_name(device_.name, "1 thread"); }
 
  private:
-  CompressionOptions options_;
-  bool cuda_;
+  IntOptions options_;
+  Device device_;
 };
 
 class Fp8Compressor : public Compressor {
  public:
   explicit Fp8Compressor(const CompressionOptions& options)
-      : options_(options), spec_(options.fp8_format == "e4m3" ? kFp8E4M3 : kFp8E5M2), cuda_(on_cuda(options)) {}
+      : options_(read_options<Fp8Options>(options)),
+        spec_(options_.fp8_format == "e4m3" ? kFp8E4M3 : kFp8E5M2),
+        device_(options.device) {}
   Compressed compress(const torch::Tensor& features) const override {
     // The largest group scale, amax / max_finite rounded up, must be a finite half.
     const float amax = features.abs().max().item<float>();
@@ -108,33 +147,74 @@ class Fp8Compressor : public Compressor {
     }
     const GroupGeometry g = geometry_of(features.sizes().vec(), options_);
     const float* x = features.data_ptr<float>();
-    return {cuda_ ? fp8_encode_cuda(x, g, spec_) : fp8_encode_cpu(x, g, spec_), 2 * g.groups(), features.sizes().vec()};
+    return {device_.cuda() ? fp8_encode_cuda(x, g, spec_) : fp8_encode_cpu(x, g, spec_), 2 * g.groups(),
+            features.sizes().vec()};
   }
   torch::Tensor decompress(const Compressed& data) const override {
     const GroupGeometry g = geometry_of(data.shape, options_);
-    return to_tensor(cuda_ ? fp8_decode_cuda(data.bytes.data(), g, spec_) : fp8_decode_cpu(data.bytes.data(), g, spec_),
-                     data.shape);
+    return to_tensor(
+        device_.cuda() ? fp8_decode_cuda(data.bytes.data(), g, spec_) : fp8_decode_cpu(data.bytes.data(), g, spec_),
+        data.shape);
   }
+  std::string timing_device() const override { return timing_device_name(device_.name, "1 thread"); }
 
  private:
-  CompressionOptions options_;
+  Fp8Options options_;
   Fp8Spec spec_;
-  bool cuda_;
+  Device device_;
 };
+
+// Bounds for the registry tests: a value's error against its group's statistics.
+BoundScope group_scope(const CompressionOptions& options) {
+  return options.get<std::string>("axis") == "channel" ? BoundScope::kChannel : BoundScope::kToken;
+}
+ErrorBound half_bound(int mantissa_bits) {
+  // Half an ulp relative to the value: 2^-(m+1) of amax (fp16: m = 10, bf16: m = 7).
+  return {[](const CompressionOptions&) { return BoundScope::kToken; },
+          [mantissa_bits](const CompressionOptions&, double, double, double amax) {
+            return amax * std::ldexp(1.0, -(mantissa_bits + 1)) + (mantissa_bits == 10 ? 1e-7 : 0.0);
+          }};
+}
 
 }  // namespace
 
-std::unique_ptr<Compressor> make_half_compressor(const CompressionOptions& options) {
-  return std::make_unique<HalfCompressor>(options, false);
+CompressorEntry half_compressor_entry() {
+  return {"fp16", "IEEE half precision, 16 bits per value (the reference rate)", nullptr,
+          [](const CompressionOptions& options) { return std::make_unique<HalfCompressor>(options, false); },
+          half_bound(10), {{}}};
 }
-std::unique_ptr<Compressor> make_bfloat16_compressor(const CompressionOptions& options) {
-  return std::make_unique<HalfCompressor>(options, true);
+
+CompressorEntry bfloat16_compressor_entry() {
+  return {"bf16", "bfloat16, 16 bits per value", nullptr,
+          [](const CompressionOptions& options) { return std::make_unique<HalfCompressor>(options, true); },
+          half_bound(7), {{}}};
 }
-std::unique_ptr<Compressor> make_int_compressor(const CompressionOptions& options) {
-  return std::make_unique<IntCompressor>(options);
+
+CompressorEntry int_compressor_entry() {
+  std::vector<std::vector<std::string>> variants;
+  for (const char* bits : {"2", "4", "8"}) {
+    for (const char* axis : {"token", "channel"}) {
+      variants.push_back({std::string("bits=") + bits, std::string("axis=") + axis, "group_size=24"});
+    }
+  }
+  // Half a step, with the fp16 rounding of min and step (both rounded outward).
+  const ErrorBound bound{group_scope, [](const CompressionOptions& options, double low, double high, double) {
+                           const double step = (high - low) / ((1 << options.get<int>("bits")) - 1);
+                           return 0.5 * step * (1 + 1e-2) + std::fabs(low) * std::ldexp(1.0, -10) + 1e-6;
+                         }};
+  return {"int", "asymmetric integer group quantization, 2..8 bits, fp16 min/step per group", keys_of<IntOptions>(),
+          [](const CompressionOptions& options) { return std::make_unique<IntCompressor>(options); }, bound, variants};
 }
-std::unique_ptr<Compressor> make_fp8_compressor(const CompressionOptions& options) {
-  return std::make_unique<Fp8Compressor>(options);
+
+CompressorEntry fp8_compressor_entry() {
+  // Half an ulp relative to the value: at most 2^-(m+1) of amax·(1 + fp16 scale rounding).
+  const ErrorBound bound{group_scope, [](const CompressionOptions& options, double, double, double amax) {
+                           const int mantissa = options.get<std::string>("fp8_format") == "e4m3" ? 3 : 2;
+                           return amax * std::ldexp(1.0, -(mantissa + 1)) * 1.01;
+                         }};
+  return {"fp8", "OCP FP8 (e4m3 or e5m2) with an fp16 scale per group", keys_of<Fp8Options>(),
+          [](const CompressionOptions& options) { return std::make_unique<Fp8Compressor>(options); }, bound,
+          {{"fp8_format=e4m3", "group_size=0"}, {"fp8_format=e5m2", "group_size=0"}}};
 }
 
 }  // namespace bcfeat

@@ -16,6 +16,7 @@
 #include <torch/types.h>
 
 #include "bcfeat/framework/params.h"
+#include "bcfeat/framework/random.h"
 
 namespace bcfeat {
 
@@ -30,17 +31,6 @@ struct FeatureOptions {
   double outlier_scale = 30.0;        // synthetic: their scale relative to a typical channel
 
   void declare(ParamSet& params, const std::string& prefix = "features");
-};
-
-// Deterministic 64-bit generator (SplitMix64) with uniform and normal draws.
-class SeededRandom {
- public:
-  explicit SeededRandom(uint64_t seed) : state_(seed) {}
-  uint64_t next();
-  double uniform();  // [0, 1)
-  double normal();   // N(0, 1), Box–Muller
- private:
-  uint64_t state_;
 };
 
 // [B, N, D] float32 features from the synthetic generator.

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include "bcfeat/framework/params.h"
@@ -109,5 +110,9 @@ int answer_index(const std::string& answer);     // throws std::out_of_range for
 // Word ids of `text` ('?' and ',' dropped), padded with 0 to `length`; throws InputError on
 // an unknown word or a text longer than `length`.
 std::vector<int64_t> tokenize(const std::string& text, int length);
+
+// The options as a model file's "data" description, and back from a model file's meta.
+nlohmann::json shapes_vqa_to_json(const ShapesVqaOptions& data);
+ShapesVqaOptions shapes_vqa_from_meta(const nlohmann::json& meta);
 
 }  // namespace bcfeat

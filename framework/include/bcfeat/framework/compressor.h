@@ -5,51 +5,112 @@
 // rate, not an estimate. Only the tensor's shape, which the reader needs anyway, lives
 // outside the stream. Compressors are chosen by `compression.method` from a registry that
 // `bcfeat list compressors` prints.
+//
+// Each registered compressor declares the keys it reads under `compression.` — name,
+// default, documentation, constraints — in an options struct beside its code, with a
+// `keys(k)` member that names every field once:
+//
+//   struct IntOptions {
+//     int bits = 8;
+//     template <class Keys> void keys(Keys& k) { k.add("bits", bits, "bits per code").range(2, 8); }
+//   };
+//
+// The keys share one namespace, so one config can sweep methods and their keys together; a
+// key that several compressors read (group_size for int and fp8) is declared by each with the
+// same type and default and documented once, naming them all.
 #pragma once
 
+#include <any>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <torch/types.h>
 
+#include "bcfeat/framework/error.h"
 #include "bcfeat/framework/params.h"
 
 namespace bcfeat {
 
-// Options of every compressor, under `compression.` in a config. Each method reads the
-// fields it documents; the rest keep their defaults.
-struct CompressionOptions {
-  std::string method = "fp16";   // registry name
-  int bits = 8;                  // int: code width
-  int group_size = 128;          // int, fp8: values per scale group (0 = the whole axis)
-  std::string axis = "token";    // int, fp8: group along each token's channels, or each channel's tokens
-  std::string fp8_format = "e4m3";
-  int zstd_level = 19;               // lossless: zstd compression level
-  std::string format = "bc4_snorm";  // texture: block-compression format (bcfeat list formats)
-  std::string quality = "normal";    // texture: encoder level (ASTC: or a libastcenc preset)
-  std::string profile = "ldr";       // texture, astc formats: ldr | hdr
-  std::string layout = "spatial";    // texture: spatial | token_channel | channel
-  std::string value_map = "per_channel";  // texture: affine map into the format's domain
-  std::vector<int> tokens_hw;        // texture: token grid [h, w] (empty: N must be a square)
-  std::vector<int> keep_tokens;      // texture: token indices stored as fp16 outside the textures
-  int outlier_channels = 0;          // texture: widest-range channels stored as fp16 outside
-  double clip_percentile = 0.0;      // texture: value map spans [p, 100 − p] percentiles
-  std::string channel_order = "identity";  // texture: identity | variance
-  std::string rotation = "none";     // texture: none | hadamard | pca
-  std::string value_scale = "affine";  // texture, bc6h: affine map | direct values | per-channel scale
-  std::string scope = "per_tensor";  // texture: side information fitted per tensor or once per dataset
-  std::string device = "cpu";        // texture: where blocks are encoded and decoded (cpu | cuda)
-  std::string codebook = "vector";   // codebook: scalar | vector | pq
-  int codebook_size = 256;           // codebook: entries K
-  int subvector = 4;                 // codebook (vector, pq): values per sub-vector
-  int kmeans_iterations = 20;        // codebook: Lloyd iterations
-  std::string index_format = "none";  // codebook: block format for the index maps (none = packed bits)
-
-  void declare(ParamSet& params, const std::string& prefix = "compression");
+// One key a compressor reads: what `bcfeat list keys` shows and how a ParamSet binds it.
+struct CompressorKey {
+  std::string name;  // under `compression.`
+  std::string doc;
+  std::vector<std::string> owners;  // compressors that read it
+  std::any default_value;
+  std::vector<std::string> choices;
+  std::optional<double> low, high;
+  // Binds `storage` (which holds the key's type) to `params` at `path`.
+  std::function<void(ParamSet& params, const std::string& path, std::any& storage, const CompressorKey& key)> bind;
+  std::function<bool(const std::any& a, const std::any& b)> same_value;
 };
+
+// Collects the keys of one compressor's options struct (through its `keys` member).
+class CompressorKeys {
+ public:
+  explicit CompressorKeys(std::string owner) : owner_(std::move(owner)) {}
+  template <class T>
+  CompressorKeys& add(const std::string& name, const T& default_value, const std::string& doc);
+  CompressorKeys& one_of(std::vector<std::string> choices);
+  CompressorKeys& range(double low, double high);
+  const std::vector<CompressorKey>& keys() const { return keys_; }
+
+ private:
+  std::string owner_;
+  std::vector<CompressorKey> keys_;
+};
+
+// The `compression.*` values of a config: `method`, `device`, and every key any registered
+// compressor declares (at its default until a config or `set` changes it).
+class CompressionOptions {
+ public:
+  CompressionOptions();
+  std::string method = "fp16";  // registry name
+  std::string device = "cpu";   // where blocks and codes are encoded and decoded
+
+  // The value of a declared key; throws std::logic_error for an undeclared key or another type.
+  template <class T>
+  const T& get(const std::string& key) const;
+  template <class T>
+  CompressionOptions& set(const std::string& key, T value);
+  CompressionOptions& set(const std::string& key, const char* value) { return set(key, std::string(value)); }
+
+  // Binds `prefix.method`, `prefix.device` and every declared key to `params`. The options
+  // must stay where they are while `params` is in use.
+  void declare(ParamSet& params, const std::string& prefix = "compression");
+
+ private:
+  std::map<std::string, std::any> values_;
+};
+
+// Reads an options struct's fields from CompressionOptions through its `keys` member.
+class CompressorKeyReader {
+ public:
+  explicit CompressorKeyReader(const CompressionOptions& options) : options_(options) {}
+  template <class T>
+  CompressorKeyReader& add(const std::string& name, T& field, const std::string&) {
+    field = options_.get<T>(name);
+    return *this;
+  }
+  CompressorKeyReader& one_of(const std::vector<std::string>&) { return *this; }
+  CompressorKeyReader& range(double, double) { return *this; }
+
+ private:
+  const CompressionOptions& options_;
+};
+
+template <class Options>
+Options read_options(const CompressionOptions& options) {
+  Options out;
+  CompressorKeyReader reader(options);
+  out.keys(reader);
+  return out;
+}
 
 struct Compressed {
   std::vector<uint8_t> bytes;  // the whole stream
@@ -69,21 +130,96 @@ class Compressor {
   // `features`: float32, contiguous, CPU, shape [B, N, D], finite.
   virtual Compressed compress(const torch::Tensor& features) const = 0;
   virtual torch::Tensor decompress(const Compressed& data) const = 0;
+  // Where compress and decompress run, for timing fields: "cuda: <device>", "cpu (1 thread)"
+  // or "cpu (all threads)".
+  virtual std::string timing_device() const = 0;
+};
+
+// Where a decompressed value may be from the original, for the registry tests: the group
+// whose statistics bound it, and the largest |error| given that group's min, max and max |x|.
+enum class BoundScope { kToken, kChannel, kTensor };
+struct ErrorBound {
+  std::function<BoundScope(const CompressionOptions&)> scope;
+  std::function<double(const CompressionOptions&, double low, double high, double amax)> bound;
 };
 
 struct CompressorEntry {
   std::string name;
   std::string description;
+  std::function<void(CompressorKeys&)> declare_keys;
   std::function<std::unique_ptr<Compressor>(const CompressionOptions&)> make;
+  ErrorBound error_bound;
+  // Settings the registry tests exercise, each a list of `key=value` (keys under compression.).
+  std::vector<std::vector<std::string>> test_variants;
 };
+
+// The keys of options struct `Options`, declared for compressor `owner` at the struct's defaults.
+template <class Options>
+std::function<void(CompressorKeys&)> keys_of() {
+  return [](CompressorKeys& keys) {
+    Options defaults;
+    defaults.keys(keys);
+  };
+}
 
 const std::vector<CompressorEntry>& compressor_registry();
 std::vector<std::string> compressor_names();
-// Throws InputError for an unknown method (listing the valid ones) or invalid options.
+const CompressorEntry& compressor_entry(const std::string& method);  // throws InputError for unknown ones
+// Every key of every compressor, merged by name (shared keys once, with all their owners).
+const std::vector<CompressorKey>& compressor_keys();
+// Throws InputError for an unknown method (listing the valid ones) or invalid options. Does
+// not need the device: a compressor on cuda checks for a GPU when it first runs, so a sweep
+// can be planned on a machine without one.
 std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options);
+// For compressors on `device`: throws InputError when device is cuda and no GPU is usable.
+void require_device(const std::string& device);
+// "cuda: <name>" on cuda, else "cpu (<parallelism>)".
+std::string timing_device_name(const std::string& device, const char* cpu_parallelism);
 
 // Checks a feature tensor at the boundary: float, 2-D or 3-D, non-empty, all finite.
 // Returns it as contiguous float32 CPU [B, N, D] (2-D input gets B = 1). `what` names it.
 torch::Tensor prepare_features(const torch::Tensor& features, const std::string& what);
+
+// ---- templates ----------------------------------------------------------------------------
+
+template <class T>
+CompressorKeys& CompressorKeys::add(const std::string& name, const T& default_value, const std::string& doc) {
+  CompressorKey key;
+  key.name = name;
+  key.doc = doc;
+  key.owners = {owner_};
+  key.default_value = default_value;
+  key.bind = [](ParamSet& params, const std::string& path, std::any& storage, const CompressorKey& self) {
+    std::string doc = join(self.owners, ", ") + ": " + self.doc;
+    params.add(path, std::any_cast<T>(&storage), doc);
+    if (!self.choices.empty()) params.one_of(self.choices);
+    if (self.low || self.high) params.range(self.low.value_or(-1e300), self.high.value_or(1e300));
+  };
+  key.same_value = [](const std::any& a, const std::any& b) {
+    const T* x = std::any_cast<T>(&a);
+    const T* y = std::any_cast<T>(&b);
+    return x && y && *x == *y;
+  };
+  keys_.push_back(std::move(key));
+  return *this;
+}
+
+template <class T>
+const T& CompressionOptions::get(const std::string& key) const {
+  const auto it = values_.find(key);
+  if (it == values_.end()) throw std::logic_error("compression." + key + " is not a declared key");
+  const T* value = std::any_cast<T>(&it->second);
+  if (!value) throw std::logic_error("compression." + key + " read as another type than it is declared with");
+  return *value;
+}
+
+template <class T>
+CompressionOptions& CompressionOptions::set(const std::string& key, T value) {
+  const auto it = values_.find(key);
+  if (it == values_.end()) throw std::logic_error("compression." + key + " is not a declared key");
+  if (!std::any_cast<T>(&it->second)) throw std::logic_error("compression." + key + " set as another type");
+  it->second = std::move(value);
+  return *this;
+}
 
 }  // namespace bcfeat

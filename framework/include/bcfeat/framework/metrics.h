@@ -14,6 +14,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
@@ -22,5 +25,24 @@ namespace bcfeat {
 
 nlohmann::json distortion_metrics(const torch::Tensor& reference, const torch::Tensor& reconstructed);
 nlohmann::json rate_metrics(int64_t total_bytes, int64_t side_bytes, int64_t value_count);
+
+// ---- task metrics ---------------------------------------------------------------------------
+
+// 95% paired-bootstrap interval of 100·mean(a − b) over per-query scores a, b.
+std::pair<double, double> paired_bootstrap_ci(const torch::Tensor& a, const torch::Tensor& b, int resamples, uint64_t seed);
+
+// Per-query hits (float64 0/1) of image→text and text→image retrieval at 1 and 5 among
+// the given scenes; a retrieved item counts when its caption equals the query's (scenes
+// with identical captions are indistinguishable by text).
+struct RetrievalHits {
+  torch::Tensor image_to_text_1, image_to_text_5, text_to_image_1, text_to_image_5;
+};
+RetrievalHits retrieval_hits(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings,
+                             const torch::Tensor& captions);
+
+// Mean of `right` ([Q], 1 for a right answer, 0 otherwise) over the queries of each group
+// ([Q] group ids 0..names.size()-1), for the groups present, in id order: {name, accuracy}.
+std::vector<std::pair<std::string, double>> grouped_accuracy(const torch::Tensor& right, const torch::Tensor& groups,
+                                                             const std::vector<std::string>& names);
 
 }  // namespace bcfeat
