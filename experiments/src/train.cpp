@@ -1,4 +1,4 @@
-// train: trains the reference models on shapes_vqa scenes (issue 7).
+// train: trains the reference models on shapes_vqa scenes.
 //
 //   model.kind tinyvlm  answers the train split's questions (cross-entropy);
 //   model.kind clip     matches each train scene with its caption (symmetric contrastive loss).

@@ -1,5 +1,4 @@
-// vqa_eval and clip_eval: what compressing the visual features of a trained model costs
-// (issue 7).
+// vqa_eval and clip_eval: what compressing the visual features of a trained model costs.
 //
 // Both load a model file written by the train experiment (model.pt or checkpoint.pt; the
 // model and its data distribution come from the file) and score a split twice: uncompressed,

@@ -134,11 +134,10 @@ struct SpanEndpoints {
 };
 
 // Plain values a group (step 2) for kBw x kBh blocks: 8 where that measured faster, stored as
-// whole words (decode_group), 5 elsewhere. Against 5 a group (results/reference/
-// astc_cuda_units_h200.txt, calls W2-W4, an H200): LDR 1.04-1.09x at 5x4 (synthetic; kodim23
-// 0.99x), 6x5, 8x5, 10x5 and 10x6, but 0.96-0.99x at 6x6, 8x6, 8x8 and 10x8; HDR 1.01-1.05x at
-// every size measured. (4x4 took 8 first, calls S1-S3, and word stores in call W1.) 5x5 and
-// 12xN stay at 5: their spans would grow past a CTA an SM.
+// whole words (decode_group), 5 elsewhere. Against 5 a group (an H200; the record is in
+// docs/dev/astc_cuda.md): LDR 1.04-1.09x at 5x4 (synthetic; kodim23 0.99x), 6x5, 8x5, 10x5 and
+// 10x6, but 0.96-0.99x at 6x6, 8x6, 8x8 and 10x8; HDR 1.01-1.05x at every size measured. 5x5
+// and 12xN stay at 5: their spans would grow past a CTA an SM.
 constexpr int plain_values(int bw, int bh, bool hdr) {
   if (bw == 12 || (bw == 5 && bh == 5)) return 5;
   return hdr || bh <= 5 || (bw == 10 && bh == 6) ? 8 : 5;
@@ -161,7 +160,7 @@ struct Span {
   // stores of different blocks fall in different banks (and 4x4 spans fit 9 CTAs an SM, 5x4
   // spans 8), and for kPlane2 = 32 kBw / 2 words more, which puts the grid-row reads of each
   // block in the banks after those of the block before (rows of 32 words took up to 1.6x as
-  // long there, of 33 up to 1.08x: results/reference/astc_cuda_units_h200.txt, calls X1-X3).
+  // long there, of 33 up to 1.08x, on an H200).
   static constexpr int kPlane2 = round_up(kBw * kBh < 32 ? kBw * kBh : 32, kPlain == 8 ? 4 : 1);
   static constexpr int kPairs = kPlane2 < 32 ? 2 * kPlane2 + (kPlane2 % 2 == 0 ? 2 : 0)
                                              : round_up(2 * kPlane2 + kBw, kPlain == 8 ? 2 : 1);
@@ -182,8 +181,8 @@ struct Span {
   // The blocks' info (see kInfo* below): in lines[].w where that fits one CTA more on an SM
   // (4x4: 9 instead of 8), in an array of its own elsewhere (from 6x5 up the two were within
   // 1.1% of each other, either way by size: 10xN faster with the array, 6x6 and 8xN LDR with
-  // lines[].w; with the array no size is more than 0.4% slower than before this layout, with
-  // lines[].w up to 1.1%: results/reference/astc_cuda_units_h200.txt, calls X4, X5).
+  // lines[].w; with the array no size is more than 0.4% slower than with the info beside the
+  // span, with lines[].w up to 1.1%; an H200).
   static constexpr bool kInfoInLines = kBw * kBh <= 16;
   uint32_t info[kInfoInLines ? 1 : kSpan];  // (one unused word where kInfoInLines)
   __device__ __forceinline__ uint32_t block_info(int block) const {
@@ -614,11 +613,10 @@ __device__ __forceinline__ uint32_t lns_pair(uint32_t x, uint32_t y) {
 // more for the second plane, whose slope is 0 but for the plane-2 channel, where the first
 // plane's is; no select), whose values pack in pairs with one PRMT. Their weight words are made
 // with an IMAD by k.word (written with a constant, the compiler makes a PRMT of it): the kernel
-// is bound by the ALU pipe, the FMA pipe has room. Against the same kernels with neither
-// (results/reference/astc_cuda_units_h200.txt, session 25 calls A, B): HDR 1.02-1.08x. They
-// convert without the clamp (astc.h lns_half2_below_max: 4 ALU instructions fewer a row of two
-// texels): 0.99-1.02x (session 26 call A; the kernels' speed moves by a few percent with where
-// the compiler puts their code, see there).
+// is bound by the ALU pipe, the FMA pipe has room. Against the same kernels with neither (an
+// H200): HDR 1.02-1.08x. They convert without the clamp (astc.h lns_half2_below_max: 4 ALU
+// instructions fewer a row of two texels): 0.99-1.02x (the kernels' speed moves by a few
+// percent with where the compiler puts their code; docs/dev/astc_cuda.md).
 constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
 // In the kernels with fixed-alpha passes (kFixedAlphaPasses), a block also needs kNeedAlpha
 // unless its alpha is fixed (kInfoAlphaFixed). A pass none of whose blocks needs it runs its
@@ -626,12 +624,11 @@ constexpr int kNeedDual = 1, kNeedPartitions = 2, kNeedMixedLns = 4;
 // converted once before the rows, and each row converts the two texels' blues as one pair,
 // three LNS conversions instead of four (HDR images of RGB, whose endpoint modes 2, 3, 7 and
 // 11 fix alpha at 1.0, are nearly all such blocks); the other passes branch past that (18
-// instructions more a loop). Against the same kernels without it (results/reference/
-// astc_cuda_units_h200.txt, session 24 call B): 1.00-1.04x on the synthetic images from 4x4
-// up, 1.02-1.03x on kodim23 from 8x8 up and 1.01x at 8x6, but 0.95-0.96x on kodim23 at 6x5,
-// 6x6 and 10x5 and 0.99-1.00x at 4x4, 8x5 and 10x6 (not profiled: fewer instructions run
-// there too). So the two-column HDR kernels from 8x6 up take it. (As loops of their own
-// instead of a branch: kodim23 0.78-0.91x from 4x4 to 10x8, call A.)
+// instructions more a loop). Against the same kernels without it (an H200): 1.00-1.04x on the
+// synthetic images from 4x4 up, 1.02-1.03x on kodim23 from 8x8 up and 1.01x at 8x6, but
+// 0.95-0.96x on kodim23 at 6x5, 6x6 and 10x5 and 0.99-1.00x at 4x4, 8x5 and 10x6 (not profiled:
+// fewer instructions run there too). So the two-column HDR kernels from 8x6 up take it. (As
+// loops of their own instead of a branch: kodim23 0.78-0.91x from 4x4 to 10x8.)
 constexpr int kNeedAlpha = 8;
 template <int kBw, int kBh, bool kHdr, int kCols>
 constexpr bool kFixedAlphaPasses = kHdr && kCols == 2 && kBw >= 8 && kBh >= 6;
@@ -651,8 +648,8 @@ __device__ __forceinline__ int block_need(uint32_t info) {
 // blocks last), so that more of its passes, each voting on its blocks' needs, run the simpler
 // texel loops. The passes' stores then fall in more cache lines; that cost more than the sort
 // saved in LDR (0.92-1.01x), 4x4 and 5-wide blocks, and paid in HDR from 6x5 up, whose texel
-// loops differ most (results/reference/astc_cuda_units_h200.txt, calls S1-S4; 4x4 HDR again
-// with the base-and-slope loops, 0.995-0.999x, session 26 call E). The blocks move in units of
+// loops differ most (an H200; 4x4 HDR with the base-and-slope loops 0.995-0.999x). The blocks
+// move in units of
 // kSortUnit, whose texel rows fill whole 32-byte sectors (single 10-wide blocks lost up to 7% on
 // 10x10).
 template <int kBw, int kBh, bool kHdr>
@@ -688,8 +685,7 @@ __device__ __forceinline__ void sort_blocks(uint32_t info, int lane, uint8_t* or
 // The OR of block_need over the lanes that decode texels (`inside` the image), one vote per
 // need or, with kReduce, one OR reduction (sm_80 on). Both give the same; the reduction took
 // less time in the kernels that sort their blocks (kSortBlocks: 1.01-1.05x on kodim23's HDR
-// blocks) and more in the others (0.99-1.00x; results/reference/astc_cuda_units_h200.txt,
-// call S4), so each kernel takes the faster.
+// blocks) and more in the others (0.99-1.00x; an H200), so each kernel takes the faster.
 template <bool kHdr, bool kReduce, bool kAlpha>
 __device__ __forceinline__ int pass_need(uint32_t info, bool inside) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -844,7 +840,7 @@ __device__ __forceinline__ void texel_columns(const Span<kBw, kBh, kHdr>& s, con
         }
       }
     }
-    // Streaming stores: the texels are not read again (write-back stores: 0.99-1.00x, call T6).
+    // Streaming stores: the texels are not read again (write-back stores: 0.99-1.00x).
     if (kCols == 1) {
       __stcs(reinterpret_cast<uint2*>(dst + at), v[0]);
     } else {  // two texels in one 16-byte store (launch_size: the row starts are 16-byte aligned)
@@ -1150,8 +1146,8 @@ void launch_size(const uint4* in, int width, int height, bool hdr, uint2* out, c
   // instruction cache is a limit: fully unrolled texel rows took up to 2.3x as long). Two
   // columns a lane where the image width is even, for even block widths and LDR 5x4 (column
   // pairs cut as span_texels says: 1.01x there, but 0.91-0.98x for LDR 5x5 and 0.95-1.01x for
-  // HDR 5xN, whose kernels then hold both column counts' texel code; call W6; HDR 5xN again
-  // 0.96-1.00x with the base-and-slope loops, session 25 call D).
+  // HDR 5xN, whose kernels then hold both column counts' texel code; HDR 5xN again 0.96-1.00x
+  // with the base-and-slope loops).
   constexpr int kColsLdr = kBw % 2 == 0 || (kBw == 5 && kBh == 4) ? 2 : 1;
   constexpr int kColsHdr = kBw % 2 == 0 ? 2 : 1;
   const bool pairs = width % 2 == 0;

@@ -1,4 +1,4 @@
-// CUDA encoders: the shared host/device block code (layers 1 and 2 of STYLE.md's four) in
+// CUDA encoders: the shared host/device block code (the kernel and launcher layers) in
 // kernels — one thread per block for BC1-BC5 and BC7 high, and for BC6H and BC7 fast/normal
 // a pipeline of kernels with one thread per (block, planned fit) (run_search_chunks). The
 // launchers are instantiated per format in their own translation units

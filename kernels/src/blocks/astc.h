@@ -803,8 +803,7 @@ BCFEAT_HD uint32_t min_u16x2(uint32_t a, uint32_t b) {
 // carry crosses into the other half) >> 3, and the exponent bits (v - mc) >> 1 (each half of
 // v - mc holds only its bits 11..15, so the shift moves no bit across the halves). On the GPU
 // v - mc is one IMAD: the kernel is bound by the ALU pipe (an H200 profile: 85% busy, the FMA
-// pipe 45%), where the mask it replaces, (v >> 1) & 0x7C007C00, ran
-// (results/reference/astc_cuda_units_h200.txt, session 25).
+// pipe 45%), where the mask it replaces, (v >> 1) & 0x7C007C00, ran.
 BCFEAT_HD uint32_t lns_half2_below_max(uint32_t v) {
   const uint32_t m = v & 0x07ff07ffu;
   const uint32_t mantissa = 3 * m + add_max0_s16x2(m, 0xfe00fe00u) + add_max0_s16x2(m, 0xfa00fa00u);

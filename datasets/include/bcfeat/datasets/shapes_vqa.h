@@ -1,4 +1,4 @@
-// shapes_vqa: procedurally rendered VQA scenes for the reference VLM (issue 7).
+// shapes_vqa: procedurally rendered VQA scenes for the reference VLM.
 //
 // A scene is a few flat shapes (circle, square, triangle) in one of six colours and two
 // sizes on a noisy grey canvas, placed at random with bounded overlap (later objects may

@@ -1,4 +1,4 @@
-// The reference vision-language models (issue 7), trained from scratch on shapes_vqa.
+// The reference vision-language models, trained from scratch on shapes_vqa.
 //
 // Shared parts:
 //   VisionTransformer  image [B, 3, S, S] → patch embedding (P×P, stride P) + learned

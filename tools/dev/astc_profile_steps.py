@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Step shares of a CUDA ASTC decode kernel from an Nsight Compute source-counter export.
 
-  tools/astc_profile_steps.py SOURCE.csv[.gz] LISTING.sass KERNEL TEXELS [--detail]
+  tools/dev/astc_profile_steps.py SOURCE.csv[.gz] LISTING.sass KERNEL TEXELS [--detail]
 
 SOURCE.csv: `ncu -i REPORT --page source --csv --print-source sass` of one astc_decode_kernel
-launch (tools/astc_cuda_profile.sh makes it). LISTING.sass: `nvdisasm -g -c` of a cubin built
+launch (tools/dev/astc_cuda_profile.sh makes it). LISTING.sass: `nvdisasm -g -c` of a cubin built
 from the same kernels/src/astc_cuda.cu with the same nvcc and flags (-lineinfo), so that its
 instructions are the report's, in the same order (checked opcode by opcode). KERNEL names the
 instantiation as block size, profile and column count, e.g. 4x4L2 or 12x12H1. TEXELS: the
@@ -15,7 +15,7 @@ Each instruction's executed count goes to the step of its source line: the kerne
 calls them (bits_before: header; decode_group and its stores: sequences; sort_blocks: endpoints; the texel and
 vote helpers: texels); lines inlined from other files count with the step of the kernel line before them.
 Prints warp instructions per texel in total and per step, and per step the warp-state samples (all, and those
-stalled on instruction fetch, `no_inst`) where the report has them (tools/astc_cuda_profile.sh's
+stalled on instruction fetch, `no_inst`) where the report has them (tools/dev/astc_cuda_profile.sh's
 SourceCounters section). With --detail, also per step: the warp instructions a span of 32 blocks by pipe class
 (alu: integer and logic instructions, which Hopper's ALU pipe takes a warp's every second cycle; fma: IMAD,
 IDP and FP32 arithmetic; other: memory, branches, votes, ...), the most executed opcodes, and the warp-state
@@ -143,7 +143,7 @@ def main():
     for i, ((_, _, ins), row) in enumerate(zip(listing, data)):
         if opcode(ins).split(".")[0] not in row[source]:
             sys.exit(f"astc_profile_steps: instruction {i} is {ins!r} in the listing, {row[source]!r} in the report")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     marks = step_ranges(os.path.join(root, "kernels", "src", SOURCE))
     totals = collections.Counter()
     samples, no_inst = collections.Counter(), collections.Counter()

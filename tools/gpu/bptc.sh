@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# One call on a CUDA machine for the BC6H/BC7 encoders (issue 4): build bcfeat and the GPU
+# One call on a CUDA machine for the BC6H/BC7 encoders: build bcfeat and the GPU
 # suite only (BPTC encoders on), run the whole GPU suite (CUDA == CPU blocks for every format
 # and level, decoders against the texture units, ASTC, compressors), then `bcfeat bench
 # codecs` for BC7 and BC6H fast/normal on the Kodak images in .gpu/kodak. Logs and JSON go
 # to $OUT. BENCH_ARGS replaces the bench options after --images.
 set -uo pipefail
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../.." || exit 1
 out=${OUT:-results/gpu_bptc}
-source tools/gpu_env.sh
+source tools/gpu/env.sh
 start=$(date +%s)
 # shellcheck disable=SC2086  # CMAKE_ARGS: extra CMake arguments, word-split
 GPU_TARGETS="bcfeat test_cuda" gpu_build ${CMAKE_ARGS:-} || exit 1

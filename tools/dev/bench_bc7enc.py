@@ -6,7 +6,7 @@ weights, all 64 partitions), decodes the blocks with `bcfeat codec decode` — t
 `bcfeat bench codecs` uses — and writes the mean RGB PSNR and the single-thread encode rate
 as JSON, beside which `bcfeat bench codecs --formats bc7` gives bcfeat's own levels.
 
-usage: /usr/bin/python3 tools/bench_bc7enc.py BCFEAT IMAGE_DIR OUT.json
+usage: /usr/bin/python3 tools/dev/bench_bc7enc.py BCFEAT IMAGE_DIR OUT.json
 (PYTHONPATH=build/pydeps, where tools/setup.sh installs etcpak and archspec)
 """
 import glob
@@ -21,7 +21,7 @@ import time
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "interop"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "interop"))
 from harness import write_dds  # noqa: E402
 
 import etcpak  # noqa: E402

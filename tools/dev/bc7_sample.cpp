@@ -3,8 +3,7 @@
 // default 1/64 sample, 9268 blocks, under a minute). Prints each image's RGB MSE over its
 // sampled blocks, the mean of the per-image PSNRs, the chosen modes, how many blocks mode 6
 // settles (encode_bc7_block_settled) and a digest of the blocks (equal digests: the same blocks).
-//   g++ -O2 -std=c++17 -pthread -I kernels/include tools/bc7_sample.cpp -o /tmp/bc7_sample
-//   /tmp/bc7_sample ../shared/bench/kodak [fast|normal|high] [STRIDE, default 64] [THREADS, default 2]
+//   build/tools/dev/bc7_sample KODAK_DIR [fast|normal|high] [STRIDE, default 64] [THREADS, default 2]
 // Needs Debian's libstb-dev. The blocks are picked by a hash of their index, so the sample is
 // the same for every build.
 #define STB_IMAGE_IMPLEMENTATION
@@ -20,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "bcfeat/kernels/bc7.h"
+#include "blocks/bc7.h"
 
 int main(int argc, char** argv) {
   using bcfeat::Quality;

@@ -9,9 +9,9 @@
 # images in .gpu/kodak; they are unpacked into a private prefix. SKIP_TESTS=1 / SKIP_BENCH=1
 # leave out those steps (a warm machine keeps build/, so a second call only benchmarks).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out=${OUT:-results/gpu_check}
-source tools/gpu_env.sh
+source tools/gpu/env.sh
 
 start=$(date +%s)
 if ! tools/build.sh -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_prefix" >"$out/build.log" 2>&1; then

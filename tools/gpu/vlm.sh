@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# One call on a CUDA machine for the reference models (issue 7): build bcfeat unless a warm
+# One call on a CUDA machine for the reference models: build bcfeat unless a warm
 # machine already has it, optionally run the GPU test suites (GPU_TESTS=1), then run every
 # config given — at the same time, sharing the GPU — each into $OUT/<config name>/ with its
 # log in $OUT/<config name>.log. Extra `key=value` overrides for all runs go in OVERRIDES.
-#   OUT=... tools/gpu_vlm.sh configs/train_vqa.yaml configs/train_clip.yaml
+#   OUT=... tools/gpu/vlm.sh configs/train_vqa.yaml configs/train_clip.yaml
 # DEADLINE=S stops every run S seconds after this script started (its checkpoints stay).
 set -uo pipefail
 start0=$(date +%s)
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out=${OUT:-results/gpu_vlm}
-source tools/gpu_env.sh
+source tools/gpu/env.sh
 if [ ! -x build/bcfeat ] || [ -n "${REBUILD:-}" ]; then
   start=$(date +%s)
   # Without GPU_TESTS only bcfeat itself is built (no test suites, no CUDA BC6H/BC7

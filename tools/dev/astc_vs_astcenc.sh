@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Side by side with ARM's astcenc tool: bcfeat (libastcenc) and `astcenc -cl` encode every PNG
 # of a directory at the same preset; prints how many .astc files are byte-identical.
-#   tools/astc_vs_astcenc.sh DIR [SIZES (default "4x4 6x6 8x8")] [QUALITY (default normal)]
+#   tools/dev/astc_vs_astcenc.sh DIR [SIZES (default "4x4 6x6 8x8")] [QUALITY (default normal)]
 set -u
 dir=$1
 sizes=${2:-"4x4 6x6 8x8"}
 quality=${3:-normal}
 case $quality in fast) preset=-fast ;; normal) preset=-medium ;; high) preset=-thorough ;; *) preset=-$quality ;; esac
-bcfeat=$(cd "$(dirname "$0")/.." && pwd)/build/bcfeat
+bcfeat=$(cd "$(dirname "$0")/../.." && pwd)/build/bcfeat
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 total=0 same=0

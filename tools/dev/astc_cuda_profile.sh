@@ -1,27 +1,27 @@
 #!/usr/bin/env bash
 # On a CUDA machine with Nsight Compute (ncu): profiles the CUDA ASTC decoder on .astc files, as in
 # results/reference/astc_cuda_profile_h200.txt. For each FILE (named ldr_WxH.astc or hdr_WxH.astc,
-# see tools/astc_cuda_compare.sh for how they are made) it runs tools/astc_cuda_compare.cu, built
-# here with -lineinfo, under ncu on the first launch of the 8192x8192 tiling (the third launch of
-# astc_decode_kernel for one file) and writes OUT/NAME.txt (speed of light, occupancy, scheduler
-# and warp-state sections, executed instructions) and OUT/NAME.csv.gz (per-SASS-instruction source
-# counters). The step shares then come from tools/astc_profile_steps.py with an `nvdisasm -g -c`
-# listing of the same kernel (any machine with nvcc and nvdisasm, e.g. pip's nvidia-cuda-nvdisasm):
+# made with `bcfeat codec encode IMAGE ldr_6x6.astc --format astc_6x6 [--profile hdr]`) it runs
+# build/tools/dev/astc_cuda_files (configure with -DCMAKE_CUDA_FLAGS=-lineinfo for source counters)
+# under ncu on the first launch of the 8192x8192 tiling (the third launch of astc_decode_kernel for
+# one file) and writes OUT/NAME.txt (speed of light, occupancy, scheduler and warp-state sections,
+# executed instructions) and OUT/NAME.csv.gz (per-SASS-instruction source counters). The step
+# shares then come from tools/dev/astc_profile_steps.py with an `nvdisasm -g -c` listing of the same
+# kernel (any machine with nvcc and nvdisasm, e.g. pip's nvidia-cuda-nvdisasm):
 #   nvcc -cubin -arch=sm_90 -O3 -std=c++17 -lineinfo -I kernels/include -I kernels/src \
 #     kernels/src/astc_cuda.cu -o astc.cubin && nvdisasm -g -c astc.cubin > astc.sass
-#   tools/astc_profile_steps.py OUT/ldr_4x4.csv.gz astc.sass 4x4L2 67108864
+#   tools/dev/astc_profile_steps.py OUT/ldr_4x4.csv.gz astc.sass 4x4L2 67108864
 # (L/H the profile, then the texel columns a lane: 2 where the block width is even, else 1.)
 set -euo pipefail
-out=${1:?usage: tools/astc_cuda_profile.sh OUT_DIR FILE.astc... [ARCH via ARCH=, default sm_90]}
+out=${1:?usage: tools/dev/astc_cuda_profile.sh OUT_DIR FILE.astc...}
 shift
 [ $# -gt 0 ] || { echo "astc_cuda_profile: no .astc files given" >&2; exit 2; }
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 export PATH="$PATH:/usr/local/cuda/bin"
 ncu=$(command -v ncu) || { echo "astc_cuda_profile: ncu (Nsight Compute) not found" >&2; exit 2; }
 mkdir -p "$out"
-program=$(mktemp -d)/astc_cuda_compare
-nvcc -O3 -std=c++17 -arch="${ARCH:-sm_90}" -lineinfo -I kernels/include -I kernels/src tools/astc_cuda_compare.cu \
-  kernels/src/cuda_device.cu -o "$program"
+program=build/tools/dev/astc_cuda_files
+[ -x "$program" ] || { echo "astc_cuda_profile: build $program first (tools/build.sh)" >&2; exit 2; }
 for file in "$@"; do
   name=$(basename "$file" .astc)
   dir=$(mktemp -d)
