@@ -259,6 +259,11 @@ int command_list(Args& args) {
     }
   } else if (what == "keys") {
     std::vector<std::string> names = experiment.empty() ? experiment_names() : std::vector<std::string>{experiment};
+    if (experiment.empty()) {
+      fmt::print("# Config reference\n\nEvery key of every experiment: type, default, allowed values and meaning. This file is\n"
+                 "what `bcfeat list keys` prints (a test keeps the two the same); `bcfeat list keys EXPERIMENT`\n"
+                 "prints one experiment. How configs, includes, sweeps and overrides work: README.md.\n\n");
+    }
     for (const auto& name : names) {
       fmt::print("## experiment: {}\n\n| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n", name);
       for (const auto& doc : experiment_parameters(name)) {

@@ -19,11 +19,12 @@ using namespace bcfeat;
 
 namespace {
 
-// The rows whose blocks the BC block code (blocks/block_codec.h) handles: those in .dds files.
+// The rows whose blocks the BC block code (blocks/block_codec.h) handles: those the BC CPU
+// driver encodes.
 std::vector<const FormatInfo*> bc_formats() {
   std::vector<const FormatInfo*> out;
   for (const auto& format : format_table()) {
-    if (format.container == Container::kDds) out.push_back(&format);
+    if (format.encode[static_cast<int>(Backend::kCpu)] == &bc_encode_cpu) out.push_back(&format);
   }
   return out;
 }

@@ -528,7 +528,7 @@ BCFEAT_HD void encoder_inputs(const float texels[16][4], bool is_signed, float v
 //   ... and without mode 2 (this normal)            44.51, 37.09
 // while one refit with all modes gave 44.58 dB, leaving out mode 9 (the untransformed
 // 6/6/6/6, for regions too far apart for deltas) cost 0.1 dB more, and mode 1 (7/6/6/6) 0.7
-// dB. (Fast: UF16 43.87, SF16 36.32 dB with mode 13 and without.) On an H200 (kernels/BPTC_CUDA.md) six
+// dB. (Fast: UF16 43.87, SF16 36.32 dB with mode 13 and without.) On an H200 (docs/dev/bptc_cuda.md) six
 // modes and one refit ran 1.9x as fast as all ten and two refits on Kodak 1, and this normal
 // encodes 554 (UF16) Mtexel/s per Kodak image.
 struct SearchPlan {

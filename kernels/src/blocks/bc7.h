@@ -19,9 +19,9 @@
 //           best, modes 0 and 2 on the best 12 3-subset partitions; each subset fitted from
 //           a grid of 64 starts, then refits trying every p-bit combination and a ±1
 //           search on the endpoint fields and p-bits (see fit_subset)
-// (On a 1/64 sample of the Kodak blocks, tools/bc7_sample.cpp on the CPU, against the
-// previous high that searched all 64 2-subset partitions from two starts: +0.14 dB, 2.1×
-// the time; results/reference/bc7_high_sample_cpu.txt. All of Kodak: 46.08 dB.)
+// (On a 1/64 sample of the Kodak blocks, tools/dev/bc7_sample.cpp on the CPU, against
+// searching all 64 2-subset partitions from two starts: +0.14 dB, 2.1× the time;
+// results/reference/bc7_high_sample_cpu.txt. All of Kodak: 46.08 dB.)
 #pragma once
 
 #include <cstdint>
@@ -407,7 +407,7 @@ BCFEAT_HD uint64_t endpoint_key(const SubsetFit& fit, const FitSpec& spec) {
 // p-bit combination, then improved by moving each channel's two endpoint fields by −1, 0 or
 // +1 together and flipping each p-bit, while the error falls. (Least-squares refits from the
 // extremes stop in a local minimum when a subset has outliers. On a 1/64 sample of Kodak
-// blocks, tools/bc7_sample.cpp, this high gains 0.14 dB over the previous two-start one;
+// blocks, tools/dev/bc7_sample.cpp, this gains 0.14 dB over fitting from two starts;
 // the joint ±1 moves and more 3-subset partitions give 0.02 of it, the grid the rest.)
 template <int kCount>
 BCFEAT_HD SubsetFit fit_subset(const float target[16][4], uint32_t mask, const FitSpec& spec, int refits, bool search) {
@@ -837,7 +837,7 @@ BCFEAT_HD int refits_for(Quality quality) {
 // The encoder's first step: mode 6 (and, for a block of one colour, the exact mode 5
 // block). True when that settles the block: it is of one colour, or fast/normal find mode 6
 // good enough (squared error ≤ 56 over the block's 64 bytes). On a 1/16 sample of the Kodak
-// blocks (tools/bc7_sample.cpp) normal settles 29% of the blocks at ≤ 32, 38% at ≤ 40, 45% at
+// blocks (tools/dev/bc7_sample.cpp) normal settles 29% of the blocks at ≤ 32, 38% at ≤ 40, 45% at
 // ≤ 48, 50% at ≤ 56 and 54% at ≤ 64, for 45.364, 45.340, 45.319, 45.301 and 45.287 dB (all of
 // Kodak: 45.42 dB at ≤ 32, 45.37 at ≤ 48); with no threshold (Kodak images 5–6) normal was
 // 1.3× slower than at ≤ 32 for +0.02 dB.
