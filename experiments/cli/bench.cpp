@@ -309,9 +309,12 @@ nlohmann::ordered_json bench_bandwidth(const FormatInfo& format, const CodecSett
 
 }  // namespace
 
+int bench_features(Args& args);  // bench_features.cpp
+
 int command_bench(Args& args) {
-  const std::string what = args.positional("codecs");
-  if (what != "codecs") throw_input_error("bcfeat bench: unknown benchmark '{}'; valid: codecs", what);
+  const std::string what = args.positional("codecs|features");
+  if (what == "features") return bench_features(args);
+  if (what != "codecs") throw_input_error("bcfeat bench: unknown benchmark '{}'; valid: codecs, features", what);
   std::vector<std::string> format_list = split_list(args.option("--formats", ""));
   const std::vector<std::string> quality_list = split_list(args.option("--qualities", "fast,normal,high"));
   const std::vector<std::string> profile_list = split_list(args.option("--profiles", "ldr,hdr"));

@@ -80,11 +80,11 @@ void Args::finish() const {
   }
 }
 
-std::vector<std::string> split_list(const std::string& text) {
+std::vector<std::string> split_list(const std::string& text, char separator) {
   std::vector<std::string> items;
   size_t start = 0;
   while (start <= text.size()) {
-    const size_t comma = text.find(',', start);
+    const size_t comma = text.find(separator, start);
     const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (!item.empty()) items.push_back(item);
     if (comma == std::string::npos) break;

@@ -41,7 +41,7 @@ auto parse_input(const std::string& what, Parse&& parse) -> decltype(parse()) {
 }
 
 // "a,b,,c" -> {"a", "b", "c"}; "" -> {}.
-std::vector<std::string> split_list(const std::string& text);
+std::vector<std::string> split_list(const std::string& text, char separator = ',');
 
 // A Markdown or CSV table of summary rows. Empty `columns`: swept values, status and the
 // headline metrics present (bits_per_value, compression_ratio, psnr_db, ...).

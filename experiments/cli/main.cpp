@@ -43,6 +43,8 @@ usage:
   bcfeat codec info FILE.dds|FILE.astc
   bcfeat bench codecs [--formats a,b] [--qualities q,..] [--profiles ldr,hdr] [--images DIR] [--device cpu|cuda]
                       [--output FILE.json]
+  bcfeat bench features [--compressors "method:key=value,...;..."] [--batch B] [--grid G] [--dim D]
+                        [--dtype fp16|bf16|fp32] [--repetitions N] [--output FILE.json]
   bcfeat dataset shapes_vqa --output DIR [--split train|val|test] [--count N] [--first I] [--questions Q]
                  [--image-size S] [--seed K]
   bcfeat probe positions MODEL.pt [--scenes N] [--output FILE.json]

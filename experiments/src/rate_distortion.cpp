@@ -72,7 +72,7 @@ class RateDistortion : public Experiment {
     const auto t2 = Clock::now();
 
     const int64_t shared = compressor->shared_bytes();
-    nlohmann::json metrics = rate_metrics(static_cast<int64_t>(compressed.bytes.size()) + shared,
+    nlohmann::json metrics = rate_metrics(compressed.size() + shared,
                                           compressed.side_bytes + shared, features.numel());
     metrics["shared_bytes"] = shared;
     metrics["calibration_images"] = calibration_images_;
@@ -82,7 +82,7 @@ class RateDistortion : public Experiment {
     metrics["encode_ms"] = std::chrono::duration<double, std::milli>(t1 - t0).count();
     metrics["decode_ms"] = std::chrono::duration<double, std::milli>(t2 - t1).count();
     metrics["timing_device"] = compressor->timing_device();
-    context.log << fmt::format("{} bytes ({} side), {:.4f} bits/value, psnr {:.2f} dB\n", compressed.bytes.size(),
+    context.log << fmt::format("{} bytes ({} side), {:.4f} bits/value, psnr {:.2f} dB\n", compressed.size(),
                                compressed.side_bytes, metrics["bits_per_value"].get<double>(),
                                metrics["psnr_db"].is_number() ? metrics["psnr_db"].get<double>() : 0.0);
     if (save_reconstruction_) {

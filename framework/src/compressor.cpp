@@ -85,9 +85,35 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
   params.add(prefix + ".method", &method, "compressor (bcfeat list compressors)").one_of(compressor_names());
   for (const auto& key : compressor_keys()) key.bind(params, prefix + "." + key.name, values_[key.name], key);
   params.add(prefix + ".device", &device,
-             "where encoding and decoding run: cpu, or cuda (identical bytes; codebooks are trained on the cpu, "
-             "lossless runs on the cpu only, formats without a CUDA encoder encode on the cpu)")
-      .one_of({"cpu", "cuda"});
+             "where encoding and decoding run: cpu, cuda, or texture (block formats decoded by the GPU texture units); "
+             "identical bytes and values everywhere. CUDA tensors stay on the GPU; codebooks are trained on the cpu, "
+             "lossless runs on the cpu only, formats without a CUDA encoder encode on the cpu")
+      .one_of({"cpu", "cuda", "texture"});
+}
+
+Compressed Compressed::to_host() const {
+  if (!on_device()) return *this;
+  Compressed out{{}, side_bytes, shape, {}};
+  const torch::Tensor host = device_bytes.to(torch::kCPU).contiguous();
+  out.bytes.assign(host.data_ptr<uint8_t>(), host.data_ptr<uint8_t>() + host.numel());
+  return out;
+}
+
+Compressed Compressed::to_device() const {
+  if (on_device()) return *this;
+  Compressed out{{}, side_bytes, shape, {}};
+  out.device_bytes = torch::from_blob(const_cast<uint8_t*>(bytes.data()), {static_cast<int64_t>(bytes.size())},
+                                      torch::kUInt8)
+                         .to(torch::kCUDA);
+  return out;
+}
+
+Compressed Compressor::compress_device(const torch::Tensor& features) const {
+  return compress_host(features.to(torch::kCPU)).to_device();
+}
+
+torch::Tensor Compressor::decompress_device(const Compressed& data, torch::ScalarType dtype) const {
+  return decompress_host(data.to_host()).to(data.device_bytes.device(), dtype);
 }
 
 std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options) {
@@ -96,13 +122,13 @@ std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options) {
 }
 
 void require_device(const std::string& device) {
-  if (device == "cuda" && !cuda_codec_available()) {
-    throw_input_error("compression.device is cuda but no CUDA device is usable here");
+  if (device != "cpu" && !cuda_codec_available()) {
+    throw_input_error("compression.device is {} but no CUDA device is usable here", device);
   }
 }
 
 std::string timing_device_name(const std::string& device, const char* cpu_parallelism) {
-  if (device == "cuda") return "cuda: " + cuda_device_name(0);
+  if (device != "cpu") return "cuda: " + cuda_device_name(0);
   return fmt::format("cpu ({})", cpu_parallelism);
 }
 

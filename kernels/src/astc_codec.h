@@ -55,6 +55,8 @@ std::vector<float> astc_decode_reference_entry(const FormatInfo& format, const u
                                                const CodecSettings& settings);
 std::vector<float> astc_decode_cuda_entry(const FormatInfo& format, const uint8_t* blocks, int width, int height,
                                           const CodecSettings& settings);
+void astc_decode_device(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width, int height,
+                        const CodecSettings& settings, float* texels, CudaStream stream);
 // The CUDA kernel on device-resident blocks, writing half RGBA (backend kCuda only).
 CudaTiming astc_time_decode_cuda(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width,
                                  int height, const CodecSettings& settings, int repetitions);

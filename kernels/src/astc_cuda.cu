@@ -1218,6 +1218,30 @@ std::vector<uint16_t> astc_decode_half_cuda(const FormatInfo& format, Profile pr
   return out;
 }
 
+namespace {
+
+__global__ void half_to_float_kernel(const uint16_t* in, int64_t count, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) out[i] = __half2float(__ushort_as_half(in[i]));
+}
+
+}  // namespace
+
+void astc_decode_device(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width, int height,
+                        const CodecSettings& settings, float* texels, CudaStream stream) {
+  if (backend != Backend::kCuda) throw std::invalid_argument(std::string(format.name) + " has no texture-unit decoder");
+  require_gpu();
+  const auto cuda_stream = static_cast<cudaStream_t>(stream);
+  const int64_t count = static_cast<int64_t>(width) * height * 4;
+  uint16_t* halves = nullptr;
+  check_cuda(cudaMallocAsync(reinterpret_cast<void**>(&halves), count * sizeof(uint16_t), cuda_stream), "cudaMallocAsync");
+  launch(format, blocks, width, height, settings.profile == Profile::kHdr, halves, cuda_stream);
+  check_cuda(cudaGetLastError(), "ASTC decode launch");
+  half_to_float_kernel<<<static_cast<unsigned>((count + 255) / 256), 256, 0, cuda_stream>>>(halves, count, texels);
+  check_cuda(cudaGetLastError(), "half to float launch");
+  check_cuda(cudaFreeAsync(halves, cuda_stream), "cudaFreeAsync");
+}
+
 CudaTiming astc_time_decode_cuda(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width,
                                  int height, const CodecSettings& settings, int repetitions) {
   if (backend != Backend::kCuda) throw std::invalid_argument(std::string(format.name) + " has no texture-unit decoder");

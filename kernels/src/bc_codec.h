@@ -27,6 +27,11 @@ CudaTiming bc_time_encode_cuda(const FormatInfo& format, const float* pixels, in
 CudaTiming bc_time_decode_cuda(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width,
                                int height, const CodecSettings& settings, int repetitions);
 
+void bc_encode_device(const FormatInfo& format, const float* pixels, int width, int height, const CodecSettings& settings,
+                      uint8_t* blocks, CudaStream stream);
+void bc_decode_device(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width, int height,
+                      const CodecSettings& settings, float* texels, CudaStream stream);
+
 // .dds files (DX10 header on write; DX10 and the legacy FourCC headers on read).
 std::vector<uint8_t> make_dds(const BlockImage& image);
 BlockImage parse_dds(const std::vector<uint8_t>& bytes, const std::string& name);  // throws FormatError

@@ -7,6 +7,8 @@
 
 #include "astc_codec.h"
 #include "bc_codec.h"
+#include "bcfeat/kernels/device_codec.h"
+#include "bcfeat/kernels/feature_decode.h"
 
 namespace bcfeat {
 
@@ -118,6 +120,38 @@ CudaTiming time_decode_cuda(const FormatInfo& format, Backend backend, const uin
   require(format, backend, format.has_decoder(backend), "decoder");
   check_settings(format, settings);
   return format.time_decode_cuda(format, backend, blocks, width, height, settings, repetitions);
+}
+
+int TextureStack::padded_width(const FormatInfo& format) const {
+  return block_grid(format, width, height).blocks_x * format.block_width;
+}
+
+int TextureStack::padded_height(const FormatInfo& format) const {
+  return block_grid(format, width, height).blocks_y * format.block_height;
+}
+
+void encode_textures_device(const FormatInfo& format, const float* pixels, const TextureStack& stack,
+                            const CodecSettings& settings, uint8_t* blocks, CudaStream stream) {
+  require(format, Backend::kCuda, format.encode_device != nullptr, "encoder");
+  check_settings(format, settings);
+  format.encode_device(format, pixels, stack.padded_width(format), stack.padded_height(format) * stack.count, settings,
+                       blocks, stream);
+}
+
+void decode_textures_device(const FormatInfo& format, Backend backend, const uint8_t* blocks, const TextureStack& stack,
+                            const CodecSettings& settings, float* texels, CudaStream stream) {
+  if (!gpu_backend(backend)) throw std::invalid_argument("decode_textures_device runs the cuda and texture decoders only");
+  require(format, backend, format.has_decoder(backend) && format.decode_device != nullptr, "decoder");
+  check_settings(format, settings);
+  format.decode_device(format, backend, blocks, stack.padded_width(format), stack.padded_height(format) * stack.count,
+                       settings, texels, stream);
+}
+
+bool spatial_feature_decode_supported(const FormatInfo& format, Backend backend) {
+  // The rows of the BC block code (4x4 blocks), in software or through the texture units.
+  const bool bc = format.decode[static_cast<int>(Backend::kCpu)] == &bc_decode_cpu;
+  if (backend == Backend::kTexture) return bc && format.texture_decodable();
+  return backend == Backend::kCuda && bc && format.has_decoder(Backend::kCuda);
 }
 
 }  // namespace bcfeat

@@ -4,10 +4,11 @@
 //   → launchers on raw device pointers and a stream
 //   → a switch from the runtime format/quality to template parameters
 //   → host wrappers that move host buffers, check every call, and time the kernels.
-// The texture-unit decoder uploads the blocks into a block-compressed CUDA array and
-// fetches every texel with point sampling at texel centres (x + 0.5, y + 0.5).
+// The texture-unit decoder (texture_units.cuh) uploads the blocks into a block-compressed CUDA
+// array and fetches every texel.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -17,6 +18,7 @@
 #include "blocks/block_codec.h"
 #include "cuda_encode.cuh"
 #include "cuda_util.cuh"
+#include "texture_units.cuh"
 
 namespace bcfeat {
 
@@ -147,53 +149,6 @@ void launch_decode(const FormatInfo& format, const uint8_t* blocks, int width, i
   check_cuda(cudaGetLastError(), "decode kernel launch");
 }
 
-cudaChannelFormatDesc texture_channel_desc(FormatId id) {
-  switch (id) {
-    case FormatId::kBC1: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed1>();
-    case FormatId::kBC2: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed2>();
-    case FormatId::kBC3: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed3>();
-    case FormatId::kBC4Unorm: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed4>();
-    case FormatId::kBC4Snorm: return cudaCreateChannelDesc<cudaChannelFormatKindSignedBlockCompressed4>();
-    case FormatId::kBC5Unorm: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed5>();
-    case FormatId::kBC5Snorm: return cudaCreateChannelDesc<cudaChannelFormatKindSignedBlockCompressed5>();
-    case FormatId::kBC6HUf16: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed6H>();
-    case FormatId::kBC6HSf16: return cudaCreateChannelDesc<cudaChannelFormatKindSignedBlockCompressed6H>();
-    case FormatId::kBC7: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed7>();
-    default: break;
-  }
-  throw std::invalid_argument("format has no texture-unit decoder");
-}
-
-// A texture object over the blocks (device pointer); destroyed with the struct.
-struct BlockTexture {
-  cudaArray_t array = nullptr;
-  cudaTextureObject_t texture = 0;
-  BlockTexture(const FormatInfo& format, const uint8_t* device_blocks, int width, int height) {
-    const BlockGrid grid = block_grid(format, width, height);
-    const cudaChannelFormatDesc desc = texture_channel_desc(format.id);
-    check_cuda(cudaMallocArray(&array, &desc, grid.blocks_x * 4, grid.blocks_y * 4), "cudaMallocArray");
-    const size_t pitch = static_cast<size_t>(grid.blocks_x) * format.bytes_per_block;
-    check_cuda(cudaMemcpy2DToArray(array, 0, 0, device_blocks, pitch, pitch, grid.blocks_y, cudaMemcpyDeviceToDevice),
-               "cudaMemcpy2DToArray");
-    cudaResourceDesc resource{};
-    resource.resType = cudaResourceTypeArray;
-    resource.res.array.array = array;
-    cudaTextureDesc texture_desc{};
-    texture_desc.addressMode[0] = texture_desc.addressMode[1] = cudaAddressModeClamp;
-    texture_desc.filterMode = cudaFilterModePoint;
-    // BC6H texels are half floats, fetched as they are; the others are normalised integers.
-    texture_desc.readMode = value_domain_is_float(format.domain) ? cudaReadModeElementType : cudaReadModeNormalizedFloat;
-    texture_desc.normalizedCoords = 0;
-    check_cuda(cudaCreateTextureObject(&texture, &resource, &texture_desc, nullptr), "cudaCreateTextureObject");
-  }
-  ~BlockTexture() {
-    if (texture) cudaDestroyTextureObject(texture);
-    if (array) cudaFreeArray(array);
-  }
-  BlockTexture(const BlockTexture&) = delete;
-  BlockTexture& operator=(const BlockTexture&) = delete;
-};
-
 void launch_texture_decode(const FormatInfo& format, const BlockTexture& texture, int width, int height,
                            float* pixels, cudaStream_t stream) {
   const dim3 threads(32, 8), grid((width + 31) / 32, (height + 7) / 8);
@@ -293,6 +248,31 @@ CudaTiming bc_time_decode_cuda(const FormatInfo& format, Backend backend, const 
   timing.bytes_read = static_cast<int64_t>(bytes);
   timing.bytes_written = static_cast<int64_t>(decoded_count * sizeof(float));
   return timing;
+}
+
+void bc_encode_device(const FormatInfo& format, const float* pixels, int width, int height, const CodecSettings& settings,
+                      uint8_t* blocks, CudaStream stream) {
+  require_gpu();
+  launch_encode(format, settings.quality, pixels, width, height, 4, blocks, static_cast<cudaStream_t>(stream));
+}
+
+void bc_decode_device(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width, int height,
+                      const CodecSettings&, float* texels, CudaStream stream) {
+  require_gpu();
+  const auto cuda_stream = static_cast<cudaStream_t>(stream);
+  // Bands of kTextureRows rows also keep the software kernel's grid inside gridDim.y.
+  const int64_t row_bytes = static_cast<int64_t>(block_grid(format, width, 1).blocks_x) * format.bytes_per_block;
+  for (int first = 0; first < height; first += kTextureRows) {
+    const int rows = std::min(kTextureRows, height - first);
+    const uint8_t* band = blocks + first / 4 * row_bytes;
+    float* out = texels + static_cast<int64_t>(first) * width * format.channels;
+    if (backend == Backend::kTexture) {
+      BlockTexture texture(format, band, width, rows, cuda_stream);
+      launch_texture_decode(format, texture, width, rows, out, cuda_stream);
+    } else {
+      launch_decode(format, band, width, rows, out, cuda_stream);
+    }
+  }
 }
 
 double measure_copy_bandwidth(int64_t bytes, int repetitions) {

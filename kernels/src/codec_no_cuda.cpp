@@ -4,6 +4,8 @@
 #include "astc_codec.h"
 #include "bc_codec.h"
 #include "bcfeat/kernels/codebook.h"
+#include "bcfeat/kernels/device_codec.h"
+#include "bcfeat/kernels/feature_decode.h"
 #include "bcfeat/kernels/scalar_codec.h"
 
 namespace bcfeat {
@@ -21,6 +23,20 @@ CudaTiming bc_time_decode_cuda(const FormatInfo&, Backend, const uint8_t*, int, 
   no_cuda();
 }
 double measure_copy_bandwidth(int64_t, int) { no_cuda(); }
+void bc_encode_device(const FormatInfo&, const float*, int, int, const CodecSettings&, uint8_t*, CudaStream) { no_cuda(); }
+void bc_decode_device(const FormatInfo&, Backend, const uint8_t*, int, int, const CodecSettings&, float*, CudaStream) {
+  no_cuda();
+}
+void astc_decode_device(const FormatInfo&, Backend, const uint8_t*, int, int, const CodecSettings&, float*, CudaStream) {
+  no_cuda();
+}
+void int_encode_device(const float*, const GroupGeometry&, int, uint8_t*, uint8_t*, CudaStream) { no_cuda(); }
+void int_decode_device(const uint8_t*, const GroupGeometry&, int, float*, CudaStream) { no_cuda(); }
+void fp8_encode_device(const float*, const GroupGeometry&, Fp8Spec, uint8_t*, CudaStream) { no_cuda(); }
+void fp8_decode_device(const uint8_t*, const GroupGeometry&, Fp8Spec, float*, CudaStream) { no_cuda(); }
+void half_encode_device(const float*, int64_t, bool, uint8_t*, CudaStream) { no_cuda(); }
+void half_decode_device(const uint8_t*, int64_t, bool, float*, CudaStream) { no_cuda(); }
+void decode_spatial_features(const SpatialFeatureDecode&, Backend, const uint8_t*, CudaStream) { no_cuda(); }
 std::vector<uint8_t> int_encode_cuda(const float*, const GroupGeometry&, int) { no_cuda(); }
 std::vector<float> int_decode_cuda(const uint8_t*, const GroupGeometry&, int) { no_cuda(); }
 std::vector<uint8_t> fp8_encode_cuda(const float*, const GroupGeometry&, Fp8Spec) { no_cuda(); }

@@ -49,7 +49,9 @@ FormatInfo bc_row(const char* name, FormatId id, int bytes, int channels, int va
                     {bc_encode_cpu, bc_encode_cuda, nullptr, nullptr},
                     {bc_decode_cpu, bc_decode_cuda, bc_decode_texture, nullptr},
                     bc_time_encode_cuda,
-                    bc_time_decode_cuda};
+                    bc_time_decode_cuda,
+                    bc_encode_device,
+                    bc_decode_device};
 }
 
 FormatInfo astc_row(const char* name, FormatId id, int width, int height) {
@@ -73,7 +75,9 @@ FormatInfo astc_row(const char* name, FormatId id, int width, int height) {
                     {astc_encode_entry, nullptr, nullptr, nullptr},
                     {astc_decode_cpu_entry, astc_decode_cuda_entry, nullptr, astc_decode_reference_entry},
                     nullptr,
-                    astc_time_decode_cuda};
+                    astc_time_decode_cuda,
+                    nullptr,
+                    astc_decode_device};
 }
 
 #if defined(BCFEAT_CUDA_BPTC_ENCODERS) && !BCFEAT_CUDA_BPTC_ENCODERS
@@ -87,6 +91,7 @@ FormatInfo bptc_row(FormatInfo row) {
   if (!kCudaBptcEncoders) {
     row.encode[static_cast<int>(Backend::kCuda)] = nullptr;
     row.time_encode_cuda = nullptr;
+    row.encode_device = nullptr;
     row.backend_note = kBptcNote;
   }
   return row;

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include "bcfeat/kernels/codebook.h"
+#include "bcfeat/kernels/device_codec.h"
 #include "bcfeat/kernels/scalar_codec.h"
 #include "cuda_util.cuh"
 
@@ -191,6 +192,50 @@ std::vector<float> half_decode_cuda(const uint8_t* stream, int64_t count, bool b
   half_decode_kernel<<<launch_blocks(count), kThreads>>>(in.data, count, bfloat, y.data);
   check_cuda(cudaGetLastError(), "half decode launch");
   return download(y, static_cast<size_t>(count));
+}
+
+void int_encode_device(const float* x, const GroupGeometry& g, int bits, uint8_t* out, uint8_t* scratch,
+                       CudaStream stream) {
+  require_gpu();
+  const auto cuda_stream = static_cast<cudaStream_t>(stream);
+  const int64_t side = 4 * g.groups(), packed = int_stream_bytes(g, bits) - side;
+  int_params_kernel<<<launch_blocks(g.groups()), kThreads, 0, cuda_stream>>>(x, g, bits, reinterpret_cast<uint16_t*>(out),
+                                                                             scratch);
+  check_cuda(cudaGetLastError(), "int encode launch");
+  pack_kernel<<<launch_blocks(packed), kThreads, 0, cuda_stream>>>(scratch, g.values(), bits, out + side, packed);
+  check_cuda(cudaGetLastError(), "int pack launch");
+}
+
+void int_decode_device(const uint8_t* in, const GroupGeometry& g, int bits, float* y, CudaStream stream) {
+  require_gpu();
+  int_decode_kernel<<<launch_blocks(g.values()), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(in, g, bits, y);
+  check_cuda(cudaGetLastError(), "int decode launch");
+}
+
+void fp8_encode_device(const float* x, const GroupGeometry& g, Fp8Spec spec, uint8_t* out, CudaStream stream) {
+  require_gpu();
+  fp8_encode_kernel<<<launch_blocks(g.groups()), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, g, spec, out);
+  check_cuda(cudaGetLastError(), "fp8 encode launch");
+}
+
+void fp8_decode_device(const uint8_t* in, const GroupGeometry& g, Fp8Spec spec, float* y, CudaStream stream) {
+  require_gpu();
+  fp8_decode_kernel<<<launch_blocks(g.values()), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(in, g, spec, y);
+  check_cuda(cudaGetLastError(), "fp8 decode launch");
+}
+
+void half_encode_device(const float* x, int64_t count, bool bfloat, uint8_t* out, CudaStream stream) {
+  require_gpu();
+  half_encode_kernel<<<launch_blocks(count), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      x, count, bfloat, reinterpret_cast<uint16_t*>(out));
+  check_cuda(cudaGetLastError(), "half encode launch");
+}
+
+void half_decode_device(const uint8_t* in, int64_t count, bool bfloat, float* y, CudaStream stream) {
+  require_gpu();
+  half_decode_kernel<<<launch_blocks(count), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      reinterpret_cast<const uint16_t*>(in), count, bfloat, y);
+  check_cuda(cudaGetLastError(), "half decode launch");
 }
 
 std::vector<int32_t> codebook_assign_cuda(const float* x, const CodebookShape& shape, const float* books) {

@@ -585,3 +585,17 @@ TEST_CASE("texture: Hadamard rotation, correlation order, BC6H value scales, per
   CHECK(distortion_metrics(x, ys)["psnr_db"].get<double>() > 25.0);
   CHECK_THROWS_AS(shared->compress(features(1, 8, 8, 23, 13, 0)), InputError);
 }
+
+TEST_CASE("compression.device texture: block formats the texture units decode, and nothing else") {
+  CompressionOptions options;
+  options.method = "texture";
+  options.device = "texture";
+  options.set("format", "astc_4x4");
+  CHECK_THROWS_WITH(make_compressor(options), message_contains("no data-centre GPU decodes ASTC in its texture units"));
+  options.set("format", "bc7");
+  CHECK_NOTHROW(make_compressor(options));  // the GPU is needed when it runs, not when it is made
+  options.method = "int";
+  CHECK_THROWS_WITH(make_compressor(options), message_contains("texture units"));
+  options.method = "codebook";
+  CHECK_THROWS_AS(make_compressor(options), InputError);
+}

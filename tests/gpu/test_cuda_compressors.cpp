@@ -1,11 +1,14 @@
 // GPU suite for the framework: the texture, scalar (fp16, bf16, int, fp8) and codebook compressors
-// with device = cuda write the same stream as on the CPU and decode it to the same tensor. Exits 77
+// with device = cuda (and texture) write the same stream as on the CPU and decode it to the same
+// tensor, from host buffers and from CUDA tensors (whose streams stay on the GPU). Exits 77
 // (CTest: skipped) when no CUDA device is usable.
 #define CATCH_CONFIG_RUNNER
 #include <cstdio>
 
 #include "bcfeat/datasets/features.h"
 #include "bcfeat/framework/compressor.h"
+#include "bcfeat/framework/config.h"
+#include "bcfeat/framework/error.h"
 #include "bcfeat/kernels/cuda_device.h"
 #include "bcfeat/kernels/format.h"
 #include "catch.h"
@@ -114,6 +117,88 @@ TEST_CASE("scalar and codebook compressors: CUDA stream and reconstruction equal
     // Each decoder on the other's stream: the same tensor, bit for bit.
     CHECK(torch::equal(cpu->decompress(a), cuda->decompress(a)));
     CHECK(torch::equal(cpu->decompress(b), cuda->decompress(b)));
+  }
+}
+
+namespace {
+
+// Options from `key=value` settings, as a config would give them.
+CompressionOptions options_from(const std::string& method, const std::string& device,
+                                const std::vector<std::string>& settings) {
+  CompressionOptions options;
+  ParamSet params;
+  options.declare(params);
+  ConfigTree tree;
+  apply_override(tree, "compression.method=" + method);
+  apply_override(tree, "compression.device=" + device);
+  for (const auto& setting : settings) apply_override(tree, "compression." + setting);
+  params.apply(tree);
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("device tensors: the GPU compresses to the CPU's bytes, keeps them on the GPU, and decodes the CPU's values") {
+  FeatureOptions features;
+  features.batch = 3;
+  features.tokens_hw = {9, 14};
+  features.dim = 21;
+  features.outlier_channels = 2;
+  const torch::Tensor x = synthetic_features(features, 13);
+  const torch::Tensor x_gpu = x.to(torch::kCUDA);
+  struct Case {
+    std::string method;
+    std::vector<std::string> devices;
+    std::vector<std::string> settings;
+  };
+  std::vector<Case> cases;
+  for (const auto& format : format_table()) {
+    std::vector<std::string> devices{"cuda"};
+    if (format.texture_decodable()) devices.push_back("texture");
+    const std::string f = std::string("format=") + format.name;
+    const bool half = value_domain_is_float(format.domain);
+    cases.push_back({"texture", devices, {f, "tokens_hw=[9, 14]", "quality=fast"}});
+    cases.push_back({"texture", devices, {f, "layout=channel", "quality=fast", "value_map=per_texture"}});
+    cases.push_back({"texture", devices, {f, "layout=token_channel", "quality=fast", "outlier_channels=3"}});
+    if (half) cases.push_back({"texture", devices, {f, "tokens_hw=[9, 14]", "quality=fast", "value_scale=scale"}});
+  }
+  for (const char* f : {"bc4_snorm", "bc7", "astc_6x6"}) {
+    const std::vector<std::string> devices = std::string(f) == "astc_6x6" ? std::vector<std::string>{"cuda"}
+                                                                           : std::vector<std::string>{"cuda", "texture"};
+    cases.push_back({"texture", devices,
+                     {std::string("format=") + f, "tokens_hw=[4, 31]", "keep_tokens=[0, 5]", "rotation=hadamard",
+                      "channel_order=correlation", "clip_percentile=1.5"}});
+    cases.push_back({"texture", devices, {std::string("format=") + f, "layout=channel", "channel_order=variance"}});
+  }
+  for (const char* bits : {"2", "4", "8"}) {
+    for (const char* axis : {"token", "channel"}) {
+      cases.push_back({"int", {"cuda"}, {std::string("bits=") + bits, std::string("axis=") + axis, "group_size=16"}});
+    }
+  }
+  cases.push_back({"fp8", {"cuda"}, {"fp8_format=e4m3", "group_size=8"}});
+  cases.push_back({"fp16", {"cuda"}, {}});
+  cases.push_back({"bf16", {"cuda"}, {}});
+  cases.push_back({"codebook", {"cuda"}, {"codebook=pq", "codebook_size=16", "index_format=bc4_unorm", "tokens_hw=[9, 14]"}});
+  cases.push_back({"lossless", {"cpu"}, {}});
+  for (const auto& c : cases) {
+    const auto cpu = make_compressor(options_from(c.method, "cpu", c.settings));
+    const Compressed a = cpu->compress(x);
+    const torch::Tensor reference = cpu->decompress(a);
+    for (const auto& device : c.devices) {
+      INFO(c.method << " on " << device << ": " << join(c.settings, " "));
+      const auto gpu = make_compressor(options_from(c.method, device, c.settings));
+      const Compressed b = gpu->compress(x_gpu);
+      REQUIRE(b.on_device());
+      CHECK(b.side_bytes == a.side_bytes);
+      CHECK(b.to_host().bytes == a.bytes);
+      const torch::Tensor y = gpu->decompress(b);
+      CHECK(y.is_cuda());
+      CHECK(torch::equal(y.cpu(), reference));
+      CHECK(torch::equal(gpu->decompress(b, torch::kFloat16).cpu(), reference.to(torch::kFloat16)));
+      CHECK(torch::equal(gpu->decompress(b, torch::kBFloat16).cpu(), reference.to(torch::kBFloat16)));
+      // The host stream on the same compressor: the same values on the CPU.
+      CHECK(torch::equal(gpu->decompress(a), reference));
+    }
   }
 }
 

@@ -55,7 +55,7 @@ std::vector<int64_t> widest_channels(const torch::Tensor& features, int64_t coun
   if (count == 0) return {};
   if (count >= dim) throw_input_error("compression.outlier_channels = {} must be below D = {}", count, dim);
   const torch::Tensor flat = features.reshape({-1, dim});
-  const torch::Tensor range = (std::get<0>(flat.max(0)) - std::get<0>(flat.min(0))).contiguous();
+  const torch::Tensor range = (std::get<0>(flat.max(0)) - std::get<0>(flat.min(0))).to(torch::kCPU).contiguous();
   std::vector<int64_t> order(dim);
   for (int64_t d = 0; d < dim; ++d) order[d] = d;
   const float* r = range.data_ptr<float>();
@@ -70,41 +70,33 @@ std::vector<int64_t> widest_channels(const torch::Tensor& features, int64_t coun
 // (forward) or before (inverse) sign flips from `seed`.
 torch::Tensor hadamard_rotate(const torch::Tensor& features, uint32_t seed, bool inverse) {
   const int64_t dim = features.size(2);
-  torch::Tensor x = features.to(torch::kFloat64).reshape({-1, dim}).contiguous();
   std::vector<double> sign(static_cast<size_t>(dim));
   uint64_t state = seed;
   for (auto& s : sign) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
     s = (state >> 63) ? -1.0 : 1.0;
   }
-  double* v = x.data_ptr<double>();
+  // Every value is one double addition, subtraction or product of two others at each step, so
+  // the result is the same on every device.
+  const torch::Tensor signs = torch::tensor(sign, torch::kFloat64).to(features.device());
+  torch::Tensor x = features.to(torch::kFloat64).reshape({-1, dim});
   const int64_t rows = x.size(0);
-  for (int64_t r = 0; r < rows; ++r) {
-    double* row = v + r * dim;
-    if (!inverse) {
-      for (int64_t d = 0; d < dim; ++d) row[d] *= sign[static_cast<size_t>(d)];
+  if (!inverse) x = x * signs;
+  std::vector<torch::Tensor> blocks;
+  for (int64_t start = 0; start < dim;) {
+    int64_t size = 256;
+    while (size > dim - start) size >>= 1;
+    torch::Tensor block = x.narrow(1, start, size);
+    for (int64_t h = 1; h < size; h <<= 1) {
+      const torch::Tensor pairs = block.reshape({rows, size / (2 * h), 2, h});
+      const torch::Tensor a = pairs.select(2, 0), b = pairs.select(2, 1);
+      block = torch::stack({a + b, a - b}, 2).reshape({rows, size});
     }
-    int64_t start = 0;
-    while (start < dim) {
-      int64_t size = 256;
-      while (size > dim - start) size >>= 1;
-      for (int64_t h = 1; h < size; h <<= 1) {
-        for (int64_t i = start; i < start + size; i += 2 * h) {
-          for (int64_t j = i; j < i + h; ++j) {
-            const double a = row[j], b = row[j + h];
-            row[j] = a + b;
-            row[j + h] = a - b;
-          }
-        }
-      }
-      const double norm = 1.0 / std::sqrt(static_cast<double>(size));
-      for (int64_t d = start; d < start + size; ++d) row[d] *= norm;
-      start += size;
-    }
-    if (inverse) {
-      for (int64_t d = 0; d < dim; ++d) row[d] *= sign[static_cast<size_t>(d)];
-    }
+    blocks.push_back(block * (1.0 / std::sqrt(static_cast<double>(size))));
+    start += size;
   }
+  x = torch::cat(blocks, 1);
+  if (inverse) x = x * signs;
   return x.reshape(features.sizes()).to(torch::kFloat32).contiguous();
 }
 
@@ -193,47 +185,34 @@ ValueScale parse_value_scale(const std::string& name) {
 // rounded outward — or, for value_scale = scale, one fp16 scale (max |x|, rounded up).
 std::vector<uint16_t> ValueMap::fit(const torch::Tensor& features, bool per_image) const {
   const int64_t batch = features.size(0), tokens = features.size(1), dim = features.size(2);
-  const float* x = features.data_ptr<float>();
-  const int64_t ranges = per_image ? batch * dim : dim;
-  std::vector<float> low(ranges, 3.0e38f), high(ranges, -3.0e38f);
+  // One row per map, holding the values it covers (order statistics are exact on any device).
+  const torch::Tensor rows = per_image ? features.permute({0, 2, 1}).reshape({batch * dim, tokens})
+                                       : features.reshape({-1, dim}).t();
+  torch::Tensor low, high;
   if (clip_percentile > 0.0 && scale == ValueScale::kAffine) {
-    std::vector<std::vector<float>> members(ranges);
-    for (int64_t b = 0; b < batch; ++b) {
-      for (int64_t t = 0; t < tokens; ++t) {
-        for (int64_t d = 0; d < dim; ++d) members[per_image ? b * dim + d : d].push_back(x[(b * tokens + t) * dim + d]);
-      }
-    }
-    for (int64_t r = 0; r < ranges; ++r) {
-      auto& v = members[r];
-      const auto last = static_cast<int64_t>(v.size()) - 1;
-      const auto rank = static_cast<int64_t>(std::llround(clip_percentile / 100.0 * last));
-      std::nth_element(v.begin(), v.begin() + rank, v.end());
-      low[r] = v[rank];
-      std::nth_element(v.begin(), v.begin() + (last - rank), v.end());
-      high[r] = v[last - rank];
-    }
+    const int64_t last = rows.size(1) - 1;
+    const auto rank = static_cast<int64_t>(std::llround(clip_percentile / 100.0 * static_cast<double>(last)));
+    low = std::get<0>(rows.kthvalue(rank + 1, 1));
+    high = std::get<0>(rows.kthvalue(last - rank + 1, 1));
   } else {
-    for (int64_t b = 0; b < batch; ++b) {
-      for (int64_t t = 0; t < tokens; ++t) {
-        for (int64_t d = 0; d < dim; ++d) {
-          const int64_t r = per_image ? b * dim + d : d;
-          const float v = x[(b * tokens + t) * dim + d];
-          low[r] = std::min(low[r], v);
-          high[r] = std::max(high[r], v);
-        }
-      }
-    }
+    low = std::get<0>(rows.min(1));
+    high = std::get<0>(rows.max(1));
   }
+  low = low.to(torch::kCPU).contiguous();
+  high = high.to(torch::kCPU).contiguous();
+  const float* lows = low.data_ptr<float>();
+  const float* highs = high.data_ptr<float>();
   std::vector<uint16_t> out;
-  for (int64_t r = 0; r < ranges; ++r) {
-    if (std::fabs(low[r]) > 65504.0f || std::fabs(high[r]) > 65504.0f) {
-      throw_input_error("feature range [{}, {}] exceeds fp16, so the texture value map cannot be stored", low[r], high[r]);
+  for (int64_t r = 0; r < low.numel(); ++r) {
+    if (std::fabs(lows[r]) > 65504.0f || std::fabs(highs[r]) > 65504.0f) {
+      throw_input_error("feature range [{}, {}] exceeds fp16, so the texture value map cannot be stored", lows[r],
+                        highs[r]);
     }
     if (scale == ValueScale::kScale) {
-      out.push_back(half_bits_toward(std::max(std::fabs(low[r]), std::fabs(high[r])), true));
+      out.push_back(half_bits_toward(std::max(std::fabs(lows[r]), std::fabs(highs[r])), true));
     } else {
-      out.push_back(half_bits_toward(low[r], false));
-      out.push_back(half_bits_toward(high[r], true));
+      out.push_back(half_bits_toward(lows[r], false));
+      out.push_back(half_bits_toward(highs[r], true));
     }
   }
   return out;

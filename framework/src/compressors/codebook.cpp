@@ -79,6 +79,10 @@ class CodebookCompressor : public Compressor {
  public:
   explicit CodebookCompressor(const CompressionOptions& values)
       : options_(read_options<CodebookOptions>(values)), device_(values.device) {
+    if (device_ == "texture") {
+      throw_input_error("compression.device texture decodes block formats in the texture units (method texture); "
+                        "use cuda for the codebook compressor");
+    }
     if (options_.codebook != "scalar" && options_.codebook != "vector" && options_.codebook != "pq") {
       throw_input_error("compression.codebook must be scalar, vector or pq, not '{}'", options_.codebook);
     }
@@ -111,7 +115,7 @@ class CodebookCompressor : public Compressor {
 
   int64_t shared_bytes() const override { return fitted_ ? 2 * static_cast<int64_t>(books_.size()) : 0; }
 
-  Compressed compress(const torch::Tensor& features) const override {
+  Compressed compress_host(const torch::Tensor& features) const override {
     const std::vector<uint16_t> books = fitted_ ? books_ : train(features);
     if (fitted_) check_dim(features.size(2));
     Compressed out;
@@ -146,7 +150,7 @@ class CodebookCompressor : public Compressor {
     return out;
   }
 
-  torch::Tensor decompress(const Compressed& data) const override {
+  torch::Tensor decompress_host(const Compressed& data) const override {
     const int64_t batch = data.shape[0], tokens = data.shape[1], dim = data.shape[2];
     const int64_t spaces = subspaces(dim), entries = options_.codebook_size;
     const int64_t book_values = books_per_tensor(dim) * entries * width_;

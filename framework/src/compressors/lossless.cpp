@@ -31,7 +31,7 @@ class LosslessCompressor : public Compressor {
   }
   std::string timing_device() const override { return "cpu (1 thread)"; }
 
-  Compressed compress(const torch::Tensor& features) const override {
+  Compressed compress_host(const torch::Tensor& features) const override {
     const int64_t count = features.numel();
     const float* x = features.data_ptr<float>();
     std::vector<uint8_t> shuffled(2 * count);
@@ -50,7 +50,7 @@ class LosslessCompressor : public Compressor {
     return out;
   }
 
-  torch::Tensor decompress(const Compressed& data) const override {
+  torch::Tensor decompress_host(const Compressed& data) const override {
     torch::Tensor out = torch::empty(data.shape, torch::kFloat32);
     const int64_t count = out.numel();
     std::vector<uint8_t> shuffled(2 * count);

@@ -20,6 +20,7 @@
 
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
+#include "bcfeat/kernels/device_codec.h"
 #include "bcfeat/kernels/float_formats.h"
 #include "bcfeat/kernels/scalar_codec.h"
 
@@ -66,13 +67,39 @@ struct Fp8Options : GroupOptions {
 
 // Encodes and decodes on the device asked for, which is checked when the compressor runs.
 struct Device {
-  explicit Device(const std::string& name) : name(name) {}
+  explicit Device(const std::string& name) : name(name) {
+    if (name == "texture") {
+      throw_input_error("compression.device texture decodes block formats in the texture units (method texture); "
+                        "use cuda for this compressor");
+    }
+  }
   bool cuda() const {
     require_device(name);
     return name == "cuda";
   }
   std::string name;
 };
+
+// A device stream must hold exactly the bytes its shape needs.
+void check_stream_size(const Compressed& data, int64_t expected) {
+  if (data.size() != expected) {
+    throw_input_error("the compressed stream holds {} bytes where its shape needs {}", data.size(), expected);
+  }
+}
+
+int64_t value_count(const std::vector<int64_t>& shape) {
+  int64_t count = 1;
+  for (int64_t size : shape) count *= size;
+  return count;
+}
+
+torch::Tensor device_bytes_for(const torch::Tensor& features, int64_t bytes) {
+  return torch::empty({bytes}, features.options().dtype(torch::kUInt8));
+}
+
+torch::Tensor device_values_for(const Compressed& data) {
+  return torch::empty(data.shape, data.device_bytes.options().dtype(torch::kFloat32));
+}
 
 torch::Tensor to_tensor(const std::vector<float>& values, const std::vector<int64_t>& shape) {
   torch::Tensor out = torch::empty(shape, torch::kFloat32);
@@ -87,14 +114,14 @@ GroupGeometry geometry_of(const std::vector<int64_t>& shape, const GroupOptions&
 class HalfCompressor : public Compressor {
  public:
   HalfCompressor(const CompressionOptions& options, bool bfloat) : device_(options.device), bfloat_(bfloat) {}
-  Compressed compress(const torch::Tensor& features) const override {
+  Compressed compress_host(const torch::Tensor& features) const override {
     if (!bfloat_) check_magnitude(features, 65504.0f, "fp16 code");
     const float* x = features.data_ptr<float>();
     const int64_t count = features.numel();
     return {device_.cuda() ? half_encode_cuda(x, count, bfloat_) : half_encode_cpu(x, count, bfloat_), 0,
             features.sizes().vec()};
   }
-  torch::Tensor decompress(const Compressed& data) const override {
+  torch::Tensor decompress_host(const Compressed& data) const override {
     int64_t count = 1;
     for (int64_t size : data.shape) count *= size;
     return to_tensor(device_.cuda() ? half_decode_cuda(data.bytes.data(), count, bfloat_)
@@ -102,6 +129,23 @@ class HalfCompressor : public Compressor {
                      data.shape);
   }
   std::string timing_device() const override { return timing_device_name(device_.name, "1 thread"); }
+
+ protected:
+  Compressed compress_device(const torch::Tensor& features) const override {
+    if (!device_.cuda()) return Compressor::compress_device(features);
+    if (!bfloat_) check_magnitude(features, 65504.0f, "fp16 code");
+    torch::Tensor out = device_bytes_for(features, 2 * features.numel());
+    half_encode_device(features.data_ptr<float>(), features.numel(), bfloat_, out.data_ptr<uint8_t>(), nullptr);
+    return {{}, 0, features.sizes().vec(), out};
+  }
+  torch::Tensor decompress_device(const Compressed& data, torch::ScalarType dtype) const override {
+    if (!device_.cuda()) return Compressor::decompress_device(data, dtype);
+    const int64_t count = value_count(data.shape);
+    check_stream_size(data, 2 * count);
+    torch::Tensor y = device_values_for(data);
+    half_decode_device(data.device_bytes.data_ptr<uint8_t>(), count, bfloat_, y.data_ptr<float>(), nullptr);
+    return y.to(dtype);
+  }
 
  private:
   Device device_;
@@ -112,7 +156,7 @@ class IntCompressor : public Compressor {
  public:
   explicit IntCompressor(const CompressionOptions& options)
       : options_(read_options<IntOptions>(options)), device_(options.device) {}
-  Compressed compress(const torch::Tensor& features) const override {
+  Compressed compress_host(const torch::Tensor& features) const override {
     check_magnitude(features, 65504.0f, "group minimum or maximum");
     const GroupGeometry g = geometry_of(features.sizes().vec(), options_);
     const float* x = features.data_ptr<float>();
@@ -120,13 +164,33 @@ class IntCompressor : public Compressor {
                    4 * g.groups(), features.sizes().vec()};
     return out;
   }
-  torch::Tensor decompress(const Compressed& data) const override {
+  torch::Tensor decompress_host(const Compressed& data) const override {
     const GroupGeometry g = geometry_of(data.shape, options_);
     return to_tensor(device_.cuda() ? int_decode_cuda(data.bytes.data(), g, options_.bits)
                                     : int_decode_cpu(data.bytes.data(), g, options_.bits),
                      data.shape);
   }
   std::string timing_device() const override { return timing_device_name(device_.name, "1 thread"); }
+
+ protected:
+  Compressed compress_device(const torch::Tensor& features) const override {
+    if (!device_.cuda()) return Compressor::compress_device(features);
+    check_magnitude(features, 65504.0f, "group minimum or maximum");
+    const GroupGeometry g = geometry_of(features.sizes().vec(), options_);
+    torch::Tensor out = device_bytes_for(features, int_stream_bytes(g, options_.bits));
+    torch::Tensor scratch = device_bytes_for(features, g.values());
+    int_encode_device(features.data_ptr<float>(), g, options_.bits, out.data_ptr<uint8_t>(),
+                      scratch.data_ptr<uint8_t>(), nullptr);
+    return {{}, 4 * g.groups(), features.sizes().vec(), out};
+  }
+  torch::Tensor decompress_device(const Compressed& data, torch::ScalarType dtype) const override {
+    if (!device_.cuda()) return Compressor::decompress_device(data, dtype);
+    const GroupGeometry g = geometry_of(data.shape, options_);
+    check_stream_size(data, int_stream_bytes(g, options_.bits));
+    torch::Tensor y = device_values_for(data);
+    int_decode_device(data.device_bytes.data_ptr<uint8_t>(), g, options_.bits, y.data_ptr<float>(), nullptr);
+    return y.to(dtype);
+  }
 
  private:
   IntOptions options_;
@@ -139,18 +203,14 @@ class Fp8Compressor : public Compressor {
       : options_(read_options<Fp8Options>(options)),
         spec_(options_.fp8_format == "e4m3" ? kFp8E4M3 : kFp8E5M2),
         device_(options.device) {}
-  Compressed compress(const torch::Tensor& features) const override {
-    // The largest group scale, amax / max_finite rounded up, must be a finite half.
-    const float amax = features.abs().max().item<float>();
-    if (!(half_bits_to_float(half_bits_toward(amax / spec_.max_finite, true)) <= 65504.0f)) {
-      throw_input_error("feature value {} exceeds the fp16 range, so its fp8 scale cannot be stored in fp16", amax);
-    }
+  Compressed compress_host(const torch::Tensor& features) const override {
+    check_scale(features);
     const GroupGeometry g = geometry_of(features.sizes().vec(), options_);
     const float* x = features.data_ptr<float>();
     return {device_.cuda() ? fp8_encode_cuda(x, g, spec_) : fp8_encode_cpu(x, g, spec_), 2 * g.groups(),
             features.sizes().vec()};
   }
-  torch::Tensor decompress(const Compressed& data) const override {
+  torch::Tensor decompress_host(const Compressed& data) const override {
     const GroupGeometry g = geometry_of(data.shape, options_);
     return to_tensor(
         device_.cuda() ? fp8_decode_cuda(data.bytes.data(), g, spec_) : fp8_decode_cpu(data.bytes.data(), g, spec_),
@@ -158,7 +218,33 @@ class Fp8Compressor : public Compressor {
   }
   std::string timing_device() const override { return timing_device_name(device_.name, "1 thread"); }
 
+ protected:
+  Compressed compress_device(const torch::Tensor& features) const override {
+    if (!device_.cuda()) return Compressor::compress_device(features);
+    check_scale(features);
+    const GroupGeometry g = geometry_of(features.sizes().vec(), options_);
+    torch::Tensor out = device_bytes_for(features, fp8_stream_bytes(g));
+    fp8_encode_device(features.data_ptr<float>(), g, spec_, out.data_ptr<uint8_t>(), nullptr);
+    return {{}, 2 * g.groups(), features.sizes().vec(), out};
+  }
+  torch::Tensor decompress_device(const Compressed& data, torch::ScalarType dtype) const override {
+    if (!device_.cuda()) return Compressor::decompress_device(data, dtype);
+    const GroupGeometry g = geometry_of(data.shape, options_);
+    check_stream_size(data, fp8_stream_bytes(g));
+    torch::Tensor y = device_values_for(data);
+    fp8_decode_device(data.device_bytes.data_ptr<uint8_t>(), g, spec_, y.data_ptr<float>(), nullptr);
+    return y.to(dtype);
+  }
+
  private:
+  // The largest group scale, amax / max_finite rounded up, must be a finite half.
+  void check_scale(const torch::Tensor& features) const {
+    const float amax = features.abs().max().item<float>();
+    if (!(half_bits_to_float(half_bits_toward(amax / spec_.max_finite, true)) <= 65504.0f)) {
+      throw_input_error("feature value {} exceeds the fp16 range, so its fp8 scale cannot be stored in fp16", amax);
+    }
+  }
+
   Fp8Options options_;
   Fp8Spec spec_;
   Device device_;

@@ -24,11 +24,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <tuple>
 
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
 #include "bcfeat/kernels/codec.h"
+#include "bcfeat/kernels/device_codec.h"
+#include "bcfeat/kernels/feature_decode.h"
 #include "bcfeat/kernels/float_formats.h"
 #include "channel_transforms.h"
 #include "texture_layout.h"
@@ -99,6 +104,17 @@ struct TextureOptions {
 };
 
 class TextureCompressor : public Compressor {
+  // Side information fitted on a tensor (or a dataset's calibration features): outlier
+  // channels, rotation, channel order, per-channel value maps (fp16 pairs, or scales).
+  struct Side {
+    int64_t dim = 0;
+    std::vector<int64_t> outliers;
+    std::vector<uint16_t> matrix;  // pca
+    uint32_t seed = 0;             // hadamard
+    std::vector<int64_t> order;
+    std::vector<uint16_t> ranges;  // per_channel maps: (low, high) per channel, or one scale per channel
+  };
+
  public:
   explicit TextureCompressor(const CompressionOptions& values)
       : options_(read_options<TextureOptions>(values)), device_(values.device) {
@@ -124,12 +140,12 @@ class TextureCompressor : public Compressor {
                         options_.value_scale, options_.format);
     }
     // The encoder runs on the GPU where the format has one there (else on the CPU); the
-    // decoder runs on the device asked for.
-    if (device_ == "cuda") {
+    // decoder runs where asked: the CUDA kernels (cuda) or the texture units (texture).
+    if (device_ != "cpu") {
       encoder_ = format_->has_encoder(Backend::kCuda) ? Backend::kCuda : Backend::kCpu;
-      decoder_ = Backend::kCuda;
+      decoder_ = device_ == "texture" ? Backend::kTexture : Backend::kCuda;
       if (!format_->has_decoder(decoder_)) {
-        throw_input_error("compression.device cuda: {}", decoder_unavailable(*format_, decoder_));
+        throw_input_error("compression.device {}: {}", device_, decoder_unavailable(*format_, decoder_));
       }
     }
   }
@@ -140,17 +156,22 @@ class TextureCompressor : public Compressor {
     if (options_.scope != "per_dataset") return;
     shared_ = fit_side(pack_tokens(calibration));
     shared_bytes_ = static_cast<int64_t>(side_bytes_of(*shared_).size());
+    std::lock_guard<std::mutex> lock(layouts_mutex_);
+    state_ = DeviceState{};
   }
 
   int64_t shared_bytes() const override { return shared_ ? shared_bytes_ : 0; }
 
   // The CPU encoders and decoders use every hardware thread.
-  std::string timing_device() const override { return timing_device_name(device_, "all threads"); }
+  std::string timing_device() const override {
+    return timing_device_name(device_ == "texture" ? "cuda" : device_, "all threads") +
+           (device_ == "texture" ? " (texture units)" : "");
+  }
 
   // Tokens listed in keep_tokens (e.g. a CLS token) and the `outlier_channels` channels
   // with the widest range are stored as fp16 in front of the stream and left out of the
   // textures.
-  Compressed compress(const torch::Tensor& features) const override {
+  Compressed compress_host(const torch::Tensor& features) const override {
     require_device(device_);
     const std::vector<int64_t> kept = kept_tokens(features.size(1));
     const torch::Tensor packed_tokens = pack_tokens(features);
@@ -175,7 +196,7 @@ class TextureCompressor : public Compressor {
     return out;
   }
 
-  torch::Tensor decompress(const Compressed& data) const override {
+  torch::Tensor decompress_host(const Compressed& data) const override {
     require_device(device_);
     const int64_t batch = data.shape[0], tokens = data.shape[1], dim = data.shape[2];
     const std::vector<int64_t> kept = kept_tokens(tokens);
@@ -205,18 +226,228 @@ class TextureCompressor : public Compressor {
     return out;
   }
 
- private:
-  // Side information fitted on a tensor (or a dataset's calibration features): outlier
-  // channels, rotation, channel order, per-channel value maps (fp16 pairs, or scales).
-  struct Side {
-    int64_t dim = 0;
-    std::vector<int64_t> outliers;
-    std::vector<uint16_t> matrix;  // pca
-    uint32_t seed = 0;             // hadamard
-    std::vector<int64_t> order;
-    std::vector<uint16_t> ranges;  // per_channel maps: (low, high) per channel, or one scale per channel
+  // ---- the device path: a CUDA tensor in, the stream on the GPU, the same bytes ----------
+
+  Compressed compress_device(const torch::Tensor& features) const override {
+    // A pca rotation is fitted and applied in double through LibTorch's matrix product, whose
+    // rounding differs between CPU and GPU: those streams are made on the host.
+    if (device_ == "cpu" || options_.rotation == "pca") return Compressor::compress_device(features);
+    require_device(device_);
+    const auto options = torch::TensorOptions().device(features.device());
+    const std::vector<int64_t> kept = kept_tokens(features.size(1));
+    const torch::Tensor packed_tokens = pack_tokens(features);
+    if (shared_ && shared_->dim != features.size(2)) {
+      throw_input_error("features have D = {} but the shared texture maps were fitted on D = {}", features.size(2),
+                        shared_->dim);
+    }
+    const Side side = shared_ ? *shared_ : fit_side(packed_tokens);
+    std::vector<torch::Tensor> pieces;
+    int64_t side_bytes = 0;
+    auto add = [&](const torch::Tensor& bytes, bool is_side) {
+      pieces.push_back(bytes);
+      if (is_side) side_bytes += bytes.numel();
+    };
+    if (!kept.empty()) add(half_bytes(features.index_select(1, torch::tensor(kept, options.dtype(torch::kLong)))), true);
+    if (!shared_) add(host_bytes_on(side_bytes_of(side), features.device()), true);
+    if (!side.outliers.empty()) {
+      add(half_bytes(packed_tokens.index_select(2, torch::tensor(side.outliers, options.dtype(torch::kLong)))), true);
+    }
+    const torch::Tensor x = transform(packed_tokens, side);
+    const TextureGeometry g = geometry(x.sizes().vec());
+    check_packable(x);
+    const bool per_texture = options_.value_scale == "affine" && options_.value_map == "per_texture";
+    const std::vector<uint16_t> maps = per_texture ? value_map_.fit(x, true) : side.ranges;
+    if (per_texture) {
+      std::vector<uint8_t> stored;
+      for (uint16_t bits : maps) append_u16(stored, bits);
+      add(host_bytes_on(stored, features.device()), true);
+    }
+    const DeviceLayout& layout = device_layout(g);
+    const torch::Tensor pixels = to_domain_on_device(x, maps, layout, g);  // [T][ph][pw][4]
+    add(encode_on_device(pixels, g), false);
+    Compressed out;
+    out.shape = features.sizes().vec();
+    out.side_bytes = side_bytes;
+    out.device_bytes = pieces.size() == 1 ? pieces.front() : torch::cat(pieces);
+    return out;
+  }
+
+  torch::Tensor decompress_device(const Compressed& data, torch::ScalarType dtype) const override {
+    if (device_ == "cpu" || options_.rotation == "pca") return Compressor::decompress_device(data, dtype);
+    require_device(device_);
+    if (dtype != torch::kFloat32 && dtype != torch::kFloat16 && dtype != torch::kBFloat16) {
+      throw_input_error("decompress: float32, float16 or bfloat16 only");
+    }
+    const torch::Tensor& stream = data.device_bytes;
+    const auto options = torch::TensorOptions().device(stream.device());
+    const int64_t batch = data.shape[0], tokens = data.shape[1], dim = data.shape[2];
+    const std::vector<int64_t> kept = kept_tokens(tokens);
+    const int64_t kept_count = static_cast<int64_t>(kept.size()), packed_count = tokens - kept_count;
+    const bool per_texture = options_.value_scale == "affine" && options_.value_map == "per_texture";
+    // The stream's parts, located from the options and the shape alone.
+    const int64_t outlier_count = shared_ ? static_cast<int64_t>(shared_->outliers.size()) : options_.outlier_channels;
+    const int64_t inlier_count = dim - outlier_count;
+    const TextureGeometry g = geometry({batch, packed_count, inlier_count});
+    int64_t position = 0;
+    auto take = [&](int64_t bytes) {
+      if (position + bytes > stream.numel()) {
+        throw_input_error("the compressed stream ends at byte {} where more of it should follow", stream.numel());
+      }
+      const torch::Tensor piece = stream.narrow(0, position, bytes);
+      position += bytes;
+      return piece;
+    };
+    const torch::Tensor kept_bytes = take(2 * batch * kept_count * dim);
+    const torch::Tensor side_bytes = take(shared_ ? 0 : side_length(dim));
+    const torch::Tensor outlier_bytes = take(2 * batch * packed_count * outlier_count);
+    const torch::Tensor map_bytes = take(per_texture ? 4 * g.batch * g.dim : 0);
+    const torch::Tensor blocks = take(g.textures * g.texture_bytes);
+    if (position != stream.numel()) {
+      throw_input_error("the compressed stream holds {} bytes where {} were expected", stream.numel(), position);
+    }
+    // Fused, with nothing read back to the host: side information that is shared (on the GPU
+    // once) or holds only the value maps, which the kernel reads from the stream.
+    if (fused_decode(per_texture) &&
+        (shared_ || (options_.outlier_channels == 0 && options_.channel_order == "identity"))) {
+      return decode_fused(data, blocks, side_bytes, kept, kept_bytes, outlier_bytes, dtype);
+    }
+    Side side;
+    if (shared_) {
+      side = *shared_;
+    } else {
+      const torch::Tensor stored = side_bytes.to(torch::kCPU).contiguous();
+      const std::vector<uint8_t> host(stored.data_ptr<uint8_t>(), stored.data_ptr<uint8_t>() + stored.numel());
+      size_t at = 0;
+      side = read_side(host, at, dim);
+    }
+    std::vector<uint16_t> maps = side.ranges;
+    if (per_texture) {
+      const torch::Tensor stored = map_bytes.to(torch::kCPU).contiguous();
+      maps.assign(reinterpret_cast<const uint16_t*>(stored.data_ptr<uint8_t>()),
+                  reinterpret_cast<const uint16_t*>(stored.data_ptr<uint8_t>()) + 2 * g.batch * g.dim);
+    }
+    const torch::Tensor kept_values = half_values(kept_bytes, {batch, kept_count, dim});
+    const torch::Tensor outlier_values = half_values(outlier_bytes, {batch, packed_count, outlier_count});
+    const DeviceLayout& layout = device_layout(g);
+    const TextureStack stack{static_cast<int>(g.width), static_cast<int>(g.height), static_cast<int>(g.textures)};
+    torch::Tensor texels = torch::empty({g.textures * layout.padded_height * layout.padded_width * channels_},
+                                        options.dtype(torch::kFloat32));
+    decode_textures_device(*format_, decoder_, blocks.data_ptr<uint8_t>(), stack, CodecSettings{quality_, profile_, 0},
+                           texels.data_ptr<float>(), nullptr);
+    const torch::Tensor inliers =
+        untransform(from_domain_on_device(texels, maps, layout, g), side);  // [B, N', D']
+    torch::Tensor packed_tokens = inliers;
+    if (!side.outliers.empty()) {
+      packed_tokens = torch::empty({batch, packed_count, dim}, options.dtype(torch::kFloat32));
+      packed_tokens.index_copy_(2, complement_index(dim, side.outliers).to(stream.device()), inliers);
+      packed_tokens.index_copy_(2, torch::tensor(side.outliers, options.dtype(torch::kLong)), outlier_values);
+    }
+    if (kept.empty()) return packed_tokens.to(dtype);
+    torch::Tensor out = torch::empty(data.shape, options.dtype(torch::kFloat32));
+    out.index_copy_(1, complement_index(tokens, kept).to(stream.device()), packed_tokens);
+    out.index_copy_(1, torch::tensor(kept, options.dtype(torch::kLong)), kept_values);
+    return out.to(dtype);
+  }
+
+  // The spatial layout of the BC formats decodes in one pass straight into the output tensor
+  // (kernels/feature_decode.h): value maps, channel order, outlier and kept-token placement
+  // folded into the kernel's stores. Rotations and per-texture maps take the general path.
+  bool fused_decode(bool per_texture) const {
+    return layout_ == TextureLayout::kSpatial && !per_texture && options_.rotation == "none" &&
+           spatial_feature_decode_supported(*format_, decoder_);
+  }
+
+  // What the fused decode keeps on the GPU between calls: the shared maps and channel
+  // placement (fitted once), the output token of each packed token.
+  struct DeviceState {
+    torch::Tensor shared_maps;  // uint16: the shared side's value maps
+    torch::Tensor channel_out;  // int32 [D']: shared outliers and order folded in
+    torch::Tensor token_out;    // int32 [N']: tokens other than the kept ones
+    torch::Tensor kept_index;   // int64: the kept tokens
+    torch::Tensor outlier_index;  // int64: the shared outlier channels
+    int64_t tokens = -1, dim = -1;
   };
 
+  const DeviceState& device_state(int64_t tokens, int64_t dim, const torch::Device& device) const {
+    std::lock_guard<std::mutex> lock(layouts_mutex_);
+    if (state_.tokens == tokens && state_.dim == dim) return state_;
+    DeviceState state;
+    state.tokens = tokens;
+    state.dim = dim;
+    const std::vector<int64_t> kept = kept_tokens(tokens);
+    std::vector<int32_t> token_out;
+    for (int64_t t = 0; t < tokens; ++t) {
+      if (!std::binary_search(kept.begin(), kept.end(), t)) token_out.push_back(static_cast<int32_t>(t));
+    }
+    state.token_out = torch::tensor(token_out, torch::kInt32).to(device);
+    state.kept_index = torch::tensor(kept, torch::kLong).to(device);
+    if (shared_) {
+      std::vector<int64_t> inliers;
+      for (int64_t d = 0; d < dim; ++d) {
+        if (!std::binary_search(shared_->outliers.begin(), shared_->outliers.end(), d)) inliers.push_back(d);
+      }
+      std::vector<int32_t> channel_out(inliers.size());
+      for (size_t k = 0; k < inliers.size(); ++k) {
+        channel_out[k] = static_cast<int32_t>(inliers[shared_->order.empty() ? k : shared_->order[k]]);
+      }
+      state.channel_out = torch::tensor(channel_out, torch::kInt32).to(device);
+      state.outlier_index = torch::tensor(shared_->outliers, torch::kLong).to(device);
+      std::vector<int32_t> words(shared_->ranges.begin(), shared_->ranges.end());
+      state.shared_maps = torch::tensor(words, torch::kInt32).to(torch::kInt16).to(device);
+    }
+    state_ = std::move(state);
+    return state_;
+  }
+
+  torch::Tensor decode_fused(const Compressed& data, const torch::Tensor& blocks, const torch::Tensor& side_bytes,
+                             const std::vector<int64_t>& kept, const torch::Tensor& kept_bytes,
+                             const torch::Tensor& outlier_bytes, torch::ScalarType dtype) const {
+    const torch::Device device = blocks.device();
+    const int64_t batch = data.shape[0], tokens = data.shape[1], dim = data.shape[2];
+    const DeviceState& state = device_state(tokens, dim, device);
+    const bool channels_moved = shared_ && (!shared_->outliers.empty() || !shared_->order.empty());
+    const int64_t outlier_count = shared_ ? static_cast<int64_t>(shared_->outliers.size()) : 0;
+    const TextureGeometry g = geometry({batch, tokens - static_cast<int64_t>(kept.size()), dim - outlier_count});
+    torch::Tensor out = torch::empty(data.shape, torch::TensorOptions().device(device).dtype(dtype));
+    SpatialFeatureDecode p;
+    p.format = format_;
+    p.profile = profile_;
+    p.batch = static_cast<int>(g.batch);
+    p.grid_h = static_cast<int>(g.grid_h);
+    p.grid_w = static_cast<int>(g.grid_w);
+    p.dim = static_cast<int>(g.dim);
+    p.slots = slots_;
+    p.map = value_map_.scale == ValueScale::kDirect ? MapKind::kDirect
+            : value_map_.scale == ValueScale::kScale ? MapKind::kScale
+                                                     : MapKind::kAffine;
+    p.is_signed = signed_domain();
+    // Unshared maps are the whole side region of the stream (no outliers, order or rotation).
+    p.maps = shared_ ? reinterpret_cast<const uint16_t*>(state.shared_maps.data_ptr<int16_t>())
+                     : reinterpret_cast<const uint16_t*>(side_bytes.data_ptr<uint8_t>());
+    p.channel_out = channels_moved ? state.channel_out.data_ptr<int32_t>() : nullptr;
+    p.token_out = kept.empty() ? nullptr : state.token_out.data_ptr<int32_t>();
+    p.out_tokens = static_cast<int>(tokens);
+    p.out_dim = static_cast<int>(dim);
+    p.out_type = dtype == torch::kFloat16 ? ElementType::kFloat16
+                 : dtype == torch::kBFloat16 ? ElementType::kBFloat16
+                                             : ElementType::kFloat32;
+    p.out = out.data_ptr();
+    decode_spatial_features(p, decoder_, blocks.data_ptr<uint8_t>(), nullptr);
+    if (outlier_count > 0) {
+      const torch::Tensor token_index = state.token_out.to(torch::kLong);
+      const torch::Tensor values = half_values(outlier_bytes, {batch, g.tokens, outlier_count}).to(dtype);
+      const torch::Tensor packed = out.index_select(1, token_index);
+      packed.index_copy_(2, state.outlier_index, values);
+      out.index_copy_(1, token_index, packed);
+    }
+    if (!kept.empty()) {
+      const int64_t kept_count = static_cast<int64_t>(kept.size());
+      out.index_copy_(1, state.kept_index, half_values(kept_bytes, {batch, kept_count, dim}).to(dtype));
+    }
+    return out;
+  }
+
+ private:
   bool half_format() const { return domain_ == ValueDomain::kHalf || domain_ == ValueDomain::kUnsignedHalf; }
   bool signed_domain() const { return domain_ == ValueDomain::kSnorm || domain_ == ValueDomain::kHalf; }
   const char* format_name() const { return format_->name; }
@@ -237,8 +468,9 @@ class TextureCompressor : public Compressor {
     side.dim = packed_tokens.size(2);
     side.outliers = widest_channels(packed_tokens, options_.outlier_channels);
     const torch::Tensor inliers =
-        side.outliers.empty() ? packed_tokens
-                              : packed_tokens.index_select(2, complement_index(side.dim, side.outliers)).contiguous();
+        side.outliers.empty()
+            ? packed_tokens
+            : packed_tokens.index_select(2, on(complement_index(side.dim, side.outliers), packed_tokens)).contiguous();
     torch::Tensor rotated = inliers;
     if (options_.rotation == "pca") {
       side.matrix = pca_rotation(inliers);
@@ -247,10 +479,12 @@ class TextureCompressor : public Compressor {
       side.seed = 0x2545F491u;
       rotated = hadamard_rotate(inliers, side.seed, false);
     }
+    // Channel orders come from reductions whose rounding depends on the device: they are fitted
+    // on a host copy, so that every device stores the same permutation.
     torch::Tensor ordered = rotated;
-    if (options_.channel_order == "variance") side.order = variance_order(rotated);
-    if (options_.channel_order == "correlation") side.order = correlation_order(rotated);
-    if (!side.order.empty()) ordered = rotated.index_select(2, torch::tensor(side.order, torch::kLong)).contiguous();
+    if (options_.channel_order == "variance") side.order = variance_order(rotated.to(torch::kCPU));
+    if (options_.channel_order == "correlation") side.order = correlation_order(rotated.to(torch::kCPU));
+    if (!side.order.empty()) ordered = rotated.index_select(2, index_on(side.order, rotated)).contiguous();
     if (shared_ranges()) side.ranges = value_map_.fit(ordered);
     return side;
   }
@@ -289,20 +523,22 @@ class TextureCompressor : public Compressor {
     return side;
   }
 
+  // Outliers out, rotation, channel order: on the device the tensor is on.
   torch::Tensor transform(const torch::Tensor& packed_tokens, const Side& side) const {
-    torch::Tensor x = side.outliers.empty()
-                          ? packed_tokens
-                          : packed_tokens.index_select(2, complement_index(side.dim, side.outliers)).contiguous();
+    torch::Tensor x =
+        side.outliers.empty()
+            ? packed_tokens
+            : packed_tokens.index_select(2, on(complement_index(side.dim, side.outliers), packed_tokens)).contiguous();
     if (!side.matrix.empty()) x = matrix_rotate(x, side.matrix, false);
     if (options_.rotation == "hadamard") x = hadamard_rotate(x, side.seed, false);
-    if (!side.order.empty()) x = x.index_select(2, torch::tensor(side.order, torch::kLong)).contiguous();
+    if (!side.order.empty()) x = x.index_select(2, index_on(side.order, x)).contiguous();
     return x;
   }
 
   torch::Tensor untransform(torch::Tensor x, const Side& side) const {
     if (!side.order.empty()) {
       torch::Tensor unordered = torch::empty_like(x);
-      unordered.index_copy_(2, torch::tensor(side.order, torch::kLong), x);
+      unordered.index_copy_(2, index_on(side.order, x), x);
       x = unordered;
     }
     if (options_.rotation == "hadamard") x = hadamard_rotate(x, side.seed, true);
@@ -328,10 +564,8 @@ class TextureCompressor : public Compressor {
     return decode_image(*format_, decoder_, blocks, width, height, CodecSettings{quality_, profile_, 0});
   }
 
-  Compressed compress_packed(const torch::Tensor& features, const Side& side) const {
-    const TextureGeometry g = geometry(features.sizes().vec());
-    const float* x = features.data_ptr<float>();
-    const bool is_signed = signed_domain();
+  // Values the format's domain cannot take without a map (any device).
+  void check_packable(const torch::Tensor& features) const {
     if (domain_ == ValueDomain::kUnsignedHalf && options_.value_scale != "affine" &&
         features.min().item<float>() < 0.0f) {
       throw_input_error("{} stores no negative values: use value_scale affine (or bc6h_sf16) for these features",
@@ -340,6 +574,192 @@ class TextureCompressor : public Compressor {
     if (options_.value_scale == "direct" && features.abs().max().item<float>() > 65504.0f) {
       throw_input_error("value_scale direct: feature values exceed the half-float range (max |x| > 65504)");
     }
+  }
+
+  // An index list as a tensor on `like`'s device.
+  static torch::Tensor index_on(const std::vector<int64_t>& index, const torch::Tensor& like) {
+    return torch::tensor(index, torch::TensorOptions().dtype(torch::kLong)).to(like.device());
+  }
+  static torch::Tensor on(const torch::Tensor& index, const torch::Tensor& like) { return index.to(like.device()); }
+
+  // ---- device helpers -------------------------------------------------------------------
+
+  // fp16 values as the stream's bytes (little endian, as append_half writes them).
+  static torch::Tensor half_bytes(const torch::Tensor& values) {
+    if (values.numel() > 0) {
+      const torch::Tensor beyond = values.abs() > 65504.0f;
+      if (beyond.any().item<bool>()) {
+        throw_input_error("feature value {} exceeds the fp16 range", values.masked_select(beyond)[0].item<float>());
+      }
+    }
+    return values.to(torch::kHalf).contiguous().view(torch::kUInt8).reshape({-1});
+  }
+  static torch::Tensor half_values(const torch::Tensor& bytes, const std::vector<int64_t>& shape) {
+    return bytes.clone().view(torch::kHalf).reshape(shape).to(torch::kFloat32);
+  }
+  static torch::Tensor host_bytes_on(const std::vector<uint8_t>& bytes, const torch::Device& device) {
+    return torch::from_blob(const_cast<uint8_t*>(bytes.data()), {static_cast<int64_t>(bytes.size())}, torch::kUInt8)
+        .clone()
+        .to(device);
+  }
+
+  // Bytes of the side information a stream holds for D = dim (as side_bytes_of writes it).
+  int64_t side_length(int64_t dim) const {
+    const int64_t inliers = dim - options_.outlier_channels;
+    int64_t words = options_.outlier_channels;
+    if (options_.rotation == "pca") words += inliers * inliers;
+    if (options_.rotation == "hadamard") words += 2;
+    if (options_.channel_order != "identity") words += inliers;
+    if (shared_ranges()) words += options_.value_scale == "scale" ? inliers : 2 * inliers;
+    return 2 * words;
+  }
+
+  // Where each texel channel of the textures comes from, and where each value goes back to,
+  // for one tensor shape: index tensors on the GPU, made once per shape.
+  struct DeviceLayout {
+    int64_t padded_width = 0, padded_height = 0;
+    torch::Tensor pack_source;   // [T·ph·pw·4] element of the flattened [B, N, D'] tensor, or -1 (fill)
+    torch::Tensor pack_row;      // [T·ph·pw·4] its value map, or -1
+    torch::Tensor unpack_texel;  // [B·N·D'] the decoded texel channel ([T][ph][pw][channels]) it reads
+    torch::Tensor unpack_row;    // [B·N·D'] its value map
+  };
+
+  const DeviceLayout& device_layout(const TextureGeometry& g) const {
+    const std::vector<int64_t> key{g.batch, g.tokens, g.dim};
+    std::lock_guard<std::mutex> lock(layouts_mutex_);
+    auto it = layouts_.find(key);
+    if (it != layouts_.end()) return it->second;
+    const bool per_texture = options_.value_scale == "affine" && options_.value_map == "per_texture";
+    const BlockGrid grid = block_grid(*format_, static_cast<int>(g.width), static_cast<int>(g.height));
+    DeviceLayout layout;
+    layout.padded_width = static_cast<int64_t>(grid.blocks_x) * format_->block_width;
+    layout.padded_height = static_cast<int64_t>(grid.blocks_y) * format_->block_height;
+    const int64_t pw = layout.padded_width, ph = layout.padded_height, texture_texels = g.width * g.height;
+    std::vector<int64_t> source(static_cast<size_t>(g.textures * texture_texels * 4), -1);
+    std::vector<int64_t> row(source.size(), -1);
+    const int64_t values = g.batch * g.tokens * g.dim;
+    std::vector<int64_t> unpack_texel(static_cast<size_t>(values)), unpack_row(static_cast<size_t>(values));
+    for (int64_t texture = 0; texture < g.textures; ++texture) {
+      for_each_texel(g, texture, [&](int64_t b, int64_t t, int64_t group, int64_t px, int64_t py) {
+        for (int c = 0; c < slots_; ++c) {
+          const int64_t d = group * slots_ + c;
+          if (d >= g.dim) break;
+          const int64_t element = (b * g.tokens + t) * g.dim + d, map = per_texture ? b * g.dim + d : d;
+          const size_t at = static_cast<size_t>(((texture * g.height + py) * g.width + px) * 4 + c);
+          source[at] = element;
+          row[at] = map;
+          unpack_texel[element] = ((texture * ph + py) * pw + px) * channels_ + c;
+          unpack_row[element] = map;
+        }
+      });
+    }
+    // Padding texels repeat the texture's last column and row, as the CPU encoders pad.
+    std::vector<int64_t> pack_source(static_cast<size_t>(g.textures * ph * pw * 4)), pack_row(pack_source.size());
+    for (int64_t texture = 0; texture < g.textures; ++texture) {
+      for (int64_t y = 0; y < ph; ++y) {
+        for (int64_t x = 0; x < pw; ++x) {
+          const int64_t sy = std::min(y, g.height - 1), sx = std::min(x, g.width - 1);
+          for (int c = 0; c < 4; ++c) {
+            const size_t to = static_cast<size_t>(((texture * ph + y) * pw + x) * 4 + c);
+            const size_t from = static_cast<size_t>(((texture * g.height + sy) * g.width + sx) * 4 + c);
+            pack_source[to] = source[from];
+            pack_row[to] = row[from];
+          }
+        }
+      }
+    }
+    const torch::Device device(torch::kCUDA);
+    layout.pack_source = torch::tensor(pack_source, torch::kLong).to(device);
+    layout.pack_row = torch::tensor(pack_row, torch::kLong).to(device);
+    layout.unpack_texel = torch::tensor(unpack_texel, torch::kLong).to(device);
+    layout.unpack_row = torch::tensor(unpack_row, torch::kLong).to(device);
+    return layouts_.emplace(key, std::move(layout)).first->second;
+  }
+
+  // The maps as float tensors on the GPU: (low, high) per map row, or one scale.
+  std::pair<torch::Tensor, torch::Tensor> map_tensors(const std::vector<uint16_t>& maps) const {
+    const int stride = value_map_.stride();
+    const int64_t rows = static_cast<int64_t>(maps.size()) / stride;
+    std::vector<float> first(static_cast<size_t>(rows)), second(static_cast<size_t>(rows), 0.0f);
+    for (int64_t r = 0; r < rows; ++r) {
+      first[r] = half_bits_to_float(maps[stride * r]);
+      if (stride == 2) second[r] = half_bits_to_float(maps[stride * r + 1]);
+    }
+    const torch::Device device(torch::kCUDA);
+    return {torch::tensor(first, torch::kFloat32).to(device), torch::tensor(second, torch::kFloat32).to(device)};
+  }
+
+  // The textures' texels [T][ph][pw][4] from the transformed tensor, mapped into the domain
+  // with exactly the float operations of ValueMap::to_domain.
+  torch::Tensor to_domain_on_device(const torch::Tensor& x, const std::vector<uint16_t>& maps,
+                                    const DeviceLayout& layout, const TextureGeometry&) const {
+    const torch::Tensor valid = layout.pack_source >= 0;
+    torch::Tensor v = x.reshape({-1}).index_select(0, layout.pack_source.clamp_min(0));
+    const bool is_signed = signed_domain();
+    if (value_map_.scale != ValueScale::kDirect) {
+      const auto [first, second] = map_tensors(maps);
+      const torch::Tensor rows = layout.pack_row.clamp_min(0);
+      if (value_map_.scale == ValueScale::kScale) {
+        const torch::Tensor scale = first.index_select(0, rows);
+        v = torch::where(scale > 0.0f, v / scale, torch::zeros_like(v)).clamp(is_signed ? -1.0f : 0.0f, 1.0f);
+      } else {
+        const torch::Tensor low = first.index_select(0, rows), high = second.index_select(0, rows);
+        const torch::Tensor span = high - low;
+        torch::Tensor unit = torch::where(span > 0.0f, (v - low) / span, torch::zeros_like(v)).clamp(0.0f, 1.0f);
+        v = is_signed ? unit * 2.0f - 1.0f : unit;
+      }
+    }
+    std::vector<float> fill(4, is_signed || half_format() ? 0.0f : 0.5f);
+    if (slots_ == 3) fill[3] = 1.0f;
+    const torch::Tensor fills =
+        torch::tensor(fill, torch::kFloat32).to(v.device()).repeat({layout.pack_source.numel() / 4});
+    return torch::where(valid, v, fills);
+  }
+
+  // The transformed tensor [B, N', D'] back from decoded texels, with exactly the float
+  // operations of ValueMap::from_domain.
+  torch::Tensor from_domain_on_device(const torch::Tensor& texels, const std::vector<uint16_t>& maps,
+                                      const DeviceLayout& layout, const TextureGeometry& g) const {
+    torch::Tensor t = texels.index_select(0, layout.unpack_texel);
+    if (value_map_.scale == ValueScale::kScale) {
+      t = t * map_tensors(maps).first.index_select(0, layout.unpack_row);
+    } else if (value_map_.scale == ValueScale::kAffine) {
+      const auto [first, second] = map_tensors(maps);
+      const torch::Tensor low = first.index_select(0, layout.unpack_row), high = second.index_select(0, layout.unpack_row);
+      const torch::Tensor unit = signed_domain() ? (t + 1.0f) * 0.5f : t;
+      t = low + unit * (high - low);
+    }
+    return t.reshape({g.batch, g.tokens, g.dim});
+  }
+
+  // The blocks of every texture, on the GPU; formats without a CUDA encoder encode on the
+  // CPU texture by texture, as the host path does.
+  torch::Tensor encode_on_device(const torch::Tensor& pixels, const TextureGeometry& g) const {
+    const CodecSettings settings{quality_, profile_, 0};
+    const TextureStack stack{static_cast<int>(g.width), static_cast<int>(g.height), static_cast<int>(g.textures)};
+    if (encoder_ == Backend::kCuda) {
+      torch::Tensor blocks = torch::empty({g.textures * g.texture_bytes}, pixels.options().dtype(torch::kUInt8));
+      encode_textures_device(*format_, pixels.data_ptr<float>(), stack, settings, blocks.data_ptr<uint8_t>(), nullptr);
+      return blocks;
+    }
+    const int64_t pw = stack.padded_width(*format_), ph = stack.padded_height(*format_);
+    const torch::Tensor host =
+        pixels.view({g.textures, ph, pw, 4}).narrow(1, 0, g.height).narrow(2, 0, g.width).contiguous().to(torch::kCPU);
+    std::vector<uint8_t> blocks(static_cast<size_t>(g.textures * g.texture_bytes));
+    for (int64_t texture = 0; texture < g.textures; ++texture) {
+      const std::vector<uint8_t> encoded =
+          encode_image(*format_, Backend::kCpu, host[texture].data_ptr<float>(), static_cast<int>(g.width),
+                       static_cast<int>(g.height), 4, settings);
+      std::memcpy(&blocks[texture * g.texture_bytes], encoded.data(), encoded.size());
+    }
+    return host_bytes_on(blocks, pixels.device());
+  }
+
+  Compressed compress_packed(const torch::Tensor& features, const Side& side) const {
+    const TextureGeometry g = geometry(features.sizes().vec());
+    const float* x = features.data_ptr<float>();
+    const bool is_signed = signed_domain();
+    check_packable(features);
     const bool per_texture = options_.value_scale == "affine" && options_.value_map == "per_texture";
     Compressed out;
     out.shape = features.sizes().vec();
@@ -382,6 +802,11 @@ class TextureCompressor : public Compressor {
       maps.clear();
       for (int64_t k = 0; k < 2 * g.batch * g.dim; ++k) maps.push_back(read_u16(data.bytes, position));
     }
+    if (data.bytes.size() != position + static_cast<size_t>(g.textures * g.texture_bytes)) {
+      throw_input_error("the texture stream holds {} bytes of blocks where {} textures of {} bytes need {}",
+                        data.bytes.size() - std::min(position, data.bytes.size()), g.textures, g.texture_bytes,
+                        g.textures * g.texture_bytes);
+    }
     torch::Tensor out = torch::empty(data.shape, torch::kFloat32);
     float* y = out.data_ptr<float>();
     for (int64_t texture = 0; texture < g.textures; ++texture) {
@@ -413,6 +838,9 @@ class TextureCompressor : public Compressor {
   ValueMap value_map_;
   int channels_ = 4;  // channels the decoder returns
   int slots_ = 1;
+  mutable std::mutex layouts_mutex_;
+  mutable std::map<std::vector<int64_t>, DeviceLayout> layouts_;  // device index tensors by shape
+  mutable DeviceState state_;                                      // the fused decode's tensors
 };
 
 }  // namespace

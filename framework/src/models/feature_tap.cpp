@@ -1,5 +1,7 @@
 #include "bcfeat/framework/models/feature_tap.h"
 
+#include <torch/cuda.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -13,14 +15,20 @@ using Clock = std::chrono::steady_clock;
 VisualTap FeatureTap::tap() {
   return [this](int layer, const torch::Tensor& tokens) {
     if (std::find(taps_.begin(), taps_.end(), layer) == taps_.end()) return tokens;
-    const torch::Tensor features = tokens.permute({1, 0, 2}).to(torch::kCPU, torch::kFloat32).contiguous();  // [B, N, E]
-    const auto t0 = Clock::now();
+    // [B, N, E] on the model's device: a compressor on the GPU keeps the stream there.
+    const torch::Tensor features = tokens.permute({1, 0, 2}).to(torch::kFloat32).contiguous();
+    // GPU work is asynchronous: the clock reads after the device has finished.
+    const auto now = [&features] {
+      if (features.is_cuda()) torch::cuda::synchronize();
+      return Clock::now();
+    };
+    const auto t0 = now();
     const Compressed compressed = compressor_->compress(features);
-    const auto t1 = Clock::now();
+    const auto t1 = now();
     const torch::Tensor restored = compressor_->decompress(compressed);
     encode_ms_ += std::chrono::duration<double, std::milli>(t1 - t0).count();
-    decode_ms_ += std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
-    bytes_ += static_cast<int64_t>(compressed.bytes.size());
+    decode_ms_ += std::chrono::duration<double, std::milli>(now() - t1).count();
+    bytes_ += compressed.size();
     side_ += compressed.side_bytes;
     values_ += features.numel();
     squared_error_ += (restored - features).pow(2).sum().item<double>();

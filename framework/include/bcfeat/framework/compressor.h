@@ -112,10 +112,18 @@ Options read_options(const CompressionOptions& options) {
   return out;
 }
 
+// A compressed tensor: its stream on the host, or on the GPU when it was compressed from a
+// CUDA tensor (nothing is copied to the host until a caller asks for it).
 struct Compressed {
-  std::vector<uint8_t> bytes;  // the whole stream
+  std::vector<uint8_t> bytes;  // the whole stream, on the host, or
   int64_t side_bytes = 0;      // how much of it is side information (scales, offsets, ...)
   std::vector<int64_t> shape;  // [B, N, D]
+  torch::Tensor device_bytes;  // the whole stream as a uint8 CUDA tensor
+
+  bool on_device() const { return device_bytes.defined(); }
+  int64_t size() const { return on_device() ? device_bytes.numel() : static_cast<int64_t>(bytes.size()); }
+  Compressed to_host() const;    // a copy with the stream on the host
+  Compressed to_device() const;  // a copy with the stream on the current CUDA device
 };
 
 class Compressor {
@@ -127,12 +135,27 @@ class Compressor {
   virtual void fit(const torch::Tensor& calibration) { (void)calibration; }
   // Bytes of the fitted shared state, stored once per dataset (0 when nothing is shared).
   virtual int64_t shared_bytes() const { return 0; }
-  // `features`: float32, contiguous, CPU, shape [B, N, D], finite.
-  virtual Compressed compress(const torch::Tensor& features) const = 0;
-  virtual torch::Tensor decompress(const Compressed& data) const = 0;
+  // `features`: float32, contiguous, [B, N, D], finite; on the CPU (the stream comes back on the
+  // host) or on a CUDA device (the stream stays there). The bytes are the same either way.
+  Compressed compress(const torch::Tensor& features) const {
+    return features.is_cuda() ? compress_device(features) : compress_host(features);
+  }
+  // [B, N, D] of `dtype` (float32, float16 or bfloat16: float32 values rounded to nearest
+  // even): on the CPU from a host stream, on the GPU from a device stream.
+  torch::Tensor decompress(const Compressed& data, torch::ScalarType dtype = torch::kFloat32) const {
+    return data.on_device() ? decompress_device(data, dtype) : decompress_host(data).to(dtype);
+  }
   // Where compress and decompress run, for timing fields: "cuda: <device>", "cpu (1 thread)"
   // or "cpu (all threads)".
   virtual std::string timing_device() const = 0;
+
+ protected:
+  virtual Compressed compress_host(const torch::Tensor& features) const = 0;
+  virtual torch::Tensor decompress_host(const Compressed& data) const = 0;
+  // Compressors that run on the GPU keep the stream there; the others (and these by default)
+  // go through the host: the features down, the stream up (and back down for decoding).
+  virtual Compressed compress_device(const torch::Tensor& features) const;
+  virtual torch::Tensor decompress_device(const Compressed& data, torch::ScalarType dtype) const;
 };
 
 // Where a decompressed value may be from the original, for the registry tests: the group

@@ -91,6 +91,14 @@ using EncodeTimer = CudaTiming (*)(const FormatInfo& format, const float* pixels
 using DecodeTimer = CudaTiming (*)(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width,
                                    int height, const CodecSettings& settings, int repetitions);
 
+// Device-resident entries (GPU pointers, work queued on a cudaStream_t passed as void*): one
+// image of width x height in whole blocks (a stack of textures, device_codec.h).
+using CudaStream = void*;
+using DeviceEncodeEntry = void (*)(const FormatInfo& format, const float* pixels, int width, int height,
+                                   const CodecSettings& settings, uint8_t* blocks, CudaStream stream);
+using DeviceDecodeEntry = void (*)(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width,
+                                   int height, const CodecSettings& settings, float* texels, CudaStream stream);
+
 struct QualityName {
   const char* name;
   Quality quality;
@@ -116,6 +124,8 @@ struct FormatInfo {
   DecodeEntry decode[kBackendCount];
   EncodeTimer time_encode_cuda;  // nullptr without a CUDA encoder
   DecodeTimer time_decode_cuda;  // the CUDA and texture-unit decoders; nullptr without either
+  DeviceEncodeEntry encode_device;  // the CUDA encoder on device memory; nullptr without one
+  DeviceDecodeEntry decode_device;  // the CUDA and texture-unit decoders on device memory
 
   bool has_encoder(Backend backend) const { return encode[static_cast<int>(backend)] != nullptr; }
   bool has_decoder(Backend backend) const { return decode[static_cast<int>(backend)] != nullptr; }
