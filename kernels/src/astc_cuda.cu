@@ -1235,11 +1235,20 @@ void astc_decode_device(const FormatInfo& format, Backend backend, const uint8_t
   const int64_t count = static_cast<int64_t>(width) * height * 4;
   uint16_t* halves = nullptr;
   check_cuda(cudaMallocAsync(reinterpret_cast<void**>(&halves), count * sizeof(uint16_t), cuda_stream), "cudaMallocAsync");
+  // The kernel reads 16-byte words: blocks off that alignment (inside a stream) are copied first.
+  uint8_t* aligned = nullptr;
+  if (reinterpret_cast<uintptr_t>(blocks) % 16 != 0) {
+    const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
+    check_cuda(cudaMallocAsync(reinterpret_cast<void**>(&aligned), bytes, cuda_stream), "cudaMallocAsync");
+    check_cuda(cudaMemcpyAsync(aligned, blocks, bytes, cudaMemcpyDeviceToDevice, cuda_stream), "copy blocks");
+    blocks = aligned;
+  }
   launch(format, blocks, width, height, settings.profile == Profile::kHdr, halves, cuda_stream);
   check_cuda(cudaGetLastError(), "ASTC decode launch");
   half_to_float_kernel<<<static_cast<unsigned>((count + 255) / 256), 256, 0, cuda_stream>>>(halves, count, texels);
   check_cuda(cudaGetLastError(), "half to float launch");
   check_cuda(cudaFreeAsync(halves, cuda_stream), "cudaFreeAsync");
+  if (aligned) check_cuda(cudaFreeAsync(aligned, cuda_stream), "cudaFreeAsync");
 }
 
 CudaTiming astc_time_decode_cuda(const FormatInfo& format, Backend backend, const uint8_t* blocks, int width,

@@ -35,4 +35,22 @@ BCFEAT_HD void scatter_block(const float texels[16][4], int channels, int width,
   }
 }
 
+// Block `block` of kBytes bytes from `blocks`: one vector load where the blocks are aligned to
+// their size, else byte by byte (blocks inside a stream start wherever its side information
+// ends).
+template <int kBytes, bool kAligned>
+BCFEAT_HD void load_block(const uint8_t* blocks, int64_t block, uint8_t bytes[kBytes]) {
+#if defined(__CUDACC__)
+  if constexpr (kAligned) {
+    if constexpr (kBytes == 8) {
+      *reinterpret_cast<uint2*>(bytes) = reinterpret_cast<const uint2*>(blocks)[block];
+    } else {
+      *reinterpret_cast<uint4*>(bytes) = reinterpret_cast<const uint4*>(blocks)[block];
+    }
+    return;
+  }
+#endif
+  for (int i = 0; i < kBytes; ++i) bytes[i] = blocks[block * kBytes + i];
+}
+
 }  // namespace bcfeat

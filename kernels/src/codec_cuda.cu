@@ -36,7 +36,7 @@ using cuda_util::time_cuda;
 // texel rows in shared memory and writes each as one contiguous, float4-coalesced run.
 // (One thread writing its own 4×4 block directly reached 41% of copy bandwidth for BC1 on
 // H200: each warp store touched 32 scattered 16-byte pieces.)
-template <FormatId kFormat, int kChannels, int kBytes, int kThreadsPerCta>
+template <FormatId kFormat, int kChannels, int kBytes, int kThreadsPerCta, bool kAligned>
 __global__ void decode_blocks_kernel(const uint8_t* __restrict__ blocks, int width, int height, int blocks_x,
                                      float* __restrict__ pixels) {
   __shared__ float4 staged[4][kThreadsPerCta * kChannels];  // 4 rows × (blocks × 4 texels × C) floats
@@ -47,11 +47,7 @@ __global__ void decode_blocks_kernel(const uint8_t* __restrict__ blocks, int wid
   if (bx < blocks_x) {
     const int64_t block = static_cast<int64_t>(by) * blocks_x + bx;
     uint8_t bytes[kBytes];
-    if (kBytes == 8) {
-      *reinterpret_cast<uint2*>(bytes) = reinterpret_cast<const uint2*>(blocks)[block];
-    } else {
-      *reinterpret_cast<uint4*>(bytes) = reinterpret_cast<const uint4*>(blocks)[block];
-    }
+    load_block<kBytes, kAligned>(blocks, block, bytes);
     decode_block(kFormat, bytes, texels);
   }
   const bool aligned = width % 4 == 0;  // rows start 16-byte aligned, no partial blocks in x
@@ -126,10 +122,16 @@ void launch_decode(const FormatInfo& format, const uint8_t* blocks, int width, i
                    cudaStream_t stream) {
   const BlockGrid grid = block_grid(format, width, height);
   const dim3 launch((grid.blocks_x + kThreads - 1) / kThreads, grid.blocks_y);
-#define BCFEAT_DECODE_CASE(ID, CHANNELS, BYTES)                                                            \
-  case ID:                                                                                                 \
-    decode_blocks_kernel<ID, CHANNELS, BYTES, kThreads><<<launch, kThreads, 0, stream>>>(blocks, width, height, \
-                                                                                        grid.blocks_x, pixels); \
+  const bool aligned = reinterpret_cast<uintptr_t>(blocks) % format.bytes_per_block == 0;
+#define BCFEAT_DECODE_CASE(ID, CHANNELS, BYTES)                                                                  \
+  case ID:                                                                                                       \
+    if (aligned) {                                                                                               \
+      decode_blocks_kernel<ID, CHANNELS, BYTES, kThreads, true>                                                  \
+          <<<launch, kThreads, 0, stream>>>(blocks, width, height, grid.blocks_x, pixels);                       \
+    } else {                                                                                                     \
+      decode_blocks_kernel<ID, CHANNELS, BYTES, kThreads, false>                                                 \
+          <<<launch, kThreads, 0, stream>>>(blocks, width, height, grid.blocks_x, pixels);                       \
+    }                                                                                                            \
     break;
   switch (format.id) {
     BCFEAT_DECODE_CASE(FormatId::kBC1, 4, 8)

@@ -17,6 +17,7 @@
 
 #include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/feature_decode.h"
+#include "block_access.h"
 #include "blocks/block_codec.h"
 #include "cuda_util.cuh"
 #include "texture_units.cuh"
@@ -62,7 +63,7 @@ __device__ __forceinline__ void write_block(const SpatialFeatureDecode& p, int b
   }
 }
 
-template <FormatId kFormat, int kBytes, class Out>
+template <FormatId kFormat, int kBytes, bool kAligned, class Out>
 __global__ void __launch_bounds__(kThreads)
     decode_features_kernel(SpatialFeatureDecode p, const uint8_t* __restrict__ blocks, int blocks_x,
                            int64_t texture_blocks, Out* __restrict__ out) {
@@ -72,11 +73,7 @@ __global__ void __launch_bounds__(kThreads)
   for (int g = threadIdx.x; g < groups; g += blockDim.x) {
     const int64_t block = (static_cast<int64_t>(b) * groups + g) * texture_blocks + position;
     uint8_t bytes[kBytes];
-    if (kBytes == 8) {
-      *reinterpret_cast<uint2*>(bytes) = reinterpret_cast<const uint2*>(blocks)[block];
-    } else {
-      *reinterpret_cast<uint4*>(bytes) = reinterpret_cast<const uint4*>(blocks)[block];
-    }
+    load_block<kBytes, kAligned>(blocks, block, bytes);
     float texels[16][4];
     decode_block(kFormat, bytes, texels);
     write_block(p, b, g, bx, by, texels, out);
@@ -112,10 +109,17 @@ template <class Out>
 void launch_software(const SpatialFeatureDecode& p, const uint8_t* blocks, Out* out, cudaStream_t stream) {
   const BlockGrid grid = block_grid(*p.format, p.grid_w, p.grid_h);
   const dim3 launch(static_cast<unsigned>(grid.blocks()), static_cast<unsigned>(p.batch));
-#define BCFEAT_FEATURE_CASE(ID, BYTES)                                                                 \
-  case ID:                                                                                             \
-    decode_features_kernel<ID, BYTES, Out><<<launch, kThreads, 0, stream>>>(p, blocks, grid.blocks_x, \
-                                                                            grid.blocks(), out);       \
+  // Blocks inside a stream may start off their size's alignment (after the side information).
+  const bool aligned = reinterpret_cast<uintptr_t>(blocks) % p.format->bytes_per_block == 0;
+#define BCFEAT_FEATURE_CASE(ID, BYTES)                                                                            \
+  case ID:                                                                                                        \
+    if (aligned) {                                                                                                \
+      decode_features_kernel<ID, BYTES, true, Out>                                                                \
+          <<<launch, kThreads, 0, stream>>>(p, blocks, grid.blocks_x, grid.blocks(), out);                        \
+    } else {                                                                                                      \
+      decode_features_kernel<ID, BYTES, false, Out>                                                               \
+          <<<launch, kThreads, 0, stream>>>(p, blocks, grid.blocks_x, grid.blocks(), out);                        \
+    }                                                                                                             \
     break;
   switch (p.format->id) {
     BCFEAT_FEATURE_CASE(FormatId::kBC1, 8)
