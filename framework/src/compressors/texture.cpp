@@ -743,6 +743,14 @@ class TextureCompressor : public Compressor {
       return blocks;
     }
     const int64_t pw = stack.padded_width(*format_), ph = stack.padded_height(*format_);
+    // Textures of whole blocks are encoded as one tall image (blocks are encoded one by one,
+    // so they come out the same); others one by one, with the encoder's own padding.
+    if (pw == g.width && ph == g.height) {
+      const torch::Tensor host = pixels.to(torch::kCPU).contiguous();
+      return host_bytes_on(encode_image(*format_, Backend::kCpu, host.data_ptr<float>(), static_cast<int>(pw),
+                                        static_cast<int>(ph * g.textures), 4, settings),
+                           pixels.device());
+    }
     const torch::Tensor host =
         pixels.view({g.textures, ph, pw, 4}).narrow(1, 0, g.height).narrow(2, 0, g.width).contiguous().to(torch::kCPU);
     std::vector<uint8_t> blocks(static_cast<size_t>(g.textures * g.texture_bytes));
