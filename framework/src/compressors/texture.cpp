@@ -460,7 +460,8 @@ class TextureCompressor : public Compressor {
 
   torch::Tensor pack_tokens(const torch::Tensor& features) const {
     const std::vector<int64_t> kept = kept_tokens(features.size(1));
-    return kept.empty() ? features : features.index_select(1, complement_index(features.size(1), kept)).contiguous();
+    if (kept.empty()) return features;
+    return features.index_select(1, on(complement_index(features.size(1), kept), features)).contiguous();
   }
 
   Side fit_side(const torch::Tensor& packed_tokens) const {
