@@ -53,5 +53,6 @@ int command_codec(Args& args);
 int command_dataset(Args& args);
 int command_bench(Args& args);
 int command_probe(Args& args);
+int command_cache(Args& args);
 
 }  // namespace bcfeat

@@ -48,6 +48,8 @@ usage:
   bcfeat dataset shapes_vqa --output DIR [--split train|val|test] [--count N] [--first I] [--questions Q]
                  [--image-size S] [--seed K]
   bcfeat probe positions MODEL.pt [--scenes N] [--output FILE.json]
+  bcfeat cache build CONFIG [key.path=value ...] [--output FILE]
+  bcfeat cache info FILE
 
 exit codes: 0 ok, 1 some runs failed, 2 bad input
 )";
@@ -296,7 +298,7 @@ int main(int argc, char** argv) {
       {"run", command_run},         {"run-one", command_run_one}, {"report", command_report},
       {"list", command_list},       {"codec", command_codec},     {"bench", command_bench},
       {"dataset", command_dataset},
-      {"probe", command_probe},
+      {"probe", command_probe},     {"cache", command_cache},
   };
   try {
     auto it = commands.find(command);

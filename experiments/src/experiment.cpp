@@ -46,7 +46,7 @@ void declare_common(ParamSet& params, CommonOptions& common, const std::vector<s
 
 }  // namespace
 
-std::unique_ptr<ResolvedExperiment> resolve_experiment(const ConfigTree& tree) {
+std::unique_ptr<ResolvedExperiment> resolve_experiment(const ConfigTree& tree, bool validate) {
   if (!tree.contains("experiment")) {
     throw_input_error("the config has no 'experiment' key; valid experiments: {}", join(experiment_names()));
   }
@@ -58,7 +58,7 @@ std::unique_ptr<ResolvedExperiment> resolve_experiment(const ConfigTree& tree) {
   declare_common(resolved->params, resolved->common, experiment_names());
   resolved->experiment->declare(resolved->params);
   resolved->params.apply(tree);
-  resolved->experiment->validate();
+  if (validate) resolved->experiment->validate();
   return resolved;
 }
 

@@ -14,15 +14,24 @@
 //                     alignment = mean cosine(compressed image, caption) / the same uncompressed.
 // Both: the rate/distortion of the tapped features (bits_per_value over every tapped value,
 // every side byte), memory per image beside fp16, encode/decode time.
+//
+// eval.compress_per: image makes each image's tokens one stream, as a feature cache stores
+// them. With features.cache (written by `bcfeat cache build` from the same config) the
+// compressed pass reads the cache's records instead of running the image encoder up to the
+// tap, and reports the same numbers as compressing per image on the fly, plus the cache's
+// bytes beside an fp16 cache and the time to serve a batch from it. The uncompressed pass
+// still runs the encoder: it is the reference of the drop and of the distortion.
 #include <chrono>
 #include <filesystem>
 
+#include "bcfeat/datasets/feature_cache.h"
 #include "bcfeat/experiments/experiment.h"
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/device.h"
 #include "bcfeat/framework/metrics.h"
 #include "bcfeat/framework/models/feature_tap.h"
 #include "bcfeat/framework/models/model_file.h"
+#include "bcfeat/framework/provenance.h"
 #include "inference.h"
 #include "model_params.h"
 
@@ -53,9 +62,67 @@ class VlmEval : public Experiment {
         .range(0, 1000000);
     params.add("eval.device", &device_, "cpu, cuda or auto").one_of({"auto", "cpu", "cuda"});
     params.add("taps", &taps_, "ViT blocks after which the visual tokens are compressed: numbers 1..depth or 'last'");
+    params.add("eval.compress_per", &compress_per_,
+               "batch (a batch's tapped tokens are one stream) or image (one stream per image, as a feature cache "
+               "stores them)")
+        .one_of({"batch", "image"});
+    params.add("features.cache", &cache_,
+               "feature cache (bcfeat cache build) of this config's compressed features: the compressed pass reads "
+               "it instead of running the image encoder; one tap, eval.compress_per image (empty: none)");
   }
 
   void validate() const override {
+    validate_inputs();
+    if (cache_.empty()) return;
+    if (compress_per_ != "image") {
+      throw_input_error("features.cache holds one stream per image: set eval.compress_per: image");
+    }
+    if (!fs::exists(cache_) && !fs::exists(cache_ + ".building")) {
+      throw_input_error("features.cache '{}' does not exist; build it with: bcfeat cache build CONFIG", cache_);
+    }
+    const FeatureCache cache(cache_);
+    check_cache(cache, /*verify_records=*/true);
+  }
+
+  bool build_feature_cache(const std::string& output, std::ostream& log) override {
+    validate_inputs();
+    const std::string path = output.empty() ? cache_ : output;
+    if (path.empty()) throw_input_error("cache build: name the file with --output FILE or features.cache in the config");
+    const int layer = cache_tap();
+    if (fs::exists(path)) {
+      const FeatureCache existing(path);
+      check_cache(existing, /*verify_records=*/true);
+      log << fmt::format("'{}' is complete ({} images); nothing to do\n", path, existing.records());
+      return true;
+    }
+    Setup s = prepare(log, /*use_cache=*/false);
+    FeatureCacheWriter writer(path, cache_description(s.model.meta), s.compressor->shared_state());
+    if (writer.records() > 0) log << fmt::format("resuming '{}' at image {}\n", path, writer.records());
+    torch::NoGradGuard no_grad;
+    int64_t stored = 0;
+    for (int64_t start = writer.records(); start < scenes_; start += batch_) {
+      const int64_t end = std::min<int64_t>(scenes_, start + batch_);
+      torch::Tensor features;
+      s.model.encode_image(s.split.images.slice(0, start, end).to(s.device), [&](int l, const torch::Tensor& tokens) {
+        if (l == layer) features = tokens.permute({1, 0, 2}).to(torch::kFloat32).contiguous();
+        return tokens;
+      });
+      for (int64_t i = 0; i < features.size(0); ++i) {
+        const Compressed record = s.compressor->compress(features.slice(0, i, i + 1).contiguous());
+        stored += record.size();
+        writer.append(start + i, record);
+      }
+    }
+    writer.finish();
+    const FeatureCache done(path);
+    const double fp16 = 2.0 * static_cast<double>(done.records() * s.taps_tokens * s.model.options.width);
+    log << fmt::format("'{}': {} images, {} bytes ({} in this build; an fp16 cache holds {:.0f}, {:.2f}x more)\n", path,
+                       done.records(), done.file_bytes(), stored, fp16, fp16 / static_cast<double>(done.file_bytes()));
+    return true;
+  }
+
+ protected:
+  void validate_inputs() const {
     if (model_file_.empty()) {
       throw_input_error("{}: 'model_file' is required (a train run's model.pt, e.g. from bcfeat run configs/train_tiny.yaml)",
                         kind_ == "clip" ? "clip_eval" : "vqa_eval");
@@ -69,7 +136,54 @@ class VlmEval : public Experiment {
     make_compressor(compression_);
   }
 
- protected:
+  // A cache holds one tap.
+  int cache_tap() const {
+    const std::vector<int> taps = resolve_taps(read_meta(model_file_).at("model").at("depth").get<int>());
+    if (taps.size() != 1) throw_input_error("a feature cache holds the tokens of one tap; taps names {}", taps.size());
+    return taps[0];
+  }
+
+  // What a cache made from this config records, and what an evaluation checks against it.
+  nlohmann::json cache_description(const nlohmann::json& meta) const {
+    const TinyVlmOptions options = options_from_json(meta.at("model"));
+    const int64_t tokens = static_cast<int64_t>(options.image_size / options.patch) * (options.image_size / options.patch);
+    return {{"bcfeat", bcfeat_version()},
+            {"experiment", kind_ == "clip" ? "clip_eval" : "vqa_eval"},
+            {"model_file", model_file_},
+            {"model", file_fingerprint(model_file_)},
+            {"split", split_},
+            {"tap", cache_tap()},
+            {"shape", {1, tokens, options.width}},
+            {"compression", compression_.stream_keys()},
+            {"calibration_scenes", calibration_scenes_}};
+  }
+
+  // Throws InputError naming the file and the first thing that differs from this config (or
+  // the first record that fails its CRC).
+  void check_cache(const FeatureCache& cache, bool verify_records) const {
+    const nlohmann::json expected = cache_description(read_meta(model_file_));
+    const nlohmann::json& found = cache.description();
+    for (const char* key : {"experiment", "model", "split", "tap", "shape", "compression", "calibration_scenes"}) {
+      const nlohmann::json value = found.contains(key) ? found.at(key) : nlohmann::json();
+      if (value == expected.at(key)) continue;
+      if (std::string(key) == "model") {
+        throw_input_error("feature cache '{}' was built from another model file ('{}', {}); model_file '{}' is {}",
+                          cache.path(), found.value("model_file", "?"), value.dump(), model_file_,
+                          expected.at(key).dump());
+      }
+      throw_input_error("feature cache '{}' was built with {} = {}; this config has {}", cache.path(), key, value.dump(),
+                        expected.at(key).dump());
+    }
+    if (cache.records() < scenes_) {
+      throw_input_error("feature cache '{}' holds {} images of the {} split; eval.scenes is {}", cache.path(),
+                        cache.records(), split_, scenes_);
+    }
+    if (!verify_records) return;
+    for (int64_t i = 0; i < scenes_; ++i) {
+      if (cache.image(i) != i) throw_input_error("'{}': record {}: holds image {}", cache.path(), i, cache.image(i));
+    }
+  }
+
   std::vector<int> resolve_taps(int depth) const {
     if (taps_.empty()) throw_input_error("taps: at least one block");
     std::vector<int> out;
@@ -92,7 +206,8 @@ class VlmEval : public Experiment {
     return out;
   }
 
-  // The model, the split's tensors, and a tap whose compressor is fitted when asked.
+  // The model, the split's tensors, and a tap whose compressor is fitted when asked (or given
+  // the cache's shared state).
   struct Setup {
     Model model;
     ShapesVqaOptions data;
@@ -100,29 +215,71 @@ class VlmEval : public Experiment {
     torch::Device device = torch::kCPU;
     std::shared_ptr<Compressor> compressor;
     std::vector<int> taps;
+    int64_t taps_tokens = 0;  // visual tokens per image
+    std::shared_ptr<FeatureCache> cache;
   };
-  Setup prepare(RunContext& context) const {
+  Setup prepare(std::ostream& log, bool use_cache = true) const {
     Setup s;
     s.device = pick_device(device_);
     s.model = load_model(model_file_, s.device);
     s.data = shapes_vqa_from_meta(s.model.meta);
     s.split = vqa_tensors(s.data, split_from_name(split_), 0, scenes_, per_scene_, s.model.options.question_length);
     s.taps = resolve_taps(s.model.options.depth);
+    s.taps_tokens = static_cast<int64_t>(s.model.options.image_size / s.model.options.patch) *
+                    (s.model.options.image_size / s.model.options.patch);
     s.compressor = make_compressor(compression_);
-    if (calibration_scenes_ > 0) {
+    if (use_cache && !cache_.empty()) {
+      s.cache = std::make_shared<FeatureCache>(cache_);
+      check_cache(*s.cache, /*verify_records=*/false);
+      s.compressor->load_shared_state(s.cache->shared_state(), s.model.options.width);
+      log << fmt::format("compressed features from '{}' ({} images, {} bytes)\n", cache_, s.cache->records(),
+                         s.cache->file_bytes());
+    } else if (calibration_scenes_ > 0) {
       const VqaTensors calibration = vqa_tensors(s.data, VqaSplit::kTrain, 0, calibration_scenes_, 1, 16);
       std::vector<torch::Tensor> features;
       for (int layer : s.taps) features.push_back(tapped_features(s.model, calibration.images, layer, batch_, s.device));
       s.compressor->fit(torch::cat(features));
-      context.log << fmt::format("compressor fitted on the tapped features of {} train scenes ({} shared bytes)\n",
-                                 calibration_scenes_, s.compressor->shared_bytes());
+      log << fmt::format("compressor fitted on the tapped features of {} train scenes ({} shared bytes)\n",
+                         calibration_scenes_, s.compressor->shared_bytes());
     }
     return s;
   }
 
+  // The reference pass's tap: with a cache, it keeps the tapped tokens (the originals the
+  // distortion is measured against) and changes nothing.
+  VisualTap recording_tap(const Setup& s, std::vector<torch::Tensor>& originals) const {
+    if (!s.cache) return {};
+    const int layer = s.taps.at(0);
+    return [layer, &originals](int l, const torch::Tensor& tokens) {
+      if (l == layer) originals.push_back(tokens.permute({1, 0, 2}).to(torch::kCPU, torch::kFloat32).contiguous());
+      return tokens;
+    };
+  }
+
+  // The compressed pass's input: decoded cache records, continued through the model from the
+  // tap (visual tokens for tinyvlm, embeddings for clip) on the model's device.
+  VisualBatch cached_batches(Setup& s, FeatureTap& tap, const torch::Tensor& originals) const {
+    return [&s, &tap, originals](int64_t start, int64_t end) {
+      std::vector<Compressed> streams;
+      for (int64_t i = start; i < end; ++i) streams.push_back(s.cache->record(i));
+      const torch::Tensor restored = tap.decode(streams, originals.slice(0, start, end), s.device);
+      return s.model.encode_from(s.taps.at(0), restored.permute({1, 0, 2}));
+    };
+  }
+
+  // What a cached evaluation adds to the tap's metrics.
+  void cache_metrics(const Setup& s, nlohmann::json& metrics) const {
+    if (!s.cache) return;
+    const int64_t batches = (scenes_ + batch_ - 1) / batch_;
+    metrics["cache_bytes"] = s.cache->file_bytes();
+    metrics["cache_fp16_bytes"] = 2 * s.cache->records() * s.taps_tokens * s.model.options.width;
+    metrics["cache_serve_ms_per_batch"] =
+        (metrics.value("transfer_ms", 0.0) + metrics.value("decode_ms", 0.0)) / static_cast<double>(batches);
+  }
+
   std::string kind_;
   CompressionOptions compression_;
-  std::string model_file_, split_ = "test", device_ = "auto";
+  std::string model_file_, split_ = "test", device_ = "auto", compress_per_ = "batch", cache_;
   int scenes_ = 300, per_scene_ = 8, batch_ = 64, bootstrap_ = 1000, calibration_scenes_ = 0;
   std::vector<std::string> taps_ = {"last"};
 };
@@ -132,14 +289,18 @@ class VqaEval : public VlmEval {
   VqaEval() : VlmEval("tinyvlm") {}
 
   nlohmann::json run(uint64_t seed, RunContext& context) override {
-    Setup s = prepare(context);
+    Setup s = prepare(context.log);
     const VqaTensors& data = s.split;
-    const torch::Tensor reference = predict_answers(s.model.vqa, data, batch_, s.device);
-    FeatureTap tap(s.compressor, s.taps);
-    const torch::Tensor compressed = predict_answers(s.model.vqa, data, batch_, s.device, tap.tap());
+    std::vector<torch::Tensor> originals;
+    const torch::Tensor reference = predict_answers(s.model.vqa, data, batch_, s.device, recording_tap(s, originals));
+    FeatureTap tap(s.compressor, s.taps, compress_per_ == "image");
+    const torch::Tensor compressed =
+        s.cache ? predict_answers(s.model.vqa, data, batch_, s.device, cached_batches(s, tap, torch::cat(originals)))
+                : predict_answers(s.model.vqa, data, batch_, s.device, tap.tap());
     const torch::Tensor right_reference = reference.eq(data.answers).to(torch::kDouble);
     const torch::Tensor right = compressed.eq(data.answers).to(torch::kDouble);
     nlohmann::json metrics = tap.metrics(data.scenes());
+    cache_metrics(s, metrics);
     metrics["vqa_accuracy"] = 100.0 * right.mean().item<double>();
     metrics["vqa_accuracy_uncompressed"] = 100.0 * right_reference.mean().item<double>();
     metrics["vqa_accuracy_drop"] = metrics["vqa_accuracy_uncompressed"].get<double>() - metrics["vqa_accuracy"].get<double>();
@@ -162,15 +323,19 @@ class ClipEval : public VlmEval {
   ClipEval() : VlmEval("clip") {}
 
   nlohmann::json run(uint64_t seed, RunContext& context) override {
-    Setup s = prepare(context);
+    Setup s = prepare(context.log);
     const VqaTensors& data = s.split;
     const torch::Tensor texts = embed_texts(s.model.clip, data.captions, batch_, s.device);
-    const torch::Tensor reference = embed_images(s.model.clip, data.images, batch_, s.device);
-    FeatureTap tap(s.compressor, s.taps);
-    const torch::Tensor compressed = embed_images(s.model.clip, data.images, batch_, s.device, tap.tap());
+    std::vector<torch::Tensor> originals;
+    const torch::Tensor reference = embed_images(s.model.clip, data.images, batch_, s.device, recording_tap(s, originals));
+    FeatureTap tap(s.compressor, s.taps, compress_per_ == "image");
+    const torch::Tensor compressed =
+        s.cache ? over_batches(data.scenes(), batch_, cached_batches(s, tap, torch::cat(originals)))
+                : embed_images(s.model.clip, data.images, batch_, s.device, tap.tap());
     const RetrievalHits before = retrieval_hits(reference, texts, data.captions);
     const RetrievalHits after = retrieval_hits(compressed, texts, data.captions);
     nlohmann::json metrics = tap.metrics(data.scenes());
+    cache_metrics(s, metrics);
     auto percent = [](const torch::Tensor& hits) { return 100.0 * hits.mean().item<double>(); };
     metrics["recall_i2t_1"] = percent(after.image_to_text_1);
     metrics["recall_i2t_5"] = percent(after.image_to_text_5);

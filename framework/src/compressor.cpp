@@ -1,8 +1,10 @@
 #include "bcfeat/framework/compressor.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "bcfeat/framework/error.h"
+#include "bcfeat/framework/results.h"
 #include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/cuda_device.h"
 
@@ -91,6 +93,19 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
       .one_of({"cpu", "cuda", "texture"});
 }
 
+nlohmann::json CompressionOptions::stream_keys() const {
+  CompressionOptions copy = *this;
+  ParamSet params;
+  copy.declare(params, "compression");
+  const auto values = params.resolved_flat();
+  nlohmann::json out = {{"method", method}};
+  for (const auto& key : compressor_keys()) {
+    if (std::find(key.owners.begin(), key.owners.end(), method) == key.owners.end()) continue;
+    out[key.name] = yaml_to_json(values.at("compression." + key.name));
+  }
+  return out;
+}
+
 Compressed Compressed::to_host() const {
   if (!on_device()) return *this;
   Compressed out{{}, side_bytes, shape, {}};
@@ -106,6 +121,10 @@ Compressed Compressed::to_device() const {
                                       torch::kUInt8)
                          .to(torch::kCUDA);
   return out;
+}
+
+void Compressor::load_shared_state(const std::vector<uint8_t>& bytes, int64_t) {
+  if (!bytes.empty()) throw_input_error("this compressor keeps no shared state, but {} bytes of it were given", bytes.size());
 }
 
 Compressed Compressor::compress_device(const torch::Tensor& features) const {

@@ -58,6 +58,8 @@ std::string iso_time_now() {
   return fmt::format("{}.{:03d}Z", text, static_cast<int>(millis));
 }
 
+std::string bcfeat_version() { return BCFEAT_VERSION; }
+
 nlohmann::json provenance_snapshot() {
   static std::once_flag once;
   static nlohmann::json snapshot;
@@ -80,7 +82,7 @@ nlohmann::json provenance_snapshot() {
         {"libtorch_version", fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH)},
         {"cuda_runtime_version", cuda ? fmt::format("{}.{}", cuda / 1000, (cuda % 1000) / 10) : "none"},
         {"cuda_driver_version", driver ? fmt::format("{}.{}", driver / 1000, (driver % 1000) / 10) : "none"},
-        {"bcfeat_version", BCFEAT_VERSION},
+        {"bcfeat_version", bcfeat_version()},
     };
   });
   return snapshot;

@@ -267,6 +267,129 @@ assert abs(i['bits_per_value'] - 3) < 1e-9, i['bits_per_value']
 " && pass "clip_eval: recall@1 <= recall@5, fp16 keeps alignment, int2 rate counted" || fail "clip_eval metrics: $(cat clip_ev/summary.json)"
 sed "s#model_file: .*#model_file: $model_file#" clip_eval.yaml >clip_wrong.yaml
 expect_code 2 "clip_eval on a tinyvlm model exits 2" -- "$bcfeat" run clip_wrong.yaml --output bad_out
+
+# --- feature caches: build, an independent read of the file, evaluation from the cache equals
+# compressing each image on the fly, damaged and mismatched caches exit 2, resume ------------
+cat >cache_eval.yaml <<YAML
+experiment: vqa_eval
+model_file: $model_file
+eval: {scenes: 60, questions_per_scene: 4, device: cpu, bootstrap: 200, compress_per: image}
+taps: [1]
+compression: {method: texture, format: bc4_snorm}
+features: {cache: $PWD/bc4.bcfc}
+YAML
+expect_code 2 "vqa_eval with a cache not built yet exits 2" -- "$bcfeat" run cache_eval.yaml --output bad_out
+grep -q "bcfeat cache build" err.txt && pass "the message says how to build it" || fail "missing cache message: $(cat err.txt)"
+expect_code 0 "cache build" -- "$bcfeat" cache build cache_eval.yaml
+expect_code 0 "cache info" -- "$bcfeat" cache info bc4.bcfc
+grep -q "records        60" out.txt && pass "cache info counts the records" || fail "cache info: $(cat out.txt)"
+# The layout read by Python with zlib's CRC-32: header, description, index, every record.
+cat >read_cache.py <<'PY'
+import json, struct, sys, zlib
+data = open(sys.argv[1], 'rb').read()
+magic, version, flags, text, shared, records, index = struct.unpack_from('<8sIIQQQQ', data, 0)
+assert magic == b'BCFCACHE' and version == 1 and flags == 1, (magic, version, flags)
+assert index + 8 * records == len(data), (index, records, len(data))
+description = json.loads(data[64:64 + text])
+offsets = struct.unpack_from('<%dQ' % records, data, index)
+stream_bytes = 0
+for i, at in enumerate(offsets):
+    image, side, length = struct.unpack_from('<QQQ', data, at)
+    assert image == i and side <= length, (i, image, side, length)
+    (crc,) = struct.unpack_from('<I', data, at + 24 + length)
+    assert crc == zlib.crc32(data[at:at + 24 + length]), ('crc', i)
+    end = offsets[i + 1] if i + 1 < records else index
+    assert at + 24 + length + 4 == end, ('gap', i)
+    stream_bytes += length
+print(json.dumps({'records': records, 'description': description, 'shared': shared, 'stream_bytes': stream_bytes}))
+PY
+/usr/bin/python3 read_cache.py bc4.bcfc >cache_read.json && /usr/bin/python3 -c "
+import json
+r = json.load(open('cache_read.json'))
+d = r['description']
+assert r['records'] == 60 and r['shared'] == 0, r
+assert d['tap'] == 1 and d['shape'] == [1, 16, 32] and d['split'] == 'test', d
+assert d['compression']['method'] == 'texture' and d['compression']['format'] == 'bc4_snorm', d
+assert 'device' not in d['compression'] and 'bits' not in d['compression'], d['compression']
+" && pass "an independent reader finds 60 records whose CRC-32s match zlib's" || fail "cache layout: $(cat cache_read.json)"
+# Evaluations from caches equal compressing each image on the fly: per-tensor maps, maps and a
+# codebook fitted on calibration scenes (the cache's shared state), and clip_eval.
+same_as_on_the_fly() {  # same_as_on_the_fly NAME CONFIG OVERRIDES...
+  local name=$1 config=$2
+  shift 2
+  expect_code 0 "$name: cache build" -- "$bcfeat" cache build "$config" "$@" "features.cache=$PWD/$name.bcfc"
+  expect_code 0 "$name: evaluation from the cache" -- "$bcfeat" run "$config" "$@" "features.cache=$PWD/$name.bcfc" --output "ev_$name"
+  expect_code 0 "$name: on the fly" -- "$bcfeat" run "$config" "$@" "features.cache=" --output "fly_$name"
+  /usr/bin/python3 -c "
+import json, os, sys
+a = json.load(open('ev_$name/summary.json'))[0]
+b = json.load(open('fly_$name/summary.json'))[0]
+timing = ('_ms', 'wall_s', 'run_id', 'features.cache', 'cache_')
+keys = [k for k in set(a) | set(b) if not any(t in k for t in timing)]
+differ = [(k, a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)]
+assert a['status'] == 'ok' and not differ, differ
+assert a['cache_bytes'] == os.path.getsize('$name.bcfc'), a
+assert a['cache_fp16_bytes'] == 2 * a['scenes'] * 16 * 32 and a['cache_serve_ms_per_batch'] > 0, a
+assert a['encode_ms'] == 0 and 'transfer_ms' in a and 'transfer_ms' not in b, (a, b)
+" && pass "$name: the cache gives the on-the-fly metrics" || fail "$name: cache vs on the fly differ"
+}
+same_as_on_the_fly bc4 cache_eval.yaml
+same_as_on_the_fly bc7_shared cache_eval.yaml compression.format=bc7 compression.scope=per_dataset \
+  compression.value_map=per_channel eval.calibration_scenes=40
+same_as_on_the_fly pq cache_eval.yaml compression.method=codebook compression.codebook=pq compression.codebook_size=16 \
+  compression.subvector=8 eval.calibration_scenes=40
+/usr/bin/python3 read_cache.py pq.bcfc | /usr/bin/python3 -c "
+import json, sys
+assert json.load(sys.stdin)['shared'] == 4 * 16 * 8 * 2
+" && pass "a fitted codebook is stored once in the cache" || fail "codebook shared state in the cache"
+sed -e "s#model_file: .*#model_file: $clip_file#" -e "s#, questions_per_scene: 4##" cache_eval.yaml >cache_clip.yaml
+sed -i "s#experiment: vqa_eval#experiment: clip_eval#" cache_clip.yaml
+same_as_on_the_fly clip cache_clip.yaml
+# Damaged or mismatched caches: exit 2, one line naming the file and the reason.
+cp bc4.bcfc damaged.bcfc
+/usr/bin/python3 -c "
+import struct
+data = bytearray(open('damaged.bcfc', 'rb').read())
+_, _, _, _, _, records, index = struct.unpack_from('<8sIIQQQQ', data, 0)
+(at,) = struct.unpack_from('<Q', data, index + 8 * 5)
+data[at + 40] ^= 0x01
+open('damaged.bcfc', 'wb').write(data)
+"
+expect_code 2 "a record with a bad CRC exits 2" -- "$bcfeat" run cache_eval.yaml "features.cache=$PWD/damaged.bcfc" --output bad_out
+grep -q "damaged.bcfc'*: record 5: CRC" err.txt && [ "$(wc -l <err.txt)" = 1 ] \
+  && pass "the message names the file and the record" || fail "bad CRC message: $(cat err.txt)"
+head -c -5 bc4.bcfc >truncated.bcfc
+expect_code 2 "a truncated cache exits 2" -- "$bcfeat" run cache_eval.yaml "features.cache=$PWD/truncated.bcfc" --output bad_out
+grep -q "truncated" err.txt && pass "truncation named" || fail "truncation message: $(cat err.txt)"
+expect_code 2 "a cache of another compressor exits 2" -- "$bcfeat" run cache_eval.yaml compression.format=bc1 --output bad_out
+grep -q "built with compression" err.txt && pass "another compressor named" || fail "compressor mismatch: $(cat err.txt)"
+expect_code 2 "a cache of another tap exits 2" -- "$bcfeat" run cache_eval.yaml "taps=[2]" --output bad_out
+grep -q "built with tap = 1" err.txt && pass "another tap named" || fail "tap mismatch: $(cat err.txt)"
+expect_code 2 "a cache of another model exits 2" -- "$bcfeat" run cache_eval.yaml "model_file=$checkpoint" --output bad_out
+grep -q "another model file" err.txt && pass "another model named" || fail "model mismatch: $(cat err.txt)"
+expect_code 2 "a cache with fewer images than eval.scenes exits 2" -- "$bcfeat" run cache_eval.yaml eval.scenes=61 --output bad_out
+expect_code 2 "a cache needs compress_per image" -- "$bcfeat" run cache_eval.yaml eval.compress_per=batch --output bad_out
+expect_code 2 "cache build of a sweep exits 2" -- "$bcfeat" cache build eval.yaml
+expect_code 2 "cache build of an experiment without images exits 2" -- "$bcfeat" cache build small.yaml --output x.bcfc
+expect_code 2 "cache info of a model file exits 2" -- "$bcfeat" cache info "$model_file"
+[ ! -e bad_out ] && [ ! -e x.bcfc ] && pass "nothing written for bad caches" || fail "a bad cache run wrote output"
+# A build killed in the middle of record 30 resumes there and ends with the same file.
+/usr/bin/python3 -c "
+import struct
+data = open('bc4.bcfc', 'rb').read()
+_, _, _, _, _, records, index = struct.unpack_from('<8sIIQQQQ', data, 0)
+(at,) = struct.unpack_from('<Q', data, index + 8 * 30)
+part = bytearray(data[:at + 20])
+struct.pack_into('<I', part, 12, 0)
+part[32:48] = bytes(16)
+open('resumed.bcfc.building', 'wb').write(part)
+"
+expect_code 2 "an unfinished cache is not read" -- "$bcfeat" run cache_eval.yaml "features.cache=$PWD/resumed.bcfc" --output bad_out
+expect_code 0 "cache build resumes" -- "$bcfeat" cache build cache_eval.yaml --output resumed.bcfc
+grep -q "at image 30" out.txt && cmp -s resumed.bcfc bc4.bcfc && [ ! -e resumed.bcfc.building ] \
+  && pass "resumed at image 30; the file equals an uninterrupted build" || fail "resume: $(cat out.txt)"
+expect_code 0 "cache build of a complete cache does nothing" -- "$bcfeat" cache build cache_eval.yaml
+grep -q "nothing to do" out.txt && pass "complete cache left alone" || fail "rebuild: $(cat out.txt)"
 unset OPENBLAS_NUM_THREADS
 
 # --- every shipped config validates (model files, keys, values) -------------------------------

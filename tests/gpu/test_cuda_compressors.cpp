@@ -1,6 +1,7 @@
 // GPU suite for the framework: the texture, scalar (fp16, bf16, int, fp8) and codebook compressors
 // with device = cuda (and texture) write the same stream as on the CPU and decode it to the same
-// tensor, from host buffers and from CUDA tensors (whose streams stay on the GPU). Exits 77
+// tensor, from host buffers and from CUDA tensors (whose streams stay on the GPU), and feature
+// cache records served to the GPU decode to the CPU's values. Exits 77
 // (CTest: skipped) when no CUDA device is usable.
 #define CATCH_CONFIG_RUNNER
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/config.h"
 #include "bcfeat/framework/error.h"
+#include "bcfeat/framework/models/feature_tap.h"
 #include "bcfeat/kernels/cuda_device.h"
 #include "bcfeat/kernels/format.h"
 #include "catch.h"
@@ -220,6 +222,37 @@ TEST_CASE("device tensors: whole-block ASTC textures, encoded on the host as one
     const Compressed b = gpu->compress(x.to(torch::kCUDA));
     CHECK(b.to_host().bytes == a.bytes);
     CHECK(torch::equal(gpu->decompress(b).cpu(), make_compressor(options_from("texture", "cpu", settings))->decompress(a)));
+  }
+}
+
+TEST_CASE("feature cache records: served to the GPU from pinned memory, decoded to the CPU's values") {
+  FeatureOptions features;
+  features.batch = 5;
+  features.tokens_hw = {6, 8};
+  features.dim = 24;
+  features.outlier_channels = 1;
+  const torch::Tensor x = synthetic_features(features, 23);
+  for (const char* device : {"cpu", "cuda", "texture"}) {
+    for (const char* format : {"bc1", "bc4_snorm", "bc7"}) {
+      INFO(device << " " << format);
+      const std::vector<std::string> settings{std::string("format=") + format, "tokens_hw=[6, 8]"};
+      const auto cpu = make_compressor(options_from("texture", "cpu", settings));
+      std::vector<Compressed> records;  // one stream per image, on the host, as a cache holds them
+      std::vector<torch::Tensor> expected;
+      for (int64_t i = 0; i < x.size(0); ++i) {
+        records.push_back(cpu->compress(x.slice(0, i, i + 1).contiguous()));
+        expected.push_back(cpu->decompress(records.back()));
+      }
+      FeatureTap tap(make_compressor(options_from("texture", device, settings)), {1});
+      const torch::Tensor served = tap.decode(records, x, torch::Device(torch::kCUDA));
+      CHECK(served.is_cuda());
+      CHECK(torch::equal(served.cpu(), torch::cat(expected)));
+      const nlohmann::json metrics = tap.metrics(x.size(0));
+      CHECK(metrics.at("transfer_ms").get<double>() >= 0);
+      int64_t bytes = 0;
+      for (const auto& r : records) bytes += r.size();
+      CHECK(metrics.at("feature_bytes_per_image").get<double>() * static_cast<double>(x.size(0)) == Approx(bytes));
+    }
   }
 }
 

@@ -114,6 +114,25 @@ class CodebookCompressor : public Compressor {
   }
 
   int64_t shared_bytes() const override { return fitted_ ? 2 * static_cast<int64_t>(books_.size()) : 0; }
+  std::vector<uint8_t> shared_state() const override {
+    std::vector<uint8_t> bytes;
+    for (uint16_t bits : fitted_ ? books_ : std::vector<uint16_t>{}) {
+      bytes.push_back(static_cast<uint8_t>(bits & 0xff));
+      bytes.push_back(static_cast<uint8_t>(bits >> 8));
+    }
+    return bytes;
+  }
+  void load_shared_state(const std::vector<uint8_t>& bytes, int64_t dim) override {
+    if (bytes.empty()) return;
+    const int64_t expected = 2 * books_per_tensor(dim) * options_.codebook_size * width_;
+    if (static_cast<int64_t>(bytes.size()) != expected) {
+      throw_input_error("{} bytes of shared codebooks where D = {} needs {}", bytes.size(), dim, expected);
+    }
+    books_.resize(bytes.size() / 2);
+    for (size_t i = 0; i < books_.size(); ++i) books_[i] = static_cast<uint16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+    fitted_dim_ = dim;
+    fitted_ = true;
+  }
 
   Compressed compress_host(const torch::Tensor& features) const override {
     const std::vector<uint16_t> books = fitted_ ? books_ : train(features);

@@ -161,6 +161,19 @@ class TextureCompressor : public Compressor {
   }
 
   int64_t shared_bytes() const override { return shared_ ? shared_bytes_ : 0; }
+  std::vector<uint8_t> shared_state() const override { return shared_ ? side_bytes_of(*shared_) : std::vector<uint8_t>{}; }
+  void load_shared_state(const std::vector<uint8_t>& bytes, int64_t dim) override {
+    if (bytes.empty()) return;
+    if (options_.scope != "per_dataset") throw_input_error("shared texture maps need compression.scope per_dataset");
+    size_t at = 0;
+    Side side = read_side(bytes, at, dim);
+    if (at != bytes.size()) throw_input_error("{} bytes of shared texture maps where D = {} needs {}", bytes.size(), dim, at);
+    side.dim = dim;
+    shared_ = std::move(side);
+    shared_bytes_ = static_cast<int64_t>(bytes.size());
+    std::lock_guard<std::mutex> lock(layouts_mutex_);
+    state_ = DeviceState{};
+  }
 
   // The CPU encoders and decoders use every hardware thread.
   std::string timing_device() const override {

@@ -191,12 +191,18 @@ torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images, const 
     throw_input_error("tinyvlm: images must be [B, 3, {}, {}]", options_.image_size, options_.image_size);
   }
   // [B, E, h, w] → [N, B, E]
-  torch::Tensor x = patch_embed_(images).flatten(2).permute({2, 0, 1}) + positions_;
-  int layer = 0;
-  for (const auto& block : *blocks_) {
-    x = block->as<TransformerBlock>()->forward(x);
-    ++layer;
-    if (tap) x = tap(layer, x);
+  return forward_from(0, patch_embed_(images).flatten(2).permute({2, 0, 1}) + positions_, tap);
+}
+
+torch::Tensor VisionTransformerImpl::forward_from(int layer, torch::Tensor x, const VisualTap& tap) {
+  if (layer < 0 || layer > options_.depth) throw_input_error("tinyvlm: no block {} (the vision transformer has {})", layer, options_.depth);
+  const int64_t tokens = (options_.image_size / options_.patch) * (options_.image_size / options_.patch);
+  if (x.dim() != 3 || x.size(0) != tokens || x.size(2) != options_.width) {
+    throw_input_error("tinyvlm: visual tokens must be [{}, B, {}], got {}", tokens, options_.width, x.sizes());
+  }
+  for (int next = layer; next < options_.depth; ++next) {
+    x = (*blocks_)[static_cast<size_t>(next)]->as<TransformerBlock>()->forward(x);
+    if (tap) x = tap(next + 1, x);
   }
   return norm_(x);
 }
@@ -306,7 +312,14 @@ torch::Tensor TinyVlmImpl::fusion_input(const torch::Tensor& visual) const {
 
 torch::Tensor TinyVlmImpl::forward(const torch::Tensor& images, const torch::Tensor& questions, const VisualTap& tap,
                                    const torch::Tensor& image_of) {
-  torch::Tensor visual = encode_image(images, tap);
+  return ask(encode_image(images, tap), questions, image_of);
+}
+
+torch::Tensor TinyVlmImpl::encode_from(int layer, const torch::Tensor& tokens, const VisualTap& tap) {
+  return vit_->forward_from(layer, tokens, tap);
+}
+
+torch::Tensor TinyVlmImpl::ask(torch::Tensor visual, const torch::Tensor& questions, const torch::Tensor& image_of) {
   if (image_of.defined()) visual = visual.index_select(1, image_of);
   if (questions.dim() != 2 || questions.size(0) != visual.size(1)) {
     throw_input_error("tinyvlm: {} questions for {} images", questions.size(0), visual.size(1));
@@ -326,7 +339,14 @@ ClipImpl::ClipImpl(const TinyVlmOptions& options) : options_(options) {
 }
 
 torch::Tensor ClipImpl::encode_image(const torch::Tensor& images, const VisualTap& tap) {
-  const torch::Tensor visual = vit_(images, tap);
+  return embed(vit_(images, tap));
+}
+
+torch::Tensor ClipImpl::encode_from(int layer, const torch::Tensor& tokens, const VisualTap& tap) {
+  return embed(vit_->forward_from(layer, tokens, tap));
+}
+
+torch::Tensor ClipImpl::embed(const torch::Tensor& visual) {
   const torch::Tensor pooled = pool_(pool_query_.expand({1, visual.size(1), visual.size(2)}), visual).squeeze(0);
   return torch::nn::functional::normalize(image_projection_(pooled),
                                           torch::nn::functional::NormalizeFuncOptions().dim(1));

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,13 @@ class Experiment {
   // Cross-parameter and input checks; throws InputError. Runs before anything is written.
   virtual void validate() const {}
   virtual nlohmann::json run(uint64_t seed, RunContext& context) = 0;
+  // bcfeat cache build: writes (or resumes) the feature cache of this config at `path` (empty:
+  // the file the config names). False for experiments that have no features to cache.
+  virtual bool build_feature_cache(const std::string& path, std::ostream& log) {
+    (void)path;
+    (void)log;
+    return false;
+  }
 };
 
 struct ExperimentEntry {
@@ -52,8 +60,9 @@ struct ResolvedExperiment {
   ParamSet params;
 };
 
-// Builds the experiment named by `experiment:` and applies `tree` (no `sweep.*` keys).
-std::unique_ptr<ResolvedExperiment> resolve_experiment(const ConfigTree& tree);
+// Builds the experiment named by `experiment:` and applies `tree` (no `sweep.*` keys); then
+// validates it unless asked not to.
+std::unique_ptr<ResolvedExperiment> resolve_experiment(const ConfigTree& tree, bool validate = true);
 
 // The parameter reference of one experiment (for docs and `bcfeat list keys`).
 std::vector<ParamDoc> experiment_parameters(const std::string& name);

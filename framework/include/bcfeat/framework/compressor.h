@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include "bcfeat/framework/error.h"
@@ -83,6 +84,9 @@ class CompressionOptions {
   // Binds `prefix.method`, `prefix.device` and every declared key to `params`. The options
   // must stay where they are while `params` is in use.
   void declare(ParamSet& params, const std::string& prefix = "compression");
+  // What decides the stream's bytes: the method and every key its compressor reads, as JSON
+  // (not the device: every device writes the same bytes).
+  nlohmann::json stream_keys() const;
 
  private:
   std::map<std::string, std::any> values_;
@@ -135,6 +139,10 @@ class Compressor {
   virtual void fit(const torch::Tensor& calibration) { (void)calibration; }
   // Bytes of the fitted shared state, stored once per dataset (0 when nothing is shared).
   virtual int64_t shared_bytes() const { return 0; }
+  // That state as bytes, and back onto a compressor of the same options for features of D =
+  // dim (what a feature cache stores once); throws InputError for bytes that do not fit.
+  virtual std::vector<uint8_t> shared_state() const { return {}; }
+  virtual void load_shared_state(const std::vector<uint8_t>& bytes, int64_t dim);
   // `features`: float32, contiguous, [B, N, D], finite; on the CPU (the stream comes back on the
   // host) or on a CUDA device (the stream stays there). The bytes are the same either way.
   Compressed compress(const torch::Tensor& features) const {

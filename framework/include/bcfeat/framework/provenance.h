@@ -11,6 +11,9 @@ namespace bcfeat {
 // Computed once per process (git is asked at most once).
 nlohmann::json provenance_snapshot();
 
+// The project version (CMake's PROJECT_VERSION).
+std::string bcfeat_version();
+
 // Wall-clock time as ISO 8601 UTC with milliseconds.
 std::string iso_time_now();
 

@@ -22,6 +22,8 @@ struct Model {
   Clip clip{nullptr};
   std::shared_ptr<torch::nn::Module> module() const;
   torch::Tensor encode_image(const torch::Tensor& images, const VisualTap& tap = {});  // [N, B, E] or [B, embed]
+  // The same from visual tokens [N, B, E] after block `layer`.
+  torch::Tensor encode_from(int layer, const torch::Tensor& tokens, const VisualTap& tap = {});
 };
 Model make_model(const std::string& kind, const TinyVlmOptions& options);
 

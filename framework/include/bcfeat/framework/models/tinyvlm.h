@@ -117,6 +117,9 @@ class VisionTransformerImpl : public torch::nn::Module {
  public:
   explicit VisionTransformerImpl(const TinyVlmOptions& options);
   torch::Tensor forward(const torch::Tensor& images, const VisualTap& tap = {});  // [N, B, E]
+  // Continues from the tokens [N, B, E] after block `layer` (0: the patch embedding): the
+  // blocks after it, then the final norm.
+  torch::Tensor forward_from(int layer, torch::Tensor tokens, const VisualTap& tap = {});
 
  private:
   TinyVlmOptions options_;
@@ -153,6 +156,9 @@ class TinyVlmImpl : public torch::nn::Module {
   // names each question's image (undefined: question q is about image q).
   torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& questions, const VisualTap& tap = {},
                         const torch::Tensor& image_of = {});
+  // The same from visual tokens after block `layer` (a feature cache's), [N, B, E].
+  torch::Tensor encode_from(int layer, const torch::Tensor& tokens, const VisualTap& tap = {});
+  torch::Tensor ask(torch::Tensor visual, const torch::Tensor& questions, const torch::Tensor& image_of = {});
   torch::Tensor answer(const torch::Tensor& visual, const torch::Tensor& questions);  // visual [N, Q, E]
   // What the fusion blocks attend to: visual tokens [N, B, E] + modality + fusion positions.
   torch::Tensor fusion_input(const torch::Tensor& visual) const;
@@ -183,12 +189,15 @@ class ClipImpl : public torch::nn::Module {
  public:
   explicit ClipImpl(const TinyVlmOptions& options);
   torch::Tensor encode_image(const torch::Tensor& images, const VisualTap& tap = {});  // [B, embed], unit length
+  // The same from visual tokens [N, B, E] after block `layer` (a feature cache's).
+  torch::Tensor encode_from(int layer, const torch::Tensor& tokens, const VisualTap& tap = {});
   torch::Tensor encode_text(const torch::Tensor& captions);                          // [B, embed], unit length
   // Symmetric InfoNCE of matching image/caption pairs (row i of each).
   torch::Tensor loss(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings);
   const TinyVlmOptions& options() const { return options_; }
 
  private:
+  torch::Tensor embed(const torch::Tensor& visual);  // pooled and projected, [B, embed]
   TinyVlmOptions options_;
   VisionTransformer vit_{nullptr};
   TextEncoder text_{nullptr};
