@@ -18,6 +18,7 @@
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/config.h"
 #include "bcfeat/framework/error.h"
+#include "bcfeat/framework/metrics.h"
 #include "bcfeat/framework/provenance.h"
 #include "bcfeat/framework/results.h"
 #include "bcfeat/kernels/codec.h"
@@ -57,11 +58,6 @@ CompressionOptions parse_compressor(const std::string& spec, ParamSet& params, C
   }
   params.apply(tree);
   return options;
-}
-
-double quantile(std::vector<double> values, double q) {
-  std::sort(values.begin(), values.end());
-  return values[static_cast<size_t>(std::llround(q * static_cast<double>(values.size() - 1)))];
 }
 
 }  // namespace

@@ -2,7 +2,32 @@
 
 #include <vector>
 
+#include "bcfeat/framework/error.h"
+#include "bcfeat/framework/metrics.h"
+
 namespace bcfeat {
+
+std::vector<int> resolve_taps(const std::vector<std::string>& taps, int depth) {
+  if (taps.empty()) throw_input_error("taps: at least one block");
+  std::vector<int> out;
+  for (const auto& tap : taps) {
+    int layer = 0;
+    if (tap == "last") {
+      layer = depth;
+    } else {
+      try {
+        size_t used = 0;
+        layer = std::stoi(tap, &used);
+        if (used != tap.size()) layer = 0;
+      } catch (const std::exception&) {
+        layer = 0;
+      }
+      if (layer < 1 || layer > depth) throw_input_error("taps: '{}' is not a block of this model (1..{} or 'last')", tap, depth);
+    }
+    out.push_back(layer);
+  }
+  return out;
+}
 
 torch::Tensor tapped_features(Model& model, const torch::Tensor& images, int layer, int batch, torch::Device device) {
   torch::NoGradGuard no_grad;
@@ -58,6 +83,24 @@ torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch,
     parts.push_back(logits.argmax(1).cpu());
   }
   return torch::cat(parts);
+}
+
+nlohmann::json vqa_accuracy_metrics(const VqaTensors& data, const torch::Tensor& reference, const torch::Tensor& compressed,
+                                    int bootstrap, uint64_t seed) {
+  const torch::Tensor right_reference = reference.eq(data.answers).to(torch::kDouble);
+  const torch::Tensor right = compressed.eq(data.answers).to(torch::kDouble);
+  nlohmann::json metrics;
+  metrics["vqa_accuracy"] = 100.0 * right.mean().item<double>();
+  metrics["vqa_accuracy_uncompressed"] = 100.0 * right_reference.mean().item<double>();
+  metrics["vqa_accuracy_drop"] = metrics["vqa_accuracy_uncompressed"].get<double>() - metrics["vqa_accuracy"].get<double>();
+  const auto ci = paired_bootstrap_ci(right_reference, right, bootstrap, seed);
+  metrics["vqa_accuracy_drop_ci95"] = {ci.first, ci.second};
+  metrics["questions"] = data.answers.size(0);
+  metrics["scenes"] = data.scenes();
+  for (const auto& [type, accuracy] : grouped_accuracy(right, data.types, question_type_names())) {  // accuracy_count, ...
+    metrics["accuracy_" + type] = 100.0 * accuracy;
+  }
+  return metrics;
 }
 
 }  // namespace bcfeat

@@ -4,12 +4,16 @@
 
 #include <functional>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "bcfeat/datasets/shapes_vqa.h"
 #include "bcfeat/framework/models/model_file.h"
 
 namespace bcfeat {
+
+// `taps` (block numbers 1..depth or "last") as block numbers; throws InputError naming a bad one.
+std::vector<int> resolve_taps(const std::vector<std::string>& taps, int depth);
 
 // Visual tokens [B, N, E] (float32, CPU) after block `layer` for every image of `images`.
 torch::Tensor tapped_features(Model& model, const torch::Tensor& images, int layer, int batch, torch::Device device);
@@ -29,5 +33,11 @@ torch::Tensor embed_texts(Clip& model, const torch::Tensor& captions, int batch,
 torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch, torch::Device device, const VisualTap& tap = {});
 torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch, torch::Device device,
                               const VisualBatch& visual);
+
+// vqa_accuracy, vqa_accuracy_uncompressed, vqa_accuracy_drop with its 95% paired-bootstrap
+// interval over questions (`bootstrap` resamples), accuracy_<type> per question type,
+// questions and scenes: from the answers given without and with compression.
+nlohmann::json vqa_accuracy_metrics(const VqaTensors& data, const torch::Tensor& reference, const torch::Tensor& compressed,
+                                    int bootstrap, uint64_t seed);
 
 }  // namespace bcfeat

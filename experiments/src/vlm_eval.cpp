@@ -184,27 +184,8 @@ class VlmEval : public Experiment {
     }
   }
 
-  std::vector<int> resolve_taps(int depth) const {
-    if (taps_.empty()) throw_input_error("taps: at least one block");
-    std::vector<int> out;
-    for (const auto& tap : taps_) {
-      int layer = 0;
-      if (tap == "last") {
-        layer = depth;
-      } else {
-        try {
-          size_t used = 0;
-          layer = std::stoi(tap, &used);
-          if (used != tap.size()) layer = 0;
-        } catch (const std::exception&) {
-          layer = 0;
-        }
-        if (layer < 1 || layer > depth) throw_input_error("taps: '{}' is not a block of this model (1..{} or 'last')", tap, depth);
-      }
-      out.push_back(layer);
-    }
-    return out;
-  }
+  std::vector<int> resolve_taps(int depth) const { return bcfeat::resolve_taps(taps_, depth); }
+
 
   // The model, the split's tensors, and a tap whose compressor is fitted when asked (or given
   // the cache's shared state).
@@ -297,20 +278,9 @@ class VqaEval : public VlmEval {
     const torch::Tensor compressed =
         s.cache ? predict_answers(s.model.vqa, data, batch_, s.device, cached_batches(s, tap, torch::cat(originals)))
                 : predict_answers(s.model.vqa, data, batch_, s.device, tap.tap());
-    const torch::Tensor right_reference = reference.eq(data.answers).to(torch::kDouble);
-    const torch::Tensor right = compressed.eq(data.answers).to(torch::kDouble);
     nlohmann::json metrics = tap.metrics(data.scenes());
     cache_metrics(s, metrics);
-    metrics["vqa_accuracy"] = 100.0 * right.mean().item<double>();
-    metrics["vqa_accuracy_uncompressed"] = 100.0 * right_reference.mean().item<double>();
-    metrics["vqa_accuracy_drop"] = metrics["vqa_accuracy_uncompressed"].get<double>() - metrics["vqa_accuracy"].get<double>();
-    const auto ci = paired_bootstrap_ci(right_reference, right, bootstrap_, seed ^ 0xB0075724Bull);
-    metrics["vqa_accuracy_drop_ci95"] = {ci.first, ci.second};
-    metrics["questions"] = data.answers.size(0);
-    metrics["scenes"] = data.scenes();
-    for (const auto& [type, accuracy] : grouped_accuracy(right, data.types, question_type_names())) {  // accuracy_count, ...
-      metrics["accuracy_" + type] = 100.0 * accuracy;
-    }
+    metrics.update(vqa_accuracy_metrics(data, reference, compressed, bootstrap_, seed ^ 0xB0075724Bull));
     context.log << fmt::format("accuracy {:.2f}% (uncompressed {:.2f}%), {:.3f} bits/value\n",
                                metrics["vqa_accuracy"].get<double>(), metrics["vqa_accuracy_uncompressed"].get<double>(),
                                metrics["bits_per_value"].get<double>());

@@ -5,6 +5,11 @@
 
 #include "bcfeat/framework/error.h"
 
+#ifdef BCFEAT_TORCH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
 namespace bcfeat {
 
 torch::Device pick_device(const std::string& name) {
@@ -13,6 +18,22 @@ torch::Device pick_device(const std::string& name) {
     return torch::Device(torch::kCUDA);
   }
   return torch::Device(torch::kCPU);
+}
+
+void reset_gpu_memory_peak() {
+#ifdef BCFEAT_TORCH_CUDA
+  if (torch::cuda::is_available()) c10::cuda::CUDACachingAllocator::resetPeakStats(c10::cuda::current_device());
+#endif
+}
+
+int64_t gpu_memory_peak_bytes() {
+#ifdef BCFEAT_TORCH_CUDA
+  if (!torch::cuda::is_available()) return -1;
+  // allocated_bytes[0]: the aggregate over every pool.
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(c10::cuda::current_device()).allocated_bytes[0].peak;
+#else
+  return -1;
+#endif
 }
 
 // LibTorch 2.4 replaced the CUDA-only autocast switches by per-device ones.

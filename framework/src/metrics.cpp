@@ -132,4 +132,10 @@ std::vector<std::pair<std::string, double>> grouped_accuracy(const torch::Tensor
   return out;
 }
 
+double quantile(std::vector<double> values, double q) {
+  if (values.empty()) throw std::invalid_argument("quantile of no values");
+  std::sort(values.begin(), values.end());
+  return values[static_cast<size_t>(std::llround(q * static_cast<double>(values.size() - 1)))];
+}
+
 }  // namespace bcfeat

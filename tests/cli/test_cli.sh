@@ -390,17 +390,81 @@ grep -q "at image 30" out.txt && cmp -s resumed.bcfc bc4.bcfc && [ ! -e resumed.
   && pass "resumed at image 30; the file equals an uninterrupted build" || fail "resume: $(cat out.txt)"
 expect_code 0 "cache build of a complete cache does nothing" -- "$bcfeat" cache build cache_eval.yaml
 grep -q "nothing to do" out.txt && pass "complete cache left alone" || fail "rebuild: $(cat out.txt)"
+# --- latency: the stages of an inference pass per compressor (CPU fallback: host clock, fp32) --
+cat >latency.yaml <<'YAML'
+experiment: latency
+latency: {device: cpu, repetitions: 4, warmup: 1}
+features: {batch: 2, tokens_hw: [8, 8], dim: 64}
+consumer: {width: 64, depth: 1, heads: 4, queries: 4}
+sweep:
+  runs:
+    - {compression.method: fp16}
+    - {compression.method: int, compression.bits: 4, compression.group_size: 32}
+    - {compression.method: texture, compression.format: bc7}
+YAML
+expect_code 0 "latency at feature scale on the CPU" -- "$bcfeat" run latency.yaml --output lat
+/usr/bin/python3 -c "
+import json
+rows = {r['compression.method']: r for r in json.load(open('lat/summary.json'))}
+values = 2 * 64 * 64
+for r in rows.values():
+    assert r['status'] == 'ok' and r['timing'] == 'cpu (host clock)' and r['dtype'] == 'fp32', r
+    for stage in ('transfer', 'decode', 'consumer', 'total'):
+        assert 0 < r[stage + '_ms_median'] <= r[stage + '_ms_p90'], (stage, r)
+    assert 'encoder_ms_median' not in r and 'peak_memory_bytes' not in r, r
+    assert (r['batch'], r['tokens'], r['dim']) == (2, 64, 64), r
+    assert r['feature_fp16_bytes_per_batch'] == 2 * values and r['decoded_bytes_per_batch'] == 4 * values, r
+    assert abs(r['bits_per_value'] - 8 * r['feature_bytes_per_batch'] / values) < 1e-12, r
+    assert abs(r['memory_saving'] - 2 * values / r['feature_bytes_per_batch']) < 1e-12, r
+assert rows['fp16']['memory_saving'] == 1 and abs(rows['int']['bits_per_value'] - 5) < 1e-12, rows
+assert rows['texture']['bits_per_value'] < 3, rows['texture']
+" && pass "latency rows: every stage timed, bytes and savings counted" || fail "latency rows: $(cat lat/summary.json)"
+cat >latency_vlm.yaml <<YAML
+experiment: latency
+model_file: $model_file
+taps: [1]
+latency: {scale: tinyvlm, device: cpu, repetitions: 3, warmup: 1, batch: 20}
+eval: {scenes: 60, questions_per_scene: 4, bootstrap: 200}
+compression: {method: texture, format: bc4_snorm}
+sweep:
+  grid: {latency.source: [cache, encoder]}
+YAML
+expect_code 0 "latency on the tinyvlm, from the cache and from the images" -- "$bcfeat" run latency_vlm.yaml --output lat_vlm
+sed -e "s#^experiment: latency#experiment: vqa_eval#" -e "/^latency:/d" -e "/^sweep:/,\$d" \
+  -e "s#^eval: {#eval: {device: cpu, batch: 20, #" latency_vlm.yaml >latency_vqa.yaml
+expect_code 0 "the same compressor in vqa_eval" -- "$bcfeat" run latency_vqa.yaml --output lat_vqa
+/usr/bin/python3 -c "
+import json
+rows = {r['latency.source']: r for r in json.load(open('lat_vlm/summary.json'))}
+v = json.load(open('lat_vqa/summary.json'))[0]
+for r in rows.values():
+    assert r['status'] == 'ok' and (r['batch'], r['tokens'], r['dim']) == (20, 16, 32), r
+    for k in ('vqa_accuracy', 'vqa_accuracy_uncompressed', 'vqa_accuracy_drop_ci95', 'questions'):
+        assert r[k] == v[k], (k, r[k], v[k])
+assert 'encoder_ms_median' in rows['encoder'] and 'encode_ms_median' in rows['encoder'], rows['encoder']
+assert 'encoder_ms_median' not in rows['cache'], rows['cache']
+" && pass "latency on the tinyvlm: stages per source, accuracy equal to vqa_eval's" || fail "latency tinyvlm: $(cat lat_vlm/summary.json)"
+printf 'experiment: latency\nmodel_file: %s\nlatency: {scale: tinyvlm, device: cpu, repetitions: 2, warmup: 0, batch: 4}\n' "$clip_file" >latency_clip.yaml
+expect_code 0 "latency on a clip model" -- "$bcfeat" run latency_clip.yaml --output lat_clip
+expect_code 2 "latency: no encoder at feature scale" -- "$bcfeat" run latency.yaml latency.source=encoder --output bad_out
+expect_code 2 "latency: accuracy needs a tinyvlm" -- "$bcfeat" run latency_clip.yaml eval.scenes=10 --output bad_out
+expect_code 2 "latency: one tap" -- "$bcfeat" run latency_vlm.yaml "taps=[1, last]" --output bad_out
+expect_code 2 "latency: consumer heads must divide its width" -- "$bcfeat" run latency.yaml consumer.heads=5 --output bad_out
+[ ! -e bad_out ] && pass "nothing written for bad latency configs" || fail "a bad latency config wrote output"
 unset OPENBLAS_NUM_THREADS
 
 # --- every shipped config validates (model files, keys, values) -------------------------------
-for config in "$root"/configs/*.yaml; do
-  name=$(basename "$config" .yaml)
+for config in "$root"/configs/*.yaml "$root"/configs/*/*.yaml; do
+  [ -e "$config" ] || continue
+  name=${config#"$root"/configs/}
+  name=${name%.yaml}
+  name=${name//\//_}
   # a config evaluating another config's output (not in a fresh clone) gets this test's tiny model
   override=()
   grep -q "^model_file: results/train_tiny" "$config" && override=("model_file=$model_file")
   (cd "$root" && "$bcfeat" run "$config" "${override[@]}" --dry-run --output "$work/dry_$name") >out.txt 2>err.txt
   code=$?
-  [ "$code" = 0 ] && pass "configs/$name.yaml validates" || fail "configs/$name.yaml: exit $code: $(cat err.txt)"
+  [ "$code" = 0 ] && pass "${config#"$root"/} validates" || fail "${config#"$root"/}: exit $code: $(cat err.txt)"
 done
 
 # ... and every registered experiment has a shipped config that uses it

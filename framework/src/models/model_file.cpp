@@ -17,6 +17,10 @@ torch::Tensor Model::encode_image(const torch::Tensor& images, const VisualTap& 
   return vqa ? vqa->encode_image(images, tap) : clip->encode_image(images, tap);
 }
 
+torch::Tensor Model::encode_to(const torch::Tensor& images, int layer) {
+  return vqa ? vqa->encode_to(images, layer) : clip->encode_to(images, layer);
+}
+
 torch::Tensor Model::encode_from(int layer, const torch::Tensor& tokens, const VisualTap& tap) {
   return vqa ? vqa->encode_from(layer, tokens, tap) : clip->encode_from(layer, tokens, tap);
 }

@@ -185,13 +185,24 @@ VisionTransformerImpl::VisionTransformerImpl(const TinyVlmOptions& options) : op
   norm_ = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({options.width})));
 }
 
-torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images, const VisualTap& tap) {
+torch::Tensor VisionTransformerImpl::embed(const torch::Tensor& images) {
   if (images.dim() != 4 || images.size(1) != 3 || images.size(2) != options_.image_size ||
       images.size(3) != options_.image_size) {
     throw_input_error("tinyvlm: images must be [B, 3, {}, {}]", options_.image_size, options_.image_size);
   }
   // [B, E, h, w] → [N, B, E]
-  return forward_from(0, patch_embed_(images).flatten(2).permute({2, 0, 1}) + positions_, tap);
+  return patch_embed_(images).flatten(2).permute({2, 0, 1}) + positions_;
+}
+
+torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images, const VisualTap& tap) {
+  return forward_from(0, embed(images), tap);
+}
+
+torch::Tensor VisionTransformerImpl::forward_to(const torch::Tensor& images, int layer) {
+  if (layer < 1 || layer > options_.depth) throw_input_error("tinyvlm: no block {} (the vision transformer has {})", layer, options_.depth);
+  torch::Tensor x = embed(images);
+  for (int next = 0; next < layer; ++next) x = (*blocks_)[static_cast<size_t>(next)]->as<TransformerBlock>()->forward(x);
+  return x;
 }
 
 torch::Tensor VisionTransformerImpl::forward_from(int layer, torch::Tensor x, const VisualTap& tap) {

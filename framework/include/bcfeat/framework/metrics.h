@@ -26,6 +26,10 @@ namespace bcfeat {
 nlohmann::json distortion_metrics(const torch::Tensor& reference, const torch::Tensor& reconstructed);
 nlohmann::json rate_metrics(int64_t total_bytes, int64_t side_bytes, int64_t value_count);
 
+// The q-quantile of `values` (0 <= q <= 1; not empty): the sample at rank round(q·(n − 1)) of the
+// sorted values (the median of an even count is the upper middle one).
+double quantile(std::vector<double> values, double q);
+
 // ---- task metrics ---------------------------------------------------------------------------
 
 // 95% paired-bootstrap interval of 100·mean(a − b) over per-query scores a, b.

@@ -24,6 +24,8 @@ struct Model {
   torch::Tensor encode_image(const torch::Tensor& images, const VisualTap& tap = {});  // [N, B, E] or [B, embed]
   // The same from visual tokens [N, B, E] after block `layer`.
   torch::Tensor encode_from(int layer, const torch::Tensor& tokens, const VisualTap& tap = {});
+  // The visual tokens after block `layer`, [N, B, E].
+  torch::Tensor encode_to(const torch::Tensor& images, int layer);
 };
 Model make_model(const std::string& kind, const TinyVlmOptions& options);
 

@@ -120,8 +120,11 @@ class VisionTransformerImpl : public torch::nn::Module {
   // Continues from the tokens [N, B, E] after block `layer` (0: the patch embedding): the
   // blocks after it, then the final norm.
   torch::Tensor forward_from(int layer, torch::Tensor tokens, const VisualTap& tap = {});
+  // The tokens after block `layer` (1..depth), [N, B, E]: the encoder up to a tap.
+  torch::Tensor forward_to(const torch::Tensor& images, int layer);
 
  private:
+  torch::Tensor embed(const torch::Tensor& images);  // patch embedding + positions, [N, B, E]
   TinyVlmOptions options_;
   torch::nn::Conv2d patch_embed_{nullptr};
   torch::Tensor positions_;
@@ -158,6 +161,7 @@ class TinyVlmImpl : public torch::nn::Module {
                         const torch::Tensor& image_of = {});
   // The same from visual tokens after block `layer` (a feature cache's), [N, B, E].
   torch::Tensor encode_from(int layer, const torch::Tensor& tokens, const VisualTap& tap = {});
+  torch::Tensor encode_to(const torch::Tensor& images, int layer) { return vit_->forward_to(images, layer); }
   torch::Tensor ask(torch::Tensor visual, const torch::Tensor& questions, const torch::Tensor& image_of = {});
   torch::Tensor answer(const torch::Tensor& visual, const torch::Tensor& questions);  // visual [N, Q, E]
   // What the fusion blocks attend to: visual tokens [N, B, E] + modality + fusion positions.
@@ -191,6 +195,7 @@ class ClipImpl : public torch::nn::Module {
   torch::Tensor encode_image(const torch::Tensor& images, const VisualTap& tap = {});  // [B, embed], unit length
   // The same from visual tokens [N, B, E] after block `layer` (a feature cache's).
   torch::Tensor encode_from(int layer, const torch::Tensor& tokens, const VisualTap& tap = {});
+  torch::Tensor encode_to(const torch::Tensor& images, int layer) { return vit_->forward_to(images, layer); }
   torch::Tensor encode_text(const torch::Tensor& captions);                          // [B, embed], unit length
   // Symmetric InfoNCE of matching image/caption pairs (row i of each).
   torch::Tensor loss(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings);
