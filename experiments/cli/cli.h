@@ -54,5 +54,6 @@ int command_dataset(Args& args);
 int command_bench(Args& args);
 int command_probe(Args& args);
 int command_cache(Args& args);
+int command_extract(Args& args);
 
 }  // namespace bcfeat

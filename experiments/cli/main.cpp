@@ -50,6 +50,8 @@ usage:
   bcfeat probe positions MODEL.pt [--scenes N] [--output FILE.json]
   bcfeat cache build CONFIG [key.path=value ...] [--output FILE]
   bcfeat cache info FILE
+  bcfeat extract efficientnet_lite0 WEIGHTS IMAGES_DIR --output OUT.safetensors [--taps stage1,..,head]
+                 [--first I] [--count N] [--batch B] [--dtype float32|float16] [--device cpu|cuda]
 
 exit codes: 0 ok, 1 some runs failed, 2 bad input
 )";
@@ -298,7 +300,7 @@ int main(int argc, char** argv) {
       {"run", command_run},         {"run-one", command_run_one}, {"report", command_report},
       {"list", command_list},       {"codec", command_codec},     {"bench", command_bench},
       {"dataset", command_dataset},
-      {"probe", command_probe},     {"cache", command_cache},
+      {"probe", command_probe},     {"cache", command_cache},     {"extract", command_extract},
   };
   try {
     auto it = commands.find(command);

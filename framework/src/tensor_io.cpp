@@ -203,6 +203,20 @@ LoadedTensor read_safetensors(const std::string& path, const std::string& key) {
   return {decode_elements(file.data() + info.data_offset, info), info.stored_dtype};
 }
 
+std::vector<std::pair<std::string, LoadedTensor>> read_safetensors_all(const std::string& path) {
+  if (!fs::is_regular_file(path)) throw_input_error("'{}' does not exist", path);
+  const std::string file = read_text_file(path);
+  size_t data_start = 0;
+  const nlohmann::json header = safetensors_header(path, file, data_start);
+  std::vector<std::pair<std::string, LoadedTensor>> out;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") continue;
+    const TensorFileInfo info = safetensors_entry(path, header, data_start, file.size(), it.key());
+    out.emplace_back(it.key(), LoadedTensor{decode_elements(file.data() + info.data_offset, info), info.stored_dtype});
+  }
+  return out;
+}
+
 TensorFileInfo inspect_tensor_file(const std::string& path, const std::string& key) {
   const std::string extension = fs::path(path).extension().string();
   if (!fs::is_regular_file(path)) throw_input_error("feature file '{}' does not exist", path);

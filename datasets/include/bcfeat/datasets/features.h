@@ -21,10 +21,13 @@
 namespace bcfeat {
 
 struct FeatureOptions {
-  std::string source = "synthetic";   // synthetic | file
+  std::string source = "synthetic";   // synthetic | file | efficientnet_lite0
   std::string path;                   // file: .npy or .safetensors
   std::string key;                    // file: safetensors tensor name (optional with one tensor)
-  int batch = 4;                      // synthetic: images
+  int batch = 4;                      // synthetic, efficientnet_lite0: images
+  std::string weights = "build/real/efficientnet_lite0.safetensors";  // efficientnet_lite0
+  std::string images = "build/real/photos";                           // efficientnet_lite0: a photo directory
+  std::string tap = "head";                                           // efficientnet_lite0: stage1..stage7, head
   std::vector<int> tokens_hw = {16, 16};  // synthetic: token grid h, w
   int dim = 384;                      // synthetic: channels
   int outlier_channels = 4;           // synthetic: channels with massive activations
@@ -39,6 +42,13 @@ torch::Tensor synthetic_features(const FeatureOptions& options, uint64_t seed);
 // Checks a feature source before a sweep starts: the file exists, its header is valid,
 // its size matches, its shape is [N, D] or [B, N, D]; synthetic options are consistent.
 void check_feature_source(const FeatureOptions& options);
+
+// efficientnet_lite0: the feature map at features.tap of features.batch photographs of
+// features.images, spread evenly over the set (image round(i * total / batch) for i < batch, in
+// file-name order), as [B, h*w, C] tokens. Computed once per process for the same inputs.
+torch::Tensor efficientnet_features(const FeatureOptions& options);
+// Those images' indices in the sorted directory.
+std::vector<int64_t> spread_indices(int64_t total, int64_t count);
 
 // The features a run asks for: validated (finite, 2-D/3-D) and shaped [B, N, D].
 torch::Tensor load_features(const FeatureOptions& options, uint64_t seed);

@@ -31,6 +31,8 @@ TensorFileInfo inspect_tensor_file(const std::string& path, const std::string& k
 LoadedTensor read_npy(const std::string& path);
 // `key` may be empty when the file holds exactly one tensor.
 LoadedTensor read_safetensors(const std::string& path, const std::string& key);
+// Every tensor of a .safetensors file, by name (the file is read once).
+std::vector<std::pair<std::string, LoadedTensor>> read_safetensors_all(const std::string& path);
 // Dispatches on the extension (.npy or .safetensors).
 LoadedTensor read_tensor_file(const std::string& path, const std::string& key = "");
 
