@@ -11,7 +11,9 @@
 //                              near endpoint a1 for 2, 3, 5 and a0 for 4, 6, 7
 //     6-value mode:            index 2..5 → w = 48, 96, 96, 48; near a1 for 2, 3, a0 for 4, 5;
 //                              index 6 → min (0 or −1), 7 → max (1)
-// (unorm: 257 is the full weight; snorm: 258.)
+// (unorm: 257 is the full weight; snorm: 258.) The mode is chosen on the clamped snorm endpoints:
+// (a0, a1) = (-127, -128) is a 6-value block (index 7 decodes to +1), the one pair where that
+// differs from comparing the stored bytes (tests/data/texture_bc*_snorm_minus128.bin).
 // The alpha block of BC3 uses the same layout but the texture units return it at 8-bit
 // precision, with its own weights: y = ((2048 − w)·a0 + w·a1 + 1024) >> 11, returned as
 // y / 255, with w = 289, 578, 892, 1156, 1470, 1759 for indices 2..7 of the 8-value mode
@@ -73,10 +75,11 @@ BCFEAT_HD void bc4_palette(uint8_t e0, uint8_t e1, Bc4Kind kind, int palette[8])
     }
     return;
   }
+  // snorm: -128 is read as -127 before the mode is chosen, so (-127, -128) is a 6-value block.
   const int c0 = is_signed && a0 < -127 ? -127 : a0, c1 = is_signed && a1 < -127 ? -127 : a1;
   palette[0] = expand(a0, is_signed);
   palette[1] = expand(a1, is_signed);
-  if (a0 > a1) {
+  if (c0 > c1) {
     palette[2] = expand(c0, is_signed) + 36 * (c1 - c0);
     palette[3] = expand(c0, is_signed) + 72 * (c1 - c0);
     palette[4] = expand(c1, is_signed) + 144 * (c0 - c1);
