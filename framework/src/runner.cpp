@@ -5,6 +5,7 @@
 #include "bcfeat/framework/runner.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -115,6 +117,31 @@ bool execute_run(const std::string& run_dir, const YAML::Node& config, const Run
 
 namespace {
 
+// An exclusive lock on <output>/.lock for as long as a launcher works on the directory, so two
+// `bcfeat run` on one output cannot run (and record) the same runs twice. The kernel drops it
+// when the process ends, however it ends.
+class OutputLock {
+ public:
+  explicit OutputLock(const std::string& output_dir) {
+    fs::create_directories(output_dir);
+    const std::string path = (fs::path(output_dir) / ".lock").string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw_input_error("cannot open '{}': {}", path, std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw_input_error("output directory '{}' is in use by another bcfeat run; wait for it to finish or choose "
+                        "another --output",
+                        output_dir);
+    }
+  }
+  ~OutputLock() { ::close(fd_); }
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 // Records of every run (complete ones with their metrics) and the indices still to run.
 // Pending runs get their config.yaml; a stale failure record from an earlier attempt is
 // dropped so that only the next attempt's outcome counts.
@@ -146,6 +173,7 @@ std::vector<size_t> prepare_runs(const std::vector<PlannedRun>& runs, const std:
 
 std::string launch_slurm(const std::vector<PlannedRun>& runs, const std::string& output_dir, const LaunchOptions& options,
                          const SlurmOptions& slurm) {
+  const OutputLock lock(output_dir);
   std::vector<SummaryRecord> records;
   const std::vector<size_t> pending = prepare_runs(runs, output_dir, records);
   const fs::path slurm_dir = fs::absolute(fs::path(output_dir) / "slurm");
@@ -180,6 +208,7 @@ std::string launch_slurm(const std::vector<PlannedRun>& runs, const std::string&
 
 int launch_sweep(const std::vector<PlannedRun>& runs, const std::string& output_dir, const LaunchOptions& options,
                  const RunBody& body) {
+  const OutputLock lock(output_dir);
   std::vector<SummaryRecord> records;
   const std::vector<size_t> pending = prepare_runs(runs, output_dir, records);
 

@@ -535,6 +535,27 @@ for log in killed/*/log.txt; do
 done
 [ $once = 1 ] && pass "every run finished exactly once" || fail "a run finished more than once"
 
+# --- two sweeps on one output directory: the second refuses while the first runs -----------------
+"$bcfeat" run slow.yaml --output shared >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  [ -n "$(ls shared/*/metrics.json 2>/dev/null)" ] && break
+  sleep 0.05
+done
+if kill -0 $pid 2>/dev/null; then
+  expect_code 2 "a second run on a busy output directory exits 2" -- "$bcfeat" run slow.yaml --output shared
+  grep -q "output directory 'shared' is in use by another bcfeat run" err.txt && [ "$(wc -l <err.txt)" = 1 ] \
+    && pass "it says the directory is in use, in one line" || fail "busy directory message: $(cat err.txt)"
+else
+  fail "the first sweep ended before the second started"
+fi
+wait $pid
+expect_code 0 "the same run once the first has finished" -- "$bcfeat" run slow.yaml --output shared
+grep -q "14 of 14 runs already complete" err.txt && pass "it finds every run complete" || fail "after the lock: $(cat err.txt)"
+once=1
+for log in shared/*/log.txt; do [ "$(grep -c finished "$log")" = 1 ] || once=0; done
+[ $once = 1 ] && pass "no run was done twice" || fail "a run was done twice"
+
 # --- Slurm array launcher (no sbatch here: run the array tasks by hand) -------------------------
 expect_code 0 "slurm launcher prepares an array job" -- "$bcfeat" run small.yaml --output slurm_out --launcher slurm \
   --sbatch "--time=00:10:00 --gres=gpu:1" --jobs 2 --no-submit
