@@ -55,3 +55,11 @@ fi
 if [ ! -f build/real/photos/crops.csv ]; then
   /usr/bin/python3 tools/real_data.py photos /usr/lib/python3/dist-packages/skimage/data build/real/photos
 fi
+# Fashion-MNIST's IDX files, unpacked (bcfeat reads them raw).
+if [ ! -f build/real/fashion-mnist/t10k-labels-idx1-ubyte ] && [ -d /usr/share/datasets/fashion-mnist ]; then
+  mkdir -p build/real/fashion-mnist
+  for file in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+    gunzip -c "/usr/share/datasets/fashion-mnist/$file.gz" >"build/real/fashion-mnist/$file.part" &&
+      mv "build/real/fashion-mnist/$file.part" "build/real/fashion-mnist/$file"
+  done
+fi

@@ -1,6 +1,12 @@
 // The `bcfeat` command line: run, run-one, report, list (and codec, bench as they land).
 //
 // Exit codes: 0 success; 1 some runs failed; 2 bad input (one line on stderr, nothing written).
+#if defined(__linux__)
+#include <malloc.h>
+#endif
+#include <fnmatch.h>
+
+#include <limits>
 #include <unistd.h>
 
 #include <algorithm>
@@ -209,7 +215,8 @@ int command_report(Args& args) {
   fmt::print("{}", format_report(rows, columns, format));
   if (!compressai.empty()) write_compressai(rows, compressai, compressai_series);
   if (!bd.empty()) {
-    // --bd-rate KEY=REFERENCE,TEST: the two curves are the successful rows with those values.
+    // --bd-rate KEY=REFERENCE,TEST: the two curves are the successful rows with those values
+    // (shell-style patterns: run_id=*method-int*,*format-astc* takes a family of runs).
     const auto eq = bd.find('=');
     const std::vector<std::string> values = split_list(eq == std::string::npos ? "" : bd.substr(eq + 1));
     if (eq == std::string::npos || values.size() != 2) {
@@ -222,7 +229,7 @@ int command_report(Args& args) {
       const auto& cell = row[key];
       const std::string text = cell.is_string() ? cell.get<std::string>() : cell.dump();
       for (int c = 0; c < 2; ++c) {
-        if (text != values[c]) continue;
+        if (fnmatch(values[c].c_str(), text.c_str(), 0) != 0) continue;
         if (!row.contains(bd_rate_key) || !row.contains(bd_metric) || !row[bd_rate_key].is_number() ||
             !row[bd_metric].is_number()) {
           throw_input_error("--bd-rate: rows need numeric '{}' and '{}'", bd_rate_key, bd_metric);
@@ -289,6 +296,13 @@ int command_list(Args& args) {
 
 int main(int argc, char** argv) {
   using namespace bcfeat;
+#if defined(__GLIBC__)
+  // LibTorch's CPU ops allocate and free tensors of tens to hundreds of MB per layer; glibc
+  // would serve each from a fresh mmap and zero its pages again (more system time than
+  // compute on a convolutional network). Keep freed memory in the heap instead.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+#endif
   std::vector<std::string> arguments(argv + 1, argv + argc);
   if (arguments.empty() || arguments[0] == "-h" || arguments[0] == "--help" || arguments[0] == "help") {
     fmt::print("{}", kUsage);

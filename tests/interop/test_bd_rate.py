@@ -51,6 +51,15 @@ for trial in range(5):
     if match:
         check(abs(float(match.group(1)) - expected) < 0.006, f"trial {trial}: {match.group(1)}% vs scipy {expected:.4f}%")
 
+# Shell-style patterns pick a family of runs: here the same curves by their run ids.
+by_id = subprocess.run([BCFEAT, "report", "sweep4", "--columns", "run_id", "--bd-rate", "run_id=r*,t?"],
+                       capture_output=True, text=True)
+by_method = subprocess.run([BCFEAT, "report", "sweep4", "--columns", "run_id", "--bd-rate",
+                            "compression.method=int,texture"], capture_output=True, text=True)
+value = lambda out: re.search(r": ([-+0-9.]+)% \(over", out.stdout)
+check(by_id.returncode == 0 and value(by_id) and value(by_id).group(1) == value(by_method).group(1),
+      f"--bd-rate run_id=r*,t? gives the method's BD-rate ({by_id.stdout.strip()[-120:]} {by_id.stderr.strip()})")
+
 rows = [{"run_id": f"r{i}", "status": "ok", "compression.method": "int", "bits_per_value": 1.0 + i,
          "psnr_db": 30.0 + i} for i in range(3)]
 os.makedirs("short", exist_ok=True)

@@ -36,26 +36,30 @@ void FeatureTap::count(const Compressed& stream, const torch::Tensor& features, 
   energy_ += reference.pow(2).sum().item<double>();
 }
 
+torch::Tensor FeatureTap::apply(const torch::Tensor& tokens) {
+  // [B, N, E] on the model's device: a compressor on the GPU keeps the stream there.
+  const torch::Tensor features = tokens.to(torch::kFloat32).contiguous();
+  const bool cuda = features.is_cuda();
+  std::vector<torch::Tensor> parts;
+  const int64_t step = per_image_ ? 1 : features.size(0);
+  for (int64_t start = 0; start < features.size(0); start += step) {
+    const torch::Tensor part = features.slice(0, start, start + step).contiguous();
+    const auto t0 = synchronized_now(cuda);
+    const Compressed compressed = compressor_->compress(part);
+    const auto t1 = synchronized_now(cuda);
+    parts.push_back(compressor_->decompress(compressed));
+    encode_ms_ += milliseconds(t0, t1);
+    decode_ms_ += milliseconds(t1, synchronized_now(cuda));
+    count(compressed, part, parts.back());
+  }
+  const torch::Tensor restored = parts.size() == 1 ? parts[0] : torch::cat(parts);
+  return restored.to(tokens.device(), tokens.dtype());
+}
+
 VisualTap FeatureTap::tap() {
   return [this](int layer, const torch::Tensor& tokens) {
     if (std::find(taps_.begin(), taps_.end(), layer) == taps_.end()) return tokens;
-    // [B, N, E] on the model's device: a compressor on the GPU keeps the stream there.
-    const torch::Tensor features = tokens.permute({1, 0, 2}).to(torch::kFloat32).contiguous();
-    const bool cuda = features.is_cuda();
-    std::vector<torch::Tensor> parts;
-    const int64_t step = per_image_ ? 1 : features.size(0);
-    for (int64_t start = 0; start < features.size(0); start += step) {
-      const torch::Tensor part = features.slice(0, start, start + step).contiguous();
-      const auto t0 = synchronized_now(cuda);
-      const Compressed compressed = compressor_->compress(part);
-      const auto t1 = synchronized_now(cuda);
-      parts.push_back(compressor_->decompress(compressed));
-      encode_ms_ += milliseconds(t0, t1);
-      decode_ms_ += milliseconds(t1, synchronized_now(cuda));
-      count(compressed, part, parts.back());
-    }
-    const torch::Tensor restored = parts.size() == 1 ? parts[0] : torch::cat(parts);
-    return restored.permute({1, 0, 2}).to(tokens.device(), tokens.dtype());
+    return apply(tokens.permute({1, 0, 2})).permute({1, 0, 2});
   };
 }
 

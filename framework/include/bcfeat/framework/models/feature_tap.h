@@ -20,6 +20,9 @@ class FeatureTap {
   FeatureTap(std::shared_ptr<Compressor> compressor, std::vector<int> taps, bool per_image = false)
       : compressor_(std::move(compressor)), taps_(std::move(taps)), per_image_(per_image) {}
   VisualTap tap();
+  // Any model's tokens [B, N, D] compressed (per image or as one stream) and restored, in
+  // their dtype and device, and counted.
+  torch::Tensor apply(const torch::Tensor& tokens);
   // Streams compressed elsewhere (a feature cache's records, one image each, on the host)
   // decoded into [B, N, D] float32 on `device`, counted as the tap counts its own; on CUDA
   // the records go over in one copy from pinned memory. `originals` [B, N, D] (any device)
