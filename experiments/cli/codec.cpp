@@ -134,8 +134,9 @@ int codec_decode(Args& args) {
                      decode_image(format, backend, image.blocks.data(), image.width, image.height,
                                   CodecSettings{Quality::kNormal, profile, 0})};
   save_image_npy(output, decoded);
-  fmt::print("{}: {} {}x{} -> {} [{}, {}, {}] float32 ({})\n", input, format_label(format, profile), image.width,
-             image.height, output, image.height, image.width, decoded.channels, device);
+  fmt::print("{}: {} {}x{} -> {} [{}, {}, {}] float32 ({}){}\n", input, format_label(format, profile), image.width,
+             image.height, output, image.height, image.width, decoded.channels, device,
+             image.mip_levels > 1 ? fmt::format("; the top of {} mip levels", image.mip_levels) : "");
   return 0;
 }
 
@@ -154,6 +155,7 @@ int codec_info(Args& args) {
              image.width, image.height, grid.blocks_x * format.block_width, grid.blocks_y * format.block_height,
              grid.blocks_x, grid.blocks_y, grid.blocks(), image.blocks.size(),
              8.0 * image.blocks.size() / (static_cast<double>(image.width) * image.height), image.width, image.height);
+  if (image.mip_levels > 1) fmt::print("mip levels    {} (the top level is read)\n", image.mip_levels);
   return 0;
 }
 

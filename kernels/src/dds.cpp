@@ -19,6 +19,8 @@ constexpr uint32_t kFlagCaps = 0x1, kFlagHeight = 0x2, kFlagWidth = 0x4, kFlagPi
 constexpr uint32_t kPixelFourCC = 0x4;
 constexpr uint32_t kCapsTexture = 0x1000;
 constexpr uint32_t kDimensionTexture2D = 3;
+constexpr uint32_t kCaps2Cubemap = 0x200, kCaps2Volume = 0x200000;  // DDS_HEADER.dwCaps2 (offset 112)
+constexpr uint32_t kMiscTextureCube = 0x4;                          // DDS_HEADER_DXT10.miscFlag
 
 constexpr uint32_t fourcc(const char* text) {
   return static_cast<uint32_t>(text[0]) | (static_cast<uint32_t>(text[1]) << 8) |
@@ -104,8 +106,18 @@ BlockImage parse_dds(const std::vector<uint8_t>& bytes, const std::string& name)
   if (code == fourcc("DX10")) {
     if (bytes.size() < data_offset + 20) throw FormatError("'" + name + "': truncated DX10 header");
     const uint32_t dxgi = get32(bytes, data_offset);
-    if (get32(bytes, data_offset + 4) != kDimensionTexture2D) {
-      throw FormatError("'" + name + "': only 2-D textures are supported");
+    // Many writers leave resourceDimension and arraySize at 0; the rest of the header (a
+    // width and height, no volume or cube-map caps) then says it is one 2-D texture.
+    const uint32_t dimension = get32(bytes, data_offset + 4), array_size = get32(bytes, data_offset + 12);
+    const bool cube = (get32(bytes, data_offset + 8) & kMiscTextureCube) || (get32(bytes, 112) & kCaps2Cubemap);
+    if ((dimension != kDimensionTexture2D && dimension != 0) || (get32(bytes, 112) & kCaps2Volume)) {
+      throw FormatError("'" + name + "': only 2-D textures are supported (resource dimension " +
+                        std::to_string(dimension) + ")");
+    }
+    if (cube) throw FormatError("'" + name + "': cube maps are not supported; only 2-D textures are");
+    if (array_size > 1) {
+      throw FormatError("'" + name + "': texture arrays (" + std::to_string(array_size) +
+                        " textures) are not supported; only one 2-D texture is");
     }
     image.format = format_from_dxgi(dxgi);
     if (!image.format) {
@@ -119,6 +131,8 @@ BlockImage parse_dds(const std::vector<uint8_t>& bytes, const std::string& name)
       throw FormatError("'" + name + "': unknown DDS FourCC '" + escape_bytes(&bytes[84], 4) + "'");
     }
   }
+  // Mipmapped files: the top level comes first and is the one read.
+  if (get32(bytes, 28) > 1) image.mip_levels = static_cast<int>(get32(bytes, 28));
   const size_t size = static_cast<size_t>(compressed_size(*image.format, image.width, image.height));
   if (bytes.size() < data_offset + size) {
     throw FormatError("'" + name + "': truncated data: " + std::to_string(bytes.size() - data_offset) +

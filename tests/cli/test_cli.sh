@@ -638,6 +638,47 @@ if "$bcfeat" list formats >/dev/null && ! nvidia-smi >/dev/null 2>&1; then
   expect_code 2 "--device cuda without a GPU" -- "$bcfeat" codec encode img.npy x.dds --format bc1 --device cuda
 fi
 
+# --- DDS headers as other writers make them -------------------------------------------------------
+# From img_bc1.dds (DX10 header): resourceDimension and arraySize left at 0 (read, as a 2-D
+# texture); a second mip level appended (the top level read, and said); an array of 2, a cube map
+# and a volume (refused, one line each).
+/usr/bin/python3 - <<'PY'
+import struct
+data = bytearray(open("img_bc1.dds", "rb").read())
+def variant(name, edit):
+    copy = bytearray(data)
+    edit(copy)
+    open(name, "wb").write(copy)
+def zeroed(d):
+    d[128 + 4:128 + 8] = bytes(4)   # resourceDimension
+    d[128 + 12:128 + 16] = bytes(4)  # arraySize
+variant("zeroed.dds", zeroed)
+def mipmapped(d):
+    d[28:32] = struct.pack("<I", 3)
+    d[8:12] = struct.pack("<I", struct.unpack("<I", d[8:12])[0] | 0x20000)
+    d.extend(bytes(8 * 2 + 8))  # 7x5 and 3x2 levels: 2 blocks and 1 block of BC1
+variant("mips.dds", mipmapped)
+variant("array.dds", lambda d: d.__setitem__(slice(128 + 12, 128 + 16), struct.pack("<I", 2)))
+variant("cube.dds", lambda d: d.__setitem__(slice(128 + 8, 128 + 12), struct.pack("<I", 4)))
+variant("volume.dds", lambda d: d.__setitem__(slice(112, 116), struct.pack("<I", 0x200000)))
+PY
+expect_code 0 "a DX10 header with resourceDimension and arraySize 0 is read" -- "$bcfeat" codec decode zeroed.dds zeroed.npy
+expect_code 0 "a mipmapped .dds is read" -- "$bcfeat" codec decode mips.dds mips.npy
+grep -q "the top of 3 mip levels" out.txt && pass "decode says it read the top of 3 mip levels" || fail "mips: $(cat out.txt)"
+expect_code 0 "codec info of a mipmapped .dds" -- "$bcfeat" codec info mips.dds
+grep -q "mip levels    3 (the top level is read)" out.txt && pass "info lists the mip levels" || fail "mips info: $(cat out.txt)"
+/usr/bin/python3 -c "
+import numpy as np, sys
+a = np.load('img_bc1.npy')
+sys.exit(0 if np.array_equal(a, np.load('zeroed.npy')) and np.array_equal(a, np.load('mips.npy')) else 1)" \
+  && pass "both decode to the original file's texels" || fail "zeroed/mipmapped decode differs"
+for v in array:"texture arrays (2 textures) are not supported" cube:"cube maps are not supported" \
+         volume:"only 2-D textures are supported"; do
+  expect_code 2 "a ${v%%:*} .dds is refused" -- "$bcfeat" codec decode "${v%%:*}.dds" x.npy
+  grep -q "${v#*:}" err.txt && [ "$(wc -l <err.txt)" = 1 ] && pass "${v%%:*}: one line naming it" \
+    || fail "${v%%:*}: $(cat err.txt)"
+done
+
 # --- codec: ASTC (libastcenc encodes; bcfeat decodes; the astcenc tool on the other side) ------
 /usr/bin/python3 - <<'PY'
 import numpy as np

@@ -56,6 +56,7 @@ struct BlockImage {
   const FormatInfo* format = nullptr;
   int width = 0, height = 0;
   std::vector<uint8_t> blocks;  // row-major blocks of the top mip level
+  int mip_levels = 1;           // levels the file holds (only the top one is read)
 };
 
 // The bytes of the format's container (header + blocks).
