@@ -13,6 +13,8 @@ packages=(
   # real material: the reference EfficientNet runs on Debian's PyTorch; photographs from
   # scikit-image's data; Fashion-MNIST's IDX files
   python3-torch python3-skimage dataset-fashion-mnist
+  # the Slurm launcher's test starts a single-node cluster (tools/slurm/cluster.sh)
+  slurmctld slurmd slurm-client
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/results.h"
 #include "bcfeat/framework/runner.h"
+#include "bcfeat/framework/slurm.h"
 #include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/format.h"
 #include "cli.h"
@@ -206,13 +208,29 @@ int command_report(Args& args) {
   if (!rows.is_array()) throw_input_error("'{}' is not a bcfeat summary (expected a JSON array)", path);
   // Rows are refreshed from the run directories, so a sweep still running (or run by
   // Slurm array tasks) reports its current state.
+  // A run without a result shows its Slurm task's state (pending, running, cancelled, ...).
   const fs::path base = fs::path(path).parent_path();
+  const auto slurm_tasks = slurm_task_states(base.string());
+  std::map<std::string, int> counts;
   for (auto& row : rows) {
     if (!row.contains("run_id") || !row["run_id"].is_string()) continue;
-    const auto file = read_json_file((base / row["run_id"].get<std::string>() / "metrics.json").string());
+    const std::string run_id = row["run_id"].get<std::string>();
+    const auto file = read_json_file((base / run_id / "metrics.json").string());
     if (file && file->is_object()) merge_metrics_file(row, *file);
+    const auto task = slurm_tasks.find(run_id);
+    if (row.value("status", "") == "unfinished" && task != slurm_tasks.end()) {
+      row["status"] = slurm_report_status(task->second.state);
+    }
+    ++counts[row.value("status", "unfinished")];
   }
   fmt::print("{}", format_report(rows, columns, format));
+  if (!slurm_tasks.empty()) {
+    std::set<std::string> jobs;
+    for (const auto& [run_id, task] : slurm_tasks) jobs.insert(task.job_id);
+    std::vector<std::string> parts;
+    for (const auto& [status, count] : counts) parts.push_back(fmt::format("{} {}", count, status));
+    fmt::print(stderr, "{} runs: {} (Slurm job {})\n", rows.size(), fmt::join(parts, ", "), fmt::join(jobs, ", "));
+  }
   if (!compressai.empty()) write_compressai(rows, compressai, compressai_series);
   if (!bd.empty()) {
     // --bd-rate KEY=REFERENCE,TEST: the two curves are the successful rows with those values

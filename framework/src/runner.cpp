@@ -19,9 +19,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/provenance.h"
+#include "bcfeat/framework/slurm.h"
 
 namespace bcfeat {
 namespace fs = std::filesystem;
@@ -145,11 +147,13 @@ class OutputLock {
 // Records of every run (complete ones with their metrics) and the indices still to run.
 // Pending runs get their config.yaml; a stale failure record from an earlier attempt is
 // dropped so that only the next attempt's outcome counts.
+// Runs in `in_flight` (queued or running elsewhere) are recorded but neither touched nor pending.
 std::vector<size_t> prepare_runs(const std::vector<PlannedRun>& runs, const std::string& output_dir,
-                                 std::vector<SummaryRecord>& records) {
+                                 std::vector<SummaryRecord>& records, const std::set<std::string>& in_flight = {}) {
   std::vector<size_t> pending;
   for (size_t i = 0; i < runs.size(); ++i) {
     records.push_back({runs[i].run_id, runs[i].swept, nullptr});
+    if (in_flight.count(runs[i].run_id)) continue;
     if (run_is_complete(runs[i].dir)) {
       records[i].metrics_file = *read_json_file((fs::path(runs[i].dir) / "metrics.json").string());
     } else {
@@ -157,9 +161,10 @@ std::vector<size_t> prepare_runs(const std::vector<PlannedRun>& runs, const std:
     }
   }
   fs::create_directories(output_dir);
-  if (pending.size() < runs.size()) {
-    fmt::print(stderr, "{} of {} runs already complete in {}; running {}\n", runs.size() - pending.size(),
-               runs.size(), output_dir, pending.size());
+  const size_t complete = runs.size() - pending.size() - in_flight.size();
+  if (complete > 0) {
+    fmt::print(stderr, "{} of {} runs already complete in {}; running {}\n", complete, runs.size(), output_dir,
+               pending.size());
   }
   for (size_t i : pending) {
     write_file_atomic((fs::path(runs[i].dir) / "config.yaml").string(), config_to_text(runs[i].config));
@@ -169,21 +174,62 @@ std::vector<size_t> prepare_runs(const std::vector<PlannedRun>& runs, const std:
   return pending;
 }
 
+// `sbatch --parsable SCRIPT`; returns the job id ("12" of "12" or "12;cluster").
+std::string submit_batch_script(const std::string& script_path) {
+  const std::string command = fmt::format("sbatch --parsable '{}'", script_path);
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error(fmt::format("cannot start sbatch: {}", std::strerror(errno)));
+  std::string output;
+  char buffer[256];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  if (status != 0) throw std::runtime_error(fmt::format("sbatch '{}' failed with status {}", script_path, status));
+  const std::string job_id = output.substr(0, output.find_first_of(";\n"));
+  return job_id;
+}
+
 }  // namespace
 
 std::string launch_slurm(const std::vector<PlannedRun>& runs, const std::string& output_dir, const LaunchOptions& options,
                          const SlurmOptions& slurm) {
   const OutputLock lock(output_dir);
+  // Runs an earlier submission still holds (queued or running) are not submitted again.
+  std::set<std::string> in_flight;
+  std::set<std::string> holding_jobs;
+  for (const auto& [run_id, task] : slurm_task_states(output_dir)) {
+    if (!slurm_in_flight(task.state)) continue;
+    in_flight.insert(run_id);
+    holding_jobs.insert(task.job_id);
+  }
+  std::set<std::string> planned;
+  for (const auto& run : runs) planned.insert(run.run_id);
+  for (auto it = in_flight.begin(); it != in_flight.end();) it = planned.count(*it) ? std::next(it) : in_flight.erase(it);
+  if (!in_flight.empty()) {
+    fmt::print(stderr, "{} runs are still queued or running under Slurm job {}; not submitted again\n",
+               in_flight.size(), fmt::join(holding_jobs, ", "));
+  }
   std::vector<SummaryRecord> records;
-  const std::vector<size_t> pending = prepare_runs(runs, output_dir, records);
+  const std::vector<size_t> pending = prepare_runs(runs, output_dir, records, in_flight);
   const fs::path slurm_dir = fs::absolute(fs::path(output_dir) / "slurm");
   const std::string script_path = (slurm_dir / "array.sbatch").string();
   if (pending.empty()) {
-    fmt::print(stderr, "every run is complete; nothing to submit\n");
+    fmt::print(stderr, "{}; nothing to submit\n", in_flight.empty() ? "every run is complete" : "no other run is left");
     return script_path;
   }
+  // The script carries its own run list: Slurm keeps a copy of the script per job, so a later
+  // submission (which rewrites array.sbatch) cannot change what an earlier job's tasks run.
   std::string list;
-  for (size_t i : pending) list += fs::absolute(runs[i].dir).string() + "\n";
+  std::string array;
+  std::vector<std::string> run_ids;
+  for (size_t i : pending) {
+    const std::string dir = fs::absolute(runs[i].dir).string();
+    if (dir.find('\'') != std::string::npos || dir.find('\n') != std::string::npos) {
+      throw_input_error("the run directory '{}' contains a quote or newline; choose another --output", dir);
+    }
+    list += dir + "\n";
+    array += "  '" + dir + "'\n";
+    run_ids.push_back(runs[i].run_id);
+  }
   write_file_atomic((slurm_dir / "runs.txt").string(), list);
   std::string script = "#!/bin/bash\n";
   script += fmt::format("#SBATCH --job-name=bcfeat-{}\n", fs::path(output_dir).filename().string());
@@ -192,14 +238,15 @@ std::string launch_slurm(const std::vector<PlannedRun>& runs, const std::string&
   script += fmt::format("#SBATCH --output={}/%A_%a.out\n", slurm_dir.string());
   for (const auto& option : slurm.sbatch_options) script += "#SBATCH " + option + "\n";
   script += "# One sweep point per array task; each run writes its own config.yaml/metrics.json/log.txt.\n";
-  script += fmt::format("run_dir=$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" '{}')\n", (slurm_dir / "runs.txt").string());
-  script += fmt::format("exec '{}' run-one \"$run_dir\"\n", options.self_executable);
+  script += "runs=(\n" + array + ")\n";
+  script += fmt::format("exec '{}' run-one \"${{runs[$SLURM_ARRAY_TASK_ID]}}\"\n", options.self_executable);
   write_file_atomic(script_path, script);
   ::chmod(script_path.c_str(), 0755);
   const bool have_sbatch = std::system("command -v sbatch >/dev/null 2>&1") == 0;
   if (slurm.submit && have_sbatch) {
-    const int status = std::system(fmt::format("sbatch '{}'", script_path).c_str());
-    if (status != 0) throw std::runtime_error(fmt::format("sbatch '{}' failed with status {}", script_path, status));
+    const std::string job_id = submit_batch_script(script_path);
+    record_slurm_submission(output_dir, job_id, run_ids);
+    fmt::print(stderr, "submitted Slurm array job {} ({} tasks)\n", job_id, run_ids.size());
   } else {
     fmt::print(stderr, "{} runs prepared; submit with: sbatch {}\n", pending.size(), script_path);
   }

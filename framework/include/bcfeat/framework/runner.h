@@ -56,10 +56,12 @@ struct SlurmOptions {
   bool submit = true;                        // call sbatch when it is on PATH
 };
 
-// Prepares every pending run (config.yaml), writes <output>/slurm/runs.txt and an array
-// job script <output>/slurm/array.sbatch whose task i executes `bcfeat run-one` on line
-// i + 1, and submits it with sbatch when available. Returns the script's path. Re-running
-// the same `bcfeat run` afterwards (or `bcfeat report`) collects the results.
+// Prepares every pending run (config.yaml), writes <output>/slurm/runs.txt and an array job
+// script <output>/slurm/array.sbatch whose task i executes `bcfeat run-one` on the i-th run,
+// and submits it with `sbatch` when available, recording the job in <output>/slurm/jobs.tsv
+// (slurm.h). Runs that an earlier submission still has queued or running are skipped, so
+// re-launching while an array runs never runs a point twice. Returns the script's path.
+// Re-running the same `bcfeat run` afterwards (or `bcfeat report`) collects the results.
 std::string launch_slurm(const std::vector<PlannedRun>& runs, const std::string& output_dir, const LaunchOptions& options,
                          const SlurmOptions& slurm);
 
