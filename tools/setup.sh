@@ -15,6 +15,8 @@ packages=(
   python3-torch python3-skimage dataset-fashion-mnist
   # the Slurm launcher's test starts a single-node cluster (tools/slurm/cluster.sh)
   slurmctld slurmd slurm-client
+  # the sanitizer build and libFuzzer targets (tools/sanitize.sh)
+  clang libclang-rt-14-dev
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "bcfeat/framework/error.h"
+#include "bcfeat/framework/results.h"
 
 namespace bcfeat {
 
@@ -56,12 +57,17 @@ uint32_t get32(const uint8_t* at) {
   throw_input_error("'{}': {}: {}", path, what, std::strerror(errno));
 }
 
+// A write the file system refused (full, read-only): the build can be resumed once it has room.
+[[noreturn]] void storage_error(const std::string& path, const char* what) {
+  throw StorageError(fmt::format("'{}': {}: {}", path, what, std::strerror(errno)));
+}
+
 void write_all(int fd, const uint8_t* data, size_t size, uint64_t offset, const std::string& path) {
   while (size > 0) {
     const ssize_t n = pwrite(fd, data, size, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      system_error(path, "cannot write");
+      storage_error(path, "cannot write");
     }
     data += n;
     size -= static_cast<size_t>(n);
@@ -126,9 +132,9 @@ nlohmann::json file_fingerprint(const std::string& path) {
 FeatureCacheWriter::FeatureCacheWriter(std::string path, const nlohmann::json& description,
                                        const std::vector<uint8_t>& shared)
     : path_(std::move(path)), building_(path_ + ".building") {
-  if (const fs::path parent = fs::path(path_).parent_path(); !parent.empty()) fs::create_directories(parent);
+  if (const fs::path parent = fs::path(path_).parent_path(); !parent.empty()) make_directories(parent.string());
   fd_ = open(building_.c_str(), O_RDWR | O_CREAT, 0644);
-  if (fd_ < 0) system_error(building_, "cannot open");
+  if (fd_ < 0) storage_error(building_, "cannot open");
   if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     close(fd_);
     fd_ = -1;
@@ -173,7 +179,7 @@ FeatureCacheWriter::FeatureCacheWriter(std::string path, const nlohmann::json& d
       at += kRecordHead + length + 4;
     }
     end_ = at;
-    if (ftruncate(fd_, static_cast<off_t>(end_)) != 0) system_error(building_, "cannot truncate");
+    if (ftruncate(fd_, static_cast<off_t>(end_)) != 0) storage_error(building_, "cannot truncate");
     write_all(fd_, head.data(), head.size(), 0, building_);
     return;
   }
@@ -208,15 +214,15 @@ void FeatureCacheWriter::finish() {
   std::vector<uint8_t> index(8 * offsets_.size());
   for (size_t i = 0; i < offsets_.size(); ++i) put64(&index[8 * i], offsets_[i]);
   write_all(fd_, index.data(), index.size(), end_, building_);
-  if (fsync(fd_) != 0) system_error(building_, "cannot sync");
+  if (fsync(fd_) != 0) storage_error(building_, "cannot sync");
   // The header last: until the complete flag is on the disk, no reader takes the file.
   const std::vector<uint8_t> old = read_all(fd_, 0, kHeaderBytes);
   const std::vector<uint8_t> head = header_bytes(kComplete, get64(&old[16]), get64(&old[24]), offsets_.size(), end_);
   write_all(fd_, head.data(), head.size(), 0, building_);
-  if (fsync(fd_) != 0) system_error(building_, "cannot sync");
+  if (fsync(fd_) != 0) storage_error(building_, "cannot sync");
   std::error_code error;
   fs::rename(building_, path_, error);
-  if (error) throw_input_error("cannot rename '{}' to '{}': {}", building_, path_, error.message());
+  if (error) throw StorageError(fmt::format("cannot rename '{}' to '{}': {}", building_, path_, error.message()));
   close(fd_);
   fd_ = -1;
 }
@@ -242,27 +248,35 @@ FeatureCache::FeatureCache(const std::string& path) : path_(path) {
   close(fd);
   if (mapped == MAP_FAILED) system_error(path, "cannot map the feature cache");
   data_ = static_cast<const uint8_t*>(mapped);
-  if (std::memcmp(data_, kMagic, 8) != 0) throw_input_error("'{}' is not a feature cache (no BCFCACHE magic)", path);
-  if (get32(data_ + 8) != kVersion) throw_input_error("'{}': feature cache version {} (this bcfeat reads {})", path, get32(data_ + 8), kVersion);
-  if (get32(data_ + 12) != kComplete) throw_input_error("'{}': an unfinished feature cache build", path);
-  const uint64_t text = get64(data_ + 16), shared = get64(data_ + 24), records = get64(data_ + 32),
-                 index = get64(data_ + 40);
-  if (kHeaderBytes + text + shared > size_ || index > size_ || (size_ - index) / 8 < records ||
-      index + 8 * records != size_) {
-    throw_input_error("'{}': truncated or corrupt feature cache ({} bytes do not hold its header's parts)", path, size_);
-  }
+  // A constructor that throws runs no destructor: the mapping is released here.
   try {
-    description_ = nlohmann::json::parse(data_ + kHeaderBytes, data_ + kHeaderBytes + text);
-    shape_ = description_.at("shape").get<std::vector<int64_t>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw_input_error("'{}': corrupt feature cache description ({})", path, e.what());
-  }
-  shared_.assign(data_ + kHeaderBytes + text, data_ + kHeaderBytes + text + shared);
-  const uint64_t data_start = kHeaderBytes + text + shared;
-  for (uint64_t i = 0; i < records; ++i) {
-    const uint64_t at = get64(data_ + index + 8 * i);
-    if (at < data_start || at + kRecordHead > index) throw_input_error("'{}': record {}: offset outside the records", path, i);
-    offsets_.push_back(at);
+    if (std::memcmp(data_, kMagic, 8) != 0) throw_input_error("'{}' is not a feature cache (no BCFCACHE magic)", path);
+    if (get32(data_ + 8) != kVersion) throw_input_error("'{}': feature cache version {} (this bcfeat reads {})", path, get32(data_ + 8), kVersion);
+    if (get32(data_ + 12) != kComplete) throw_input_error("'{}': an unfinished feature cache build", path);
+    const uint64_t text = get64(data_ + 16), shared = get64(data_ + 24), records = get64(data_ + 32),
+                   index = get64(data_ + 40);
+    // Each part is compared with what is left, so no sum of header fields can wrap around.
+    if (text > size_ - kHeaderBytes || shared > size_ - kHeaderBytes - text || index > size_ ||
+        (size_ - index) / 8 < records || index + 8 * records != size_ || index < kHeaderBytes + text + shared) {
+      throw_input_error("'{}': truncated or corrupt feature cache ({} bytes do not hold its header's parts)", path, size_);
+    }
+    try {
+      description_ = nlohmann::json::parse(data_ + kHeaderBytes, data_ + kHeaderBytes + text);
+      shape_ = description_.at("shape").get<std::vector<int64_t>>();
+    } catch (const nlohmann::json::exception& e) {
+      throw_input_error("'{}': corrupt feature cache description ({})", path, e.what());
+    }
+    shared_.assign(data_ + kHeaderBytes + text, data_ + kHeaderBytes + text + shared);
+    const uint64_t data_start = kHeaderBytes + text + shared;
+    for (uint64_t i = 0; i < records; ++i) {
+      const uint64_t at = get64(data_ + index + 8 * i);
+      if (at < data_start || at > index || index - at < kRecordHead) throw_input_error("'{}': record {}: offset outside the records", path, i);
+      offsets_.push_back(at);
+    }
+  } catch (...) {
+    munmap(const_cast<uint8_t*>(data_), size_);
+    data_ = nullptr;
+    throw;
   }
 }
 
@@ -275,7 +289,7 @@ const uint8_t* FeatureCache::record_at(int64_t i, uint64_t& length) const {
   const uint64_t at = offsets_[static_cast<size_t>(i)];
   const uint64_t limit = i + 1 < records() ? offsets_[static_cast<size_t>(i) + 1] : size_ - 8 * offsets_.size();
   length = get64(data_ + at + 16);
-  if (at + kRecordHead + length + 4 != limit) throw_input_error("'{}': record {}: its length does not fit the index", path_, i);
+  if (limit < at + kRecordHead + 4 || length != limit - at - kRecordHead - 4) throw_input_error("'{}': record {}: its length does not fit the index", path_, i);
   if (crc32(data_ + at, kRecordHead + length) != get32(data_ + at + kRecordHead + length)) {
     throw_input_error("'{}': record {}: CRC mismatch (the record is corrupt)", path_, i);
   }

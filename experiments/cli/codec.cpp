@@ -78,9 +78,11 @@ int codec_encode(Args& args) {
   const std::string device = args.option("--device", "cpu");
   const bool clamp = args.flag("--clamp");
   const std::string profile_text = args.option("--profile", "");
+  const bool srgb = args.flag("--srgb");
   args.finish();
   if (format_name.empty()) throw_input_error("bcfeat codec encode: --format is required; valid: {}", join(format_names()));
   const FormatInfo& format = require_format(format_name);
+  if (srgb && !format_has_srgb(format)) throw_input_error("--srgb: {} has no sRGB variant (bc1, bc2, bc3 and bc7 do)", format.name);
   const Profile profile = require_profile(format, profile_text);
   const Backend backend = require_backend(device);
   const std::string missing = encoder_unavailable(format, backend);
@@ -93,6 +95,7 @@ int codec_encode(Args& args) {
   check_domain(image, format_label(format, profile), value_domain_low(domain), value_domain_high(domain), clamp, input);
   const auto start = std::chrono::steady_clock::now();
   BlockImage encoded{&format, image.width, image.height, {}};
+  encoded.srgb = srgb;  // the values are stored as given, tagged as sRGB-encoded colour
   encoded.blocks = encode_image(format, backend, image.pixels.data(), image.width, image.height, image.channels,
                                 CodecSettings{quality, profile, 0});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -122,20 +125,27 @@ int codec_decode(Args& args) {
   const std::string output = args.positional("OUT.npy");
   const std::string device = args.option("--device", "cpu");
   const std::string profile_text = args.option("--profile", "");
+  const std::string srgb_text = args.option("--srgb", "linear");
   args.finish();
   if (fs::path(output).extension() != ".npy") throw_input_error("output '{}' must end in .npy", output);
+  if (srgb_text != "linear" && srgb_text != "stored") {
+    throw_input_error("--srgb must be linear or stored, got '{}'{}", srgb_text, did_you_mean(srgb_text, {"linear", "stored"}));
+  }
   const Backend backend = require_backend(device);
   const BlockImage image = read_file(input);
   const FormatInfo& format = *image.format;
   const Profile profile = require_profile(format, profile_text);
   const std::string missing = decoder_unavailable(format, backend);
   if (!missing.empty()) throw_input_error("--device {}: {}", device, missing);
+  // An sRGB file decodes to linear colour, as the texture units sample it, unless --srgb stored.
+  CodecSettings settings{Quality::kNormal, profile, 0};
+  settings.srgb = image.srgb && srgb_text == "linear";
   FloatImage decoded{image.width, image.height, format.channels,
-                     decode_image(format, backend, image.blocks.data(), image.width, image.height,
-                                  CodecSettings{Quality::kNormal, profile, 0})};
+                     decode_image(format, backend, image.blocks.data(), image.width, image.height, settings)};
   save_image_npy(output, decoded);
-  fmt::print("{}: {} {}x{} -> {} [{}, {}, {}] float32 ({}){}\n", input, format_label(format, profile), image.width,
+  fmt::print("{}: {} {}x{} -> {} [{}, {}, {}] float32 ({}){}{}\n", input, format_label(format, profile), image.width,
              image.height, output, image.height, image.width, decoded.channels, device,
+             image.srgb ? (settings.srgb ? "; sRGB colour decoded to linear" : "; sRGB colour as stored") : "",
              image.mip_levels > 1 ? fmt::format("; the top of {} mip levels", image.mip_levels) : "");
   return 0;
 }
@@ -155,6 +165,7 @@ int codec_info(Args& args) {
              image.width, image.height, grid.blocks_x * format.block_width, grid.blocks_y * format.block_height,
              grid.blocks_x, grid.blocks_y, grid.blocks(), image.blocks.size(),
              8.0 * image.blocks.size() / (static_cast<double>(image.width) * image.height), image.width, image.height);
+  if (image.srgb) fmt::print("colour        sRGB-encoded (decode gives linear values; --srgb stored for the stored ones)\n");
   if (image.mip_levels > 1) fmt::print("mip levels    {} (the top level is read)\n", image.mip_levels);
   return 0;
 }

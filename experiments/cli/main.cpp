@@ -46,8 +46,8 @@ usage:
   bcfeat report DIR [--columns a,b,c] [--format md|csv] [--bd-rate KEY=REF,TEST [--bd-metric M] [--bd-x X]]
                     [--compressai OUT.json [--series KEY=VALUE]]
   bcfeat list experiments|formats|compressors|keys [EXPERIMENT]
-  bcfeat codec encode IN OUT.dds|OUT.astc --format F [--quality Q] [--profile ldr|hdr] [--device cpu|cuda] [--clamp]
-  bcfeat codec decode IN.dds|IN.astc OUT.npy [--profile ldr|hdr] [--device cpu|cuda|texture|reference]
+  bcfeat codec encode IN OUT.dds|OUT.astc --format F [--quality Q] [--profile ldr|hdr] [--device cpu|cuda] [--clamp] [--srgb]
+  bcfeat codec decode IN.dds|IN.astc OUT.npy [--profile ldr|hdr] [--device cpu|cuda|texture|reference] [--srgb linear|stored]
   bcfeat codec info FILE.dds|FILE.astc
   bcfeat bench codecs [--formats a,b] [--qualities q,..] [--profiles ldr,hdr] [--images DIR] [--device cpu|cuda]
                       [--output FILE.json]
@@ -61,7 +61,7 @@ usage:
   bcfeat extract efficientnet_lite0 WEIGHTS IMAGES_DIR --output OUT.safetensors [--taps stage1,..,head]
                  [--first I] [--count N] [--batch B] [--dtype float32|float16] [--device cpu|cuda]
 
-exit codes: 0 ok, 1 some runs failed, 2 bad input
+exit codes: 0 ok, 1 some runs failed, 2 bad input, 4 the file system refused a write (full, read-only)
 )";
 
 std::string self_executable() {
@@ -348,6 +348,9 @@ int main(int argc, char** argv) {
   } catch (const InputError& e) {
     fmt::print(stderr, "bcfeat: error: {}\n", e.what());
     return 2;
+  } catch (const StorageError& e) {
+    fmt::print(stderr, "bcfeat: error: {}\n", e.what());
+    return 4;
   } catch (const std::exception& e) {
     fmt::print(stderr, "bcfeat: internal error: {}\n", e.what());
     return 3;

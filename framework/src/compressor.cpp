@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bcfeat/framework/config.h"
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/results.h"
 #include "bcfeat/kernels/codec.h"
@@ -133,6 +134,33 @@ Compressed Compressor::compress_device(const torch::Tensor& features) const {
 
 torch::Tensor Compressor::decompress_device(const Compressed& data, torch::ScalarType dtype) const {
   return decompress_host(data.to_host()).to(data.device_bytes.device(), dtype);
+}
+
+CompressionOptions compression_options(const std::string& method, const std::vector<std::string>& settings) {
+  CompressionOptions options;
+  ParamSet params;
+  options.declare(params);
+  ConfigTree tree;
+  apply_override(tree, "compression.method=" + method);
+  for (const auto& setting : settings) apply_override(tree, "compression." + setting);
+  params.apply(tree);
+  return options;
+}
+
+void check_stream_shape(const Compressed& data) {
+  int64_t values = 1;
+  bool valid = data.shape.size() == 3;
+  for (int64_t size : data.shape) {
+    valid = valid && size >= 1 && size <= (int64_t(1) << 31) / values;
+    if (valid) values *= size;
+  }
+  if (!valid) throw_input_error("a compressed stream's shape [{}] is not [B, N, D] of at most 2^31 values", fmt::join(data.shape, ", "));
+}
+
+void check_stream_size(const Compressed& data, int64_t expected) {
+  if (data.size() != expected) {
+    throw_input_error("the compressed stream holds {} bytes where its shape needs {}", data.size(), expected);
+  }
 }
 
 std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options) {

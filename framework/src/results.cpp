@@ -15,30 +15,44 @@
 namespace bcfeat {
 namespace fs = std::filesystem;
 
+void make_directories(const std::string& path) {
+  std::error_code error;
+  fs::create_directories(path, error);
+  if (error) throw StorageError(fmt::format("cannot create the directory '{}': {}", path, error.message()));
+}
+
 void write_file_atomic(const std::string& path, const std::string& content) {
   const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  if (target.has_parent_path()) make_directories(target.parent_path().string());
   const std::string temp = fmt::format("{}.tmp.{}", path, getpid());
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error(fmt::format("cannot write '{}': {}", temp, std::strerror(errno)));
+  if (fd < 0) throw StorageError(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+  auto fail = [&](const char* what) {
+    const int error = errno;
+    ::close(fd);
+    ::unlink(temp.c_str());
+    throw StorageError(fmt::format("cannot {} '{}': {}", what, path, std::strerror(error)));
+  };
   size_t written = 0;
   while (written < content.size()) {
     const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int error = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      throw std::runtime_error(fmt::format("cannot write '{}': {}", temp, std::strerror(error)));
+      fail("write");
     }
     written += static_cast<size_t>(n);
   }
-  ::fsync(fd);
-  ::close(fd);
+  // Space a file system only claims on flush (NFS, quotas) shows up here, before the rename.
+  if (::fsync(fd) != 0 && errno != EINVAL) fail("write");
+  if (::close(fd) != 0) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    throw StorageError(fmt::format("cannot write '{}': {}", path, std::strerror(error)));
+  }
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     const int error = errno;
     ::unlink(temp.c_str());
-    throw std::runtime_error(fmt::format("cannot rename '{}' to '{}': {}", temp, path, std::strerror(error)));
+    throw StorageError(fmt::format("cannot rename '{}' to '{}': {}", temp, path, std::strerror(error)));
   }
 }
 

@@ -125,10 +125,10 @@ namespace {
 class OutputLock {
  public:
   explicit OutputLock(const std::string& output_dir) {
-    fs::create_directories(output_dir);
+    make_directories(output_dir);
     const std::string path = (fs::path(output_dir) / ".lock").string();
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw_input_error("cannot open '{}': {}", path, std::strerror(errno));
+    if (fd_ < 0) throw StorageError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       ::close(fd_);
       throw_input_error("output directory '{}' is in use by another bcfeat run; wait for it to finish or choose "
@@ -160,7 +160,7 @@ std::vector<size_t> prepare_runs(const std::vector<PlannedRun>& runs, const std:
       pending.push_back(i);
     }
   }
-  fs::create_directories(output_dir);
+  make_directories(output_dir);
   const size_t complete = runs.size() - pending.size() - in_flight.size();
   if (complete > 0) {
     fmt::print(stderr, "{} of {} runs already complete in {}; running {}\n", complete, runs.size(), output_dir,

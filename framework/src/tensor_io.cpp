@@ -17,10 +17,24 @@ namespace fs = std::filesystem;
 namespace {
 
 void check_data_size(const std::string& path, const TensorFileInfo& info) {
-  int64_t count = 1;
-  for (int64_t extent : info.shape) count *= extent;
-  const size_t item = info.stored_dtype == "float32" ? 4 : 2;
-  if (info.data_bytes != static_cast<size_t>(count) * item) {
+  const uint64_t item = info.stored_dtype == "float32" ? 4 : 2;
+  const uint64_t fit = info.data_bytes / item;  // the most elements the data can hold
+  bool zero = false;
+  for (int64_t extent : info.shape) {
+    if (extent < 0) throw_input_error("'{}': shape [{}] has a negative extent", path, fmt::join(info.shape, ", "));
+    zero = zero || extent == 0;
+  }
+  // The product is checked against what fits as it grows, so no shape can overflow it.
+  uint64_t count = zero ? 0 : 1;
+  for (int64_t extent : info.shape) {
+    if (zero) break;
+    if (static_cast<uint64_t>(extent) > fit / count + 1) {
+      throw_input_error("'{}': shape [{}] of {} needs more than the {} bytes of data", path, fmt::join(info.shape, ", "),
+                        info.stored_dtype, info.data_bytes);
+    }
+    count *= static_cast<uint64_t>(extent);
+  }
+  if (count > fit || info.data_bytes != count * item) {
     throw_input_error("'{}': data holds {} bytes but shape [{}] of {} needs {}", path, info.data_bytes,
                       fmt::join(info.shape, ", "), info.stored_dtype, count * item);
   }
@@ -123,6 +137,7 @@ TensorFileInfo parse_npy_header(const std::string& path, const std::string& file
   const std::string dims = match[1];
   std::regex number(R"(\d+)");
   for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number); it != std::sregex_iterator(); ++it) {
+    if (it->length() > 15) throw_input_error("'{}': .npy shape ({}) is too large", path, dims);
     info.shape.push_back(std::stoll(it->str()));
   }
   info.data_offset = header_start + header_length;
@@ -146,11 +161,14 @@ nlohmann::json safetensors_header(const std::string& path, const std::string& fi
   std::memcpy(&length, file.data(), 8);
   if (length > file.size() - 8) throw_input_error("'{}': safetensors header length {} exceeds the file", path, length);
   data_start = 8 + length;
+  nlohmann::json header;
   try {
-    return nlohmann::json::parse(file.substr(8, length));
+    header = nlohmann::json::parse(file.substr(8, length));
   } catch (const nlohmann::json::exception& e) {
     throw_input_error("'{}': safetensors header is not valid JSON: {}", path, e.what());
   }
+  if (!header.is_object()) throw_input_error("'{}': safetensors header is not a JSON object", path);
+  return header;
 }
 }  // namespace
 
@@ -182,7 +200,7 @@ TensorFileInfo safetensors_entry(const std::string& path, const nlohmann::json& 
     }
     info.shape = entry.at("shape").get<std::vector<int64_t>>();
     const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
-    if (offsets.size() != 2 || offsets[0] > offsets[1] || header_end + offsets[1] > file_size) {
+    if (offsets.size() != 2 || offsets[0] > offsets[1] || header_end > file_size || offsets[1] > file_size - header_end) {
       throw_input_error("'{}': tensor '{}' has data offsets outside the file", path, key);
     }
     info.data_offset = header_end + offsets[0];

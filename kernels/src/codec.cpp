@@ -3,6 +3,7 @@
 #include "bcfeat/kernels/codec.h"
 
 #include <cctype>
+#include <cmath>
 #include <cstring>
 
 #include "astc_codec.h"
@@ -74,7 +75,29 @@ std::vector<float> decode_image(const FormatInfo& format, Backend backend, const
                                 const CodecSettings& settings) {
   require(format, backend, format.has_decoder(backend), "decoder");
   check_settings(format, settings);
-  return format.decode[static_cast<int>(backend)](format, blocks, width, height, settings);
+  if (settings.srgb && !format_has_srgb(format)) {
+    throw std::invalid_argument(std::string(format.name) + " has no sRGB variant");
+  }
+  std::vector<float> texels = format.decode[static_cast<int>(backend)](format, blocks, width, height, settings);
+  // The texture units convert in the fetch (the texture is created sRGB); the others here.
+  if (settings.srgb && backend != Backend::kTexture) {
+    srgb_to_linear(texels.data(), static_cast<size_t>(width) * height, format.channels);
+  }
+  return texels;
+}
+
+bool format_has_srgb(const FormatInfo& format) {
+  return format.id == FormatId::kBC1 || format.id == FormatId::kBC2 || format.id == FormatId::kBC3 ||
+         format.id == FormatId::kBC7;
+}
+
+void srgb_to_linear(float* texels, size_t count, int channels) {
+  for (size_t i = 0; i < count; ++i) {
+    for (int c = 0; c < std::min(channels, 3); ++c) {
+      float& v = texels[i * channels + c];
+      v = v <= 0.04045f ? v / 12.92f : std::pow((v + 0.055f) / 1.055f, 2.4f);
+    }
+  }
 }
 
 std::vector<uint8_t> write_block_file(const BlockImage& image) {

@@ -180,7 +180,7 @@ namespace {
 
 // Uploads the blocks, decodes them with the software kernel or the texture units, downloads.
 std::vector<float> decode_on_device(const FormatInfo& format, bool texture_units, const uint8_t* blocks, int width,
-                                    int height) {
+                                    int height, bool srgb = false) {
   require_gpu();
   const size_t bytes = static_cast<size_t>(compressed_size(format, width, height));
   const size_t pixel_count = static_cast<size_t>(width) * height * format.channels;
@@ -188,7 +188,7 @@ std::vector<float> decode_on_device(const FormatInfo& format, bool texture_units
   DeviceBuffer<float> device_pixels(pixel_count);
   check_cuda(cudaMemcpy(device_blocks.data, blocks, bytes, cudaMemcpyHostToDevice), "upload");
   if (texture_units) {
-    BlockTexture texture(format, device_blocks.data, width, height);
+    BlockTexture texture(format, device_blocks.data, width, height, nullptr, srgb);
     launch_texture_decode(format, texture, width, height, device_pixels.data, nullptr);
   } else {
     launch_decode(format, device_blocks.data, width, height, device_pixels.data, nullptr);
@@ -207,8 +207,8 @@ std::vector<float> bc_decode_cuda(const FormatInfo& format, const uint8_t* block
 }
 
 std::vector<float> bc_decode_texture(const FormatInfo& format, const uint8_t* blocks, int width, int height,
-                                     const CodecSettings&) {
-  return decode_on_device(format, true, blocks, width, height);
+                                     const CodecSettings& settings) {
+  return decode_on_device(format, true, blocks, width, height, settings.srgb);
 }
 
 CudaTiming bc_time_encode_cuda(const FormatInfo& format, const float* pixels, int width, int height, int channels,

@@ -34,9 +34,18 @@ uint32_t get32(const std::vector<uint8_t>& in, size_t at) {
   return value;
 }
 
-const FormatInfo* format_from_dxgi(uint32_t dxgi) {
+// DXGI's sRGB code of a format with one: the UNORM code + 1 (BC1 72, BC2 75, BC3 78, BC7 99).
+uint32_t srgb_dxgi(const FormatInfo& format) { return format.dxgi_format + 1; }
+
+const FormatInfo* format_from_dxgi(uint32_t dxgi, bool& srgb, const std::string& name) {
+  srgb = false;
   for (const auto& format : format_table()) {
-    if (format.container == Container::kDds && format.dxgi_format == dxgi) return &format;
+    if (format.container != Container::kDds) continue;
+    if (format.dxgi_format == dxgi) return &format;
+    if (format_has_srgb(format) && srgb_dxgi(format) == dxgi) {
+      srgb = true;
+      return &format;
+    }
   }
   // Typeless variants decode as unorm.
   if (dxgi == 70) return find_format("bc1");
@@ -44,6 +53,11 @@ const FormatInfo* format_from_dxgi(uint32_t dxgi) {
   if (dxgi == 76) return find_format("bc3");
   if (dxgi == 79) return find_format("bc4_unorm");
   if (dxgi == 82) return find_format("bc5_unorm");
+  if (dxgi == 97) return find_format("bc7");
+  if (dxgi == 94) {
+    throw FormatError("'" + name + "': BC6H_TYPELESS does not say whether the values are signed; write the header "
+                      "as BC6H_UF16 (95) or BC6H_SF16 (96)");
+  }
   return nullptr;
 }
 
@@ -62,6 +76,7 @@ const FormatInfo* format_from_fourcc(uint32_t code) {
 
 std::vector<uint8_t> make_dds(const BlockImage& image) {
   const FormatInfo& format = *image.format;
+  if (image.srgb && !format_has_srgb(format)) throw FormatError(std::string(format.name) + " has no sRGB variant");
   const size_t header = 4 + kHeaderSize + 20;
   std::vector<uint8_t> out(header + image.blocks.size(), 0);
   std::memcpy(out.data(), "DDS ", 4);
@@ -75,7 +90,7 @@ std::vector<uint8_t> make_dds(const BlockImage& image) {
   put32(out, 80, kPixelFourCC);
   put32(out, 84, fourcc("DX10"));
   put32(out, 108, kCapsTexture);
-  put32(out, 128, format.dxgi_format);
+  put32(out, 128, image.srgb ? srgb_dxgi(format) : format.dxgi_format);
   put32(out, 132, kDimensionTexture2D);
   put32(out, 136, 0);  // misc flags
   put32(out, 140, 1);  // array size
@@ -119,10 +134,10 @@ BlockImage parse_dds(const std::vector<uint8_t>& bytes, const std::string& name)
       throw FormatError("'" + name + "': texture arrays (" + std::to_string(array_size) +
                         " textures) are not supported; only one 2-D texture is");
     }
-    image.format = format_from_dxgi(dxgi);
+    image.format = format_from_dxgi(dxgi, image.srgb, name);
     if (!image.format) {
       throw FormatError("'" + name + "': unknown or unsupported DXGI format " + std::to_string(dxgi) +
-                        " (supported: BC1..BC5 UNORM/SNORM)");
+                        " (supported: BC1-BC7 with their UNORM, SNORM, SRGB and TYPELESS variants, BC6H UF16/SF16)");
     }
     data_offset += 20;
   } else {

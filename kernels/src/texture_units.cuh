@@ -17,7 +17,16 @@ namespace bcfeat {
 // images go through several arrays, a band of rows each.
 constexpr int kTextureRows = 65536;
 
-inline cudaChannelFormatDesc texture_channel_desc(FormatId id) {
+inline cudaChannelFormatDesc texture_channel_desc(FormatId id, bool srgb = false) {
+  if (srgb) {  // the sRGB block kinds: the fetch converts colour to linear
+    switch (id) {
+      case FormatId::kBC1: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed1SRGB>();
+      case FormatId::kBC2: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed2SRGB>();
+      case FormatId::kBC3: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed3SRGB>();
+      case FormatId::kBC7: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed7SRGB>();
+      default: throw std::invalid_argument("format has no sRGB variant");
+    }
+  }
   switch (id) {
     case FormatId::kBC1: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed1>();
     case FormatId::kBC2: return cudaCreateChannelDesc<cudaChannelFormatKindUnsignedBlockCompressed2>();
@@ -40,9 +49,9 @@ struct BlockTexture {
   cudaArray_t array = nullptr;
   cudaTextureObject_t texture = 0;
   BlockTexture(const FormatInfo& format, const uint8_t* device_blocks, int width, int height,
-               cudaStream_t stream = nullptr) {
+               cudaStream_t stream = nullptr, bool srgb = false) {
     const BlockGrid grid = block_grid(format, width, height);
-    const cudaChannelFormatDesc desc = texture_channel_desc(format.id);
+    const cudaChannelFormatDesc desc = texture_channel_desc(format.id, srgb);
     cuda_util::check_cuda(cudaMallocArray(&array, &desc, grid.blocks_x * 4, grid.blocks_y * 4), "cudaMallocArray");
     const size_t pitch = static_cast<size_t>(grid.blocks_x) * format.bytes_per_block;
     cuda_util::check_cuda(cudaMemcpy2DToArrayAsync(array, 0, 0, device_blocks, pitch, pitch, grid.blocks_y,
@@ -57,6 +66,7 @@ struct BlockTexture {
     // BC6H texels are half floats, fetched as they are; the others are normalised integers.
     texture_desc.readMode = value_domain_is_float(format.domain) ? cudaReadModeElementType : cudaReadModeNormalizedFloat;
     texture_desc.normalizedCoords = 0;
+    texture_desc.sRGB = srgb ? 1 : 0;  // sRGB textures: the fetch returns linear colour
     cuda_util::check_cuda(cudaCreateTextureObject(&texture, &resource, &texture_desc, nullptr), "cudaCreateTextureObject");
   }
   ~BlockTexture() {

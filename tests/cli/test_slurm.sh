@@ -18,9 +18,7 @@ fi
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work" || exit 1
-failures=0
-pass() { echo "ok: $1"; }
-fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
+source "$root/tests/cli/common.sh"
 
 cluster="$work/cluster"
 trap '"$root/tools/slurm/cluster.sh" stop "$cluster"' EXIT

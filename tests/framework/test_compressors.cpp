@@ -27,24 +27,11 @@ torch::Tensor features(int batch, int tokens_h, int tokens_w, int dim, uint64_t 
   return synthetic_features(options, seed);
 }
 
-// Options of one test variant: `method` and its `key=value` settings, applied through the
-// same ParamSet a config goes through.
-CompressionOptions variant_options(const std::string& method, const std::vector<std::string>& settings) {
-  CompressionOptions options;
-  ParamSet params;
-  options.declare(params);
-  ConfigTree tree;
-  apply_override(tree, "compression.method=" + method);
-  for (const auto& setting : settings) apply_override(tree, "compression." + setting);
-  params.apply(tree);
-  return options;
-}
-
 // Every test variant of every registered compressor.
 std::vector<CompressionOptions> all_variants() {
   std::vector<CompressionOptions> out;
   for (const auto& entry : compressor_registry()) {
-    for (const auto& settings : entry.test_variants) out.push_back(variant_options(entry.name, settings));
+    for (const auto& settings : entry.test_variants) out.push_back(compression_options(entry.name, settings));
   }
   return out;
 }
@@ -59,7 +46,7 @@ TEST_CASE("registry: every compressor round-trips within its declared bound on o
   for (const auto& entry : compressor_registry()) {
     REQUIRE(!entry.test_variants.empty());
     for (const auto& settings : entry.test_variants) {
-      const CompressionOptions options = variant_options(entry.name, settings);
+      const CompressionOptions options = compression_options(entry.name, settings);
       INFO("method " << entry.name << " " << join(settings, " "));
       const auto compressor = make_compressor(options);
       const Compressed compressed = compressor->compress(x);

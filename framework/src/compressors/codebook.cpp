@@ -173,6 +173,16 @@ class CodebookCompressor : public Compressor {
     const int64_t batch = data.shape[0], tokens = data.shape[1], dim = data.shape[2];
     const int64_t spaces = subspaces(dim), entries = options_.codebook_size;
     const int64_t book_values = books_per_tensor(dim) * entries * width_;
+    if (fitted_) check_dim(dim);
+    const int64_t book_bytes = fitted_ ? 0 : 2 * book_values;
+    const int64_t index_count = batch * tokens * spaces;
+    if (index_texture_) {
+      if (data.size() < book_bytes) {
+        throw_input_error("the compressed stream holds {} bytes, fewer than its {} codebook bytes", data.size(), book_bytes);
+      }
+    } else {
+      check_stream_size(data, book_bytes + (index_count * index_bits(static_cast<int>(entries)) + 7) / 8);
+    }
     std::vector<uint16_t> books = books_;
     size_t position = 0;
     if (!fitted_) {
@@ -182,7 +192,7 @@ class CodebookCompressor : public Compressor {
         position += 2;
       }
     }
-    std::vector<int64_t> index(static_cast<size_t>(batch * tokens * spaces));
+    std::vector<int64_t> index(static_cast<size_t>(index_count));
     if (index_texture_) {
       Compressed packed;
       packed.shape = {batch, tokens, spaces};

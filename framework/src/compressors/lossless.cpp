@@ -55,7 +55,9 @@ class LosslessCompressor : public Compressor {
     const int64_t count = out.numel();
     std::vector<uint8_t> shuffled(2 * count);
     const size_t size = ZSTD_decompress(shuffled.data(), shuffled.size(), data.bytes.data(), data.bytes.size());
-    if (ZSTD_isError(size) || size != shuffled.size()) throw std::runtime_error("zstd: corrupt lossless stream");
+    if (ZSTD_isError(size) || size != shuffled.size()) {
+      throw_input_error("corrupt lossless stream (zstd: {})", ZSTD_isError(size) ? ZSTD_getErrorName(size) : "wrong length");
+    }
     float* y = out.data_ptr<float>();
     for (int64_t i = 0; i < count; ++i) {
       y[i] = half_bits_to_float(static_cast<uint16_t>((shuffled[i] << 8) | shuffled[count + i]));

@@ -80,13 +80,6 @@ struct Device {
   std::string name;
 };
 
-// A device stream must hold exactly the bytes its shape needs.
-void check_stream_size(const Compressed& data, int64_t expected) {
-  if (data.size() != expected) {
-    throw_input_error("the compressed stream holds {} bytes where its shape needs {}", data.size(), expected);
-  }
-}
-
 int64_t value_count(const std::vector<int64_t>& shape) {
   int64_t count = 1;
   for (int64_t size : shape) count *= size;
@@ -122,8 +115,8 @@ class HalfCompressor : public Compressor {
             features.sizes().vec()};
   }
   torch::Tensor decompress_host(const Compressed& data) const override {
-    int64_t count = 1;
-    for (int64_t size : data.shape) count *= size;
+    const int64_t count = value_count(data.shape);
+    check_stream_size(data, 2 * count);
     return to_tensor(device_.cuda() ? half_decode_cuda(data.bytes.data(), count, bfloat_)
                                     : half_decode_cpu(data.bytes.data(), count, bfloat_),
                      data.shape);
@@ -170,6 +163,7 @@ class IntCompressor : public Compressor {
   }
   torch::Tensor decompress_host(const Compressed& data) const override {
     const GroupGeometry g = geometry_of(data.shape, options_);
+    check_stream_size(data, int_stream_bytes(g, options_.bits));
     return to_tensor(device_.cuda() ? int_decode_cuda(data.bytes.data(), g, options_.bits)
                                     : int_decode_cpu(data.bytes.data(), g, options_.bits),
                      data.shape);
@@ -216,6 +210,7 @@ class Fp8Compressor : public Compressor {
   }
   torch::Tensor decompress_host(const Compressed& data) const override {
     const GroupGeometry g = geometry_of(data.shape, options_);
+    check_stream_size(data, fp8_stream_bytes(g));
     return to_tensor(
         device_.cuda() ? fp8_decode_cuda(data.bytes.data(), g, spec_) : fp8_decode_cpu(data.bytes.data(), g, spec_),
         data.shape);

@@ -89,10 +89,14 @@ BCFEAT_HD int unquantize(int x, int bits, bool is_signed) {
   return negative ? -unq : unq;
 }
 
-// Interpolated unquantised value → half bits.
+// Interpolated unquantised value → half bits. A negative value whose magnitude scales to 0
+// (only −1) gives +0, not −0: the sign goes with a non-zero magnitude, as the texture units do.
 BCFEAT_HD uint16_t finish(int value, bool is_signed) {
   if (!is_signed) return static_cast<uint16_t>((value * 31) >> 6);
-  if (value < 0) return static_cast<uint16_t>(((-value * 31) >> 5) | 0x8000);
+  if (value < 0) {
+    const int magnitude = (-value * 31) >> 5;
+    return static_cast<uint16_t>(magnitude ? magnitude | 0x8000 : 0);
+  }
   return static_cast<uint16_t>((value * 31) >> 5);
 }
 

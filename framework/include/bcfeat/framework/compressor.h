@@ -130,6 +130,11 @@ struct Compressed {
   Compressed to_device() const;  // a copy with the stream on the current CUDA device
 };
 
+// Stream checks for compressors' readers (InputError): the shape is [B, N, D] with every size
+// at least 1 and at most 2^31 values; the stream holds exactly `expected` bytes.
+void check_stream_shape(const Compressed& data);
+void check_stream_size(const Compressed& data, int64_t expected);
+
 class Compressor {
  public:
   virtual ~Compressor() = default;
@@ -150,7 +155,9 @@ class Compressor {
   }
   // [B, N, D] of `dtype` (float32, float16 or bfloat16: float32 values rounded to nearest
   // even): on the CPU from a host stream, on the GPU from a device stream.
+  // A stream that does not fit its shape or this compressor's options is an InputError.
   torch::Tensor decompress(const Compressed& data, torch::ScalarType dtype = torch::kFloat32) const {
+    check_stream_shape(data);
     return data.on_device() ? decompress_device(data, dtype) : decompress_host(data).to(dtype);
   }
   // Where compress and decompress run, for timing fields: "cuda: <device>", "cpu (1 thread)"
@@ -202,6 +209,9 @@ const std::vector<CompressorKey>& compressor_keys();
 // not need the device: a compressor on cuda checks for a GPU when it first runs, so a sweep
 // can be planned on a machine without one.
 std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options);
+// The options of `method` with `key=value` settings (keys under compression.), read and
+// validated as a config's compression block is (InputError for a bad key or value).
+CompressionOptions compression_options(const std::string& method, const std::vector<std::string>& settings = {});
 // For compressors on `device`: throws InputError when device is cuda and no GPU is usable.
 void require_device(const std::string& device);
 // "cuda: <name>" on cuda, else "cpu (<parallelism>)".

@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <string>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -20,7 +21,18 @@
 
 namespace bcfeat {
 
+// The file system refused a write (no space left, a read-only or missing directory, no
+// permission). The message names the file and the reason; the CLI exits with code 4.
+class StorageError : public std::runtime_error {
+ public:
+  explicit StorageError(const std::string& message) : std::runtime_error(message) {}
+};
+
+// fs::create_directories, throwing a StorageError naming the directory when it cannot.
+void make_directories(const std::string& path);
+
 // Writes `content` to `path` atomically (temp file + fsync + rename). Creates parent dirs.
+// On any failure the target is untouched, the temp file removed, and a StorageError thrown.
 void write_file_atomic(const std::string& path, const std::string& content);
 
 // Parses a JSON file; std::nullopt when missing or unreadable (e.g. never finished).

@@ -57,6 +57,7 @@ struct BlockImage {
   int width = 0, height = 0;
   std::vector<uint8_t> blocks;  // row-major blocks of the top mip level
   int mip_levels = 1;           // levels the file holds (only the top one is read)
+  bool srgb = false;            // a DDS *_UNORM_SRGB format: the colour is sRGB-encoded
 };
 
 // The bytes of the format's container (header + blocks).
@@ -64,6 +65,12 @@ std::vector<uint8_t> write_block_file(const BlockImage& image);
 // Parses a .dds or .astc file's bytes (told apart by their magic number); `name` is used in
 // error messages, which print the file's bytes escaped.
 BlockImage read_block_file(const std::vector<uint8_t>& bytes, const std::string& name);
+
+// The sRGB curve (IEC 61966-2-1) from encoded to linear values, on channels 0-2 of each texel
+// of `texels` (alpha is linear already). What decode_image applies with CodecSettings::srgb.
+void srgb_to_linear(float* texels, size_t count, int channels);
+// Whether a format has an sRGB variant (BC1, BC2, BC3, BC7).
+bool format_has_srgb(const FormatInfo& format);
 
 // Bytes as text for messages: printable ASCII as is, everything else (and \\ and ') as \xNN.
 std::string escape_bytes(const uint8_t* bytes, size_t count);
