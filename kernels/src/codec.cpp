@@ -10,6 +10,8 @@
 #include "bc_codec.h"
 #include "bcfeat/kernels/device_codec.h"
 #include "bcfeat/kernels/feature_decode.h"
+#include "bcfeat/kernels/float_formats.h"
+#include "srgb_table.h"
 
 namespace bcfeat {
 
@@ -92,10 +94,12 @@ bool format_has_srgb(const FormatInfo& format) {
 }
 
 void srgb_to_linear(float* texels, size_t count, int channels) {
+  // The decoders of these formats return 8-bit levels (k / 255); each maps through the table.
   for (size_t i = 0; i < count; ++i) {
     for (int c = 0; c < std::min(channels, 3); ++c) {
       float& v = texels[i * channels + c];
-      v = v <= 0.04045f ? v / 12.92f : std::pow((v + 0.055f) / 1.055f, 2.4f);
+      const long level = std::lround(std::min(1.0f, std::max(0.0f, v)) * 255.0f);
+      v = half_bits_to_float(kSrgbLinearHalf[level]);
     }
   }
 }

@@ -82,8 +82,9 @@ check(raw is not None and np.array_equal(np.rint(raw * 255), stored * 255), "BC7
 result, linear = decode("bc7_srgb.dds")
 expected = stored.copy()
 expected[..., :3] = srgb_to_linear(stored[..., :3])
-check(linear is not None and np.abs(linear - expected).max() < 2e-6 and np.array_equal(np.rint(linear[..., 3] * 255), stored[..., 3] * 255),
-      "BC7 sRGB decodes to linear colour (the sRGB curve on Pillow's values), alpha as stored")
+# The texture units' table (test_kernels checks it bit for bit) is within 0.0038 of the curve.
+check(linear is not None and np.abs(linear - expected).max() < 0.0038 and np.array_equal(np.rint(linear[..., 3] * 255), stored[..., 3] * 255),
+      "BC7 sRGB decodes to linear colour (within 0.0038 of the sRGB curve on Pillow's values), alpha as stored")
 check("sRGB colour decoded to linear" in result.stdout, "decode says it converted sRGB colour")
 patched("bc7_srgb.dds", "bc7_typeless.dds", 97)
 with Image.open("bc7_typeless.dds") as image:
@@ -104,7 +105,10 @@ for fmt, unorm in (("bc1", 71), ("bc2", 74), ("bc3", 77)):
     ok = stored is not None and linear is not None and np.array_equal(stored, unorm_values)
     expected = unorm_values.astype(np.float64)
     expected[..., :3] = srgb_to_linear(expected[..., :3])
-    check(ok and np.abs(linear - expected).max() < 2e-6, f"{fmt} sRGB: stored = the UNORM file's values, linear = their sRGB curve")
+    same_table = linear is not None and all(  # one linear value per stored level, across formats
+        np.unique(linear[..., :3][np.rint(stored[..., :3] * 255) == level]).size == 1 for level in np.unique(np.rint(stored[..., :3] * 255)))
+    check(ok and same_table and np.abs(linear - expected).max() < 0.0038,
+          f"{fmt} sRGB: stored = the UNORM file's values, linear within 0.0038 of their sRGB curve, one value per level")
 info = subprocess.run([BCFEAT, "codec", "info", "bc1_srgb.dds"], capture_output=True, text=True)
 check("sRGB-encoded" in info.stdout, "codec info says the colour is sRGB-encoded")
 

@@ -66,8 +66,9 @@ std::vector<uint8_t> write_block_file(const BlockImage& image);
 // error messages, which print the file's bytes escaped.
 BlockImage read_block_file(const std::vector<uint8_t>& bytes, const std::string& name);
 
-// The sRGB curve (IEC 61966-2-1) from encoded to linear values, on channels 0-2 of each texel
-// of `texels` (alpha is linear already). What decode_image applies with CodecSettings::srgb.
+// sRGB-encoded 8-bit levels (k / 255) to linear values as the texture units return them (their
+// table, within 0.0038 of the IEC 61966-2-1 curve), on channels 0-2 of each texel of `texels`
+// (alpha is linear already). What decode_image applies with CodecSettings::srgb.
 void srgb_to_linear(float* texels, size_t count, int channels);
 // Whether a format has an sRGB variant (BC1, BC2, BC3, BC7).
 bool format_has_srgb(const FormatInfo& format);

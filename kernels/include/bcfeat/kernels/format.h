@@ -69,8 +69,8 @@ struct CodecSettings {
   Profile profile = Profile::kLdr;
   int threads = 0;  // CPU backends: threads to use (0 = every hardware thread)
   // The blocks hold sRGB-encoded colour (a DDS *_UNORM_SRGB file): the decoders return linear
-  // values, as the texture units read an sRGB texture (the colour channels through the sRGB
-  // curve, alpha as stored). Only for BC1, BC2, BC3 and BC7.
+  // values, those the texture units return for an sRGB texture (the colour channels through
+  // the hardware's sRGB table, alpha as stored). Only for BC1, BC2, BC3 and BC7.
   bool srgb = false;
 };
 
