@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Texture-unit vectors for the sRGB variants of BC1, BC2, BC3 and BC7, and the sRGB table.
 
-On a GPU machine (.gpu/record_srgb.sh did this on an H100):
+On a GPU machine (as recorded on an H100):
   bcfeat codec encode SOURCE.npy DIR/srgb_F.dds --format F --srgb          (a 64x64 image)
   bcfeat codec decode DIR/srgb_F.dds DIR/srgb_F_texture.npy --device texture
   and, for the table, a BC7 sRGB image whose block i is the constant level i (i = 0..255):
