@@ -44,6 +44,7 @@ torch::Tensor decode_elements(const char* data, const TensorFileInfo& info) {
   torch::Tensor out = torch::empty(info.shape, torch::kFloat32);
   float* values = out.data_ptr<float>();
   const int64_t count = out.numel();
+  if (count == 0) return out;  // an empty tensor has no storage to copy into
   if (info.stored_dtype == "float32") {
     std::memcpy(values, data, info.data_bytes);
   } else {
