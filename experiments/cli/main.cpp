@@ -206,9 +206,9 @@ int command_report(Args& args) {
     throw_input_error("'{}' is not valid JSON: {}", path, e.what());
   }
   if (!rows.is_array()) throw_input_error("'{}' is not a bcfeat summary (expected a JSON array)", path);
-  // Rows are refreshed from the run directories, so a sweep still running (or run by
-  // Slurm array tasks) reports its current state.
-  // A run without a result shows its Slurm task's state (pending, running, cancelled, ...).
+  // Rows are refreshed from the run directories, so a sweep still running (or run by Slurm
+  // array tasks) reports its current state; a run without a result shows its Slurm task's
+  // state (pending, running, cancelled, ...).
   const fs::path base = fs::path(path).parent_path();
   const auto slurm_tasks = slurm_task_states(base.string());
   std::map<std::string, int> counts;

@@ -174,36 +174,21 @@ std::vector<size_t> prepare_runs(const std::vector<PlannedRun>& runs, const std:
   return pending;
 }
 
-// `sbatch --parsable SCRIPT`; returns the job id ("12" of "12" or "12;cluster").
-std::string submit_batch_script(const std::string& script_path) {
-  const std::string command = fmt::format("sbatch --parsable '{}'", script_path);
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) throw std::runtime_error(fmt::format("cannot start sbatch: {}", std::strerror(errno)));
-  std::string output;
-  char buffer[256];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  if (status != 0) throw std::runtime_error(fmt::format("sbatch '{}' failed with status {}", script_path, status));
-  const std::string job_id = output.substr(0, output.find_first_of(";\n"));
-  return job_id;
-}
-
 }  // namespace
 
 std::string launch_slurm(const std::vector<PlannedRun>& runs, const std::string& output_dir, const LaunchOptions& options,
                          const SlurmOptions& slurm) {
   const OutputLock lock(output_dir);
   // Runs an earlier submission still holds (queued or running) are not submitted again.
+  std::set<std::string> planned;
+  for (const auto& run : runs) planned.insert(run.run_id);
   std::set<std::string> in_flight;
   std::set<std::string> holding_jobs;
   for (const auto& [run_id, task] : slurm_task_states(output_dir)) {
-    if (!slurm_in_flight(task.state)) continue;
+    if (!planned.count(run_id) || !slurm_in_flight(task.state)) continue;
     in_flight.insert(run_id);
     holding_jobs.insert(task.job_id);
   }
-  std::set<std::string> planned;
-  for (const auto& run : runs) planned.insert(run.run_id);
-  for (auto it = in_flight.begin(); it != in_flight.end();) it = planned.count(*it) ? std::next(it) : in_flight.erase(it);
   if (!in_flight.empty()) {
     fmt::print(stderr, "{} runs are still queued or running under Slurm job {}; not submitted again\n",
                in_flight.size(), fmt::join(holding_jobs, ", "));
@@ -244,8 +229,7 @@ std::string launch_slurm(const std::vector<PlannedRun>& runs, const std::string&
   ::chmod(script_path.c_str(), 0755);
   const bool have_sbatch = std::system("command -v sbatch >/dev/null 2>&1") == 0;
   if (slurm.submit && have_sbatch) {
-    const std::string job_id = submit_batch_script(script_path);
-    record_slurm_submission(output_dir, job_id, run_ids);
+    const std::string job_id = submit_slurm_array(output_dir, script_path, run_ids);
     fmt::print(stderr, "submitted Slurm array job {} ({} tasks)\n", job_id, run_ids.size());
   } else {
     fmt::print(stderr, "{} runs prepared; submit with: sbatch {}\n", pending.size(), script_path);

@@ -19,10 +19,24 @@ namespace {
 
 fs::path jobs_file(const std::string& output_dir) { return fs::path(output_dir) / "slurm" / "jobs.tsv"; }
 
-bool is_job_id(const std::string& text) {
-  return !text.empty() && text.size() < 20 && std::all_of(text.begin(), text.end(), [](unsigned char c) {
-    return std::isdigit(c);
-  });
+bool all_digits(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+bool is_job_id(const std::string& text) { return text.size() < 20 && all_digits(text); }
+
+// The standard output of `command` (run by the shell) and its exit status.
+std::string command_output(const std::string& command, int& status) {
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) {
+    status = -1;
+    return output;
+  }
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  status = ::pclose(pipe);
+  return output;
 }
 
 std::string lower(std::string text) {
@@ -33,14 +47,8 @@ std::string lower(std::string text) {
 // task -> state of one array job, from squeue; empty when squeue does not know the job.
 std::map<int, std::string> squeue_states(const std::string& job_id) {
   std::map<int, std::string> states;
-  const std::string command = "squeue -h -r -t all -j " + job_id + " -o '%i|%T' 2>/dev/null";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return states;
-  std::string output;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  ::pclose(pipe);
-  std::istringstream lines(output);
+  int status = 0;
+  std::istringstream lines(command_output("squeue -h -r -t all -j " + job_id + " -o '%i|%T' 2>/dev/null", status));
   for (std::string line; std::getline(lines, line);) {
     // "JOB_TASK|STATE"; a task that has started has its own job id but keeps this name
     const auto underscore = line.find('_');
@@ -50,9 +58,7 @@ std::map<int, std::string> squeue_states(const std::string& job_id) {
       continue;
     }
     const std::string task = line.substr(underscore + 1, bar - underscore - 1);
-    if (task.empty() || !std::all_of(task.begin(), task.end(), [](unsigned char c) { return std::isdigit(c); })) {
-      continue;  // a range not yet expanded
-    }
+    if (!all_digits(task)) continue;  // a range not yet expanded
     std::string state = lower(line.substr(bar + 1));
     if (state == "configuring" || state == "completing" || state == "suspended" || state == "stopped") state = "running";
     if (state == "requeued" || state == "resizing") state = "pending";
@@ -80,14 +86,19 @@ std::string state_from_output(const std::string& output_dir, const std::string& 
 
 }  // namespace
 
-void record_slurm_submission(const std::string& output_dir, const std::string& job_id,
-                             const std::vector<std::string>& run_ids) {
+std::string submit_slurm_array(const std::string& output_dir, const std::string& script_path,
+                               const std::vector<std::string>& run_ids) {
+  int status = 0;
+  const std::string output = command_output(fmt::format("sbatch --parsable '{}'", script_path), status);
+  if (status != 0) throw std::runtime_error(fmt::format("sbatch '{}' failed with status {}", script_path, status));
+  const std::string job_id = output.substr(0, output.find_first_of(";\n"));  // "12" or "12;cluster"
   if (!is_job_id(job_id)) throw std::runtime_error(fmt::format("sbatch returned a job id '{}'", job_id));
   const fs::path path = jobs_file(output_dir);
   std::string content;
   if (fs::exists(path)) content = read_text_file(path.string());
   for (size_t i = 0; i < run_ids.size(); ++i) content += fmt::format("{}\t{}\t{}\n", job_id, i, run_ids[i]);
   write_file_atomic(path.string(), content);
+  return job_id;
 }
 
 std::map<std::string, SlurmTask> slurm_task_states(const std::string& output_dir) {

@@ -11,15 +11,7 @@ mkdir -p "$work"
 cd "$work" || exit 1
 source "$root/tests/cli/common.sh"
 
-cat >small.yaml <<'YAML'
-experiment: quantize_baseline
-features: {batch: 2, tokens_hw: [8, 8], dim: 64, outlier_channels: 2}
-sweep:
-  grid:
-    compression.method: [int]
-    compression.bits: [2, 4, 8]
-    compression.axis: [token, channel]
-YAML
+small_sweep_config >small.yaml
 
 # --- bad input: exit 2, one line on stderr, nothing written ---------------------------
 printf 'experiment: quantize_baseline\nfeatures:\n  dimm: 3\n' >typo.yaml

@@ -43,15 +43,7 @@ finished_once() {  # every run of $1 finished exactly once
   return 0
 }
 
-cat >fast.yaml <<'YAML'
-experiment: quantize_baseline
-features: {batch: 2, tokens_hw: [8, 8], dim: 64, outlier_channels: 2}
-sweep:
-  grid:
-    compression.method: [int]
-    compression.bits: [2, 4, 8]
-    compression.axis: [token, channel]
-YAML
+small_sweep_config >fast.yaml
 # about 5 s a run on two cores: long enough to cancel one mid-run
 cat >slow.yaml <<'YAML'
 experiment: quantize_baseline

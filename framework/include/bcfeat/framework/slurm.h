@@ -19,9 +19,10 @@ struct SlurmTask {
   std::string state;
 };
 
-// Appends one submission (array job `job_id`, task i runs run_ids[i]).
-void record_slurm_submission(const std::string& output_dir, const std::string& job_id,
-                             const std::vector<std::string>& run_ids);
+// `sbatch --parsable SCRIPT`, recorded as one submission (task i runs run_ids[i]); returns the
+// array job's id.
+std::string submit_slurm_array(const std::string& output_dir, const std::string& script_path,
+                               const std::vector<std::string>& run_ids);
 
 // The latest submission's task for every run that has one, with its current state.
 std::map<std::string, SlurmTask> slurm_task_states(const std::string& output_dir);
