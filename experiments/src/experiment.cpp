@@ -114,7 +114,11 @@ std::vector<PlannedRun> plan_runs(ConfigTree tree, const std::string& config_pat
   }
   for (size_t i = 0; i < runs.size(); ++i) {
     std::vector<std::pair<std::string, YAML::Node>> swept;
-    for (const auto& key : swept_keys) swept.emplace_back(key, resolved_values[i].at(key));
+    for (const auto& key : swept_keys) {
+      // A key inside a map-valued key (taps.2) that this run gives as a whole (taps) is null.
+      const auto found = resolved_values[i].find(key);
+      swept.emplace_back(key, found != resolved_values[i].end() ? found->second : YAML::Node());
+    }
     runs[i].swept = std::move(swept);
   }
   return runs;

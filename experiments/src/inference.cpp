@@ -1,9 +1,12 @@
 #include "inference.h"
 
+#include <algorithm>
+#include <map>
 #include <vector>
 
 #include "bcfeat/framework/error.h"
 #include "bcfeat/framework/metrics.h"
+#include "bcfeat/framework/params.h"
 
 namespace bcfeat {
 
@@ -25,6 +28,95 @@ std::vector<int> resolve_taps(const std::vector<std::string>& taps, int depth) {
       if (layer < 1 || layer > depth) throw_input_error("taps: '{}' is not a block of this model (1..{} or 'last')", tap, depth);
     }
     out.push_back(layer);
+  }
+  return out;
+}
+
+namespace {
+
+struct LayerScheme {
+  std::string name;
+  std::string early, middle, late;
+};
+
+const std::vector<LayerScheme>& layer_schemes() {
+  static const std::vector<LayerScheme> schemes = {
+      {"lossless_bc6h_bc1", "lossless", "bc6h_sf16", "bc1"},
+      {"bc7_bc6h_bc3", "bc7", "bc6h_sf16", "bc3"},
+  };
+  return schemes;
+}
+
+}  // namespace
+
+const std::vector<std::string>& tap_scheme_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out = {"none"};
+    for (const auto& scheme : layer_schemes()) out.push_back(scheme.name);
+    return out;
+  }();
+  return names;
+}
+
+TapSettings resolve_tap_settings(const ConfigTree& taps, const CompressionOptions& compression, const std::string& scheme,
+                                 int depth) {
+  TapSettings out;
+  if (taps.contains("")) {
+    const ConfigValue& list = taps.at("");
+    if (taps.values().size() > 1) {
+      throw_input_error("{}: 'taps' is either a list of blocks or a map of block -> compressor, not both", list.origin);
+    }
+    const auto names = param_detail::Parse<std::vector<std::string>>::get(list.value, list.origin + ": 'taps'");
+    for (int layer : resolve_taps(names, depth)) out.taps.push_back({layer, compression});
+    if (scheme != "none") {
+      const auto& found = *std::find_if(layer_schemes().begin(), layer_schemes().end(),
+                                        [&](const LayerScheme& s) { return s.name == scheme; });
+      for (auto& tap : out.taps) {
+        const std::string& word = tap.layer * 3 <= depth ? found.early : tap.layer * 3 <= 2 * depth ? found.middle : found.late;
+        tap.options = named_compression(word, compression, "tap_scheme " + scheme);
+      }
+      out.one_compressor = false;
+    }
+  } else {
+    if (scheme != "none") throw_input_error("tap_scheme '{}' gives a list of taps its compressors; taps is a map", scheme);
+    out.one_compressor = false;
+    // Entries by block name: "1" (a word or an empty map) or "1.<key>".
+    std::map<std::string, ConfigTree> entries;
+    for (const auto& [key, value] : taps.values()) {
+      const size_t dot = key.find('.');
+      const std::string block = key.substr(0, dot);
+      entries[block].set(dot == std::string::npos ? "" : key.substr(dot + 1), value.value, value.origin);
+    }
+    for (const auto& [block, entry] : entries) {
+      const std::string& origin = entry.values().begin()->second.origin;
+      int layer = 0;
+      try {
+        layer = resolve_taps({block}, depth).at(0);
+      } catch (const InputError& e) {
+        throw_input_error("{}: {}", origin, e.what());
+      }
+      for (const auto& tap : out.taps) {
+        if (tap.layer == layer) throw_input_error("{}: taps.{} is block {}, which another entry names too", origin, block, layer);
+      }
+      TapSetting setting{layer, compression};
+      if (entry.contains("")) {
+        const YAML::Node& word = entry.at("").value;
+        if (word.IsScalar()) {
+          setting.options = named_compression(word.Scalar(), compression, origin + ": taps." + block);
+        } else if (!(word.IsMap() && word.size() == 0)) {
+          throw_input_error("{}: taps.{} must be a compressor's name or a map of compression keys", origin, block);
+        }
+      } else {
+        ParamSet params;
+        setting.options.declare(params, "taps." + block);
+        ConfigTree keys;
+        for (const auto& [key, value] : entry.values()) keys.set("taps." + block + "." + key, value.value, value.origin);
+        params.apply(keys);
+      }
+      make_compressor(setting.options);  // its own checks, before anything runs
+      out.taps.push_back(setting);
+    }
+    std::sort(out.taps.begin(), out.taps.end(), [](const TapSetting& a, const TapSetting& b) { return a.layer < b.layer; });
   }
   return out;
 }

@@ -8,12 +8,32 @@
 #include <torch/torch.h>
 
 #include "bcfeat/datasets/shapes_vqa.h"
+#include "bcfeat/framework/compressor.h"
+#include "bcfeat/framework/config.h"
 #include "bcfeat/framework/models/model_file.h"
 
 namespace bcfeat {
 
 // `taps` (block numbers 1..depth or "last") as block numbers; throws InputError naming a bad one.
 std::vector<int> resolve_taps(const std::vector<std::string>& taps, int depth);
+
+// What `taps` may hold: a list of blocks (every tap compressed by the config's `compression`
+// block), or a map of block -> compressor, each a map of `compression.` keys over the config's
+// block (`{1: {method: lossless}, last: {format: bc1}}`) or one word (`last: bc1`, see
+// named_compression). A tap scheme gives the taps of a list their compressors by depth.
+struct TapSetting {
+  int layer = 0;
+  CompressionOptions options;
+};
+struct TapSettings {
+  std::vector<TapSetting> taps;  // by block
+  bool one_compressor = true;    // the list form without a scheme: one compressor for every tap
+};
+// `taps` as ParamSet::add_tree holds it; InputError naming a bad block, key or value.
+TapSettings resolve_tap_settings(const ConfigTree& taps, const CompressionOptions& compression, const std::string& scheme,
+                                 int depth);
+// Named per-layer schemes: early blocks (the first third), middle, late.
+const std::vector<std::string>& tap_scheme_names();
 
 // Visual tokens [B, N, E] (float32, CPU) after block `layer` for every image of `images`.
 torch::Tensor tapped_features(Model& model, const torch::Tensor& images, int layer, int batch, torch::Device device);

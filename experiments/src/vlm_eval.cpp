@@ -48,6 +48,7 @@ class VlmEval : public Experiment {
 
   void declare(ParamSet& params) override {
     compression_.declare(params);
+    allocation_.declare(params);
     params.add("model_file", &model_file_, "model.pt (or checkpoint.pt) written by a train run");
     params.add("eval.split", &split_, "scenes of this split (train: the first scenes a train run saw, to measure memorisation)")
         .one_of({"train", "val", "test"});
@@ -61,7 +62,15 @@ class VlmEval : public Experiment {
                "train scenes [0, k) whose tapped features fit the compressor's shared state (0 = none)")
         .range(0, 1000000);
     params.add("eval.device", &device_, "cpu, cuda or auto").one_of({"auto", "cpu", "cuda"});
-    params.add("taps", &taps_, "ViT blocks after which the visual tokens are compressed: numbers 1..depth or 'last'");
+    params.add_tree("taps", &taps_, "list or map",
+                    "ViT blocks after which the visual tokens are compressed: a list of numbers 1..depth or 'last' "
+                    "(each by the compression block), or a map of block -> compressor: compression keys over the "
+                    "compression block ({1: {method: lossless}, last: {format: bc1}}) or one word (a method, int2..int8, "
+                    "a block format)");
+    params.add("tap_scheme", &tap_scheme_,
+               "per-layer compressors for a list of taps by depth (first third early, then middle, late): "
+               "lossless_bc6h_bc1 or bc7_bc6h_bc3 (early, middle, late); none = the compression block everywhere")
+        .one_of(tap_scheme_names());
     params.add("eval.compress_per", &compress_per_,
                "batch (a batch's tapped tokens are one stream) or image (one stream per image, as a feature cache "
                "stores them)")
@@ -73,6 +82,9 @@ class VlmEval : public Experiment {
 
   void validate() const override {
     validate_inputs();
+    if (allocation_.enabled()) {
+      if (!cache_.empty()) throw_input_error("features.cache holds one stream per image; allocation writes one per tier");
+    }
     if (cache_.empty()) return;
     if (compress_per_ != "image") {
       throw_input_error("features.cache holds one stream per image: set eval.compress_per: image");
@@ -132,15 +144,35 @@ class VlmEval : public Experiment {
       throw_input_error("model_file '{}' holds a {} model; {} needs a {} model", model_file_, meta.value("kind", "?"),
                         kind_ == "clip" ? "clip_eval" : "vqa_eval", kind_);
     }
-    resolve_taps(meta.at("model").at("depth").get<int>());
+    const TapSettings taps = tap_settings(meta.at("model").at("depth").get<int>());
     make_compressor(compression_);
+    if (allocation_.enabled()) {
+      if (taps.taps.size() != 1) {
+        throw_input_error("allocation tiers the tokens of one tap; taps names {}", taps.taps.size());
+      }
+      if (kind_ == "clip" && (allocation_.importance == "query" || allocation_.importance == "gradient")) {
+        throw_input_error("allocation.importance {} needs the questions of vqa_eval; clip_eval takes attention, norm, "
+                          "random or uniform",
+                          allocation_.importance);
+      }
+      const TinyVlmOptions options = options_from_json(meta.at("model"));
+      const int64_t grid = options.image_size / options.patch;
+      TieredCompressor(allocation_, taps.taps[0].options, grid, grid, options.width);
+    }
+  }
+
+  TapSettings tap_settings(int depth) const { return resolve_tap_settings(taps_, compression_, tap_scheme_, depth); }
+
+  // The compressor of a cache's one tap.
+  CompressionOptions cache_compression() const {
+    return tap_settings(read_meta(model_file_).at("model").at("depth").get<int>()).taps.at(0).options;
   }
 
   // A cache holds one tap.
   int cache_tap() const {
-    const std::vector<int> taps = resolve_taps(read_meta(model_file_).at("model").at("depth").get<int>());
-    if (taps.size() != 1) throw_input_error("a feature cache holds the tokens of one tap; taps names {}", taps.size());
-    return taps[0];
+    const TapSettings taps = tap_settings(read_meta(model_file_).at("model").at("depth").get<int>());
+    if (taps.taps.size() != 1) throw_input_error("a feature cache holds the tokens of one tap; taps names {}", taps.taps.size());
+    return taps.taps[0].layer;
   }
 
   // What a cache made from this config records, and what an evaluation checks against it.
@@ -154,7 +186,7 @@ class VlmEval : public Experiment {
             {"split", split_},
             {"tap", cache_tap()},
             {"shape", {1, tokens, options.width}},
-            {"compression", compression_.stream_keys()},
+            {"compression", cache_compression().stream_keys()},
             {"calibration_scenes", calibration_scenes_}};
   }
 
@@ -184,9 +216,6 @@ class VlmEval : public Experiment {
     }
   }
 
-  std::vector<int> resolve_taps(int depth) const { return bcfeat::resolve_taps(taps_, depth); }
-
-
   // The model, the split's tensors, and a tap whose compressor is fitted when asked (or given
   // the cache's shared state).
   struct Setup {
@@ -194,7 +223,8 @@ class VlmEval : public Experiment {
     ShapesVqaOptions data;
     VqaTensors split;
     torch::Device device = torch::kCPU;
-    std::shared_ptr<Compressor> compressor;
+    std::shared_ptr<Compressor> compressor;  // the first tap's (a cache's one tap)
+    std::vector<TapCompressor> tap_compressors;
     std::vector<int> taps;
     int64_t taps_tokens = 0;  // visual tokens per image
     std::shared_ptr<FeatureCache> cache;
@@ -205,23 +235,38 @@ class VlmEval : public Experiment {
     s.model = load_model(model_file_, s.device);
     s.data = shapes_vqa_from_meta(s.model.meta);
     s.split = vqa_tensors(s.data, split_from_name(split_), 0, scenes_, per_scene_, s.model.options.question_length);
-    s.taps = resolve_taps(s.model.options.depth);
+    const TapSettings settings = tap_settings(s.model.options.depth);
     s.taps_tokens = static_cast<int64_t>(s.model.options.image_size / s.model.options.patch) *
                     (s.model.options.image_size / s.model.options.patch);
-    s.compressor = make_compressor(compression_);
+    for (const auto& tap : settings.taps) {
+      s.taps.push_back(tap.layer);
+      std::shared_ptr<Compressor> compressor = settings.one_compressor && !s.tap_compressors.empty()
+                                                   ? s.tap_compressors.front().compressor
+                                                   : std::shared_ptr<Compressor>(make_compressor(tap.options));
+      s.tap_compressors.push_back({tap.layer, compressor, compression_label(tap.options)});
+    }
+    s.compressor = s.tap_compressors.front().compressor;
     if (use_cache && !cache_.empty()) {
       s.cache = std::make_shared<FeatureCache>(cache_);
       check_cache(*s.cache, /*verify_records=*/false);
       s.compressor->load_shared_state(s.cache->shared_state(), s.model.options.width);
       log << fmt::format("compressed features from '{}' ({} images, {} bytes)\n", cache_, s.cache->records(),
                          s.cache->file_bytes());
-    } else if (calibration_scenes_ > 0) {
+    } else if (calibration_scenes_ > 0 && !allocation_.enabled()) {
       const VqaTensors calibration = vqa_tensors(s.data, VqaSplit::kTrain, 0, calibration_scenes_, 1, 16);
       std::vector<torch::Tensor> features;
       for (int layer : s.taps) features.push_back(tapped_features(s.model, calibration.images, layer, batch_, s.device));
-      s.compressor->fit(torch::cat(features));
-      log << fmt::format("compressor fitted on the tapped features of {} train scenes ({} shared bytes)\n",
-                         calibration_scenes_, s.compressor->shared_bytes());
+      if (settings.one_compressor) {
+        s.compressor->fit(torch::cat(features));
+      } else {
+        for (size_t i = 0; i < features.size(); ++i) s.tap_compressors[i].compressor->fit(features[i]);
+      }
+      int64_t shared = 0;
+      for (size_t i = 0; i < s.tap_compressors.size(); ++i) {
+        if (i == 0 || !settings.one_compressor) shared += s.tap_compressors[i].compressor->shared_bytes();
+      }
+      log << fmt::format("compressors fitted on the tapped features of {} train scenes ({} shared bytes)\n",
+                         calibration_scenes_, shared);
     }
     return s;
   }
@@ -248,6 +293,70 @@ class VlmEval : public Experiment {
     };
   }
 
+  // The compressed pass's tap: the feature tap, with allocation when configured (scores from
+  // the model for the images [batch.first, batch.second) of `data`), its dropped tokens handed
+  // to the model.
+  VisualTap compressed_tap(Setup& s, FeatureTap& tap, const VqaTensors& data, const std::pair<int64_t, int64_t>& batch,
+                           uint64_t seed) const {
+    if (allocation_.enabled()) {
+      const int64_t grid = s.model.options.image_size / s.model.options.patch;
+      auto tiers = std::make_shared<TieredCompressor>(allocation_, tap_settings(s.model.options.depth).taps[0].options,
+                                                      grid, grid, s.model.options.width);
+      const std::string kind = allocation_.importance;
+      auto calls = std::make_shared<uint64_t>(0);
+      tap.allocate(0, tiers, [this, &s, &data, &batch, kind, grid, seed, calls](int layer, const torch::Tensor& tokens) {
+        return importance(s, data, batch, kind, layer, tokens, grid, seed ^ (0x5C0BE5ull * ++*calls));
+      });
+    }
+    VisualTap inner = tap.tap();
+    return [&s, &tap, inner](int layer, const torch::Tensor& tokens) {
+      torch::Tensor out = inner(layer, tokens);
+      if (tap.dropped().defined()) {
+        (s.model.kind == "clip" ? s.model.clip->vit() : s.model.vqa->vit())->drop_tokens(tap.dropped());
+      }
+      return out;
+    };
+  }
+
+  // Importance [B, N] of the tapped tokens [B, N, D] of images [batch.first, batch.second).
+  torch::Tensor importance(Setup& s, const VqaTensors& data, const std::pair<int64_t, int64_t>& batch,
+                           const std::string& kind, int layer, const torch::Tensor& tokens, int64_t grid,
+                           uint64_t seed) const {
+    if (builtin_importance(kind)) return importance_scores(kind, tokens, grid, grid, seed);
+    const torch::Tensor x = tokens.permute({1, 0, 2}).contiguous();  // [N, B, E]
+    if (kind == "attention") {
+      if (s.model.kind == "clip") return s.model.clip->pooled_attention(s.model.clip->vit()->forward_from(layer, x));
+      return s.model.vqa->vit()->attention_received(layer, x);
+    }
+    std::vector<int64_t> scenes;
+    for (int64_t i = batch.first; i < batch.second; ++i) scenes.push_back(i);
+    const auto [rows, image_of] = data.questions_of(scenes);
+    const torch::Tensor questions = data.questions.index_select(0, rows).to(s.device);
+    const torch::Tensor owner = image_of.to(s.device);
+    if (kind == "query") {
+      return s.model.vqa->question_attention(s.model.vqa->encode_from(layer, x), questions, owner);
+    }
+    // gradient: |d loss / d token| x |token| summed over channels, the model's own answer as target.
+    torch::AutoGradMode grad(true);
+    const torch::Tensor input = x.detach().requires_grad_(true);
+    const torch::Tensor logits = s.model.vqa->ask(s.model.vqa->encode_from(layer, input), questions, owner);
+    const torch::Tensor loss = torch::nn::functional::cross_entropy(
+        logits, logits.argmax(1).detach(), torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    const torch::Tensor gradient = torch::autograd::grad({loss}, {input})[0];
+    return (gradient.abs() * input.detach().abs()).sum(2).t().contiguous();  // [B, N]
+  }
+
+  // The compressed pass over `data`, a batch at a time (answers for tinyvlm, image embeddings
+  // for clip), through compressed_tap.
+  VisualBatch compressed_batches(Setup& s, FeatureTap& tap, const VqaTensors& data, uint64_t seed,
+                                 std::shared_ptr<std::pair<int64_t, int64_t>> batch) const {
+    VisualTap visual_tap = compressed_tap(s, tap, data, *batch, seed);
+    return [&s, &data, batch, visual_tap](int64_t start, int64_t end) {
+      *batch = {start, end};
+      return s.model.encode_image(data.images.slice(0, start, end).to(s.device), visual_tap);
+    };
+  }
+
   // What a cached evaluation adds to the tap's metrics.
   void cache_metrics(const Setup& s, nlohmann::json& metrics) const {
     if (!s.cache) return;
@@ -260,9 +369,15 @@ class VlmEval : public Experiment {
 
   std::string kind_;
   CompressionOptions compression_;
+  AllocationOptions allocation_;
   std::string model_file_, split_ = "test", device_ = "auto", compress_per_ = "batch", cache_;
   int scenes_ = 300, per_scene_ = 8, batch_ = 64, bootstrap_ = 1000, calibration_scenes_ = 0;
-  std::vector<std::string> taps_ = {"last"};
+  ConfigTree taps_ = [] {
+    ConfigTree tree;
+    tree.set("", YAML::Load("[last]"), "default");
+    return tree;
+  }();
+  std::string tap_scheme_ = "none";
 };
 
 class VqaEval : public VlmEval {
@@ -274,10 +389,11 @@ class VqaEval : public VlmEval {
     const VqaTensors& data = s.split;
     std::vector<torch::Tensor> originals;
     const torch::Tensor reference = predict_answers(s.model.vqa, data, batch_, s.device, recording_tap(s, originals));
-    FeatureTap tap(s.compressor, s.taps, compress_per_ == "image");
+    FeatureTap tap(s.tap_compressors, compress_per_ == "image");
+    auto batch = std::make_shared<std::pair<int64_t, int64_t>>();
     const torch::Tensor compressed =
         s.cache ? predict_answers(s.model.vqa, data, batch_, s.device, cached_batches(s, tap, torch::cat(originals)))
-                : predict_answers(s.model.vqa, data, batch_, s.device, tap.tap());
+                : predict_answers(s.model.vqa, data, batch_, s.device, compressed_batches(s, tap, data, seed, batch));
     nlohmann::json metrics = tap.metrics(data.scenes());
     cache_metrics(s, metrics);
     metrics.update(vqa_accuracy_metrics(data, reference, compressed, bootstrap_, seed ^ 0xB0075724Bull));
@@ -298,10 +414,11 @@ class ClipEval : public VlmEval {
     const torch::Tensor texts = embed_texts(s.model.clip, data.captions, batch_, s.device);
     std::vector<torch::Tensor> originals;
     const torch::Tensor reference = embed_images(s.model.clip, data.images, batch_, s.device, recording_tap(s, originals));
-    FeatureTap tap(s.compressor, s.taps, compress_per_ == "image");
+    FeatureTap tap(s.tap_compressors, compress_per_ == "image");
+    auto batch = std::make_shared<std::pair<int64_t, int64_t>>();
     const torch::Tensor compressed =
         s.cache ? over_batches(data.scenes(), batch_, cached_batches(s, tap, torch::cat(originals)))
-                : embed_images(s.model.clip, data.images, batch_, s.device, tap.tap());
+                : over_batches(data.scenes(), batch_, compressed_batches(s, tap, data, seed, batch));
     const RetrievalHits before = retrieval_hits(reference, texts, data.captions);
     const RetrievalHits after = retrieval_hits(compressed, texts, data.captions);
     nlohmann::json metrics = tap.metrics(data.scenes());

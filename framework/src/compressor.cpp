@@ -8,6 +8,7 @@
 #include "bcfeat/framework/results.h"
 #include "bcfeat/kernels/codec.h"
 #include "bcfeat/kernels/cuda_device.h"
+#include "bcfeat/kernels/format.h"
 
 namespace bcfeat {
 
@@ -145,6 +146,39 @@ CompressionOptions compression_options(const std::string& method, const std::vec
   for (const auto& setting : settings) apply_override(tree, "compression." + setting);
   params.apply(tree);
   return options;
+}
+
+CompressionOptions named_compression(const std::string& name, const CompressionOptions& base, const std::string& where) {
+  CompressionOptions options = base;
+  const std::vector<std::string> methods = compressor_names();
+  if (std::find(methods.begin(), methods.end(), name) != methods.end()) {
+    options.method = name;
+    return options;
+  }
+  if (name.size() == 4 && name.rfind("int", 0) == 0 && name[3] >= '2' && name[3] <= '8') {
+    options.method = "int";
+    return options.set("bits", name[3] - '0');
+  }
+  const std::vector<std::string> formats = format_names();
+  if (std::find(formats.begin(), formats.end(), name) != formats.end()) {
+    options.method = "texture";
+    return options.set("format", name);
+  }
+  std::vector<std::string> valid = methods;
+  for (int bits = 2; bits <= 8; ++bits) valid.push_back("int" + std::to_string(bits));
+  throw_input_error("{}: '{}' is not a compressor{}; valid: a method ({}), int2..int8, or a block format (bcfeat list "
+                    "formats)",
+                    where, name, did_you_mean(name, [&] {
+                      valid.insert(valid.end(), formats.begin(), formats.end());
+                      return valid;
+                    }()),
+                    join(methods));
+}
+
+std::string compression_label(const CompressionOptions& options) {
+  if (options.method == "texture") return "texture " + options.get<std::string>("format");
+  if (options.method == "int") return "int" + std::to_string(options.get<int>("bits"));
+  return options.method;
 }
 
 void check_stream_shape(const Compressed& data) {

@@ -71,6 +71,9 @@ void load_recursive(const fs::path& path, std::vector<fs::path>& stack, ConfigTr
 void ConfigTree::set(const std::string& path, const YAML::Node& value, const std::string& origin) {
   // A value replaces any subtree at the same path, and a subtree replaces a value.
   erase_prefix(path);
+  for (size_t dot = path.find('.'); dot != std::string::npos; dot = path.find('.', dot + 1)) {
+    values_.erase(path.substr(0, dot));
+  }
   values_[path] = ConfigValue{value, origin};
 }
 

@@ -111,12 +111,36 @@ std::vector<std::string> ParamSet::paths() const {
   return out;
 }
 
+ParamSet& ParamSet::add_tree(const std::string& path, ConfigTree* field, const std::string& type,
+                             const std::string& doc) {
+  Spec spec;
+  spec.path = path;
+  spec.type = type;
+  spec.doc = doc;
+  spec.tree = field;
+  spec.default_value = field->contains("") ? field->at("").value : YAML::Node();
+  specs_.push_back(std::move(spec));
+  return *this;
+}
+
 void ParamSet::apply(const ConfigTree& tree) const {
+  // Tree keys first: the config's keys under them replace their defaults as a whole.
+  for (const auto& spec : specs_) {
+    if (!spec.tree) continue;
+    ConfigTree given;
+    for (const auto& [path, value] : tree.values()) {
+      if (path == spec.path) given.set("", value.value, value.origin);
+      if (path.rfind(spec.path + ".", 0) == 0) given.set(path.substr(spec.path.size() + 1), value.value, value.origin);
+    }
+    if (!given.values().empty()) *spec.tree = given;
+  }
   for (const auto& [path, value] : tree.values()) {
     const Spec* match = nullptr;
     for (const auto& spec : specs_) {
-      if (spec.path == path) match = &spec;
+      if (spec.tree && (path == spec.path || path.rfind(spec.path + ".", 0) == 0)) match = &spec;
+      if (!spec.tree && spec.path == path) match = &spec;
     }
+    if (match && match->tree) continue;
     if (match) {
       match->assign(value.value, value.origin, *match);
       continue;
@@ -137,6 +161,10 @@ std::map<std::string, YAML::Node> ParamSet::resolved_flat(bool hashed_only) cons
   std::map<std::string, YAML::Node> out;
   for (const auto& spec : specs_) {
     if (hashed_only && !spec.hashed) continue;
+    if (spec.tree) {
+      for (const auto& [key, value] : spec.tree->values()) out[key.empty() ? spec.path : spec.path + "." + key] = value.value;
+      continue;
+    }
     out[spec.path] = spec.emit();
   }
   return out;

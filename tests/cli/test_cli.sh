@@ -214,6 +214,55 @@ printf 'experiment: vqa_eval\nmodel_file: truncated.pt\n' >trunc.yaml
 expect_code 2 "vqa_eval with a truncated model file exits 2" -- "$bcfeat" run trunc.yaml --output bad_out
 [ ! -e bad_out ] && pass "nothing written for bad eval configs" || fail "bad eval config wrote bad_out"
 
+# per-tap compressors and tiered allocation
+cat >pertap.yaml <<YAML
+experiment: vqa_eval
+model_file: $model_file
+eval: {scenes: 60, questions_per_scene: 4, device: cpu, bootstrap: 200}
+taps: {1: fp16, last: {method: int, bits: 4, group_size: 32}}
+sweep:
+  runs:
+    - {}
+    - {taps.1: bc1}
+YAML
+expect_code 0 "vqa_eval with a compressor per tap runs" -- "$bcfeat" run pertap.yaml --output pt
+/usr/bin/python3 -c "
+import json
+rows = json.load(open('pt/summary.json'))
+for r in rows:
+    assert r['per_tap.1.bytes'] + r['per_tap.2.bytes'] == r['bytes'], r
+assert rows[0]['per_tap.1.bits_per_value'] == 16 and rows[0]['per_tap.1.compressor'] == 'fp16', rows[0]
+assert abs(rows[0]['per_tap.2.bits_per_value'] - (4 + 32 / 32)) < 1e-9, rows[0]
+assert rows[1]['per_tap.1.compressor'] == 'texture bc1' and rows[1]['per_tap.1.bits_per_value'] < 2, rows[1]
+" && pass "per-tap bytes add up to the total; each tap by its own compressor" || fail "per-tap metrics: $(cat pt/summary.json)"
+for bad in "taps={9: bc1}" "taps={last: {formt: bc1}}" "taps={1: bc9}" "taps={2: fp16, last: bc1}"; do
+  expect_code 2 "vqa_eval with $bad exits 2" -- "$bcfeat" run pertap.yaml "$bad" --output bad_out
+  grep -q "taps" err.txt && pass "the error names the tap" || fail "tap error: $(cat err.txt)"
+done
+cat >alloc.yaml <<YAML
+experiment: vqa_eval
+model_file: $model_file
+eval: {scenes: 60, questions_per_scene: 4, batch: 16, device: cpu, bootstrap: 200}
+compression: {method: texture, quality: fast}
+taps: [last]
+allocation: {tiers: [fp16, bc1, prune], target_bits_per_value: 2.0, unit: token}
+sweep:
+  grid:
+    allocation.importance: [query, gradient, attention, norm, random, uniform]
+YAML
+expect_code 0 "vqa_eval with tiered allocation runs every scorer" -- "$bcfeat" run alloc.yaml --output al
+/usr/bin/python3 -c "
+import json
+rows = json.load(open('al/summary.json'))
+assert len(rows) == 6, rows
+for r in rows:
+    assert 0.99 * 2.0 <= r['bits_per_value'] <= 2.0, r
+" && pass "rate control meets 2 bits/value within 1% for every scorer" || fail "allocation rates: $(cat al/summary.json)"
+expect_code 2 "allocation over two taps exits 2" -- "$bcfeat" run alloc.yaml "taps=[1, last]" --output bad_out
+expect_code 2 "allocation with an unknown tier exits 2" -- "$bcfeat" run alloc.yaml "allocation.tiers=[fp16, bc9]" --output bad_out
+expect_code 2 "allocation fractions that do not add up exit 2" -- "$bcfeat" run alloc.yaml "allocation.target_bits_per_value=0" "allocation.fractions=[0.5, 0.2, 0.2]" --output bad_out
+[ ! -e bad_out ] && pass "nothing written for bad tap or allocation configs" || fail "bad tap config wrote bad_out"
+
 # clip: a tiny contrastive model, then recall and alignment under compression
 cat >clip.yaml <<'YAML'
 experiment: train
@@ -234,6 +283,13 @@ sweep:
     - {compression.method: int, compression.bits: 2, compression.group_size: 32}
 YAML
 expect_code 0 "clip_eval runs" -- "$bcfeat" run clip_eval.yaml --output clip_ev
+expect_code 0 "clip_eval prunes tokens by the pooling query's attention" -- "$bcfeat" run clip_eval.yaml "sweep.runs=[{compression.method: fp16}]" "allocation={importance: attention, tiers: [fp16, prune], target_bits_per_value: 4, unit: token}" --output clip_al
+/usr/bin/python3 -c "
+import json
+r = json.load(open('clip_al/summary.json'))[0]
+assert 0.99 * 4 <= r['bits_per_value'] <= 4 and 0 <= r['recall_i2t_1'] <= 100, r
+" && pass "clip_eval with allocation meets its rate" || fail "clip allocation: $(cat clip_al/summary.json)"
+expect_code 2 "clip_eval with query importance exits 2" -- "$bcfeat" run clip_eval.yaml "allocation={importance: query, tiers: [fp16, prune], target_bits_per_value: 4}" --output bad_clip
 /usr/bin/python3 -c "
 import json
 rows = {r['compression.method']: r for r in json.load(open('clip_ev/summary.json'))}

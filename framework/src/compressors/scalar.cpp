@@ -122,6 +122,9 @@ class HalfCompressor : public Compressor {
                      data.shape);
   }
   std::string timing_device() const override { return timing_device_name(device_.name, "1 thread"); }
+  std::optional<int64_t> stream_bytes(const std::vector<int64_t>& shape) const override {
+    return 2 * value_count(shape);
+  }
 
  protected:
   Compressed compress_device(const torch::Tensor& features) const override {
@@ -169,6 +172,9 @@ class IntCompressor : public Compressor {
                      data.shape);
   }
   std::string timing_device() const override { return timing_device_name(device_.name, "1 thread"); }
+  std::optional<int64_t> stream_bytes(const std::vector<int64_t>& shape) const override {
+    return int_stream_bytes(geometry_of(shape, options_), options_.bits);
+  }
 
  protected:
   Compressed compress_device(const torch::Tensor& features) const override {
@@ -216,6 +222,9 @@ class Fp8Compressor : public Compressor {
         data.shape);
   }
   std::string timing_device() const override { return timing_device_name(device_.name, "1 thread"); }
+  std::optional<int64_t> stream_bytes(const std::vector<int64_t>& shape) const override {
+    return fp8_stream_bytes(geometry_of(shape, options_));
+  }
 
  protected:
   Compressed compress_device(const torch::Tensor& features) const override {

@@ -175,6 +175,10 @@ class TextureCompressor : public Compressor {
     state_ = DeviceState{};
   }
 
+  std::optional<int64_t> stream_bytes(const std::vector<int64_t>& shape) const override {
+    return stream_parts(shape).total();
+  }
+
   // The CPU encoders and decoders use every hardware thread.
   std::string timing_device() const override {
     return timing_device_name(device_ == "texture" ? "cuda" : device_, "all threads") +
@@ -295,12 +299,10 @@ class TextureCompressor : public Compressor {
     const auto options = torch::TensorOptions().device(stream.device());
     const int64_t batch = data.shape[0], tokens = data.shape[1], dim = data.shape[2];
     const std::vector<int64_t> kept = kept_tokens(tokens);
-    const int64_t kept_count = static_cast<int64_t>(kept.size()), packed_count = tokens - kept_count;
     const bool per_texture = options_.value_scale == "affine" && options_.value_map == "per_texture";
-    // The stream's parts, located from the options and the shape alone.
-    const int64_t outlier_count = shared_ ? static_cast<int64_t>(shared_->outliers.size()) : options_.outlier_channels;
-    const int64_t inlier_count = dim - outlier_count;
-    const TextureGeometry g = geometry({batch, packed_count, inlier_count});
+    const StreamParts parts = stream_parts(data.shape);
+    const TextureGeometry& g = parts.geometry;
+    const int64_t kept_count = static_cast<int64_t>(kept.size()), packed_count = g.tokens, outlier_count = dim - g.dim;
     int64_t position = 0;
     auto take = [&](int64_t bytes) {
       if (position + bytes > stream.numel()) {
@@ -310,11 +312,11 @@ class TextureCompressor : public Compressor {
       position += bytes;
       return piece;
     };
-    const torch::Tensor kept_bytes = take(2 * batch * kept_count * dim);
-    const torch::Tensor side_bytes = take(shared_ ? 0 : side_length(dim));
-    const torch::Tensor outlier_bytes = take(2 * batch * packed_count * outlier_count);
-    const torch::Tensor map_bytes = take(per_texture ? 4 * g.batch * g.dim : 0);
-    const torch::Tensor blocks = take(g.textures * g.texture_bytes);
+    const torch::Tensor kept_bytes = take(parts.kept);
+    const torch::Tensor side_bytes = take(parts.side);
+    const torch::Tensor outlier_bytes = take(parts.outliers);
+    const torch::Tensor map_bytes = take(parts.maps);
+    const torch::Tensor blocks = take(parts.blocks);
     if (position != stream.numel()) {
       throw_input_error("the compressed stream holds {} bytes where {} were expected", stream.numel(), position);
     }
@@ -615,6 +617,27 @@ class TextureCompressor : public Compressor {
     return torch::from_blob(const_cast<uint8_t*>(bytes.data()), {static_cast<int64_t>(bytes.size())}, torch::kUInt8)
         .clone()
         .to(device);
+  }
+
+  // The stream's parts for a tensor of `shape`, located from the options and the shape alone.
+  struct StreamParts {
+    TextureGeometry geometry;
+    int64_t kept = 0, side = 0, outliers = 0, maps = 0, blocks = 0;
+    int64_t total() const { return kept + side + outliers + maps + blocks; }
+  };
+  StreamParts stream_parts(const std::vector<int64_t>& shape) const {
+    const int64_t batch = shape.at(0), tokens = shape.at(1), dim = shape.at(2);
+    const int64_t kept_count = static_cast<int64_t>(kept_tokens(tokens).size()), packed_count = tokens - kept_count;
+    const bool per_texture = options_.value_scale == "affine" && options_.value_map == "per_texture";
+    const int64_t outlier_count = shared_ ? static_cast<int64_t>(shared_->outliers.size()) : options_.outlier_channels;
+    StreamParts parts{geometry({batch, packed_count, dim - outlier_count})};
+    const TextureGeometry& g = parts.geometry;
+    parts.kept = 2 * batch * kept_count * dim;
+    parts.side = shared_ ? 0 : side_length(dim);
+    parts.outliers = 2 * batch * packed_count * outlier_count;
+    parts.maps = per_texture ? 4 * g.batch * g.dim : 0;
+    parts.blocks = g.textures * g.texture_bytes;
+    return parts;
   }
 
   // Bytes of the side information a stream holds for D = dim (as side_bytes_of writes it).

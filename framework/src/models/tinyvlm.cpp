@@ -134,6 +134,30 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& query, const torch::Te
   return out_(attended.permute({2, 0, 1, 3}).reshape({lq, batch, width}));
 }
 
+torch::Tensor AttentionImpl::weights(const torch::Tensor& query, const torch::Tensor& context, const torch::Tensor& padding) {
+  const int64_t lq = query.size(0), lk = context.size(0), batch = query.size(1), width = query.size(2);
+  const int64_t d = width / heads_;
+  auto split = [&](const torch::Tensor& x, int64_t length) {
+    return x.reshape({length, batch, heads_, d}).permute({1, 2, 0, 3}).to(torch::kFloat32);
+  };
+  const torch::Tensor q = split(q_(query), lq);
+  const torch::Tensor k = split(kv_(context).chunk(2, -1)[0], lk);
+  torch::Tensor scores = q.matmul(k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
+  if (padding.defined()) scores = scores.masked_fill(padding.reshape({batch, 1, 1, lk}), -INFINITY);
+  return torch::softmax(scores, -1);
+}
+
+namespace {
+
+// A key mask that leaves every row at least one key (a row with every key dropped attends to
+// all of them rather than to nothing).
+torch::Tensor keep_one(const torch::Tensor& padding) {
+  if (!padding.defined()) return padding;
+  return padding.logical_and(padding.logical_not().any(1, true));
+}
+
+}  // namespace
+
 TransformerBlockImpl::TransformerBlockImpl(int width, int heads, int mlp_ratio) {
   norm1_ = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({width})));
   norm2_ = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({width})));
@@ -142,8 +166,10 @@ TransformerBlockImpl::TransformerBlockImpl(int width, int heads, int mlp_ratio) 
   fc2_ = register_module("fc2", nn::Linear(width * mlp_ratio, width));
 }
 
-torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& padding_mask) {
+torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& padding_mask,
+                                            torch::Tensor* weights) {
   const torch::Tensor h = norm1_(x);
+  if (weights) *weights = attention_->weights(h, h, padding_mask);
   const torch::Tensor attended = attention_(h, h, padding_mask);
   torch::Tensor y = x + attended;
   return y + fc2_(torch::gelu(fc1_(norm2_(y))));
@@ -159,10 +185,13 @@ DecoderBlockImpl::DecoderBlockImpl(int width, int heads, int mlp_ratio) {
   fc2_ = register_module("fc2", nn::Linear(width * mlp_ratio, width));
 }
 
-torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& padding) {
+torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& padding,
+                                        const torch::Tensor& context_padding, torch::Tensor* cross_weights) {
   const torch::Tensor h = norm1_(x);
   torch::Tensor y = x + self_(h, h, padding);
-  y = y + cross_(norm2_(y), context);
+  const torch::Tensor query = norm2_(y);
+  if (cross_weights) *cross_weights = cross_->weights(query, context, context_padding);
+  y = y + cross_(query, context, context_padding);
   return y + fc2_(torch::gelu(fc1_(norm3_(y))));
 }
 
@@ -211,11 +240,20 @@ torch::Tensor VisionTransformerImpl::forward_from(int layer, torch::Tensor x, co
   if (x.dim() != 3 || x.size(0) != tokens || x.size(2) != options_.width) {
     throw_input_error("tinyvlm: visual tokens must be [{}, B, {}], got {}", tokens, options_.width, x.sizes());
   }
+  dropped_ = torch::Tensor();
   for (int next = layer; next < options_.depth; ++next) {
-    x = (*blocks_)[static_cast<size_t>(next)]->as<TransformerBlock>()->forward(x);
+    x = (*blocks_)[static_cast<size_t>(next)]->as<TransformerBlock>()->forward(x, keep_one(dropped_));
     if (tap) x = tap(next + 1, x);
   }
   return norm_(x);
+}
+
+torch::Tensor VisionTransformerImpl::attention_received(int layer, const torch::Tensor& tokens) {
+  if (layer < 1 || layer > options_.depth) throw_input_error("tinyvlm: no block {} (the vision transformer has {})", layer, options_.depth);
+  const size_t next = static_cast<size_t>(std::min(layer, options_.depth - 1));
+  torch::Tensor weights;
+  (*blocks_)[next]->as<TransformerBlock>()->forward(tokens, {}, &weights);
+  return weights.mean(1).mean(1);  // [B, N]: heads, then queries
 }
 
 TextEncoderImpl::TextEncoderImpl(const TinyVlmOptions& options, int length) : length_(length) {
@@ -273,27 +311,38 @@ TinyVlmImpl::TinyVlmImpl(const TinyVlmOptions& options) : options_(options) {
 
 torch::Tensor TinyVlmImpl::encode_image(const torch::Tensor& images, const VisualTap& tap) { return vit_(images, tap); }
 
-torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tensor& questions) {
+torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tensor& questions,
+                                  const torch::Tensor& visual_padding, std::vector<torch::Tensor>* weights) {
   torch::Tensor t = text_(questions);  // [L, Q, E]
   const int64_t n = visual.size(0);
   const torch::Tensor v = fusion_input(visual);
+  const torch::Tensor drop = keep_one(visual_padding);
+  torch::Tensor step;
   if (options_.fusion_depth == 0) {
-    t = fused_norm_(t + cross_(t, visual));
+    if (weights) weights->push_back(cross_->weights(t, visual, drop));
+    t = fused_norm_(t + cross_(t, visual, drop));
   } else if (options_.fusion == "decoder") {
     t = t + modality_[1];
     const torch::Tensor padding = questions.eq(0);
-    for (const auto& block : *fusion_) t = block->as<DecoderBlock>()->forward(t, v, padding);
+    for (const auto& block : *fusion_) {
+      t = block->as<DecoderBlock>()->forward(t, v, padding, drop, weights ? &step : nullptr);
+      if (weights) weights->push_back(step);
+    }
     t = fused_norm_(t);
   } else {
     torch::Tensor joint = torch::cat({v, t + modality_[1]}, 0);  // [N + L, Q, E]
-    const torch::Tensor padding =
-        torch::cat({torch::zeros({questions.size(0), n}, questions.options().dtype(torch::kBool)), questions.eq(0)}, 1);
-    for (const auto& block : *fusion_) joint = block->as<TransformerBlock>()->forward(joint, padding);
+    const torch::Tensor visual_keys =
+        drop.defined() ? drop : torch::zeros({questions.size(0), n}, questions.options().dtype(torch::kBool));
+    const torch::Tensor padding = torch::cat({visual_keys, questions.eq(0)}, 1);
+    for (const auto& block : *fusion_) {
+      joint = block->as<TransformerBlock>()->forward(joint, padding, weights ? &step : nullptr);
+      if (weights) weights->push_back(step.slice(2, n).slice(3, 0, n));  // question rows, visual columns
+    }
     t = fused_norm_(joint.slice(0, n));
   }
   torch::Tensor pooled = masked_mean(t, questions);  // [Q, E]
   if (relation_) {
-    const torch::Tensor c = pointer_coordinates(t, questions, v);  // [Q, 2, 2]
+    const torch::Tensor c = pointer_coordinates(t, questions, v, drop);
     const torch::Tensor where = torch::cat({c.flatten(1), c.select(1, 0) - c.select(1, 1)}, 1);  // [Q, 6]
     pooled = pooled + relation_(where.to(pooled.dtype()));
   }
@@ -301,7 +350,7 @@ torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tens
 }
 
 torch::Tensor TinyVlmImpl::pointer_coordinates(const torch::Tensor& fused, const torch::Tensor& questions,
-                                               const torch::Tensor& entering) {
+                                               const torch::Tensor& entering, const torch::Tensor& visual_padding) {
   if (!relation_) throw_input_error("tinyvlm: pointer coordinates need model.relation: pointers");
   const double scale = 1.0 / std::sqrt(static_cast<double>(options_.width));
   // Each pointer pools the question tokens it scores highest (padding ignored) ...
@@ -310,7 +359,9 @@ torch::Tensor TinyVlmImpl::pointer_coordinates(const torch::Tensor& fused, const
   const torch::Tensor query = pointer_query_(torch::einsum("qkl,lqe->qke", {slot, fused}));  // [Q, 2, E]
   // ... and attends over the visual tokens with it; the answer is the expected token centre.
   const torch::Tensor key = pointer_key_(entering);                                        // [N, Q, E]
-  const torch::Tensor look = (torch::einsum("qke,nqe->qkn", {query, key}) * scale).softmax(2);  // [Q, 2, N]
+  torch::Tensor logits = torch::einsum("qke,nqe->qkn", {query, key}) * scale;
+  if (visual_padding.defined()) logits = logits.masked_fill(visual_padding.unsqueeze(1), -1e4);
+  const torch::Tensor look = logits.softmax(2);  // [Q, 2, N]
   return torch::matmul(look.to(torch::kFloat), token_centres_);                            // [Q, 2, 2]
 }
 
@@ -331,11 +382,34 @@ torch::Tensor TinyVlmImpl::encode_from(int layer, const torch::Tensor& tokens, c
 }
 
 torch::Tensor TinyVlmImpl::ask(torch::Tensor visual, const torch::Tensor& questions, const torch::Tensor& image_of) {
-  if (image_of.defined()) visual = visual.index_select(1, image_of);
+  torch::Tensor padding = vit_->dropped();
+  if (padding.defined() && padding.size(0) != visual.size(1)) padding = torch::Tensor();  // another pass's
+  if (image_of.defined()) {
+    visual = visual.index_select(1, image_of);
+    if (padding.defined()) padding = padding.index_select(0, image_of);
+  }
   if (questions.dim() != 2 || questions.size(0) != visual.size(1)) {
     throw_input_error("tinyvlm: {} questions for {} images", questions.size(0), visual.size(1));
   }
-  return answer(visual, questions);
+  return answer(visual, questions, padding);
+}
+
+torch::Tensor TinyVlmImpl::question_attention(const torch::Tensor& visual, const torch::Tensor& questions,
+                                              const torch::Tensor& image_of) {
+  std::vector<torch::Tensor> steps;
+  answer(visual.index_select(1, image_of), questions, {}, &steps);
+  const torch::Tensor words = questions.ne(0).to(torch::kFloat32);  // [Q, L]
+  torch::Tensor per_question = torch::zeros({questions.size(0), visual.size(0)}, words.options());
+  for (const auto& w : steps) {
+    const torch::Tensor heads = w.mean(1);  // [Q, L, N]
+    per_question += (heads * words.unsqueeze(2)).sum(1) / words.sum(1, true).clamp_min(1.0);
+  }
+  per_question /= static_cast<double>(steps.size());
+  torch::Tensor out = torch::zeros({visual.size(1), visual.size(0)}, words.options());
+  out.index_add_(0, image_of, per_question);
+  const torch::Tensor count = torch::zeros({visual.size(1)}, words.options()).index_add_(
+      0, image_of, torch::ones({questions.size(0)}, words.options()));
+  return out / count.clamp_min(1.0).unsqueeze(1);
 }
 
 ClipImpl::ClipImpl(const TinyVlmOptions& options) : options_(options) {
@@ -357,8 +431,15 @@ torch::Tensor ClipImpl::encode_from(int layer, const torch::Tensor& tokens, cons
   return embed(vit_->forward_from(layer, tokens, tap));
 }
 
+torch::Tensor ClipImpl::pooled_attention(const torch::Tensor& visual) {
+  return pool_->weights(pool_query_.expand({1, visual.size(1), visual.size(2)}), visual).mean(1).squeeze(1);  // [B, N]
+}
+
 torch::Tensor ClipImpl::embed(const torch::Tensor& visual) {
-  const torch::Tensor pooled = pool_(pool_query_.expand({1, visual.size(1), visual.size(2)}), visual).squeeze(0);
+  torch::Tensor padding = vit_->dropped();
+  if (padding.defined() && padding.size(0) != visual.size(1)) padding = torch::Tensor();
+  const torch::Tensor pooled =
+      pool_(pool_query_.expand({1, visual.size(1), visual.size(2)}), visual, keep_one(padding)).squeeze(0);
   return torch::nn::functional::normalize(image_projection_(pooled),
                                           torch::nn::functional::NormalizeFuncOptions().dim(1));
 }

@@ -160,6 +160,13 @@ class Compressor {
     check_stream_shape(data);
     return data.on_device() ? decompress_device(data, dtype) : decompress_host(data).to(dtype);
   }
+  // The exact size of every stream of a tensor of `shape` [B, N, D] when the compressor's rate
+  // does not depend on the values (fixed-rate formats, after fit() for shared state); nothing
+  // for variable-rate compressors (lossless, codebooks).
+  virtual std::optional<int64_t> stream_bytes(const std::vector<int64_t>& shape) const {
+    (void)shape;
+    return std::nullopt;
+  }
   // Where compress and decompress run, for timing fields: "cuda: <device>", "cpu (1 thread)"
   // or "cpu (all threads)".
   virtual std::string timing_device() const = 0;
@@ -212,6 +219,12 @@ std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options);
 // The options of `method` with `key=value` settings (keys under compression.), read and
 // validated as a config's compression block is (InputError for a bad key or value).
 CompressionOptions compression_options(const std::string& method, const std::vector<std::string>& settings = {});
+// A compressor named in one word, every other key as in `base`: a method (fp16, lossless,
+// ...), intN (int at N = 2..8 bits), or a block format (texture with that format). Throws
+// InputError naming `where` for any other word.
+CompressionOptions named_compression(const std::string& name, const CompressionOptions& base, const std::string& where);
+// A short label of what `options` compress with: "texture bc1", "int4", "fp16".
+std::string compression_label(const CompressionOptions& options);
 // For compressors on `device`: throws InputError when device is cuda and no GPU is usable.
 void require_device(const std::string& device);
 // "cuda: <name>" on cuda, else "cpu (<parallelism>)".

@@ -37,6 +37,11 @@ class ParamSet {
  public:
   template <class T>
   ParamSet& add(const std::string& path, T* field, const std::string& doc);
+  // A key whose value may be a map of any keys (`taps: {1: {method: int}}`) or a plain value:
+  // every config key equal to `path` or under `path.` lands in `field`, keyed relative to
+  // `path` ("" for the plain value, "1.method" below it), replacing the field's defaults
+  // when the config gives any. Its owner validates the contents.
+  ParamSet& add_tree(const std::string& path, ConfigTree* field, const std::string& type, const std::string& doc);
 
   // Constraints on the parameter added last.
   ParamSet& one_of(const std::vector<std::string>& choices);
@@ -62,6 +67,7 @@ class ParamSet {
     std::vector<std::string> choices;
     std::optional<double> low, high;
     bool hashed = true;
+    ConfigTree* tree = nullptr;  // add_tree
     std::function<void(const YAML::Node&, const std::string& origin, const Spec&)> assign;
     std::function<YAML::Node()> emit;
   };

@@ -76,6 +76,9 @@ class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(int width, int heads);
   torch::Tensor forward(const torch::Tensor& query, const torch::Tensor& context, const torch::Tensor& padding = {});
+  // The attention probabilities of the same call, [B, heads, Lq, Lk] (float32; for scoring
+  // tokens, not used by forward, which keeps the fused kernel).
+  torch::Tensor weights(const torch::Tensor& query, const torch::Tensor& context, const torch::Tensor& padding = {});
 
  private:
   int heads_;
@@ -87,7 +90,8 @@ TORCH_MODULE(Attention);
 class TransformerBlockImpl : public torch::nn::Module {
  public:
   TransformerBlockImpl(int width, int heads, int mlp_ratio);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding_mask = {});
+  // `weights` (optional): receives the self-attention probabilities [B, heads, S, S].
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding_mask = {}, torch::Tensor* weights = nullptr);
 
  private:
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
@@ -101,7 +105,10 @@ TORCH_MODULE(TransformerBlock);
 class DecoderBlockImpl : public torch::nn::Module {
  public:
   DecoderBlockImpl(int width, int heads, int mlp_ratio);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& padding = {});
+  // `context_padding` [B, N]: context tokens to ignore; `cross_weights` (optional) receives the
+  // cross-attention probabilities [B, heads, L, N].
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& padding = {},
+                        const torch::Tensor& context_padding = {}, torch::Tensor* cross_weights = nullptr);
 
  private:
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, norm3_{nullptr};
@@ -122,6 +129,15 @@ class VisionTransformerImpl : public torch::nn::Module {
   torch::Tensor forward_from(int layer, torch::Tensor tokens, const VisualTap& tap = {});
   // The tokens after block `layer` (1..depth), [N, B, E]: the encoder up to a tap.
   torch::Tensor forward_to(const torch::Tensor& images, int layer);
+  // Token dropping: a tap that prunes tokens calls drop_tokens(dropped [B, N], true = gone)
+  // during a forward pass; the blocks after it and the model's consumers of the visual tokens
+  // (fusion, pooling) then mask those tokens out of every attention. Each forward pass starts
+  // with nothing dropped.
+  void drop_tokens(const torch::Tensor& dropped) { dropped_ = dropped; }
+  const torch::Tensor& dropped() const { return dropped_; }
+  // Attention each token of `tokens` [N, B, E] (after block `layer`) receives in the next
+  // block (the last block itself after the last one), mean over heads and queries: [B, N].
+  torch::Tensor attention_received(int layer, const torch::Tensor& tokens);
 
  private:
   torch::Tensor embed(const torch::Tensor& images);  // patch embedding + positions, [N, B, E]
@@ -130,6 +146,7 @@ class VisionTransformerImpl : public torch::nn::Module {
   torch::Tensor positions_;
   torch::nn::ModuleList blocks_{nullptr};
   torch::nn::LayerNorm norm_{nullptr};
+  torch::Tensor dropped_;
 };
 TORCH_MODULE(VisionTransformer);
 
@@ -162,14 +179,24 @@ class TinyVlmImpl : public torch::nn::Module {
   // The same from visual tokens after block `layer` (a feature cache's), [N, B, E].
   torch::Tensor encode_from(int layer, const torch::Tensor& tokens, const VisualTap& tap = {});
   torch::Tensor encode_to(const torch::Tensor& images, int layer) { return vit_->forward_to(images, layer); }
+  // Tokens dropped by the last forward pass's tap are masked out (VisionTransformer::drop_tokens).
   torch::Tensor ask(torch::Tensor visual, const torch::Tensor& questions, const torch::Tensor& image_of = {});
-  torch::Tensor answer(const torch::Tensor& visual, const torch::Tensor& questions);  // visual [N, Q, E]
+  // visual [N, Q, E]; `visual_padding` [Q, N] (true = ignore); `weights` (optional) receives
+  // the question tokens' attention on the visual tokens per fusion step, each [Q, heads, L, N].
+  torch::Tensor answer(const torch::Tensor& visual, const torch::Tensor& questions, const torch::Tensor& visual_padding = {},
+                       std::vector<torch::Tensor>* weights = nullptr);
+  // Attention the questions pay each visual token in the fusion, mean over fusion steps,
+  // heads, the questions' words and each image's questions: [B, N], from the final visual
+  // tokens [N, B, E] and questions [Q, L] about images image_of [Q].
+  torch::Tensor question_attention(const torch::Tensor& visual, const torch::Tensor& questions,
+                                   const torch::Tensor& image_of);
+  VisionTransformer& vit() { return vit_; }
   // What the fusion blocks attend to: visual tokens [N, B, E] + modality + fusion positions.
   torch::Tensor fusion_input(const torch::Tensor& visual) const;
   // relation "pointers": where the two pointers look, [Q, 2 pointers, 2 (x, y)], from the
   // fused question tokens `fused` [L, Q, E] (after fused_norm) and fusion_input(visual).
   torch::Tensor pointer_coordinates(const torch::Tensor& fused, const torch::Tensor& questions,
-                                    const torch::Tensor& entering);
+                                    const torch::Tensor& entering, const torch::Tensor& visual_padding = {});
   const TinyVlmOptions& options() const { return options_; }
 
  private:
@@ -197,6 +224,9 @@ class ClipImpl : public torch::nn::Module {
   torch::Tensor encode_from(int layer, const torch::Tensor& tokens, const VisualTap& tap = {});
   torch::Tensor encode_to(const torch::Tensor& images, int layer) { return vit_->forward_to(images, layer); }
   torch::Tensor encode_text(const torch::Tensor& captions);                          // [B, embed], unit length
+  // Attention of the pooling query on each final visual token [N, B, E], mean over heads: [B, N].
+  torch::Tensor pooled_attention(const torch::Tensor& visual);
+  VisionTransformer& vit() { return vit_; }
   // Symmetric InfoNCE of matching image/caption pairs (row i of each).
   torch::Tensor loss(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings);
   const TinyVlmOptions& options() const { return options_; }
