@@ -336,14 +336,7 @@ class VlmEval : public Experiment {
     if (kind == "query") {
       return s.model.vqa->question_attention(s.model.vqa->encode_from(layer, x), questions, owner);
     }
-    // gradient: |d loss / d token| x |token| summed over channels, the model's own answer as target.
-    torch::AutoGradMode grad(true);
-    const torch::Tensor input = x.detach().requires_grad_(true);
-    const torch::Tensor logits = s.model.vqa->ask(s.model.vqa->encode_from(layer, input), questions, owner);
-    const torch::Tensor loss = torch::nn::functional::cross_entropy(
-        logits, logits.argmax(1).detach(), torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-    const torch::Tensor gradient = torch::autograd::grad({loss}, {input})[0];
-    return (gradient.abs() * input.detach().abs()).sum(2).t().contiguous();  // [B, N]
+    return s.model.vqa->saliency(layer, x, questions, owner);
   }
 
   // The compressed pass over `data`, a batch at a time (answers for tinyvlm, image embeddings

@@ -192,6 +192,14 @@ TEST_CASE("allocation: the token the question attends to exclusively ranks first
   CHECK(scores[1].argmax().item<int64_t>() == 3);
   CHECK(scores[0][9].item<float>() > 0.99f);
   // The same rule for the ViT's own attention: a block whose queries are all u.
+  // Gradient saliency at the last tap (only the final norm before the fusion): with a sharper
+  // query the answer hangs on the token the question looks at.
+  parameter(*model, "cross.q.bias").copy_(3 * u);
+  parameter(*model, "cross.kv.weight").slice(0, 16, 32).copy_(torch::eye(16));  // values: the tokens
+  const torch::Tensor salient = model->saliency(2, visual, questions, image_of);
+  CHECK(salient.sizes() == torch::IntArrayRef({2, 16}));
+  CHECK(salient[0].argmax().item<int64_t>() == 9);
+  CHECK(salient[1].argmax().item<int64_t>() == 3);
   // Block 2 reads block 1's tokens; its keys are u times the token's first channel (after the
   // block's LayerNorm) x 100.
   const std::string prefix = "vit.blocks.1.attention.";

@@ -394,6 +394,17 @@ torch::Tensor TinyVlmImpl::ask(torch::Tensor visual, const torch::Tensor& questi
   return answer(visual, questions, padding);
 }
 
+torch::Tensor TinyVlmImpl::saliency(int layer, const torch::Tensor& tokens, const torch::Tensor& questions,
+                                   const torch::Tensor& image_of) {
+  torch::AutoGradMode grad(true);
+  const torch::Tensor input = tokens.detach().to(torch::kFloat32).requires_grad_(true);
+  const torch::Tensor logits = ask(encode_from(layer, input), questions, image_of);
+  const torch::Tensor loss = torch::nn::functional::cross_entropy(
+      logits, logits.argmax(1).detach(), torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  const torch::Tensor gradient = torch::autograd::grad({loss}, {input})[0];
+  return (gradient.abs() * input.detach().abs()).sum(2).t().contiguous();  // [B, N]
+}
+
 torch::Tensor TinyVlmImpl::question_attention(const torch::Tensor& visual, const torch::Tensor& questions,
                                               const torch::Tensor& image_of) {
   std::vector<torch::Tensor> steps;

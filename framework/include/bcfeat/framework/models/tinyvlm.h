@@ -190,6 +190,12 @@ class TinyVlmImpl : public torch::nn::Module {
   // tokens [N, B, E] and questions [Q, L] about images image_of [Q].
   torch::Tensor question_attention(const torch::Tensor& visual, const torch::Tensor& questions,
                                    const torch::Tensor& image_of);
+  // Gradient saliency of the visual tokens [N, B, E] after block `layer`: |d loss / d token| x
+  // |token| summed over channels, [B, N], the loss the cross-entropy of the model's own top
+  // answer to each question [Q, L] about images image_of [Q] (gradients on, whatever the caller's
+  // mode; the weights' gradients are not touched).
+  torch::Tensor saliency(int layer, const torch::Tensor& tokens, const torch::Tensor& questions,
+                         const torch::Tensor& image_of);
   VisionTransformer& vit() { return vit_; }
   // What the fusion blocks attend to: visual tokens [N, B, E] + modality + fusion positions.
   torch::Tensor fusion_input(const torch::Tensor& visual) const;
