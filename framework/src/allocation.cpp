@@ -65,14 +65,14 @@ torch::Tensor importance_scores(const std::string& kind, const torch::Tensor& to
   }
   if (kind == "uniform") {
     if (grid_h * grid_w != count) throw_input_error("importance uniform: {} tokens are not a {}x{} grid", count, grid_h, grid_w);
-    torch::Tensor row = torch::empty({count}, torch::kFloat32);
+    std::vector<float> row(count);
     for (int64_t t = 0; t < count; ++t) {
       const int64_t x = t % grid_w, y = t / grid_w;
       int64_t level = 0;
       while (level < 20 && x % (int64_t(2) << level) == 0 && y % (int64_t(2) << level) == 0) ++level;
       row[t] = static_cast<float>(level) - static_cast<float>(t) / static_cast<float>(count);
     }
-    return row.unsqueeze(0).expand({batch, count}).contiguous();
+    return torch::tensor(row).unsqueeze(0).expand({batch, count}).contiguous();
   }
   throw std::logic_error("importance '" + kind + "' is computed by the model");
 }

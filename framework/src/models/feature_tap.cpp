@@ -90,8 +90,9 @@ torch::Tensor FeatureTap::apply(const torch::Tensor& tokens, size_t index) {
     }
     a.map_bytes += out.map_bytes;
     a.images += features.size(0);
-    a.dropped += out.dropped.sum().item<int64_t>();
-    dropped_ = a.dropped > 0 && out.dropped.any().item<bool>() ? out.dropped : torch::Tensor();
+    const int64_t dropped = out.dropped.sum().item<int64_t>();
+    a.dropped += dropped;
+    dropped_ = dropped > 0 ? out.dropped : torch::Tensor();
     return out.restored.to(tokens.device(), tokens.dtype());
   }
   const Compressor& compressor = *taps_.at(index).compressor;
