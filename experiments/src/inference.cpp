@@ -163,6 +163,11 @@ torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch,
 
 torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch, torch::Device device,
                               const VisualBatch& visual) {
+  return answer_logits(model, data, batch, device, visual).argmax(1);
+}
+
+torch::Tensor answer_logits(TinyVlm& model, const VqaTensors& data, int batch, torch::Device device,
+                            const VisualBatch& visual) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> parts;
   for (int64_t start = 0; start < data.scenes(); start += batch) {
@@ -172,7 +177,7 @@ torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch,
     const auto [questions, image_of] = data.questions_of(scenes);
     const torch::Tensor logits =
         model->ask(visual(start, end), data.questions.index_select(0, questions).to(device), image_of.to(device));
-    parts.push_back(logits.argmax(1).cpu());
+    parts.push_back(logits.to(torch::kCPU, torch::kFloat32));
   }
   return torch::cat(parts);
 }
@@ -192,6 +197,35 @@ nlohmann::json vqa_accuracy_metrics(const VqaTensors& data, const torch::Tensor&
   for (const auto& [type, accuracy] : grouped_accuracy(right, data.types, question_type_names())) {  // accuracy_count, ...
     metrics["accuracy_" + type] = 100.0 * accuracy;
   }
+  return metrics;
+}
+
+nlohmann::json clip_retrieval_metrics(const VqaTensors& data, const torch::Tensor& texts, const torch::Tensor& reference,
+                                      const torch::Tensor& compressed, int bootstrap, uint64_t seed) {
+  const RetrievalHits before = retrieval_hits(reference, texts, data.captions);
+  const RetrievalHits after = retrieval_hits(compressed, texts, data.captions);
+  auto percent = [](const torch::Tensor& hits) { return 100.0 * hits.mean().item<double>(); };
+  nlohmann::json metrics;
+  const std::pair<const char*, const torch::Tensor RetrievalHits::*> recalls[] = {
+      {"recall_i2t_1", &RetrievalHits::image_to_text_1},
+      {"recall_i2t_5", &RetrievalHits::image_to_text_5},
+      {"recall_t2i_1", &RetrievalHits::text_to_image_1},
+      {"recall_t2i_5", &RetrievalHits::text_to_image_5}};
+  for (const auto& [name, hits] : recalls) {
+    metrics[name] = percent(after.*hits);
+    metrics[std::string(name) + "_uncompressed"] = percent(before.*hits);
+  }
+  metrics["recall_i2t_1_drop"] = metrics["recall_i2t_1_uncompressed"].get<double>() - metrics["recall_i2t_1"].get<double>();
+  const auto ci = paired_bootstrap_ci(before.image_to_text_1, after.image_to_text_1, bootstrap, seed);
+  metrics["recall_i2t_1_drop_ci95"] = {ci.first, ci.second};
+  const double cos_before = (reference * texts).sum(1).mean().item<double>();
+  const double cos_after = (compressed * texts).sum(1).mean().item<double>();
+  metrics["cosine_image_text"] = cos_after;
+  metrics["cosine_image_text_uncompressed"] = cos_before;
+  metrics["alignment"] = cos_before != 0.0 ? cos_after / cos_before : 0.0;
+  metrics["embedding_cosine"] = (compressed * reference).sum(1).mean().item<double>();
+  metrics["alignment_accuracy"] = percent(nearest_caption_agreement(reference, compressed, texts, data.captions));
+  metrics["scenes"] = data.scenes();
   return metrics;
 }
 

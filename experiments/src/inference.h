@@ -53,11 +53,22 @@ torch::Tensor embed_texts(Clip& model, const torch::Tensor& captions, int batch,
 torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch, torch::Device device, const VisualTap& tap = {});
 torch::Tensor predict_answers(TinyVlm& model, const VqaTensors& data, int batch, torch::Device device,
                               const VisualBatch& visual);
+// The answer logits [Q, answers] (float32, CPU) behind predict_answers.
+torch::Tensor answer_logits(TinyVlm& model, const VqaTensors& data, int batch, torch::Device device,
+                            const VisualBatch& visual);
 
 // vqa_accuracy, vqa_accuracy_uncompressed, vqa_accuracy_drop with its 95% paired-bootstrap
 // interval over questions (`bootstrap` resamples), accuracy_<type> per question type,
 // questions and scenes: from the answers given without and with compression.
 nlohmann::json vqa_accuracy_metrics(const VqaTensors& data, const torch::Tensor& reference, const torch::Tensor& compressed,
                                     int bootstrap, uint64_t seed);
+
+// Retrieval among the scenes of `data` with image embeddings uncompressed (`reference`) and
+// compressed, against caption embeddings `texts`: recall_{i2t,t2i}_{1,5} (and _uncompressed),
+// recall_i2t_1_drop with its 95% paired-bootstrap interval over scenes, cosine_image_text,
+// alignment (that cosine relative to uncompressed), embedding_cosine, alignment_accuracy (% of
+// images whose nearest caption is unchanged) and scenes.
+nlohmann::json clip_retrieval_metrics(const VqaTensors& data, const torch::Tensor& texts, const torch::Tensor& reference,
+                                      const torch::Tensor& compressed, int bootstrap, uint64_t seed);
 
 }  // namespace bcfeat

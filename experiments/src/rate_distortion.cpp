@@ -4,7 +4,8 @@
 //
 // Reads features (file or synthetic). With split.calibration_images = k > 0 the first k
 // images [0, k) form the calibration split, on which the compressor fits what it shares
-// across a dataset (codebooks, per_dataset texture maps); the remaining images are the
+// across a dataset (codebooks, per_dataset texture maps; with compression.state the state
+// file gives that state and the calibration images are only held out); the remaining images are the
 // evaluation split, the only ones compressed and measured. The rate counts every stream
 // byte plus the shared state once (amortised over the evaluation split), so
 // bits_per_value = 8·(stream + shared bytes) / values evaluated.
@@ -62,7 +63,10 @@ class RateDistortion : public Experiment {
     }
     const auto compressor = make_compressor(compression_);
     const auto fit_start = Clock::now();
-    if (calibration_images_ > 0) compressor->fit(all.slice(0, 0, calibration_images_).contiguous());
+    // A state file's shared state is used as it is; the calibration images stay held out.
+    if (calibration_images_ > 0 && compression_.state.empty()) {
+      compressor->fit(all.slice(0, 0, calibration_images_).contiguous());
+    }
     const double fit_ms = std::chrono::duration<double, std::milli>(Clock::now() - fit_start).count();
     const torch::Tensor features = all.slice(0, calibration_images_, all.size(0)).contiguous();
     const auto t0 = Clock::now();

@@ -11,7 +11,8 @@
 //                     paired-bootstrap interval over questions, accuracy_<type> per question type.
 // clip_eval (clip)    image→text and text→image recall@1/@5 (compressed and uncompressed),
 //                     recall_i2t_1_drop with its paired-bootstrap interval over scenes, and
-//                     alignment = mean cosine(compressed image, caption) / the same uncompressed.
+//                     alignment = mean cosine(compressed image, caption) / the same uncompressed,
+//                     alignment_accuracy = % of images whose nearest caption is unchanged.
 // Both: the rate/distortion of the tapped features (bits_per_value over every tapped value,
 // every side byte), memory per image beside fp16, encode/decode time.
 //
@@ -82,6 +83,11 @@ class VlmEval : public Experiment {
 
   void validate() const override {
     validate_inputs();
+    if (!compression_.state.empty() && calibration_scenes_ > 0) {
+      throw_input_error("compression.state gives the compressor's shared state; eval.calibration_scenes = {} would "
+                        "refit it (set it to 0)",
+                        calibration_scenes_);
+    }
     if (allocation_.enabled()) {
       if (!cache_.empty()) throw_input_error("features.cache holds one stream per image; allocation writes one per tier");
     }
@@ -187,6 +193,7 @@ class VlmEval : public Experiment {
             {"tap", cache_tap()},
             {"shape", {1, tokens, options.width}},
             {"compression", cache_compression().stream_keys()},
+            {"state", cache_compression().state.empty() ? nlohmann::json() : file_fingerprint(cache_compression().state)},
             {"calibration_scenes", calibration_scenes_}};
   }
 
@@ -195,7 +202,7 @@ class VlmEval : public Experiment {
   void check_cache(const FeatureCache& cache, bool verify_records) const {
     const nlohmann::json expected = cache_description(read_meta(model_file_));
     const nlohmann::json& found = cache.description();
-    for (const char* key : {"experiment", "model", "split", "tap", "shape", "compression", "calibration_scenes"}) {
+    for (const char* key : {"experiment", "model", "split", "tap", "shape", "compression", "state", "calibration_scenes"}) {
       const nlohmann::json value = found.contains(key) ? found.at(key) : nlohmann::json();
       if (value == expected.at(key)) continue;
       if (std::string(key) == "model") {
@@ -412,29 +419,9 @@ class ClipEval : public VlmEval {
     const torch::Tensor compressed =
         s.cache ? over_batches(data.scenes(), batch_, cached_batches(s, tap, torch::cat(originals)))
                 : over_batches(data.scenes(), batch_, compressed_batches(s, tap, data, seed, batch));
-    const RetrievalHits before = retrieval_hits(reference, texts, data.captions);
-    const RetrievalHits after = retrieval_hits(compressed, texts, data.captions);
     nlohmann::json metrics = tap.metrics(data.scenes());
     cache_metrics(s, metrics);
-    auto percent = [](const torch::Tensor& hits) { return 100.0 * hits.mean().item<double>(); };
-    metrics["recall_i2t_1"] = percent(after.image_to_text_1);
-    metrics["recall_i2t_5"] = percent(after.image_to_text_5);
-    metrics["recall_t2i_1"] = percent(after.text_to_image_1);
-    metrics["recall_t2i_5"] = percent(after.text_to_image_5);
-    metrics["recall_i2t_1_uncompressed"] = percent(before.image_to_text_1);
-    metrics["recall_i2t_5_uncompressed"] = percent(before.image_to_text_5);
-    metrics["recall_t2i_1_uncompressed"] = percent(before.text_to_image_1);
-    metrics["recall_t2i_5_uncompressed"] = percent(before.text_to_image_5);
-    metrics["recall_i2t_1_drop"] = metrics["recall_i2t_1_uncompressed"].get<double>() - metrics["recall_i2t_1"].get<double>();
-    const auto ci = paired_bootstrap_ci(before.image_to_text_1, after.image_to_text_1, bootstrap_, seed ^ 0xC11Bull);
-    metrics["recall_i2t_1_drop_ci95"] = {ci.first, ci.second};
-    const double cos_before = (reference * texts).sum(1).mean().item<double>();
-    const double cos_after = (compressed * texts).sum(1).mean().item<double>();
-    metrics["cosine_image_text"] = cos_after;
-    metrics["cosine_image_text_uncompressed"] = cos_before;
-    metrics["alignment"] = cos_before != 0.0 ? cos_after / cos_before : 0.0;
-    metrics["embedding_cosine"] = (compressed * reference).sum(1).mean().item<double>();
-    metrics["scenes"] = data.scenes();
+    metrics.update(clip_retrieval_metrics(data, texts, reference, compressed, bootstrap_, seed ^ 0xC11Bull));
     context.log << fmt::format("recall@1 i2t {:.2f}% (uncompressed {:.2f}%), alignment {:.4f}, {:.3f} bits/value\n",
                                metrics["recall_i2t_1"].get<double>(), metrics["recall_i2t_1_uncompressed"].get<double>(),
                                metrics["alignment"].get<double>(), metrics["bits_per_value"].get<double>());

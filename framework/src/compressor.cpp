@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 
 #include "bcfeat/framework/config.h"
 #include "bcfeat/framework/error.h"
@@ -93,6 +95,9 @@ void CompressionOptions::declare(ParamSet& params, const std::string& prefix) {
              "identical bytes and values everywhere. CUDA tensors stay on the GPU; codebooks are trained on the cpu, "
              "lossless runs on the cpu only, formats without a CUDA encoder encode on the cpu")
       .one_of({"cpu", "cuda", "texture"});
+  params.add(prefix + ".state", &state,
+             "compressor state file written by compress_train (trained codebooks): loaded as the compressor's shared "
+             "state, counted once per dataset like calibration-fitted state (empty: none)");
 }
 
 nlohmann::json CompressionOptions::stream_keys() const {
@@ -127,6 +132,19 @@ Compressed Compressed::to_device() const {
 
 void Compressor::load_shared_state(const std::vector<uint8_t>& bytes, int64_t) {
   if (!bytes.empty()) throw_input_error("this compressor keeps no shared state, but {} bytes of it were given", bytes.size());
+}
+
+void Compressor::load_trainable_state(const std::vector<torch::Tensor>& state) {
+  if (!state.empty()) throw std::logic_error("this compressor has no trainable state");
+}
+
+torch::Tensor Compressor::train_reconstruction(const torch::Tensor&, const std::vector<torch::Tensor>&,
+                                               const std::string&, double) const {
+  throw std::logic_error("this compressor has no trainable state");
+}
+
+torch::Tensor Compressor::soft_reconstruction(const torch::Tensor&, const std::vector<torch::Tensor>&, double) const {
+  throw std::logic_error("this compressor has no soft emulation");
 }
 
 Compressed Compressor::compress_device(const torch::Tensor& features) const {
@@ -199,7 +217,83 @@ void check_stream_size(const Compressed& data, int64_t expected) {
 
 std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options) {
   const CompressorEntry& entry = compressor_entry(options.method);
-  return entry.make(options);
+  std::unique_ptr<Compressor> compressor = entry.make(options);
+  if (options.state.empty()) return compressor;
+  const CompressorState state = read_compressor_state(options.state);
+  const nlohmann::json expected = options.stream_keys();
+  for (const auto& [key, value] : expected.items()) {
+    const nlohmann::json found = state.compression.contains(key) ? state.compression.at(key) : nlohmann::json();
+    if (found != value) {
+      throw_input_error("compression.state '{}' was made with compression.{} = {}; this config has {}", options.state, key,
+                        found.dump(), value.dump());
+    }
+  }
+  try {
+    compressor->load_shared_state(state.bytes, state.dim);
+  } catch (const InputError& e) {
+    throw_input_error("compression.state '{}': {}", options.state, e.what());
+  }
+  return compressor;
+}
+
+namespace {
+
+const char* const kStateMagic = "bcfeat compressor state 1\n";
+
+uint64_t fnv1a64(const std::vector<uint8_t>& bytes) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (uint8_t byte : bytes) hash = (hash ^ byte) * 0x100000001b3ull;
+  return hash;
+}
+
+}  // namespace
+
+void write_compressor_state(const std::string& path, const CompressorState& state) {
+  const nlohmann::json header = {{"compression", state.compression},
+                                 {"dim", state.dim},
+                                 {"bytes", state.bytes.size()},
+                                 {"fnv1a64", fmt::format("{:016x}", fnv1a64(state.bytes))},
+                                 {"provenance", state.provenance}};
+  std::string content = kStateMagic + header.dump() + "\n";
+  content.append(state.bytes.begin(), state.bytes.end());
+  write_file_atomic(path, content);
+}
+
+CompressorState read_compressor_state(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_input_error("compressor state file '{}' cannot be read (missing?)", path);
+  const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string magic = kStateMagic;
+  if (content.compare(0, magic.size(), magic) != 0) {
+    throw_input_error("'{}' is not a bcfeat compressor state file (compress_train writes them)", path);
+  }
+  const size_t end = content.find('\n', magic.size());
+  if (end == std::string::npos) throw_input_error("compressor state file '{}' is truncated in its header", path);
+  CompressorState state;
+  size_t expected = 0;
+  std::string checksum;
+  try {
+    const nlohmann::json header = nlohmann::json::parse(content.substr(magic.size(), end - magic.size()));
+    state.compression = header.at("compression");
+    state.dim = header.at("dim").get<int64_t>();
+    expected = header.at("bytes").get<size_t>();
+    checksum = header.at("fnv1a64").get<std::string>();
+    state.provenance = header.value("provenance", nlohmann::json::object());
+  } catch (const nlohmann::json::exception& e) {
+    throw_input_error("compressor state file '{}' has a bad header: {}", path, e.what());
+  }
+  if (!state.compression.is_object() || state.dim < 1) {
+    throw_input_error("compressor state file '{}' has a bad header (compression keys or dim)", path);
+  }
+  if (content.size() - end - 1 != expected) {
+    throw_input_error("compressor state file '{}' holds {} state bytes where its header says {} (truncated?)", path,
+                      content.size() - end - 1, expected);
+  }
+  state.bytes.assign(content.begin() + static_cast<std::ptrdiff_t>(end + 1), content.end());
+  if (fmt::format("{:016x}", fnv1a64(state.bytes)) != checksum) {
+    throw_input_error("compressor state file '{}' fails its checksum (corrupt)", path);
+  }
+  return state;
 }
 
 void require_device(const std::string& device) {

@@ -99,9 +99,10 @@ std::pair<double, double> paired_bootstrap_ci(const torch::Tensor& a, const torc
   return {quantile(0.025), quantile(0.975)};
 }
 
-RetrievalHits retrieval_hits(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings,
-                             const torch::Tensor& captions) {
-  // Caption ids: equal captions share an id.
+namespace {
+
+// Caption ids [S]: equal captions share an id.
+torch::Tensor caption_ids(const torch::Tensor& captions) {
   std::map<std::vector<int64_t>, int64_t> ids;
   const torch::Tensor c = captions.to(torch::kCPU, torch::kLong).contiguous();
   std::vector<int64_t> id(c.size(0));
@@ -109,7 +110,14 @@ RetrievalHits retrieval_hits(const torch::Tensor& image_embeddings, const torch:
     const int64_t* row = c[s].data_ptr<int64_t>();
     id[s] = ids.emplace(std::vector<int64_t>(row, row + c.size(1)), static_cast<int64_t>(ids.size())).first->second;
   }
-  const torch::Tensor caption_id = torch::tensor(id, torch::kLong);
+  return torch::tensor(id, torch::kLong);
+}
+
+}  // namespace
+
+RetrievalHits retrieval_hits(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings,
+                             const torch::Tensor& captions) {
+  const torch::Tensor caption_id = caption_ids(captions);
   const torch::Tensor similarity = image_embeddings.to(torch::kCPU, torch::kDouble).matmul(text_embeddings.to(torch::kCPU, torch::kDouble).t());
   const int64_t k = std::min<int64_t>(5, similarity.size(0));
   auto hits = [&](const torch::Tensor& scores) {  // rows are queries
@@ -119,6 +127,15 @@ RetrievalHits retrieval_hits(const torch::Tensor& image_embeddings, const torch:
   };
   const auto i2t = hits(similarity), t2i = hits(similarity.t());
   return {i2t.first, i2t.second, t2i.first, t2i.second};
+}
+
+torch::Tensor nearest_caption_agreement(const torch::Tensor& reference, const torch::Tensor& compressed,
+                                        const torch::Tensor& text_embeddings, const torch::Tensor& captions) {
+  const torch::Tensor caption_id = caption_ids(captions);
+  const torch::Tensor texts = text_embeddings.to(torch::kCPU, torch::kDouble).t();
+  const torch::Tensor before = reference.to(torch::kCPU, torch::kDouble).matmul(texts).argmax(1);
+  const torch::Tensor after = compressed.to(torch::kCPU, torch::kDouble).matmul(texts).argmax(1);
+  return caption_id.index_select(0, before).eq(caption_id.index_select(0, after)).to(torch::kDouble);
 }
 
 std::vector<std::pair<std::string, double>> grouped_accuracy(const torch::Tensor& right, const torch::Tensor& groups,

@@ -307,6 +307,62 @@ assert abs(i['bits_per_value'] - 3) < 1e-9, i['bits_per_value']
 sed "s#model_file: .*#model_file: $model_file#" clip_eval.yaml >clip_wrong.yaml
 expect_code 2 "clip_eval on a tinyvlm model exits 2" -- "$bcfeat" run clip_wrong.yaml --output bad_out
 
+# --- compress_train: codebooks trained through the real codec on the reference models ---------
+# (the tiny models above barely look at their images; the reference ones do)
+cat >ct.yaml <<YAML
+experiment: compress_train
+model_file: $root/results/reference/models/tinyvlm.pt
+compression: {method: codebook, codebook: pq, codebook_size: 16, subvector: 32}
+train_compression: {loss: task, steps: 20, batch: 16, scenes: 64}
+eval: {scenes: 40, calibration_scenes: 32, batch: 20, device: cpu, bootstrap: 200}
+YAML
+expect_code 0 "compress_train with the task loss runs" -- "$bcfeat" run ct.yaml --output ct_task
+state=$(ls -d "$PWD"/ct_task/*/)compressor_state.bin
+cat >ct_eval.yaml <<YAML
+experiment: vqa_eval
+model_file: $root/results/reference/models/tinyvlm.pt
+compression: {method: codebook, codebook: pq, codebook_size: 16, subvector: 32, state: $state}
+eval: {scenes: 40, batch: 20, device: cpu, bootstrap: 200}
+YAML
+expect_code 0 "vqa_eval reads the trained state file" -- "$bcfeat" run ct_eval.yaml --output ct_ev
+/usr/bin/python3 -c "
+import json
+t = json.load(open('ct_task/summary.json'))[0]
+e = json.load(open('ct_ev/summary.json'))[0]
+assert t['heldout_loss'] < t['heldout_loss_init'], (t['heldout_loss'], t['heldout_loss_init'])
+assert t['train_loss_task_last'] < t['train_loss_task_first'], t
+assert e['vqa_accuracy'] == t['vqa_accuracy'] and e['bits_per_value'] == t['bits_per_value'], (e, t)
+assert e['shared_bytes'] == 16 * 192 * 2 == t['shared_bytes'], (e['shared_bytes'], t['shared_bytes'])
+lo, hi = t['vqa_accuracy_gain_ci95']
+assert lo <= t['vqa_accuracy_gain'] <= hi, t
+" && pass "the task loss lowers the held-out VQA loss below the MSE fit's; vqa_eval with the state file answers the same" \
+  || fail "compress_train task: $(cat ct_task/summary.json) / $(cat ct_ev/summary.json)"
+cat >ct_clip.yaml <<YAML
+experiment: compress_train
+model_file: $root/results/reference/models/clip.pt
+compression: {method: codebook, codebook: pq, codebook_size: 16, subvector: 32}
+train_compression: {loss: alignment + 0.5*cosine, steps: 20, batch: 32, scenes: 96, lr: 0.01}
+eval: {scenes: 60, calibration_scenes: 32, batch: 30, device: cpu, bootstrap: 200}
+YAML
+expect_code 0 "compress_train with the alignment loss runs" -- "$bcfeat" run ct_clip.yaml --output ct_clip
+/usr/bin/python3 -c "
+import json
+t = json.load(open('ct_clip/summary.json'))[0]
+assert t['heldout_loss'] < t['heldout_loss_init'], (t['heldout_loss'], t['heldout_loss_init'])
+assert 0 <= t['alignment_accuracy'] <= 100 and 0 <= t['alignment_accuracy_init'] <= 100, t
+assert t['embedding_cosine'] > t['embedding_cosine_init'], t
+" && pass "the alignment loss lowers the held-out InfoNCE and brings the embeddings closer" \
+  || fail "compress_train clip: $(cat ct_clip/summary.json)"
+expect_code 2 "compress_train: a clip loss on a tinyvlm model exits 2" -- "$bcfeat" run ct.yaml "train_compression.loss=alignment" --output bad_out
+expect_code 2 "compress_train: an unknown loss exits 2" -- "$bcfeat" run ct.yaml "train_compression.loss=task + 0.1*mes" --output bad_out
+expect_code 2 "compress_train: a compressor with nothing to train exits 2" -- "$bcfeat" run ct.yaml compression.method=int --output bad_out
+expect_code 2 "vqa_eval: a state file of other stream keys exits 2" -- "$bcfeat" run ct_eval.yaml compression.codebook_size=32 --output bad_out
+expect_code 2 "vqa_eval: a state file with calibration scenes exits 2" -- "$bcfeat" run ct_eval.yaml eval.calibration_scenes=10 --output bad_out
+head -c 100 "$state" >cut_state.bin
+expect_code 2 "vqa_eval: a cut state file exits 2" -- "$bcfeat" run ct_eval.yaml "compression.state=$PWD/cut_state.bin" --output bad_out
+expect_code 2 "vqa_eval: a missing state file exits 2" -- "$bcfeat" run ct_eval.yaml "compression.state=$PWD/none.bin" --output bad_out
+[ ! -e bad_out ] && pass "nothing written for bad compress_train or state configs" || fail "a bad compress_train config wrote bad_out"
+
 # --- feature caches: build, an independent read of the file, evaluation from the cache equals
 # compressing each image on the fly, damaged and mismatched caches exit 2, resume ------------
 cat >cache_eval.yaml <<YAML

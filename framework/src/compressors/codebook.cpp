@@ -170,6 +170,60 @@ class CodebookCompressor : public Compressor {
   }
 
   torch::Tensor decompress_host(const Compressed& data) const override {
+    const Decoded decoded = decode(data);
+    return lookup(decoded.books, decoded.index, data.shape);
+  }
+
+  // Trainable: the codebooks, [books, K, width] (books = S for pq, else 1).
+  std::vector<torch::Tensor> trainable_state() const override {
+    if (!fitted_) return {};
+    torch::Tensor books = torch::empty({static_cast<int64_t>(books_.size())}, torch::kFloat32);
+    float* b = books.data_ptr<float>();
+    for (size_t i = 0; i < books_.size(); ++i) b[i] = half_bits_to_float(books_[i]);
+    return {books.reshape({books_per_tensor(fitted_dim_), options_.codebook_size, width_})};
+  }
+
+  void load_trainable_state(const std::vector<torch::Tensor>& state) override {
+    if (!fitted_) throw std::logic_error("codebook: load_trainable_state before fit");
+    const std::vector<int64_t> shape{books_per_tensor(fitted_dim_), options_.codebook_size, width_};
+    if (state.size() != 1 || state[0].sizes().vec() != shape) {
+      throw std::logic_error("codebook: trainable state of another shape");
+    }
+    const torch::Tensor values = state[0].detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    const float* v = values.data_ptr<float>();
+    for (size_t i = 0; i < books_.size(); ++i) {
+      if (!std::isfinite(v[i]) || std::fabs(v[i]) > 65504.0f) {
+        throw_input_error("trained codebook entry {} is outside the fp16 range", v[i]);
+      }
+      books_[i] = float_to_half_bits(v[i]);
+    }
+  }
+
+  torch::Tensor train_reconstruction(const torch::Tensor& features, const std::vector<torch::Tensor>& state,
+                                     const std::string& gradient, double temperature) const override {
+    const Decoded decoded = decode(compress(features));
+    const torch::Tensor hard = lookup(decoded.books, decoded.index, features.sizes().vec()).to(state.at(0).scalar_type());
+    const torch::Tensor surrogate = gradient == "soft" ? soft(features, state.at(0), temperature, decoded.continuous)
+                                                       : gather(state.at(0), decoded.index, features.sizes().vec());
+    return hard + (surrogate - surrogate.detach());
+  }
+
+  torch::Tensor soft_reconstruction(const torch::Tensor& features, const std::vector<torch::Tensor>& state,
+                                    double temperature) const override {
+    torch::Tensor continuous;
+    if (index_texture_) continuous = decode(compress(features)).continuous;
+    return soft(features, state.at(0), temperature, continuous);
+  }
+
+ private:
+  // A stream's codebooks (fp16 bits), its indices [B·N, S] and, with index_format, the index
+  // maps' decoded values before rounding ([B·N, S] float32).
+  struct Decoded {
+    std::vector<uint16_t> books;
+    torch::Tensor index, continuous;
+  };
+
+  Decoded decode(const Compressed& data) const {
     const int64_t batch = data.shape[0], tokens = data.shape[1], dim = data.shape[2];
     const int64_t spaces = subspaces(dim), entries = options_.codebook_size;
     const int64_t book_values = books_per_tensor(dim) * entries * width_;
@@ -183,43 +237,52 @@ class CodebookCompressor : public Compressor {
     } else {
       check_stream_size(data, book_bytes + (index_count * index_bits(static_cast<int>(entries)) + 7) / 8);
     }
-    std::vector<uint16_t> books = books_;
+    Decoded out;
+    out.books = books_;
     size_t position = 0;
     if (!fitted_) {
-      books.resize(static_cast<size_t>(book_values));
-      for (auto& bits : books) {
+      out.books.resize(static_cast<size_t>(book_values));
+      for (auto& bits : out.books) {
         bits = static_cast<uint16_t>(data.bytes[position] | (data.bytes[position + 1] << 8));
         position += 2;
       }
     }
-    std::vector<int64_t> index(static_cast<size_t>(index_count));
+    out.index = torch::empty({batch * tokens, spaces}, torch::kLong);
+    int64_t* index = out.index.data_ptr<int64_t>();
     if (index_texture_) {
       Compressed packed;
       packed.shape = {batch, tokens, spaces};
       packed.side_bytes = data.side_bytes - static_cast<int64_t>(position);
       packed.bytes.assign(data.bytes.begin() + static_cast<std::ptrdiff_t>(position), data.bytes.end());
-      const torch::Tensor maps = index_texture_->decompress(packed).contiguous();
-      const float* m = maps.data_ptr<float>();
-      for (size_t i = 0; i < index.size(); ++i) {
+      out.continuous = index_texture_->decompress(packed).contiguous().reshape({batch * tokens, spaces});
+      const float* m = out.continuous.data_ptr<float>();
+      for (int64_t i = 0; i < index_count; ++i) {
         index[i] = std::min<int64_t>(entries - 1, std::max<int64_t>(0, std::llround(m[i])));
       }
     } else {
       const int bits = index_bits(static_cast<int>(entries));
-      for (size_t i = 0; i < index.size(); ++i) {
+      for (int64_t i = 0; i < index_count; ++i) {
         int64_t value = 0;
         for (int k = 0; k < bits; ++k) {
-          const int64_t bit = static_cast<int64_t>(i) * bits + k;
+          const int64_t bit = i * bits + k;
           value |= static_cast<int64_t>((data.bytes[position + static_cast<size_t>(bit / 8)] >> (bit % 8)) & 1) << k;
         }
         index[i] = std::min<int64_t>(value, entries - 1);
       }
     }
-    torch::Tensor out = torch::empty({batch, tokens, dim}, torch::kFloat32);
+    return out;
+  }
+
+  // The entries `index` [B·N, S] selects from `books` (fp16 bits), as [B, N, D] float32.
+  torch::Tensor lookup(const std::vector<uint16_t>& books, const torch::Tensor& index, const std::vector<int64_t>& shape) const {
+    const int64_t rows = shape[0] * shape[1], dim = shape[2], spaces = subspaces(dim), entries = options_.codebook_size;
+    const int64_t* idx = index.data_ptr<int64_t>();
+    torch::Tensor out = torch::empty({shape[0], shape[1], dim}, torch::kFloat32);
     float* y = out.data_ptr<float>();
-    for (int64_t row = 0; row < batch * tokens; ++row) {
+    for (int64_t row = 0; row < rows; ++row) {
       for (int64_t s = 0; s < spaces; ++s) {
         const int64_t book = options_.codebook == "pq" ? s : 0;
-        const uint16_t* entry = &books[static_cast<size_t>((book * entries + index[row * spaces + s]) * width_)];
+        const uint16_t* entry = &books[static_cast<size_t>((book * entries + idx[row * spaces + s]) * width_)];
         for (int64_t j = 0; j < width_; ++j) {
           const int64_t d = s * width_ + j;
           if (d < dim) y[row * dim + d] = half_bits_to_float(entry[j]);
@@ -229,7 +292,43 @@ class CodebookCompressor : public Compressor {
     return out;
   }
 
- private:
+  // The same lookup from differentiable codebooks [books, K, width].
+  torch::Tensor gather(const torch::Tensor& books, const torch::Tensor& index, const std::vector<int64_t>& shape) const {
+    const int64_t dim = shape[2], spaces = subspaces(dim), entries = options_.codebook_size;
+    torch::Tensor flat_index = index.to(books.device());
+    if (options_.codebook == "pq") flat_index = flat_index + torch::arange(spaces, flat_index.options()).mul(entries);
+    const torch::Tensor rows = books.reshape({-1, width_}).index_select(0, flat_index.reshape(-1));
+    return rows.reshape({shape[0] * shape[1], spaces * width_}).slice(1, 0, dim).reshape({shape[0], shape[1], dim});
+  }
+
+  // Soft assignment: each sub-vector (or, with index_format, each decoded index value) as the
+  // softmax-weighted mean of the entries. Without index_format the weights are
+  // softmax(-|x - c_k|^2 / (t · m)), m the mean squared distance of the sub-vectors to their
+  // nearest entry (so t is unitless); with it, softmax(-(î - k)^2 / t) over entry numbers k
+  // for the decoded index value î (the block format's error spreads an index to its neighbours).
+  torch::Tensor soft(const torch::Tensor& features, const torch::Tensor& books, double temperature,
+                     const torch::Tensor& continuous) const {
+    const int64_t batch = features.size(0), tokens = features.size(1), dim = features.size(2);
+    const int64_t spaces = subspaces(dim), entries = options_.codebook_size;
+    const torch::Tensor book = options_.codebook == "pq" ? books : books.expand({spaces, entries, width_});  // [S, K, w]
+    const double t = std::max(temperature, 1e-12);
+    torch::Tensor weights;  // [R, S, K]
+    if (index_texture_) {
+      const torch::Tensor k = torch::arange(entries, books.options());
+      const torch::Tensor distance = (continuous.to(books.options()).unsqueeze(2) - k).pow(2);
+      weights = torch::softmax(-distance / t, 2);
+    } else {
+      const torch::Tensor x = subvectors(features.to(books.options()));  // [R, S, w]
+      const torch::Tensor distance =
+          (x.pow(2).sum(2, true) - 2.0 * torch::einsum("rsw,skw->rsk", {x, book}) + book.pow(2).sum(2).unsqueeze(0))
+              .clamp_min(0.0);
+      const torch::Tensor scale = std::get<0>(distance.min(2)).mean().clamp_min(1e-12);
+      weights = torch::softmax(-distance / (scale * t), 2);
+    }
+    const torch::Tensor mixed = torch::einsum("rsk,skw->rsw", {weights, book});
+    return mixed.reshape({batch * tokens, spaces * width_}).slice(1, 0, dim).reshape({batch, tokens, dim});
+  }
+
   int64_t subspaces(int64_t dim) const { return (dim + width_ - 1) / width_; }
   int64_t books_per_tensor(int64_t dim) const { return options_.codebook == "pq" ? subspaces(dim) : 1; }
 

@@ -73,6 +73,7 @@ class CompressionOptions {
   CompressionOptions();
   std::string method = "fp16";  // registry name
   std::string device = "cpu";   // where blocks and codes are encoded and decoded
+  std::string state;            // compressor state file (compress_train) loaded as the shared state
 
   // The value of a declared key; throws std::logic_error for an undeclared key or another type.
   template <class T>
@@ -85,7 +86,8 @@ class CompressionOptions {
   // must stay where they are while `params` is in use.
   void declare(ParamSet& params, const std::string& prefix = "compression");
   // What decides the stream's bytes: the method and every key its compressor reads, as JSON
-  // (not the device: every device writes the same bytes).
+  // (not the device: every device writes the same bytes; not the state file, which the
+  // compressor's shared state holds).
   nlohmann::json stream_keys() const;
 
  private:
@@ -171,6 +173,25 @@ class Compressor {
   // or "cpu (all threads)".
   virtual std::string timing_device() const = 0;
 
+  // ---- training the shared state (compress_train) ----
+  // The fitted shared state as float32 tensors to train, each a fresh leaf; empty for a
+  // compressor with nothing to train (or nothing fitted yet).
+  virtual std::vector<torch::Tensor> trainable_state() const { return {}; }
+  // Makes `state` (trainable_state's shapes, any float dtype) the shared state, rounded to its
+  // stored precision; InputError for a value the stream cannot store.
+  virtual void load_trainable_state(const std::vector<torch::Tensor>& state);
+  // decompress(compress(features)) under the loaded state, exactly those values, in the dtype
+  // of `state` and differentiable with respect to it: `state` holds the loaded values as the
+  // tensors being trained. The gradient is the straight-through one ("ste": as if the codec's
+  // choices — indices, block modes — were fixed) or that of soft_reconstruction ("soft").
+  // `features`: float32 [B, N, D] on the CPU.
+  virtual torch::Tensor train_reconstruction(const torch::Tensor& features, const std::vector<torch::Tensor>& state,
+                                             const std::string& gradient, double temperature) const;
+  // The differentiable emulation behind the soft gradient: the codec's hard choices replaced by
+  // a softmax over the candidates at `temperature` (hard as it goes to 0).
+  virtual torch::Tensor soft_reconstruction(const torch::Tensor& features, const std::vector<torch::Tensor>& state,
+                                            double temperature) const;
+
  protected:
   virtual Compressed compress_host(const torch::Tensor& features) const = 0;
   virtual torch::Tensor decompress_host(const Compressed& data) const = 0;
@@ -212,8 +233,9 @@ std::vector<std::string> compressor_names();
 const CompressorEntry& compressor_entry(const std::string& method);  // throws InputError for unknown ones
 // Every key of every compressor, merged by name (shared keys once, with all their owners).
 const std::vector<CompressorKey>& compressor_keys();
-// Throws InputError for an unknown method (listing the valid ones) or invalid options. Does
-// not need the device: a compressor on cuda checks for a GPU when it first runs, so a sweep
+// Throws InputError for an unknown method (listing the valid ones) or invalid options. With
+// `state` set, the state file's shared state is loaded (InputError when it was made for other
+// stream keys or does not fit the compressor). Does not need the device: a compressor on cuda checks for a GPU when it first runs, so a sweep
 // can be planned on a machine without one.
 std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options);
 // The options of `method` with `key=value` settings (keys under compression.), read and
@@ -225,6 +247,18 @@ CompressionOptions compression_options(const std::string& method, const std::vec
 CompressionOptions named_compression(const std::string& name, const CompressionOptions& base, const std::string& where);
 // A short label of what `options` compress with: "texture bc1", "int4", "fp16".
 std::string compression_label(const CompressionOptions& options);
+// A compressor state file: the shared state of a compressor (as shared_state() gives it) for
+// features of D = dim, with the stream keys it was made with and how it was made. Written
+// atomically; reading checks the magic line, the header and a checksum (InputError naming the
+// file otherwise).
+struct CompressorState {
+  nlohmann::json compression;  // stream_keys() of the compressor
+  int64_t dim = 0;
+  nlohmann::json provenance;   // how the state was made (experiment, losses, steps, ...)
+  std::vector<uint8_t> bytes;
+};
+void write_compressor_state(const std::string& path, const CompressorState& state);
+CompressorState read_compressor_state(const std::string& path);
 // For compressors on `device`: throws InputError when device is cuda and no GPU is usable.
 void require_device(const std::string& device);
 // "cuda: <name>" on cuda, else "cpu (<parallelism>)".

@@ -44,6 +44,12 @@ struct RetrievalHits {
 RetrievalHits retrieval_hits(const torch::Tensor& image_embeddings, const torch::Tensor& text_embeddings,
                              const torch::Tensor& captions);
 
+// Alignment agreement per image ([S], float64 0/1): whether the caption nearest to the
+// compressed image embedding is the one nearest to the uncompressed embedding (equal captions
+// count as the same), among `text_embeddings` [S, embed] with `captions` [S, L].
+torch::Tensor nearest_caption_agreement(const torch::Tensor& reference, const torch::Tensor& compressed,
+                                        const torch::Tensor& text_embeddings, const torch::Tensor& captions);
+
 // Mean of `right` ([Q], 1 for a right answer, 0 otherwise) over the queries of each group
 // ([Q] group ids 0..names.size()-1), for the groups present, in id order: {name, accuracy}.
 std::vector<std::pair<std::string, double>> grouped_accuracy(const torch::Tensor& right, const torch::Tensor& groups,
