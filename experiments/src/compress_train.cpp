@@ -1,12 +1,14 @@
 // compress_train: a compressor's shared state trained for what the features are for.
 //
 // The model (a tinyvlm or clip file written by the train experiment) is frozen. The
-// compressor (one tap) starts from its MSE fit — k-means codebooks on the tapped features of
-// train scenes [0, eval.calibration_scenes), exactly what vqa_eval/clip_eval fit — or from a
-// state file (compression.state). Then `train_compression.steps` Adam steps train that state on
+// compressor (one tap) starts from its fit on the tapped features of train scenes [0,
+// eval.calibration_scenes) — exactly what vqa_eval/clip_eval fit: k-means codebooks (MSE), or a
+// texture's per-channel min/max value maps (scope per_dataset) — or from a state file
+// (compression.state). Then `train_compression.steps` Adam steps train that state on
 // the tapped features of train scenes [0, train_compression.scenes): each step compresses a
 // batch with the real codec (the bytes an evaluation stores) and back-propagates the weighted
-// losses through the frozen model with the straight-through gradient (compression.gradient:
+// losses through the frozen model (the learning rate decays by a cosine to 0) with the
+// straight-through gradient (compression.gradient:
 // ste) or the soft emulation's (soft, its temperature annealed geometrically from
 // train_compression.temperature to temperature_end).
 //
@@ -132,7 +134,8 @@ class CompressTrain : public Experiment {
     params.add("train_compression.questions_per_scene", &train_questions_, "tinyvlm: questions per train scene")
         .range(1, 64);
     params.add("train_compression.lr", &lr_,
-               "Adam learning rate, in units of the root mean square of the tapped features")
+               "Adam's first learning rate, in units of the root mean square of the tapped features (cosine decay to 0 "
+               "over the steps)")
         .range(1e-9, 10.0);
     params.add("train_compression.temperature", &temperature_, "soft: the first step's temperature").range(1e-9, 1e9);
     params.add("train_compression.temperature_end", &temperature_end_, "soft: the last step's temperature")
@@ -157,13 +160,15 @@ class CompressTrain : public Experiment {
     const TapSettings taps = resolve_tap_settings(taps_, compression_, "none", meta.at("model").at("depth").get<int>());
     if (taps.taps.size() != 1) throw_input_error("compress_train trains the compressor of one tap; taps names {}", taps.taps.size());
     const CompressionOptions& options = taps.taps[0].options;
-    if (options.method != "codebook") {
-      throw_input_error("compress_train trains codebooks (compression.method: codebook); '{}' has no trainable state here",
-                        options.method);
+    if (const auto why = make_compressor(options)->untrainable()) {
+      throw_input_error("compress_train cannot train compression.method {}: {}", options.method, *why);
+    }
+    if (gradient_ == "soft" && options.method != "codebook") {
+      throw_input_error("compression.gradient soft emulates codebook assignment; {} trains with ste", options.method);
     }
     if (options.state.empty() == (calibration_scenes_ == 0)) {
       throw_input_error(options.state.empty()
-                            ? "compress_train starts from an MSE fit on eval.calibration_scenes (> 0) or from compression.state"
+                            ? "compress_train starts from a fit on eval.calibration_scenes (> 0) or from compression.state"
                             : "compression.state gives the initial state; set eval.calibration_scenes to 0");
     }
     make_compressor(options);
@@ -243,6 +248,9 @@ class CompressTrain : public Experiment {
       for (const auto& [name, value] : terms) total = total + losses.weight(name) * value;
       optimizer.zero_grad();
       total.backward();
+      for (auto& group : optimizer.param_groups()) {
+        static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr_ * rms * 0.5 * (1.0 + std::cos(M_PI * progress)));
+      }
       optimizer.step();
       std::map<std::string, double> now;
       for (const auto& [name, value] : terms) now[name] = value.item<double>();
@@ -297,7 +305,7 @@ class CompressTrain : public Experiment {
       const torch::Tensor right_init = initial.answers.eq(data.answers).to(torch::kDouble);
       const torch::Tensor right = trained.answers.eq(data.answers).to(torch::kDouble);
       gain(metrics, "vqa_accuracy", right, right_init, seed);
-      context.log << fmt::format("accuracy {:.2f}% (MSE init {:.2f}%, uncompressed {:.2f}%), {:.3f} bits/value\n",
+      context.log << fmt::format("accuracy {:.2f}% (initial fit {:.2f}%, uncompressed {:.2f}%), {:.3f} bits/value\n",
                                  metrics["vqa_accuracy"].get<double>(), metrics["vqa_accuracy_init"].get<double>(),
                                  metrics["vqa_accuracy_uncompressed"].get<double>(), metrics["bits_per_value"].get<double>());
     } else {
@@ -312,7 +320,7 @@ class CompressTrain : public Experiment {
       const RetrievalHits init_hits = retrieval_hits(initial.embeddings, texts_, data.captions);
       const RetrievalHits hits = retrieval_hits(trained.embeddings, texts_, data.captions);
       gain(metrics, "recall_i2t_1", hits.image_to_text_1, init_hits.image_to_text_1, seed);
-      context.log << fmt::format("recall@1 i2t {:.2f}% (MSE init {:.2f}%, uncompressed {:.2f}%), alignment accuracy "
+      context.log << fmt::format("recall@1 i2t {:.2f}% (initial fit {:.2f}%, uncompressed {:.2f}%), alignment accuracy "
                                  "{:.2f}%, {:.3f} bits/value\n",
                                  metrics["recall_i2t_1"].get<double>(), metrics["recall_i2t_1_init"].get<double>(),
                                  metrics["recall_i2t_1_uncompressed"].get<double>(),
@@ -429,8 +437,8 @@ class CompressTrain : public Experiment {
 
 ExperimentEntry compress_train_entry() {
   return {"compress_train",
-          "train a compressor's shared state (codebooks) with task, distillation, alignment and MSE losses through the "
-          "real codec; evaluate against its MSE fit",
+          "train a compressor's shared state (codebooks, texture value maps) with task, distillation, alignment and MSE "
+          "losses through the real codec; evaluate against its calibration fit",
           [] { return std::make_unique<CompressTrain>(); }};
 }
 

@@ -337,6 +337,17 @@ lo, hi = t['vqa_accuracy_gain_ci95']
 assert lo <= t['vqa_accuracy_gain'] <= hi, t
 " && pass "the task loss lowers the held-out VQA loss below the MSE fit's; vqa_eval with the state file answers the same" \
   || fail "compress_train task: $(cat ct_task/summary.json) / $(cat ct_ev/summary.json)"
+expect_code 0 "compress_train trains a texture's value maps" -- "$bcfeat" run ct.yaml "compression={method: texture, format: bc1, scope: per_dataset}" train_compression.steps=8 --output ct_tex
+tex_state=$(ls -d "$PWD"/ct_tex/*/)compressor_state.bin
+expect_code 0 "vqa_eval reads the texture's trained maps" -- "$bcfeat" run ct_eval.yaml "compression={method: texture, format: bc1, scope: per_dataset, state: $tex_state}" --output ct_tex_ev
+/usr/bin/python3 -c "
+import json
+t = json.load(open('ct_tex/summary.json'))[0]
+e = json.load(open('ct_tex_ev/summary.json'))[0]
+assert e['vqa_accuracy'] == t['vqa_accuracy'] and e['bits_per_value'] == t['bits_per_value'], (e, t)
+assert e['shared_bytes'] == 192 * 2 * 2 == t['shared_bytes'], (e['shared_bytes'], t['shared_bytes'])
+" && pass "texture value maps: the state file evaluates to compress_train's numbers" || fail "compress_train texture: $(cat ct_tex/summary.json) / $(cat ct_tex_ev/summary.json)"
+expect_code 2 "compress_train: a texture without shared maps exits 2" -- "$bcfeat" run ct.yaml "compression={method: texture, format: bc1}" --output bad_out
 cat >ct_clip.yaml <<YAML
 experiment: compress_train
 model_file: $root/results/reference/models/clip.pt

@@ -186,3 +186,42 @@ TEST_CASE("learned: state files round-trip through compression.state and refuse 
   CHECK_THROWS_AS(make_compressor(missing), InputError);
   fs::remove_all(dir);
 }
+
+TEST_CASE("learned: texture value maps train straight through the real codec; clipped values carry the shift") {
+  const torch::Tensor calibration = grid_features(3, 8, 11), x = grid_features(2, 8, 12);
+  for (const char* format : {"bc1", "bc4_snorm", "bc7", "astc_4x4"}) {
+    INFO(format);
+    CompressionOptions options = compression_options(
+        "texture", {"tokens_hw=[6, 8]", std::string("format=") + format, "scope=per_dataset", "quality=fast"});
+    auto compressor = make_compressor(options);
+    REQUIRE_FALSE(compressor->untrainable());
+    compressor->fit(calibration);
+    // Ranges narrowed to the middle half, so that some values of every channel are clipped.
+    std::vector<torch::Tensor> state = compressor->trainable_state();
+    REQUIRE(state.size() == 1);
+    REQUIRE(state[0].sizes().vec() == std::vector<int64_t>{8, 2});
+    const torch::Tensor mid = state[0].mean(1, true), half = (state[0].select(1, 1) - state[0].select(1, 0)).unsqueeze(1) / 4;
+    state[0] = torch::cat({mid - half, mid + half}, 1);
+    compressor->load_trainable_state(state);
+    state = compressor->trainable_state();
+    state[0].set_requires_grad(true);
+    const torch::Tensor y = compressor->train_reconstruction(x, state, "ste", 1.0);
+    CHECK(torch::equal(y.detach(), compressor->decompress(compressor->compress(x))));
+    const torch::Tensor weights = torch::randn(x.sizes());
+    (y * weights).sum().backward();
+    // Moving both ends of a channel's range by d leaves values inside it where they are (they
+    // are stored relative to the range) and moves the clipped ones by d: the two gradients of
+    // a channel add up to the loss weights of its clipped values.
+    const torch::Tensor low = state[0].detach().select(1, 0), high = state[0].detach().select(1, 1);
+    const torch::Tensor clipped = (x < low).logical_or(x > high);
+    const torch::Tensor expected = (weights * clipped).sum(std::vector<int64_t>{0, 1});
+    CHECK(clipped.any().item<bool>());
+    CHECK(torch::allclose(state[0].grad().sum(1), expected, 1e-4, 1e-4));
+  }
+  for (const std::vector<std::string>& settings :
+       {std::vector<std::string>{"format=bc1"}, {"format=bc1", "scope=per_dataset", "rotation=pca"},
+        {"format=bc1", "scope=per_dataset", "outlier_channels=2"}, {"format=bc1", "scope=per_dataset", "value_map=per_texture"}}) {
+    CHECK(make_compressor(compression_options("texture", settings))->untrainable());
+  }
+  CHECK(make_compressor(compression_options("int", {"bits=4"}))->untrainable());
+}

@@ -174,6 +174,8 @@ class CodebookCompressor : public Compressor {
     return lookup(decoded.books, decoded.index, data.shape);
   }
 
+  std::optional<std::string> untrainable() const override { return std::nullopt; }
+
   // Trainable: the codebooks, [books, K, width] (books = S for pq, else 1).
   std::vector<torch::Tensor> trainable_state() const override {
     if (!fitted_) return {};

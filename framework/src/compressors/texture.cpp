@@ -175,6 +175,61 @@ class TextureCompressor : public Compressor {
     state_ = DeviceState{};
   }
 
+  // Trainable: the per-channel value maps of scope per_dataset, [D, 2] = (low, high), where
+  // the channels go straight into the textures (no rotation, order, outliers or kept tokens).
+  std::optional<std::string> untrainable() const override {
+    if (options_.scope != "per_dataset" || options_.value_scale != "affine" || options_.value_map != "per_channel") {
+      return "texture trains its shared per-channel value maps: set compression.scope per_dataset, value_scale "
+             "affine, value_map per_channel";
+    }
+    if (options_.rotation != "none" || options_.channel_order != "identity" || options_.outlier_channels > 0 ||
+        !options_.keep_tokens.empty()) {
+      return "texture trains its value maps on channels stored as they are: rotation none, channel_order identity, "
+             "no outlier_channels or keep_tokens";
+    }
+    return std::nullopt;
+  }
+
+  std::vector<torch::Tensor> trainable_state() const override {
+    if (!shared_ || untrainable()) return {};
+    torch::Tensor ranges = torch::empty({static_cast<int64_t>(shared_->ranges.size())}, torch::kFloat32);
+    for (size_t i = 0; i < shared_->ranges.size(); ++i) ranges[static_cast<int64_t>(i)] = half_bits_to_float(shared_->ranges[i]);
+    return {ranges.reshape({-1, 2})};
+  }
+
+  void load_trainable_state(const std::vector<torch::Tensor>& state) override {
+    if (!shared_ || untrainable()) throw std::logic_error("texture: no trainable state");
+    if (state.size() != 1 || state[0].numel() != static_cast<int64_t>(shared_->ranges.size())) {
+      throw std::logic_error("texture: trainable state of another shape");
+    }
+    const torch::Tensor values = state[0].detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    const float* v = values.data_ptr<float>();
+    for (size_t i = 0; i < shared_->ranges.size(); ++i) {
+      if (!std::isfinite(v[i]) || std::fabs(v[i]) > 65504.0f) throw_input_error("trained value map {} is outside the fp16 range", v[i]);
+      shared_->ranges[i] = float_to_half_bits(v[i]);
+    }
+    std::lock_guard<std::mutex> lock(layouts_mutex_);
+    state_ = DeviceState{};
+  }
+
+  // Straight-through with the decoded unit value held fixed: with u = clamp((x − low)/(high −
+  // low), 0, 1) and ĥ the decoded unit value, the surrogate low + (ĥ + u − sg(u))·(high − low)
+  // gives d/dlow = u − ĥ and d/dhigh = ĥ − u inside the range (the quantisation error, as in
+  // learned step-size quantisation) and 1 − ĥ, ĥ where x is clipped.
+  torch::Tensor train_reconstruction(const torch::Tensor& features, const std::vector<torch::Tensor>& state,
+                                     const std::string& gradient, double) const override {
+    if (gradient != "ste") throw_input_error("compression.gradient soft: texture value maps train with ste only");
+    const torch::Tensor hard = decompress(compress(features)).to(state.at(0).scalar_type());
+    const torch::Tensor x = features.to(state[0].scalar_type());
+    const torch::Tensor low = state[0].select(1, 0), high = state[0].select(1, 1);
+    const torch::Tensor span = high - low;
+    const torch::Tensor safe = torch::where(span.abs() > 0, span, torch::ones_like(span));
+    const torch::Tensor u = ((x - low) / safe).clamp(0.0, 1.0);
+    const torch::Tensor decoded = ((hard - low) / safe).detach();
+    const torch::Tensor surrogate = low + (decoded + u - u.detach()) * span;
+    return hard + (surrogate - surrogate.detach());
+  }
+
   std::optional<int64_t> stream_bytes(const std::vector<int64_t>& shape) const override {
     return stream_parts(shape).total();
   }

@@ -174,6 +174,9 @@ class Compressor {
   virtual std::string timing_device() const = 0;
 
   // ---- training the shared state (compress_train) ----
+  // Why these options leave nothing to train (compress_train refuses them with it), or
+  // nothing when fit() gives a trainable state.
+  virtual std::optional<std::string> untrainable() const { return "it keeps no state to train"; }
   // The fitted shared state as float32 tensors to train, each a fresh leaf; empty for a
   // compressor with nothing to train (or nothing fitted yet).
   virtual std::vector<torch::Tensor> trainable_state() const { return {}; }
