@@ -126,6 +126,11 @@ class ClassifyEval : public Experiment {
     if (!fs::is_regular_file(weights_)) {
       throw_input_error("model.weights '{}' does not exist (tools/setup.sh converts the pretrained weights)", weights_);
     }
+    if (calibration_ > 0 && !compression_.state.empty()) {
+      throw_input_error("compression.state gives the compressor's shared state; eval.calibration_images = {} would "
+                        "refit it (set it to 0)",
+                        calibration_);
+    }
     if (calibration_ > 0 && taps_.size() != 1) {
       throw_input_error("eval.calibration_images fits one compressor state for one feature map; taps names {}",
                         taps_.size());
