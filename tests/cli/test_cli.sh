@@ -337,6 +337,17 @@ lo, hi = t['vqa_accuracy_gain_ci95']
 assert lo <= t['vqa_accuracy_gain'] <= hi, t
 " && pass "the task loss lowers the held-out VQA loss below the MSE fit's; vqa_eval with the state file answers the same" \
   || fail "compress_train task: $(cat ct_task/summary.json) / $(cat ct_ev/summary.json)"
+expect_code 0 "cache build with a trained state" -- "$bcfeat" cache build ct_eval.yaml eval.compress_per=image "features.cache=$PWD/ct.bcfc"
+expect_code 0 "vqa_eval from the trained cache" -- "$bcfeat" run ct_eval.yaml eval.compress_per=image "features.cache=$PWD/ct.bcfc" --output ct_cache
+expect_code 0 "vqa_eval with the trained state per image" -- "$bcfeat" run ct_eval.yaml eval.compress_per=image --output ct_fly
+/usr/bin/python3 -c "
+import json
+a = json.load(open('ct_cache/summary.json'))[0]
+b = json.load(open('ct_fly/summary.json'))[0]
+assert a['vqa_accuracy'] == b['vqa_accuracy'] and a['bits_per_value'] == b['bits_per_value'], (a, b)
+assert a['shared_bytes'] == b['shared_bytes'] == 16 * 192 * 2, (a['shared_bytes'], b['shared_bytes'])
+" && pass "a cache built with the trained state evaluates as the state does on the fly" || fail "trained cache: $(cat ct_cache/summary.json)"
+expect_code 2 "a trained cache under a config without its state exits 2" -- "$bcfeat" run ct_eval.yaml eval.compress_per=image "compression.state=" "features.cache=$PWD/ct.bcfc" --output bad_out
 expect_code 0 "compress_train trains a texture's value maps" -- "$bcfeat" run ct.yaml "compression={method: texture, format: bc1, scope: per_dataset}" train_compression.steps=8 --output ct_tex
 tex_state=$(ls -d "$PWD"/ct_tex/*/)compressor_state.bin
 expect_code 0 "vqa_eval reads the texture's trained maps" -- "$bcfeat" run ct_eval.yaml "compression={method: texture, format: bc1, scope: per_dataset, state: $tex_state}" --output ct_tex_ev
