@@ -180,6 +180,11 @@ class CompressTrain : public Experiment {
                           vqa ? "tinyvlm" : "clip", model_file_, kind);
       }
     }
+    if (calibration_scenes_ > train_scenes_) {
+      throw_input_error("eval.calibration_scenes = {} exceeds train_compression.scenes = {} (the fit uses the first train "
+                        "scenes)",
+                        calibration_scenes_, train_scenes_);
+    }
     if (train_batch_ > train_scenes_) {
       throw_input_error("train_compression.batch = {} exceeds train_compression.scenes = {}", train_batch_, train_scenes_);
     }
@@ -203,7 +208,7 @@ class CompressTrain : public Experiment {
     const VqaTensors train = vqa_tensors(data_options, VqaSplit::kTrain, 0, train_scenes_, train_questions_, length);
     const torch::Tensor features = tapped_features(model, train.images, layer, batch_, device);  // [S, N, D]
     if (options.state.empty()) {
-      compressor->fit(features.slice(0, 0, std::min<int64_t>(calibration_scenes_, train_scenes_)).contiguous());
+      compressor->fit(features.slice(0, 0, calibration_scenes_).contiguous());
     }
     const double rms = features.pow(2).mean().sqrt().item<double>();
     const double mean_square = rms * rms;
@@ -361,7 +366,7 @@ class CompressTrain : public Experiment {
     std::map<std::string, torch::Tensor> terms;
     if (losses.weight("mse") > 0) terms["mse"] = (y - x).pow(2).mean().to(device) / mean_square;
     const torch::Tensor restored = y.to(device, torch::kFloat32).permute({1, 0, 2});
-    if (model.kind == "tinyvlm") {
+    if (model.kind == "tinyvlm" && (losses.weight("task") > 0 || losses.weight("distill") > 0)) {
       const auto [rows, image_of] = train.questions_of(ids);
       const torch::Tensor questions = train.questions.index_select(0, rows).to(device);
       const torch::Tensor owner = image_of.to(device);
@@ -380,7 +385,7 @@ class CompressTrain : public Experiment {
             torch::log_softmax(logits, 1), reference,
             torch::nn::functional::KLDivFuncOptions().reduction(torch::kBatchMean).log_target(true));
       }
-    } else {
+    } else if (model.kind == "clip" && (losses.weight("alignment") > 0 || losses.weight("cosine") > 0)) {
       const torch::Tensor index = torch::tensor(ids, torch::kLong);
       const torch::Tensor embeddings = model.encode_from(layer, restored);
       if (losses.weight("alignment") > 0) {
