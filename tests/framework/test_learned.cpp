@@ -225,3 +225,43 @@ TEST_CASE("learned: texture value maps train straight through the real codec; cl
   }
   CHECK(make_compressor(compression_options("int", {"bits=4"}))->untrainable());
 }
+
+TEST_CASE("learned: int with shared per-channel maps codes against them, and trains them straight through") {
+  const torch::Tensor calibration = grid_features(3, 8, 21), x = grid_features(2, 8, 22);
+  auto compressor = make_compressor(compression_options("int", {"bits=3", "scope=per_dataset"}));
+  REQUIRE_FALSE(compressor->untrainable());
+  compressor->fit(calibration);
+  CHECK(compressor->shared_bytes() == 4 * 8);
+  const Compressed c = compressor->compress(x);
+  CHECK(c.side_bytes == 0);
+  CHECK(c.bytes.size() == static_cast<size_t>((2 * 48 * 8 * 3 + 7) / 8));
+  CHECK(compressor->stream_bytes({2, 48, 8}) == static_cast<int64_t>(c.bytes.size()));
+  // The calibration range covers the calibration values: each comes back within half a step.
+  std::vector<torch::Tensor> state = compressor->trainable_state();
+  const torch::Tensor low = state[0].select(1, 0), step = state[0].select(1, 1);
+  const torch::Tensor own = compressor->decompress(compressor->compress(calibration));
+  CHECK(((own - calibration).abs() <= step * 0.5 + 1e-5).all().item<bool>());
+  CHECK((low <= std::get<0>(calibration.reshape({-1, 8}).min(0))).all().item<bool>());
+  CHECK((low + 7 * step >= std::get<0>(calibration.reshape({-1, 8}).max(0))).all().item<bool>());
+  // Other features: clipped into [m, m + 7s], on the grid m + q·s.
+  const torch::Tensor y = compressor->decompress(c);
+  const torch::Tensor q = (y - low) / step;
+  CHECK(((q - q.round()).abs() < 1e-3).all().item<bool>());
+  CHECK(((q >= -1e-3).logical_and(q <= 7 + 1e-3)).all().item<bool>());
+  // Training: forward equal to the eval path; moving a channel's minimum moves only its
+  // clipped values (translation), so d/dm sums the loss weights of those.
+  state[0] = torch::cat({low.unsqueeze(1) + 0.3 * step.unsqueeze(1), 0.6 * step.unsqueeze(1)}, 1);
+  compressor->load_trainable_state(state);
+  state = compressor->trainable_state();
+  state[0].set_requires_grad(true);
+  const torch::Tensor trained = compressor->train_reconstruction(x, state, "ste", 1.0);
+  CHECK(torch::equal(trained.detach(), compressor->decompress(compressor->compress(x))));
+  const torch::Tensor weights = torch::randn(x.sizes());
+  (trained * weights).sum().backward();
+  const torch::Tensor m = state[0].detach().select(1, 0), s = state[0].detach().select(1, 1);
+  const torch::Tensor clipped = (x < m).logical_or(x > m + 7 * s);
+  CHECK(clipped.any().item<bool>());
+  CHECK(torch::allclose(state[0].grad().select(1, 0), (weights * clipped).sum(std::vector<int64_t>{0, 1}), 1e-4, 1e-4));
+  CHECK_THROWS_AS(compressor->compress(grid_features(1, 6, 23)), InputError);
+  CHECK(make_compressor(compression_options("int", {"bits=4"}))->untrainable());
+}

@@ -90,8 +90,9 @@ struct TextureOptions {
           "per-channel fp16 scale (max |x| -> 1)")
         .one_of({"affine", "direct", "scale"});
     k.add("scope", scope,
-          "per_tensor = value maps, order and rotation fitted on each tensor and stored in its stream; per_dataset "
-          "= fitted once on the calibration split, stored once (shared_bytes)")
+          "per_tensor = side information fitted on each tensor and stored in its stream (int: each group's min and step; "
+          "texture: value maps, channel order, rotation); per_dataset = fitted once on the calibration split and stored "
+          "once (shared_bytes; int: one fp16 min and step per channel, no groups)")
         .one_of({"per_tensor", "per_dataset"});
     k.add("clip_percentile", clip_percentile,
           "value map from the p-th to the (100-p)-th percentile, values beyond clipped (0 = min/max)")
