@@ -147,6 +147,17 @@ torch::Tensor Compressor::soft_reconstruction(const torch::Tensor&, const std::v
   throw std::logic_error("this compressor has no soft emulation");
 }
 
+torch::Tensor straight_through_map(const torch::Tensor& features, const torch::Tensor& hard, const torch::Tensor& low,
+                                   const torch::Tensor& scale, double levels) {
+  const torch::Tensor x = features.to(low.scalar_type());
+  const torch::Tensor exact = hard.to(low.scalar_type());
+  const torch::Tensor safe = torch::where(scale != 0, scale, torch::ones_like(scale));
+  const torch::Tensor u = ((x - low) / safe).clamp(0.0, levels);
+  const torch::Tensor code = ((exact - low) / safe).detach();
+  const torch::Tensor surrogate = low + (code + u - u.detach()) * scale;
+  return exact + (surrogate - surrogate.detach());
+}
+
 Compressed Compressor::compress_device(const torch::Tensor& features) const {
   return compress_host(features.to(torch::kCPU)).to_device();
 }

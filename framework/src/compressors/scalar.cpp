@@ -226,21 +226,13 @@ class IntCompressor : public Compressor {
       maps_[i] = float_to_half_bits(i % 2 == 1 ? std::max(v[i], 0.0f) : v[i]);
     }
   }
-  // Straight-through with the decoded code held fixed (learned step-size quantisation): with
-  // u = clamp((x − m)/s, 0, L) and q the code, the surrogate m + (q + u − sg(u))·s gives
-  // d/dm = 0 and d/ds = q − u inside the range, 1 and q where x was clipped.
+  // Straight-through with the decoded code q held fixed (straight_through_map over the L
+  // levels): d/dm = 0 and d/ds = q − u inside the range, 1 and q where x was clipped.
   torch::Tensor train_reconstruction(const torch::Tensor& features, const std::vector<torch::Tensor>& state,
                                      const std::string& gradient, double) const override {
     if (gradient != "ste") throw_input_error("compression.gradient soft: int maps train with ste only");
-    const torch::Tensor hard = decompress(compress(features)).to(state.at(0).scalar_type());
-    const torch::Tensor x = features.to(state[0].scalar_type());
-    const torch::Tensor low = state[0].select(1, 0), step = state[0].select(1, 1);
-    const torch::Tensor safe = torch::where(step > 0, step, torch::ones_like(step));
-    const double levels = static_cast<double>((1 << options_.bits) - 1);
-    const torch::Tensor u = ((x - low) / safe).clamp(0.0, levels);
-    const torch::Tensor code = ((hard - low) / safe).detach();
-    const torch::Tensor surrogate = low + (code + u - u.detach()) * step;
-    return hard + (surrogate - surrogate.detach());
+    return straight_through_map(features, decompress(compress(features)), state.at(0).select(1, 0),
+                                state[0].select(1, 1), static_cast<double>((1 << options_.bits) - 1));
   }
 
   Compressed compress_host(const torch::Tensor& features) const override {

@@ -213,22 +213,14 @@ class TextureCompressor : public Compressor {
     state_ = DeviceState{};
   }
 
-  // Straight-through with the decoded unit value held fixed: with u = clamp((x − low)/(high −
-  // low), 0, 1) and ĥ the decoded unit value, the surrogate low + (ĥ + u − sg(u))·(high − low)
-  // gives d/dlow = u − ĥ and d/dhigh = ĥ − u inside the range (the quantisation error, as in
-  // learned step-size quantisation) and 1 − ĥ, ĥ where x is clipped.
+  // Straight-through with the decoded unit value ĥ held fixed (straight_through_map with scale
+  // high − low, one level): d/dlow = u − ĥ and d/dhigh = ĥ − u inside the range, 1 − ĥ and ĥ
+  // where x is clipped.
   torch::Tensor train_reconstruction(const torch::Tensor& features, const std::vector<torch::Tensor>& state,
                                      const std::string& gradient, double) const override {
     if (gradient != "ste") throw_input_error("compression.gradient soft: texture value maps train with ste only");
-    const torch::Tensor hard = decompress(compress(features)).to(state.at(0).scalar_type());
-    const torch::Tensor x = features.to(state[0].scalar_type());
-    const torch::Tensor low = state[0].select(1, 0), high = state[0].select(1, 1);
-    const torch::Tensor span = high - low;
-    const torch::Tensor safe = torch::where(span.abs() > 0, span, torch::ones_like(span));
-    const torch::Tensor u = ((x - low) / safe).clamp(0.0, 1.0);
-    const torch::Tensor decoded = ((hard - low) / safe).detach();
-    const torch::Tensor surrogate = low + (decoded + u - u.detach()) * span;
-    return hard + (surrogate - surrogate.detach());
+    const torch::Tensor low = state.at(0).select(1, 0), high = state[0].select(1, 1);
+    return straight_through_map(features, decompress(compress(features)), low, high - low, 1.0);
   }
 
   std::optional<int64_t> stream_bytes(const std::vector<int64_t>& shape) const override {

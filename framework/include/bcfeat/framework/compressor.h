@@ -250,6 +250,14 @@ CompressionOptions compression_options(const std::string& method, const std::vec
 CompressionOptions named_compression(const std::string& name, const CompressionOptions& base, const std::string& where);
 // A short label of what `options` compress with: "texture bc1", "int4", "fp16".
 std::string compression_label(const CompressionOptions& options);
+// Straight-through reconstruction for a per-channel affine map x ≈ low + c·scale with codes c in
+// [0, levels] (`low`, `scale`: [D], differentiable): `hard`, the codec's output, in the forward
+// pass; the gradient of low + (ĉ + u − sg(u))·scale, u = clamp((x − low)/scale, 0, levels) and ĉ
+// the decoded code held fixed — u − ĉ style quantisation errors inside the range and the clipped
+// values' pull outside it, as in learned step-size quantisation.
+torch::Tensor straight_through_map(const torch::Tensor& features, const torch::Tensor& hard, const torch::Tensor& low,
+                                   const torch::Tensor& scale, double levels);
+
 // A compressor state file: the shared state of a compressor (as shared_state() gives it) for
 // features of D = dim, with the stream keys it was made with and how it was made. Written
 // atomically; reading checks the magic line, the header and a checksum (InputError naming the
