@@ -167,15 +167,6 @@ nlohmann::ordered_json report_header(const std::string& bench, bool cuda, int th
   return report;
 }
 
-void write_report(const nlohmann::ordered_json& report, const std::string& output) {
-  const std::string text = report.dump(2) + "\n";
-  if (output.empty()) {
-    fmt::print("{}", text);
-  } else {
-    write_file_atomic(output, text);
-    fmt::print(stderr, "wrote {}\n", output);
-  }
-}
 
 // One quality level of one format and profile over every image.
 struct LevelResult {
@@ -309,12 +300,14 @@ nlohmann::ordered_json bench_bandwidth(const FormatInfo& format, const CodecSett
 
 }  // namespace
 
-int bench_features(Args& args);  // bench_features.cpp
+int bench_features(Args& args);   // bench_features.cpp
+int bench_attention(Args& args);  // bench_attention.cpp
 
 int command_bench(Args& args) {
-  const std::string what = args.positional("codecs|features");
+  const std::string what = args.positional("codecs|features|attention");
   if (what == "features") return bench_features(args);
-  if (what != "codecs") throw_input_error("bcfeat bench: unknown benchmark '{}'; valid: codecs, features", what);
+  if (what == "attention") return bench_attention(args);
+  if (what != "codecs") throw_input_error("bcfeat bench: unknown benchmark '{}'; valid: codecs, features, attention", what);
   std::vector<std::string> format_list = split_list(args.option("--formats", ""));
   const std::vector<std::string> quality_list = split_list(args.option("--qualities", "fast,normal,high"));
   const std::vector<std::string> profile_list = split_list(args.option("--profiles", "ldr,hdr"));
@@ -407,6 +400,16 @@ int command_bench(Args& args) {
   }
   write_report(report, output);
   return 0;
+}
+
+void write_report(const nlohmann::ordered_json& report, const std::string& output) {
+  const std::string text = report.dump(2) + "\n";
+  if (output.empty()) {
+    fmt::print("{}", text);
+  } else {
+    write_file_atomic(output, text);
+    fmt::print(stderr, "wrote {}\n", output);
+  }
 }
 
 }  // namespace bcfeat

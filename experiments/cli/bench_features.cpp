@@ -141,13 +141,7 @@ int bench_features(Args& args) {
                equal ? "equal" : "DIFFERS");
     report["results"].push_back(row);
   }
-  const std::string text = report.dump(2) + "\n";
-  if (output.empty()) {
-    fmt::print("{}", text);
-  } else {
-    write_file_atomic(output, text);
-    fmt::print(stderr, "wrote {}\n", output);
-  }
+  write_report(report, output);
   return 0;
 }
 

@@ -48,6 +48,9 @@ std::vector<std::string> split_list(const std::string& text, char separator = ',
 std::string format_report(const nlohmann::ordered_json& rows, const std::vector<std::string>& columns,
                           const std::string& format);
 
+// A benchmark's JSON to `output` (atomically; "wrote FILE" on stderr) or to stdout when empty.
+void write_report(const nlohmann::ordered_json& report, const std::string& output);
+
 // Subcommands defined in their own files.
 int command_codec(Args& args);
 int command_dataset(Args& args);

@@ -53,6 +53,8 @@ usage:
                       [--output FILE.json]
   bcfeat bench features [--compressors "method:key=value,...;..."] [--batch B] [--grid G] [--dim D]
                         [--dtype fp16|bf16|fp32] [--repetitions N] [--output FILE.json]
+  bcfeat bench attention [--shapes BxHxQxNxD;...] [--codecs bc4_unorm,bc7,int4,...] [--dtype fp16|bf16]
+                         [--repetitions N] [--warmup N] [--distinct PAIRS] [--output FILE.json]
   bcfeat dataset shapes_vqa --output DIR [--split train|val|test] [--count N] [--first I] [--questions Q]
                  [--image-size S] [--seed K]
   bcfeat probe positions MODEL.pt [--scenes N] [--output FILE.json]

@@ -18,11 +18,13 @@ ExperimentEntry clip_eval_entry();
 ExperimentEntry latency_entry();
 ExperimentEntry classify_eval_entry();
 ExperimentEntry compress_train_entry();
+ExperimentEntry vqa_kv_eval_entry();
 
 const std::vector<ExperimentEntry>& experiment_registry() {
   static const std::vector<ExperimentEntry> registry = {rate_distortion_entry(), quantize_baseline_entry(), train_entry(),
                                                                vqa_eval_entry(), clip_eval_entry(), latency_entry(),
-                                                               classify_eval_entry(), compress_train_entry()};
+                                                               classify_eval_entry(), compress_train_entry(),
+                                                               vqa_kv_eval_entry()};
   return registry;
 }
 

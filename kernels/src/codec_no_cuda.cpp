@@ -6,6 +6,7 @@
 #include "bcfeat/kernels/codebook.h"
 #include "bcfeat/kernels/device_codec.h"
 #include "bcfeat/kernels/feature_decode.h"
+#include "bcfeat/kernels/kv_attention.h"
 #include "bcfeat/kernels/scalar_codec.h"
 
 namespace bcfeat {
@@ -37,6 +38,13 @@ void fp8_decode_device(const uint8_t*, const GroupGeometry&, Fp8Spec, float*, Cu
 void half_encode_device(const float*, int64_t, bool, uint8_t*, CudaStream) { no_cuda(); }
 void half_decode_device(const uint8_t*, int64_t, bool, float*, CudaStream) { no_cuda(); }
 void decode_spatial_features(const SpatialFeatureDecode&, Backend, const uint8_t*, CudaStream) { no_cuda(); }
+DeviceKv::DeviceKv(const CompressedKv&, bool) { no_cuda(); }
+DeviceKv::~DeviceKv() = default;
+DeviceKv::DeviceKv(DeviceKv&&) noexcept {}
+DeviceKv& DeviceKv::operator=(DeviceKv&&) noexcept { return *this; }
+void DeviceKv::release() {}
+void kv_attention(const KvAttentionParams&, Backend, CudaStream) { no_cuda(); }
+void decode_kv_device(const DeviceKv&, ElementType, void*, CudaStream) { no_cuda(); }
 std::vector<uint8_t> int_encode_cuda(const float*, const GroupGeometry&, int) { no_cuda(); }
 std::vector<float> int_decode_cuda(const uint8_t*, const GroupGeometry&, int) { no_cuda(); }
 std::vector<uint8_t> fp8_encode_cuda(const float*, const GroupGeometry&, Fp8Spec) { no_cuda(); }

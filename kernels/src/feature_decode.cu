@@ -224,15 +224,7 @@ CachedArray& cached_array(const FormatInfo& format, int width, int height) {
   if (cached.array) return cached;
   const cudaChannelFormatDesc desc = texture_channel_desc(format.id);
   check_cuda(cudaMallocArray(&cached.array, &desc, width, height), "cudaMallocArray");
-  cudaResourceDesc resource{};
-  resource.resType = cudaResourceTypeArray;
-  resource.res.array.array = cached.array;
-  cudaTextureDesc texture_desc{};
-  texture_desc.addressMode[0] = texture_desc.addressMode[1] = cudaAddressModeClamp;
-  texture_desc.filterMode = cudaFilterModePoint;
-  texture_desc.readMode = value_domain_is_float(format.domain) ? cudaReadModeElementType : cudaReadModeNormalizedFloat;
-  texture_desc.normalizedCoords = 0;
-  check_cuda(cudaCreateTextureObject(&cached.texture, &resource, &texture_desc, nullptr), "cudaCreateTextureObject");
+  cached.texture = block_texture_object(cached.array, format);
   return cached;
 }
 

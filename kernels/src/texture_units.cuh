@@ -43,6 +43,24 @@ inline cudaChannelFormatDesc texture_channel_desc(FormatId id, bool srgb = false
   throw std::invalid_argument("format has no texture-unit decoder");
 }
 
+// A point-sampled texture object over a block-compressed array (unnormalised coordinates,
+// clamped): BC6H texels are fetched as the half floats they are, the other formats as
+// normalised integers; sRGB arrays return linear colour.
+inline cudaTextureObject_t block_texture_object(cudaArray_t array, const FormatInfo& format, bool srgb = false) {
+  cudaResourceDesc resource{};
+  resource.resType = cudaResourceTypeArray;
+  resource.res.array.array = array;
+  cudaTextureDesc texture_desc{};
+  texture_desc.addressMode[0] = texture_desc.addressMode[1] = cudaAddressModeClamp;
+  texture_desc.filterMode = cudaFilterModePoint;
+  texture_desc.readMode = value_domain_is_float(format.domain) ? cudaReadModeElementType : cudaReadModeNormalizedFloat;
+  texture_desc.normalizedCoords = 0;
+  texture_desc.sRGB = srgb ? 1 : 0;
+  cudaTextureObject_t texture = 0;
+  cuda_util::check_cuda(cudaCreateTextureObject(&texture, &resource, &texture_desc, nullptr), "cudaCreateTextureObject");
+  return texture;
+}
+
 // A texture object over the blocks (device pointer); destroyed with the struct (after the
 // work on the array is done: the destructor synchronises the device).
 struct BlockTexture {
@@ -57,17 +75,7 @@ struct BlockTexture {
     cuda_util::check_cuda(cudaMemcpy2DToArrayAsync(array, 0, 0, device_blocks, pitch, pitch, grid.blocks_y,
                                         cudaMemcpyDeviceToDevice, stream),
                "cudaMemcpy2DToArray");
-    cudaResourceDesc resource{};
-    resource.resType = cudaResourceTypeArray;
-    resource.res.array.array = array;
-    cudaTextureDesc texture_desc{};
-    texture_desc.addressMode[0] = texture_desc.addressMode[1] = cudaAddressModeClamp;
-    texture_desc.filterMode = cudaFilterModePoint;
-    // BC6H texels are half floats, fetched as they are; the others are normalised integers.
-    texture_desc.readMode = value_domain_is_float(format.domain) ? cudaReadModeElementType : cudaReadModeNormalizedFloat;
-    texture_desc.normalizedCoords = 0;
-    texture_desc.sRGB = srgb ? 1 : 0;  // sRGB textures: the fetch returns linear colour
-    cuda_util::check_cuda(cudaCreateTextureObject(&texture, &resource, &texture_desc, nullptr), "cudaCreateTextureObject");
+    texture = block_texture_object(array, format, srgb);
   }
   ~BlockTexture() {
     cudaDeviceSynchronize();

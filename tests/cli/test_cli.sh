@@ -687,6 +687,41 @@ for i in 0 1 2 3 4 5; do SLURM_ARRAY_TASK_ID=$i bash "$script" >/dev/null 2>&1; 
 expect_code 2 "unknown launcher" -- "$bcfeat" run small.yaml --launcher slurn
 grep -q "did you mean 'slurm'" err.txt && pass "launcher suggestion" || fail "launcher message: $(cat err.txt)"
 
+# --- vqa_kv_eval: the reference tinyvlm answering from compressed visual K/V (CPU path) ---------
+cat >kv.yaml <<YAML
+experiment: vqa_kv_eval
+model_file: $root/results/reference/models/tinyvlm.pt
+eval: {scenes: 40, batch: 20, device: cpu, bootstrap: 200}
+sweep:
+  grid:
+    kv.codec: [bc4_unorm, int8, bc7]
+YAML
+expect_code 0 "vqa_kv_eval over bc4, int8 and bc7 K/V" -- "$bcfeat" run kv.yaml --output kv_out
+/usr/bin/python3 -c "
+import json
+rows = {r['kv.codec']: r for r in json.load(open('kv_out/summary.json'))}
+# 196 tokens x 64 channels per (image, head), 4 fusion blocks x 3 heads; K and V alike in values.
+n, d = 196, 64
+bc4 = (2 * (n // 4) * (d // 4) * 8 + 4 * d + 4 * n) * 8 / (2 * n * d)   # blocks + per-channel + per-token maps
+int8 = (2 * n * d + 4 * d * 4 + 4 * n) * 8 / (2 * n * d)               # codes + 4 key groups of 64 tokens + per-token maps
+bc7 = (2 * (n // 4) * (d // 16) * 16 + 4 * d + 4 * n) * 8 / (2 * n * d)
+for codec, expected in (('bc4_unorm', bc4), ('int8', int8), ('bc7', bc7)):
+    r = rows[codec]
+    assert abs(r['kv_bits_per_value'] - expected) < 1e-9, (codec, r['kv_bits_per_value'], expected)
+    assert abs(r['kv_memory_ratio'] - 16 / expected) < 1e-9, r
+    assert r['kv_fp16_bytes_per_image'] == 2 * 4 * 3 * 2 * n * d, r
+    lo, hi = r['vqa_accuracy_drop_ci95']
+    assert lo <= r['vqa_accuracy_drop'] <= hi, r
+# int8 K/V change at most a few of the 320 answers
+assert abs(rows['int8']['vqa_accuracy_drop']) <= 1.0, rows['int8']
+" && pass "vqa_kv_eval counts every K/V byte and int8 K/V keep the answers" || fail "vqa_kv_eval: $(cat kv_out/summary.json)"
+sed -e "/^sweep:/,\$d" kv.yaml >kv_one.yaml
+expect_code 2 "an unknown kv.codec exits 2" -- "$bcfeat" run kv_one.yaml kv.codec=bc2 --output bad_out
+grep -q "kv.codec" err.txt && pass "the unknown kv.codec is named" || fail "kv.codec error: $(cat err.txt)"
+sed -e "s#models/tinyvlm.pt#models/clip.pt#" kv.yaml >kv_clip.yaml
+expect_code 2 "vqa_kv_eval on a clip model exits 2" -- "$bcfeat" run kv_clip.yaml --output bad_out
+grep -q "not a tinyvlm model" err.txt && pass "the clip model is refused with the reason" || fail "clip model: $(cat err.txt)"
+
 # --- list --------------------------------------------------------------------------------------
 expect_code 0 "list experiments" -- "$bcfeat" list experiments
 grep -q quantize_baseline out.txt && pass "quantize_baseline listed" || fail "list experiments"

@@ -147,6 +147,19 @@ torch::Tensor AttentionImpl::weights(const torch::Tensor& query, const torch::Te
   return torch::softmax(scores, -1);
 }
 
+std::pair<torch::Tensor, torch::Tensor> AttentionImpl::keys_values(const torch::Tensor& context) {
+  const int64_t lk = context.size(0), batch = context.size(1), width = context.size(2);
+  const auto kv = kv_(context).chunk(2, -1);
+  auto split = [&](const torch::Tensor& x) { return x.reshape({lk, batch, heads_, width / heads_}).permute({1, 2, 0, 3}); };
+  return {split(kv[0]), split(kv[1])};
+}
+
+torch::Tensor AttentionImpl::forward_attend(const torch::Tensor& query, const Attend& attend) {
+  const int64_t lq = query.size(0), batch = query.size(1), width = query.size(2);
+  const torch::Tensor q = q_(query).reshape({lq, batch, heads_, width / heads_}).permute({1, 2, 0, 3});
+  return out_(attend(q).permute({2, 0, 1, 3}).reshape({lq, batch, width}));
+}
+
 namespace {
 
 // A key mask that leaves every row at least one key (a row with every key dropped attends to
@@ -192,6 +205,14 @@ torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x, const torch::Ten
   const torch::Tensor query = norm2_(y);
   if (cross_weights) *cross_weights = cross_->weights(query, context, context_padding);
   y = y + cross_(query, context, context_padding);
+  return y + fc2_(torch::gelu(fc1_(norm3_(y))));
+}
+
+torch::Tensor DecoderBlockImpl::forward_attend(const torch::Tensor& x, const torch::Tensor& padding,
+                                               const AttentionImpl::Attend& cross) {
+  const torch::Tensor h = norm1_(x);
+  torch::Tensor y = x + self_(h, h, padding);
+  y = y + cross_->forward_attend(norm2_(y), cross);
   return y + fc2_(torch::gelu(fc1_(norm3_(y))));
 }
 
@@ -347,6 +368,31 @@ torch::Tensor TinyVlmImpl::answer(const torch::Tensor& visual, const torch::Tens
     pooled = pooled + relation_(where.to(pooled.dtype()));
   }
   return head2_(torch::gelu(head1_(pooled)));
+}
+
+DecoderBlock TinyVlmImpl::fusion_block(int k) {
+  if (options_.fusion != "decoder" || options_.fusion_depth == 0) {
+    throw_input_error("tinyvlm: the model has no decoder fusion blocks (fusion '{}', depth {})", options_.fusion,
+                      options_.fusion_depth);
+  }
+  if (k < 0 || k >= fusion_blocks()) throw_input_error("tinyvlm: no fusion block {}", k);
+  return DecoderBlock(std::dynamic_pointer_cast<DecoderBlockImpl>((*fusion_)[static_cast<size_t>(k)]));
+}
+
+torch::Tensor TinyVlmImpl::answer_attend(const torch::Tensor& questions,
+                                         const std::function<torch::Tensor(int block, const torch::Tensor& q)>& cross) {
+  if (options_.fusion != "decoder" || options_.fusion_depth == 0) {
+    throw_input_error("tinyvlm: attention on stored keys and values needs decoder fusion (this model: fusion '{}', depth {})",
+                      options_.fusion, options_.fusion_depth);
+  }
+  if (relation_) throw_input_error("tinyvlm: relation pointers read the visual tokens, not only keys and values");
+  torch::Tensor t = text_(questions) + modality_[1];
+  const torch::Tensor padding = questions.eq(0);
+  for (int k = 0; k < fusion_blocks(); ++k) {
+    t = fusion_block(k)->forward_attend(t, padding, [&](const torch::Tensor& q) { return cross(k, q); });
+  }
+  t = fused_norm_(t);
+  return head2_(torch::gelu(head1_(masked_mean(t, questions))));
 }
 
 torch::Tensor TinyVlmImpl::pointer_coordinates(const torch::Tensor& fused, const torch::Tensor& questions,

@@ -79,6 +79,12 @@ class AttentionImpl : public torch::nn::Module {
   // The attention probabilities of the same call, [B, heads, Lq, Lk] (float32; for scoring
   // tokens, not used by forward, which keeps the fused kernel).
   torch::Tensor weights(const torch::Tensor& query, const torch::Tensor& context, const torch::Tensor& padding = {});
+  // Keys and values of `context` [Lk, B, E], each [B, heads, Lk, E / heads].
+  std::pair<torch::Tensor, torch::Tensor> keys_values(const torch::Tensor& context);
+  // forward with the attention itself given: attend(q [B, heads, Lq, E / heads]) returns the
+  // attended values in the same shape (e.g. from keys and values stored compressed).
+  using Attend = std::function<torch::Tensor(const torch::Tensor& q)>;
+  torch::Tensor forward_attend(const torch::Tensor& query, const Attend& attend);
 
  private:
   int heads_;
@@ -109,6 +115,9 @@ class DecoderBlockImpl : public torch::nn::Module {
   // cross-attention probabilities [B, heads, L, N].
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& padding = {},
                         const torch::Tensor& context_padding = {}, torch::Tensor* cross_weights = nullptr);
+  // The same with the cross-attention given (AttentionImpl::forward_attend).
+  torch::Tensor forward_attend(const torch::Tensor& x, const torch::Tensor& padding, const AttentionImpl::Attend& cross);
+  Attention& cross() { return cross_; }
 
  private:
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, norm3_{nullptr};
@@ -199,6 +208,15 @@ class TinyVlmImpl : public torch::nn::Module {
   VisionTransformer& vit() { return vit_; }
   // What the fusion blocks attend to: visual tokens [N, B, E] + modality + fusion positions.
   torch::Tensor fusion_input(const torch::Tensor& visual) const;
+  // Decoder fusion with its cross-attentions given: the keys and values of fusion block k on
+  // fusion_input(visual) are keys_values of fusion_block(k)->cross(); cross(k, q) attends with
+  // them. Answer logits [B, answers] for questions [B, L], question b about image b. Throws
+  // InputError for a model without decoder fusion or with relation pointers (which read the
+  // visual tokens themselves).
+  torch::Tensor answer_attend(const torch::Tensor& questions,
+                              const std::function<torch::Tensor(int block, const torch::Tensor& q)>& cross);
+  int fusion_blocks() const { return fusion_ ? static_cast<int>(fusion_->size()) : 0; }
+  DecoderBlock fusion_block(int k);
   // relation "pointers": where the two pointers look, [Q, 2 pointers, 2 (x, y)], from the
   // fused question tokens `fused` [L, Q, E] (after fused_norm) and fusion_input(visual).
   torch::Tensor pointer_coordinates(const torch::Tensor& fused, const torch::Tensor& questions,
