@@ -324,12 +324,25 @@ __global__ void combine_splits_kernel(const float* partial, int splits, int64_t 
   }
 }
 
+// Decodes 64 tokens of one pair into shared memory, then writes their rows with 16-byte stores.
 template <Source kSource, FormatId kFormat, int kBytes, class T>
 __global__ void __launch_bounds__(kThreads) decode_kv_kernel(KvView kv, T* out) {
+  extern __shared__ __align__(16) char shared[];
+  T* tile = reinterpret_cast<T*>(shared);
   const int t0 = blockIdx.x * kTile;
   const int64_t pair = blockIdx.y;
-  stage_tile<kSource, kFormat, kBytes, T>(kv, pair, t0, min(kTile, kv.tokens - t0),
-                                          out + (pair * kv.tokens + t0) * kv.dim);
+  const int count = min(kTile, kv.tokens - t0);
+  stage_tile<kSource, kFormat, kBytes, T>(kv, pair, t0, count, tile);
+  __syncthreads();
+  T* rows = out + (pair * kv.tokens + t0) * kv.dim;
+  const int elements = count * kv.dim;
+  if (kv.dim % 8 == 0) {  // rows start 16-byte aligned
+    for (int i = threadIdx.x; i < elements / 8; i += blockDim.x) {
+      reinterpret_cast<uint4*>(rows)[i] = reinterpret_cast<const uint4*>(tile)[i];
+    }
+  } else {
+    for (int i = threadIdx.x; i < elements; i += blockDim.x) rows[i] = tile[i];
+  }
 }
 
 // ---- decode regime (at most kChunkQueries queries): warps walk 4-token chunks, no staging ----
@@ -766,7 +779,8 @@ struct DecodeLaunch {
   template <Source kSource, FormatId kFormat, int kBytes>
   void operator()() const {
     const dim3 grid(static_cast<unsigned>((view.tokens + kTile - 1) / kTile), static_cast<unsigned>(pairs));
-    decode_kv_kernel<kSource, kFormat, kBytes, T><<<grid, kThreads, 0, stream>>>(view, out);
+    const size_t shared = static_cast<size_t>(kTile) * view.dim * sizeof(T);
+    decode_kv_kernel<kSource, kFormat, kBytes, T><<<grid, kThreads, shared, stream>>>(view, out);
     check_cuda(cudaGetLastError(), "kv decode launch");
   }
 };
