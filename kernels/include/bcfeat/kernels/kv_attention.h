@@ -143,8 +143,10 @@ struct KvAttentionParams {
 
 // The fused kernel: backend kCuda decodes blocks (or int codes) in software, kTexture fetches
 // K/V texels through the texture units. Device pointers; work queued on `stream`. Throws
-// std::invalid_argument for unsupported shapes (dim > 128, not a multiple of 4 — of 8 for int4
-// —, queries > 64), codecs or backends, std::runtime_error without a GPU.
+// std::invalid_argument for unsupported shapes (dim > 128 or not a multiple of 4; int: dim a
+// multiple of 8, key groups of a multiple of 4 tokens, value groups of a multiple of 8
+// channels; queries > 64), codecs or backends, std::runtime_error without a GPU. Up to 4
+// queries run the register kernel, more the staged-tile kernel (kv_attention.cu).
 void kv_attention(const KvAttentionParams& params, Backend backend, CudaStream stream);
 // The unfused baseline's first half: K or V decoded to [pairs][tokens][dim] in `type`.
 void decode_kv_device(const DeviceKv& kv, ElementType type, void* out, CudaStream stream);
