@@ -128,7 +128,23 @@ int bench_attention(Args& args) {
   auto median_us = [&](const std::function<void()>& body) {
     return 1e3 * quantile(time_cuda_calls(body, warmup, repetitions), 0.5);
   };
-  at::Context& context = at::globalContext();
+  // Which of LibTorch's SDPA backends may run (cuDNN's where this LibTorch has it).
+  auto use_sdpa = [](bool flash, bool efficient, bool cudnn, bool math) {
+    at::Context& context = at::globalContext();
+    context.setSDPUseFlash(flash);
+    context.setSDPUseMemEfficient(efficient);
+    context.setSDPUseMath(math);
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+    context.setSDPUseCuDNN(cudnn);
+#else
+    (void)cudnn;
+#endif
+  };
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+  constexpr bool kHasCudnnSdpa = true;
+#else
+  constexpr bool kHasCudnnSdpa = false;
+#endif
   struct SdpaBackend {
     const char* name;
     bool flash, efficient, cudnn;
@@ -182,14 +198,8 @@ int bench_attention(Args& args) {
         torch::Tensor reference;
         nlohmann::ordered_json per_backend;
         for (const SdpaBackend& backend : sdpa_backends) {
-          context.setSDPUseFlash(backend.flash);
-          context.setSDPUseMemEfficient(backend.efficient);
-          context.setSDPUseMath(false);
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
-          context.setSDPUseCuDNN(backend.cudnn);
-#else
-          if (backend.cudnn) continue;
-#endif
+          if (backend.cudnn && !kHasCudnnSdpa) continue;
+          use_sdpa(backend.flash, backend.efficient, backend.cudnn, false);
           try {
             torch::Tensor out = at::scaled_dot_product_attention(q, kd, vd);
             const double us = median_us([&] { (void)at::scaled_dot_product_attention(q, kd, vd); });
@@ -199,25 +209,12 @@ int bench_attention(Args& args) {
             per_backend[backend.name] = nullptr;  // not applicable to this shape or build
           }
         }
-        context.setSDPUseFlash(true);
-        context.setSDPUseMemEfficient(true);
-        context.setSDPUseMath(true);
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
-        context.setSDPUseCuDNN(true);
-#endif
+        use_sdpa(true, true, true, true);
         if (!reference.defined()) throw std::runtime_error("no fused SDPA backend runs this shape");
         row["sdpa_backend"] = sdpa_name;
         row["sdpa_backends_us"] = per_backend;
         row["sdpa_fp16_us"] = sdpa_us;
-        std::string best_sdpa = sdpa_name;
-        auto select_best = [&] {
-          context.setSDPUseFlash(best_sdpa == "flash");
-          context.setSDPUseMemEfficient(best_sdpa == "efficient");
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
-          context.setSDPUseCuDNN(best_sdpa == "cudnn");
-#endif
-        };
-        select_best();
+        use_sdpa(sdpa_name == "flash", sdpa_name == "efficient", sdpa_name == "cudnn", true);
         const double unfused_us = median_us([&] {
           decode();
           (void)at::scaled_dot_product_attention(q, kd, vd);
@@ -249,11 +246,7 @@ int bench_attention(Args& args) {
           row[name + "_speedup_vs_decode_then_sdpa"] = unfused_us / us;
           best_us = std::min(best_us, us);
         }
-        context.setSDPUseFlash(true);
-        context.setSDPUseMemEfficient(true);
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
-        context.setSDPUseCuDNN(true);
-#endif
+        use_sdpa(true, true, true, true);
         row["sdpa_fp16_GBps"] = fp16_bytes / (sdpa_us * 1e-6) / 1e9;
         row["speedup_vs_sdpa"] = sdpa_us / best_us;
         row["speedup_over_byte_ratio"] = sdpa_us / best_us / byte_ratio;

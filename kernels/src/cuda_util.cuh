@@ -29,6 +29,15 @@ struct DeviceBuffer {
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 };
 
+// Lets `kernel` use `bytes` of dynamic shared memory (opting in above the default 48 KiB).
+template <class Kernel>
+void allow_shared(Kernel kernel, size_t bytes) {
+  if (bytes > 48 * 1024) {
+    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
+               "cudaFuncSetAttribute");
+  }
+}
+
 // An owning CUDA event.
 struct Event {
   cudaEvent_t event = nullptr;

@@ -31,6 +31,7 @@ namespace bcfeat {
 
 namespace {
 
+using cuda_util::allow_shared;
 using cuda_util::check_cuda;
 using cuda_util::require_gpu;
 
@@ -164,14 +165,6 @@ __global__ void __launch_bounds__(kThreads)
   }
   __syncthreads();
   write_rows(p, s, b, bx, by, out);
-}
-
-template <class Kernel>
-void allow_shared(Kernel kernel, size_t bytes) {
-  if (bytes > 48 * 1024) {
-    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
-               "cudaFuncSetAttribute");
-  }
 }
 
 template <FormatId kFormat, int kBytes, class Out>

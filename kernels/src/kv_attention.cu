@@ -35,6 +35,7 @@ namespace bcfeat {
 
 namespace {
 
+using cuda_util::allow_shared;
 using cuda_util::check_cuda;
 using cuda_util::require_gpu;
 
@@ -637,14 +638,6 @@ __global__ void __launch_bounds__(kThreads) kv_chunk_attention_kernel(ChunkArgs 
         out_stats[2 * row + 1] = total;
       }
     }
-  }
-}
-
-template <class Kernel>
-void allow_shared(Kernel kernel, size_t bytes) {
-  if (bytes > 48 * 1024) {
-    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
-               "cudaFuncSetAttribute");
   }
 }
 
